@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+func cmdList(stdout io.Writer) int {
+	reg := flow.Registry()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tPLUGIN\tROLES\tSUMMARY")
+	for _, name := range reg.Names() {
+		s, _ := reg.Lookup(name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Plugin, strings.Join(roles(s), ", "), s.Summary)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout, "\n`conveyor info FUNCTION` shows a function's keys.")
+	return 0
+}
+
+func roles(s *plugin.Spec) []string {
+	var out []string
+	if s.Source != nil {
+		out = append(out, "source (no inputs)")
+	}
+	if s.Operator != nil {
+		out = append(out, "operator")
+	}
+	if s.Sink != nil {
+		out = append(out, "sink (with inputs)")
+	}
+	return out
+}
+
+func cmdInfo(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: conveyor info FUNCTION")
+		return 2
+	}
+	reg := flow.Registry()
+	s, ok := reg.Lookup(args[0])
+	if !ok {
+		msg := fmt.Sprintf("conveyor: unknown function %q", args[0])
+		if c := config.Closest(args[0], reg.Names()); c != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", c)
+		}
+		fmt.Fprintln(stderr, msg)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s (plugin %q): %s\n", s.Name, s.Plugin, s.Summary)
+	if s.Source != nil {
+		printKeys(stdout, "as a source (inputs = [])", s.Source.Config())
+	}
+	if s.Operator != nil {
+		printKeys(stdout, "as an operator", s.Operator.Config())
+	}
+	if s.Sink != nil {
+		printKeys(stdout, "as a sink (with inputs)", s.Sink.Config())
+	}
+	return 0
+}
+
+func printKeys(w io.Writer, title string, defaults any) {
+	fmt.Fprintf(w, "\n%s:\n", title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KEY\tTYPE\tDEFAULT\tDESCRIPTION")
+	for _, k := range config.Describe(defaults) {
+		def := k.Default
+		switch {
+		case k.Required:
+			def = "(required)"
+		case def == "":
+			def = "-"
+		}
+		typ := k.Type
+		if len(k.Enum) > 0 {
+			typ = strings.Join(k.Enum, "|")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", k.Key, typ, def, k.Doc)
+	}
+	tw.Flush()
+}

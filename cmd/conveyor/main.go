@@ -1,0 +1,57 @@
+// Command conveyor runs, checks and explains Conveyor pipelines.
+//
+//	conveyor run PIPELINE.toml      run a pipeline
+//	conveyor validate FILE...       check pipelines without connecting to anything
+//	conveyor list                   list the functions
+//	conveyor info FUNCTION          show a function's config keys
+//	conveyor demo                   run the ETL example on an in-process broker
+//	conveyor dev-kafka              run an in-process broker on localhost:9092
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `conveyor: stream-processing and ETL pipelines, Kafka first
+
+usage:
+  conveyor run [--log-level L] [--log-format F] PIPELINE.toml
+  conveyor validate PIPELINE.toml...
+  conveyor list
+  conveyor info FUNCTION
+  conveyor demo [--records N]
+  conveyor dev-kafka [--port 9092] [--partitions 3]
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "list":
+		return cmdList(stdout)
+	case "info":
+		return cmdInfo(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "dev-kafka":
+		return cmdDevKafka(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "conveyor: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+)
+
+// load parses and checks a pipeline file, reporting every problem.
+func load(path string) (*config.Pipeline, error) {
+	p, err := config.Load(path)
+	if p == nil {
+		return nil, err
+	}
+	return p, config.Merge(err, flow.Validate(p))
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: conveyor validate PIPELINE.toml...")
+		return 2
+	}
+	code := 0
+	for _, path := range args {
+		if _, err := load(path); err != nil {
+			fmt.Fprintln(stderr, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", path)
+	}
+	return code
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	level := fs.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
+	format := fs.String("log-format", "auto", "console, json, or auto (console on a terminal)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: conveyor run [--log-level L] PIPELINE.toml")
+		return 2
+	}
+	p, err := load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *level == "" {
+		*level = p.Global.LogLevel
+	}
+	log, err := newLogger(*level, *format, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer log.Sync() //nolint:errcheck
+	ctx, stop := signalContext(log)
+	defer stop()
+	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
+	if err != nil {
+		fmt.Fprintf(stderr, "conveyor: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM (drain and
+// commit); a second one exits at once.
+func signalContext(log *zap.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s, ok := <-ch
+		if !ok {
+			return
+		}
+		log.Info("signal received: draining and committing (send again to exit at once)", zap.String("signal", s.String()))
+		cancel()
+		if _, ok := <-ch; ok {
+			log.Warn("second signal: exiting without draining")
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+	lvl := zapcore.InfoLevel
+	if level != "" {
+		if err := lvl.Set(level); err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
+	}
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "console"
+			}
+		}
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	switch format {
+	case "console":
+		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(enc)
+	case "json":
+		encoder = zapcore.NewJSONEncoder(enc)
+	default:
+		return nil, fmt.Errorf("--log-format: want console, json or auto, got %q", format)
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), lvl)), nil
+}

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Error is one problem in a pipeline file.
+type Error struct {
+	Pos Pos
+	// Stage is the index of the stage the problem is in, or -1.
+	Stage int
+	// StageID is that stage's id ("" when it has none or Stage is -1).
+	StageID string
+	// Key is the key the problem is about, as a path inside its table
+	// ("config.group_id", "inputs", "error_handling.strategy"); may be "".
+	Key string
+	Msg string
+}
+
+// Error renders `file:line:col: stages[2] "filter" config.operator: msg`.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Pos.String())
+	b.WriteString(": ")
+	if e.Stage >= 0 {
+		fmt.Fprintf(&b, "stages[%d]", e.Stage)
+		if e.StageID != "" {
+			fmt.Fprintf(&b, " %q", e.StageID)
+		}
+		if e.Key != "" {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString(e.Key)
+	if e.Stage >= 0 || e.Key != "" {
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a pipeline, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Unwrap lets errors.As find each *Error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Err returns nil when es is empty and es sorted by position otherwise.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i].Pos, es[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return es
+}
+
+// Merge flattens errs (nil, *Error, Errors or anything that unwraps to
+// them) into one Errors value, or nil when there is nothing to report.
+// Other errors are kept as position-less messages.
+func Merge(errs ...error) error {
+	var all Errors
+	for _, err := range errs {
+		all = appendErr(all, err)
+	}
+	return all.Err()
+}
+
+func appendErr(all Errors, err error) Errors {
+	if err == nil {
+		return all
+	}
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e == err:
+		return append(all, e)
+	}
+	if es, ok := err.(Errors); ok {
+		return append(all, es...)
+	}
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, x := range u.Unwrap() {
+			all = appendErr(all, x)
+		}
+		return all
+	}
+	return append(all, &Error{Stage: -1, Msg: err.Error()})
+}
+
+// FieldError is what a component's Validate returns about one of its keys;
+// DecodeStage turns it into an *Error at that key's position.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Invalid builds a *FieldError for key.
+func Invalid(key, format string, args ...any) error {
+	return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,65 @@
+package config
+
+import "fmt"
+
+// suggestion returns ` (did you mean "x"?)` for the closest known name, or "".
+func suggestion(got string, known []string) string {
+	if s := Closest(got, known); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+// Closest returns the known name nearest to got by edit distance, treating
+// '-' and '_' as equal, or "" when none is close enough to be a likely typo.
+func Closest(got string, known []string) string {
+	best, bestD := "", 1<<30
+	for _, k := range known {
+		d := distance(normalize(got), normalize(k))
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	limit := len(got) / 3
+	if limit < 2 {
+		limit = 2
+	}
+	if bestD <= limit {
+		return best
+	}
+	return ""
+}
+
+func normalize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c == '-':
+			b[i] = '_'
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Pipeline is one parsed pipeline file.
+type Pipeline struct {
+	// File is the path the pipeline was read from ("" when parsed from bytes
+	// without a name).
+	File string
+
+	Pipeline      Meta
+	Global        Global
+	Stages        []Stage
+	ErrorHandling ErrorHandling
+}
+
+// Meta is the [pipeline] table.
+type Meta struct {
+	Name        string
+	Version     string
+	Description string
+}
+
+// Global is the [global] table.
+type Global struct {
+	// Plugins lists the plugins the pipeline needs; each must be known to the
+	// registry that runs it.
+	Plugins    []string
+	PluginsPos Pos
+	// LogLevel is debug, info, warn or error ("" means info).
+	LogLevel string
+	// Variables are substituted for {{name}} in string values.
+	Variables map[string]string
+}
+
+// Stage is one [[stages]] entry.
+type Stage struct {
+	// Index is the stage's position in the file, from 0.
+	Index    int
+	ID       string
+	Function string
+	Inputs   []string
+	// Config holds [stages.config] as parsed, keys as written.
+	Config map[string]Value
+	// Pos is where the stage's [[stages]] header is; FunctionPos and InputsPos
+	// where those keys are (zero when absent).
+	Pos, FunctionPos, InputsPos Pos
+}
+
+// Value is one config value with the place it was written. V is a string,
+// int64, float64, bool, time.Time, []any or map[string]any.
+type Value struct {
+	V   any
+	Pos Pos
+}
+
+// Pos is a place in a pipeline file. Line and Col start at 1; a zero Pos
+// means the value did not come from a file (built in code, or a default).
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+// String renders "file:line:col", leaving out what is unknown.
+func (p Pos) String() string {
+	file := p.File
+	if file == "" {
+		file = "pipeline"
+	}
+	if p.Line == 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col)
+}
+
+// Strategy is what happens to a record an operator or sink fails on.
+type Strategy string
+
+// The strategies of [error_handling].
+const (
+	// Stop ends the pipeline with the error; nothing past the failed record
+	// is committed.
+	Stop Strategy = "stop"
+	// Continue skips the record, counts it and sends it to the dead-letter
+	// queue when one is configured.
+	Continue Strategy = "continue"
+	// Retry tries again MaxRetries times, waiting RetryDelay (doubled each
+	// time when Backoff is "exponential"), then falls back to Continue when a
+	// dead-letter queue is configured and to Stop otherwise.
+	Retry Strategy = "retry"
+)
+
+// ErrorHandling is the [error_handling] table.
+type ErrorHandling struct {
+	// Strategy defaults to Stop.
+	Strategy Strategy
+	// MaxRetries defaults to 3.
+	MaxRetries int
+	// RetryDelay defaults to 1s (retry_delay_seconds; fractions allowed).
+	RetryDelay time.Duration
+	// Backoff is "fixed" (default) or "exponential" (doubling, with ±20%
+	// jitter, capped at 30 times RetryDelay).
+	Backoff string
+	// DeadLetterQueue receives records that are given up on; nil when none.
+	DeadLetterQueue *DeadLetter
+}
+
+// DeadLetter says where failed records go: a JSON Lines file (Path) or a Kafka
+// topic (Topic, on Brokers; Brokers defaults to the brokers of the stage
+// that failed, or of the pipeline's first Kafka stage).
+type DeadLetter struct {
+	Path    string
+	Topic   string
+	Brokers string
+	Pos     Pos
+}
+
+// DefaultErrorHandling is what an absent [error_handling] table means.
+func DefaultErrorHandling() ErrorHandling {
+	return ErrorHandling{Strategy: Stop, MaxRetries: 3, RetryDelay: time.Second, Backoff: "fixed"}
+}
+
+// StageByID returns the stage with that id, or nil.
+func (p *Pipeline) StageByID(id string) *Stage {
+	for i := range p.Stages {
+		if p.Stages[i].ID == id {
+			return &p.Stages[i]
+		}
+	}
+	return nil
+}
+
+// ResolvePath resolves a file path written in the pipeline: relative paths
+// are taken from the directory of the pipeline file (as docker-compose
+// does), so a pipeline runs the same from any working directory. Pipelines
+// parsed from bytes or built in code resolve against the working directory.
+func (p *Pipeline) ResolvePath(path string) string {
+	if p == nil || p.File == "" || filepath.IsAbs(path) || path == "" {
+		return path
+	}
+	if fi, err := os.Stat(p.File); err != nil || fi.IsDir() {
+		return path
+	}
+	return filepath.Join(filepath.Dir(p.File), path)
+}

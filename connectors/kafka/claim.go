@@ -1,0 +1,204 @@
+package kafka
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// inflight is an emitted batch waiting for its ack.
+type inflight struct {
+	msg interface {
+		Acked() <-chan struct{}
+		Nacked() <-chan struct{}
+	}
+	next int64 // offset to commit once acked: last offset + 1
+	n    int
+}
+
+// consumeClaim reads one partition into batches until the session ends or
+// the source stops, then waits (bounded) for the batches in flight. After a
+// stop it holds the claim until the source closes, so that the session, and
+// with it the final commit, stays possible.
+func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) {
+	if !s.register() {
+		<-sess.Context().Done()
+		return
+	}
+	window := make(chan inflight, s.cfg.Window)
+	watched := make(chan struct{})
+	go s.watch(sess, claim.Topic(), claim.Partition(), window, watched)
+	stopped := s.read(sess, claim, window)
+	close(window)
+	s.readers.Done()
+	select {
+	case <-watched:
+	case <-time.After(s.cfg.DrainTimeout):
+		s.log.Warn("in-flight batches not acked within drain_timeout; their records will be read again",
+			zap.Int32("partition", claim.Partition()), zap.Duration("drain_timeout", s.cfg.DrainTimeout))
+	}
+	if stopped {
+		<-sess.Context().Done()
+	}
+}
+
+// read fills and emits batches; it reports whether it ended because the
+// source stopped (rather than because the session ended).
+func (s *Source) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, window chan<- inflight) bool {
+	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	emit := func() bool {
+		if b.empty() {
+			return true
+		}
+		return s.emit(b.take(), window)
+	}
+	for {
+		select {
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return false // partition revoked: what was not emitted is read again by its next owner
+			}
+			take, last := s.take()
+			if !take {
+				emit()
+				s.Stop()
+				return true
+			}
+			if b.add(m) == 1 {
+				linger.Reset(s.cfg.BatchLinger)
+			}
+			if b.full() || last {
+				if !emit() {
+					return false
+				}
+			}
+			if last {
+				s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.MaxMessages))
+				s.Stop()
+				return true
+			}
+		case <-linger.C:
+			if !emit() {
+				return false
+			}
+		case <-s.stopCh:
+			emit()
+			return true
+		case <-sess.Context().Done():
+			return false
+		}
+	}
+}
+
+// emit hands a batch to the router, after queueing it for its ack. It
+// blocks while the partition's window is full: that is the backpressure.
+func (s *Source) emit(fb filledBatch, window chan<- inflight) bool {
+	msg := plugin.NewMessage(fb.id, fb.batch)
+	s.inflight.Add(1)
+	select {
+	case window <- inflight{msg: msg, next: fb.last + 1, n: len(fb.batch.Records)}:
+	case <-s.ctx.Done():
+		s.inflight.Done()
+		return false
+	}
+	select {
+	case s.out <- msg:
+		s.records.Add(int64(len(fb.batch.Records)))
+		s.bytes.Add(int64(fb.bytes))
+		return true
+	case <-s.ctx.Done():
+		return false // the watcher gives this one up with the context
+	}
+}
+
+// watch marks offsets in emission order as batches are acked. After a nack
+// nothing more of this partition is marked, so nothing past the failed batch
+// is ever committed.
+func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition int32, window <-chan inflight, done chan<- struct{}) {
+	defer close(done)
+	failed := false
+	for f := range window {
+		select {
+		case <-f.msg.Acked():
+			if !failed {
+				sess.MarkOffset(topic, partition, f.next, "")
+			}
+		case <-f.msg.Nacked():
+			if !failed {
+				failed = true
+				s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
+					s.env.Stage.ID, topic, partition, f.next-1))
+			}
+		case <-s.ctx.Done():
+			failed = true
+		}
+		s.inflight.Done()
+	}
+}
+
+// builder collects one partition's records into a batch whose values share
+// one growing buffer.
+type builder struct {
+	topic     string
+	partition int32
+	size      int
+	recs      []plugin.Record
+	buf       []byte
+	prev      *plugin.Batch
+	first     int64
+	last      int64
+	bytes     int
+}
+
+type filledBatch struct {
+	batch *plugin.Batch
+	id    string
+	last  int64
+	bytes int
+}
+
+func newBuilder(topic string, partition int32, size int) *builder {
+	return &builder{topic: topic, partition: partition, size: size}
+}
+
+func (b *builder) empty() bool { return len(b.recs) == 0 }
+func (b *builder) full() bool  { return len(b.recs) >= b.size }
+
+// add enriches m into the batch and returns the batch's new length.
+func (b *builder) add(m *sarama.ConsumerMessage) int {
+	if b.recs == nil {
+		b.recs = make([]plugin.Record, 0, b.size)
+		b.buf = make([]byte, 0, b.size*(len(m.Value)+96))
+		b.first = m.Offset
+	}
+	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, Partition: m.Partition, Offset: m.Offset}
+	if !m.Timestamp.IsZero() {
+		meta.Timestamp = m.Timestamp.UnixMilli()
+	}
+	start := len(b.buf)
+	b.buf = record.Enrich(b.buf, m.Value, meta)
+	b.recs = append(b.recs, plugin.Record{Value: b.buf[start:len(b.buf):len(b.buf)], Offset: m.Offset})
+	b.last = m.Offset
+	b.bytes += len(m.Value)
+	return len(b.recs)
+}
+
+// take returns the filled batch, ordered after the previous one, and starts
+// a new one.
+func (b *builder) take() filledBatch {
+	batch := &plugin.Batch{Records: b.recs, Origin: b.topic, Partition: b.partition}
+	batch.After(b.prev)
+	b.prev = batch
+	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), last: b.last, bytes: b.bytes}
+	b.recs, b.buf, b.bytes = nil, nil, 0
+	return fb
+}

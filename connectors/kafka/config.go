@@ -1,0 +1,204 @@
+package kafka
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/conveyor-etl/conveyor/config"
+)
+
+// ClientConfig holds what both the source and the sink need to reach Kafka.
+type ClientConfig struct {
+	Brokers  []string `key:"brokers" required:"true" doc:"Kafka brokers, comma-separated host:port (e.g. \"localhost:9092\")"`
+	ClientID string   `key:"client_id" doc:"client.id sent to the brokers"`
+	// Delivery picks the data path: batches over sarama, or watermill-kafka's
+	// one-message-at-a-time Publisher/Subscriber.
+	Delivery string `key:"delivery" enum:"batch,per-message" doc:"batch (default) or per-message (stock watermill-kafka, slow; for compatibility)"`
+	// DialTimeout bounds connecting to a broker.
+	DialTimeout time.Duration `key:"dial_timeout_ms" unit:"ms" doc:"how long to wait for a broker connection"`
+	Security
+}
+
+// Security configures TLS and SASL. The zero value is PLAINTEXT.
+type Security struct {
+	Protocol      string `key:"security_protocol" enum:"PLAINTEXT,SSL,SASL_PLAINTEXT,SASL_SSL" doc:"PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"`
+	Mechanism     string `key:"sasl_mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" doc:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"`
+	Username      string `key:"sasl_username" doc:"SASL user name"`
+	Password      string `key:"sasl_password" secret:"true" doc:"SASL password; write \"${ENV_VAR}\" rather than the secret itself"`
+	CAFile        string `key:"tls_ca_file" doc:"PEM file of CA certificates that sign the brokers' certificates (default: system roots)"`
+	CertFile      string `key:"tls_cert_file" doc:"PEM client certificate, for mutual TLS"`
+	KeyFile       string `key:"tls_key_file" doc:"PEM client key, for mutual TLS"`
+	SkipVerify    bool   `key:"tls_insecure_skip_verify" doc:"do not verify the brokers' certificates (testing only)"`
+	TLSServerName string `key:"tls_server_name" doc:"name to verify the brokers' certificates against (default: the host dialled)"`
+}
+
+func defaultClient() ClientConfig {
+	return ClientConfig{ClientID: "conveyor", Delivery: "batch", DialTimeout: 10 * time.Second, Security: Security{Protocol: "PLAINTEXT"}}
+}
+
+// SourceConfig is the config of a kafka stage with no inputs.
+type SourceConfig struct {
+	ClientConfig
+	Topic   string `key:"topic" required:"true" doc:"topic to consume"`
+	GroupID string `key:"group_id" required:"true" doc:"consumer group whose committed offsets record progress"`
+	// MaxMessages bounds a run; 0 streams until stopped.
+	MaxMessages int64 `key:"max_messages" doc:"stop after this many records, commit and exit; 0 = stream until stopped"`
+	// Timeout bounds a run; negative means "the default": 30 s when
+	// MaxMessages > 0, none when streaming.
+	Timeout        time.Duration `key:"timeout_ms" unit:"ms" doc:"stop reading after this long (default 30000 for bounded runs, none when streaming; 0 = none)"`
+	StartOffset    string        `key:"start_offset" enum:"earliest,latest" doc:"where a group with no committed offset starts"`
+	BatchSize      int           `key:"batch_size" doc:"records per batch (per partition)"`
+	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
+	Window         int           `key:"window" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
+	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"how often acked offsets are committed while running"`
+	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" doc:"on rebalance or stop, how long to wait for in-flight batches before giving a partition up"`
+	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" doc:"consumer group session timeout"`
+	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`
+	FetchMaxBytes  int           `key:"fetch_max_bytes" doc:"largest fetch from one broker"`
+	IsolationLevel string        `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
+}
+
+// DefaultSourceConfig returns the source defaults.
+func DefaultSourceConfig() *SourceConfig {
+	return &SourceConfig{
+		ClientConfig:   defaultClient(),
+		MaxMessages:    1000,
+		Timeout:        -1,
+		StartOffset:    "earliest",
+		BatchSize:      1000,
+		BatchLinger:    5 * time.Millisecond,
+		Window:         4,
+		CommitInterval: time.Second,
+		DrainTimeout:   10 * time.Second,
+		SessionTimeout: 10 * time.Second,
+		Rebalance:      "range",
+		FetchMaxBytes:  50 << 20,
+		IsolationLevel: "read_uncommitted",
+	}
+}
+
+// Bounded reports whether the run ends by itself.
+func (c *SourceConfig) Bounded() bool { return c.MaxMessages > 0 || c.Timeout > 0 }
+
+// Deadline is how long a run reads; 0 means no limit.
+func (c *SourceConfig) Deadline() time.Duration {
+	switch {
+	case c.Timeout >= 0:
+		return c.Timeout
+	case c.MaxMessages > 0:
+		return 30 * time.Second
+	}
+	return 0
+}
+
+// Validate checks the source's keys together.
+func (c *SourceConfig) Validate() error {
+	errs := []error{c.ClientConfig.validate()}
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, config.Invalid("topic", "must not be empty"))
+	}
+	if strings.TrimSpace(c.GroupID) == "" {
+		errs = append(errs, config.Invalid("group_id", "must not be empty"))
+	}
+	if c.MaxMessages < 0 {
+		errs = append(errs, config.Invalid("max_messages", "must be >= 0 (0 streams until stopped)"))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, config.Invalid("batch_size", "must be >= 1"))
+	}
+	if c.Window < 1 {
+		errs = append(errs, config.Invalid("window", "must be >= 1"))
+	}
+	if c.CommitInterval <= 0 {
+		errs = append(errs, config.Invalid("commit_interval_ms", "must be > 0"))
+	}
+	if c.SessionTimeout < 6*time.Second {
+		errs = append(errs, config.Invalid("session_timeout_ms", "must be at least 6000 (the broker's group.min.session.timeout.ms)"))
+	}
+	return errors.Join(errs...)
+}
+
+// SinkConfig is the config of a kafka stage with inputs.
+type SinkConfig struct {
+	ClientConfig
+	Topic           string        `key:"topic" required:"true" doc:"topic to produce to"`
+	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; records without it are sent unkeyed"`
+	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
+	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
+	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends; larger records fail"`
+	FlushMessages   int           `key:"flush_max_messages" doc:"most records in one produce request per partition (0 = no limit)"`
+	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails"`
+	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all"`
+	BufferSize      int           `key:"buffer_size" doc:"records queued in the producer before a write blocks"`
+}
+
+// DefaultSinkConfig returns the sink defaults.
+func DefaultSinkConfig() *SinkConfig {
+	return &SinkConfig{
+		ClientConfig:    defaultClient(),
+		Linger:          5 * time.Millisecond,
+		Compression:     "none",
+		MaxMessageBytes: 1000000,
+		Retries:         10,
+		Idempotent:      true,
+		BufferSize:      4096,
+	}
+}
+
+// Validate checks the sink's keys together.
+func (c *SinkConfig) Validate() error {
+	errs := []error{c.ClientConfig.validate()}
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, config.Invalid("topic", "must not be empty"))
+	}
+	if c.MaxMessageBytes < 1 {
+		errs = append(errs, config.Invalid("max_message_bytes", "must be >= 1"))
+	}
+	if c.Retries < 0 {
+		errs = append(errs, config.Invalid("retries", "must be >= 0"))
+	}
+	if c.Idempotent && c.Retries < 1 {
+		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))
+	}
+	if c.BufferSize < 1 {
+		errs = append(errs, config.Invalid("buffer_size", "must be >= 1"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *ClientConfig) validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, config.Invalid("brokers", "must name at least one broker"))
+	}
+	for _, b := range c.Brokers {
+		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
+			errs = append(errs, config.Invalid("brokers", "%q is not host:port", b))
+		}
+	}
+	errs = append(errs, c.Security.validate())
+	return errors.Join(errs...)
+}
+
+func (s *Security) validate() error {
+	var errs []error
+	sasl := strings.HasPrefix(s.Protocol, "SASL")
+	tls := strings.HasSuffix(s.Protocol, "SSL")
+	if sasl && s.Mechanism == "" {
+		errs = append(errs, config.Invalid("sasl_mechanism", "required with security_protocol = %s", s.Protocol))
+	}
+	if sasl && (s.Username == "" || s.Password == "") {
+		errs = append(errs, config.Invalid("sasl_username", "sasl_username and sasl_password are required with security_protocol = %s", s.Protocol))
+	}
+	if !sasl && (s.Mechanism != "" || s.Username != "" || s.Password != "") {
+		errs = append(errs, config.Invalid("security_protocol", "SASL keys are set but security_protocol is %s (want SASL_PLAINTEXT or SASL_SSL)", s.Protocol))
+	}
+	if !tls && (s.CAFile != "" || s.CertFile != "" || s.KeyFile != "" || s.SkipVerify) {
+		errs = append(errs, config.Invalid("security_protocol", "TLS keys are set but security_protocol is %s (want SSL or SASL_SSL)", s.Protocol))
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		errs = append(errs, config.Invalid("tls_cert_file", "tls_cert_file and tls_key_file go together"))
+	}
+	return errors.Join(errs...)
+}

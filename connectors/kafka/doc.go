@@ -1,0 +1,17 @@
+// Package kafka is Conveyor's Kafka source and sink, the function "kafka".
+//
+// A kafka stage with no inputs is a [Source]: a sarama consumer group that
+// reads each claimed partition into in-order batches and emits one Watermill
+// message per batch. Offsets are marked in order, per partition, only for
+// batches whose message was acked, so a crash replays at most the batches in
+// flight (window × batch_size records per partition) and never skips one.
+//
+// A kafka stage with inputs is a [Sink]: one idempotent sarama AsyncProducer
+// (acks=all) per stage. A write returns at once and its Pending resolves when
+// the broker has acknowledged every record, so several batches can be in
+// flight while offsets still wait for their acks.
+//
+// delivery = "per-message" swaps both for watermill-kafka's own Subscriber and
+// Publisher (one message per record, one synchronous send per message), kept
+// for compatibility and as a benchmark baseline.
+package kafka

@@ -1,0 +1,294 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// Source is the batching Kafka source; it implements plugin.Source and so
+// message.Subscriber.
+type Source struct {
+	cfg    *SourceConfig
+	env    plugin.Env
+	log    *zap.Logger
+	client sarama.Client
+	group  sarama.ConsumerGroup
+
+	ctx    context.Context // ends consuming; cancelled by Close
+	cancel context.CancelFunc
+	out    chan *message.Message
+
+	budget atomic.Int64 // records left in a bounded run
+
+	mu       sync.Mutex
+	stopped  bool
+	stopCh   chan struct{}
+	readers  sync.WaitGroup // claim loops still reading
+	inflight sync.WaitGroup // emitted batches not yet acked or nacked
+	done     chan struct{}
+	err      error
+	sess     sarama.ConsumerGroupSession
+
+	consumed   chan struct{} // closed when the consume loop has returned
+	closeOnce  sync.Once
+	records    atomic.Int64
+	bytes      atomic.Int64
+	subscribed atomic.Bool
+}
+
+// NewSource connects to the brokers and joins nothing yet: the group is
+// joined on Subscribe.
+func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
+	sc, err := cfg.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.Offsets.AutoCommit.Enable = false // committed by us, only what was acked
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if cfg.StartOffset == "latest" {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
+	sc.Consumer.MaxProcessingTime = time.Second
+	sc.Consumer.Fetch.Max = int32(cfg.FetchMaxBytes)
+	sc.Consumer.Fetch.Default = 1 << 20
+	sc.ChannelBufferSize = 1024
+	sc.Consumer.Group.Session.Timeout = cfg.SessionTimeout
+	sc.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
+	if cfg.IsolationLevel == "read_committed" {
+		sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
+	switch cfg.Rebalance {
+	case "roundrobin":
+		sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	case "sticky":
+		sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	default:
+		sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+	}
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return nil, reachError("source", env.Stage.ID, cfg.Brokers, err)
+	}
+	group, err := sarama.NewConsumerGroupFromClient(cfg.GroupID, client)
+	if err != nil {
+		client.Close()
+		return nil, reachError("source", env.Stage.ID, cfg.Brokers, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
+		client: client, group: group, ctx: ctx, cancel: cancel,
+		out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
+	s.budget.Store(cfg.MaxMessages)
+	return s, nil
+}
+
+// Subscribe starts consuming; topic is ignored (the stage's topic is used).
+func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message, error) {
+	if !s.subscribed.CompareAndSwap(false, true) {
+		return nil, errors.New("kafka source: Subscribe called twice")
+	}
+	if err := s.checkTopic(); err != nil {
+		return nil, err
+	}
+	if d := s.cfg.Deadline(); d > 0 {
+		time.AfterFunc(d, func() {
+			s.log.Info("timeout reached, stopping", zap.Duration("timeout", d))
+			s.Stop()
+		})
+	}
+	go s.logErrors()
+	go s.consume()
+	return s.out, nil
+}
+
+// checkTopic fails early and clearly when the topic does not exist and the
+// broker will not create it.
+func (s *Source) checkTopic() error {
+	if err := s.client.RefreshMetadata(s.cfg.Topic); err != nil {
+		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+			return fmt.Errorf("kafka source %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first", s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers)
+		}
+		return fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err)
+	}
+	return nil
+}
+
+func (s *Source) consume() {
+	defer close(s.consumed)
+	defer close(s.out)
+	h := &groupHandler{s: s}
+	backoff := 100 * time.Millisecond
+	for s.ctx.Err() == nil {
+		err := s.group.Consume(s.ctx, []string{s.cfg.Topic}, h)
+		switch {
+		case s.ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
+			return
+		case err != nil:
+			s.log.Warn("consumer group error, retrying", zap.Error(err), zap.Duration("backoff", backoff))
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		default:
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+func (s *Source) logErrors() {
+	for err := range s.group.Errors() {
+		s.log.Warn("consumer error", zap.Error(err))
+	}
+}
+
+// Stop ends reading: every claim emits what it has, then stops. Done closes
+// once everything emitted is acked or nacked.
+func (s *Source) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	close(s.stopCh)
+	go func() {
+		s.readers.Wait()
+		s.inflight.Wait()
+		close(s.done)
+	}()
+}
+
+// Done is closed when the source has stopped and every batch it emitted
+// has been acked or nacked.
+func (s *Source) Done() <-chan struct{} { return s.done }
+
+// Err is why the source failed, or nil.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Source) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.Stop()
+}
+
+// Stats reports the records emitted so far.
+func (s *Source) Stats() plugin.SourceStats {
+	return plugin.SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load()}
+}
+
+// Commit synchronously commits every offset marked so far (marked means
+// acked, in order). It needs the group session to be alive, which it is
+// until Close.
+func (s *Source) Commit(ctx context.Context) error {
+	s.mu.Lock()
+	sess := s.sess
+	s.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() { sess.Commit(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kafka source %q: commit: %w", s.env.Stage.ID, ctx.Err())
+	}
+}
+
+// Close leaves the group and closes the client. Call Commit first.
+func (s *Source) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.Stop()
+		s.cancel()
+		if s.subscribed.Load() {
+			<-s.consumed
+		}
+		err = s.group.Close()
+		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// register records a new claim loop; false once the source has stopped.
+func (s *Source) register() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.readers.Add(1)
+	return true
+}
+
+// take reserves one record of a bounded run's budget: include the record
+// when ok, and stop after it when last.
+func (s *Source) take() (ok, last bool) {
+	if s.cfg.MaxMessages <= 0 {
+		return true, false
+	}
+	n := s.budget.Add(-1)
+	return n >= 0, n <= 0
+}
+
+type groupHandler struct{ s *Source }
+
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.s.mu.Lock()
+	h.s.sess = sess
+	h.s.mu.Unlock()
+	h.s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
+	if h.s.env.AutoCommit {
+		go h.s.commitLoop(sess)
+	}
+	return nil
+}
+
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	if h.s.env.AutoCommit {
+		sess.Commit()
+	}
+	h.s.log.Info("partitions released", zap.Any("claims", sess.Claims()))
+	return nil
+}
+
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	h.s.consumeClaim(sess, claim)
+	return nil
+}
+
+func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
+	t := time.NewTicker(s.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			sess.Commit()
+		case <-sess.Context().Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,151 @@
+// Package emitter turns a sequential reader of records into a plugin.Source:
+// batches emitted in order, at most a window of them in flight, progress
+// advanced only over acked batches, Done once everything read was acked.
+// The file source uses it; any source that reads one stream can.
+package emitter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// ErrStop is returned by a ReadFunc at the end of its input.
+var ErrStop = errors.New("end of input")
+
+// ReadFunc appends up to max records to batch and returns it; it returns
+// ErrStop (possibly with a last partial batch) at the end of the input and
+// any other error to fail the source.
+type ReadFunc func(batch []plugin.Record, max int) ([]plugin.Record, error)
+
+// Source is a plugin.Source over a ReadFunc.
+type Source struct {
+	origin    string
+	read      ReadFunc
+	batchSize int
+	window    chan *message.Message
+	out       chan *message.Message
+	closeFn   func() error
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	done     chan struct{}
+	mu       sync.Mutex
+	err      error
+	records  atomic.Int64
+	acked    atomic.Int64
+	bytes    atomic.Int64
+}
+
+// New makes a source that emits batches of batchSize with at most window in
+// flight. origin names the input in batches and errors; closeFn (may be
+// nil) releases the input.
+func New(origin string, batchSize, window int, read ReadFunc, closeFn func() error) *Source {
+	return &Source{origin: origin, read: read, batchSize: batchSize, window: make(chan *message.Message, window),
+		out: make(chan *message.Message), closeFn: closeFn, stopCh: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Subscribe starts reading.
+func (s *Source) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	watched := make(chan struct{})
+	go s.watch(watched)
+	go s.loop(watched)
+	return s.out, nil
+}
+
+func (s *Source) loop(watched <-chan struct{}) {
+	defer close(s.out)
+	var prev *plugin.Batch
+	for seq := 0; ; seq++ {
+		select {
+		case <-s.stopCh:
+			close(s.window)
+			<-watched
+			close(s.done)
+			return
+		default:
+		}
+		recs, err := s.read(make([]plugin.Record, 0, s.batchSize), s.batchSize)
+		if len(recs) > 0 {
+			b := &plugin.Batch{Records: recs, Origin: s.origin}
+			b.After(prev)
+			prev = b
+			msg := plugin.NewMessage(s.origin+"-"+strconv.Itoa(seq), b)
+			s.window <- msg
+			s.out <- msg
+			s.records.Add(int64(len(recs)))
+			for _, r := range recs {
+				s.bytes.Add(int64(len(r.Value)))
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, ErrStop) {
+				s.setErr(err)
+			}
+			s.Stop()
+		}
+	}
+}
+
+// watch waits for acks in emission order; a nack fails the source.
+func (s *Source) watch(done chan<- struct{}) {
+	defer close(done)
+	for msg := range s.window {
+		select {
+		case <-msg.Acked():
+			if b, ok := plugin.BatchOf(msg); ok {
+				s.acked.Add(int64(len(b.Records)))
+			}
+		case <-msg.Nacked():
+			s.setErr(fmt.Errorf("%s: batch %s failed", s.origin, msg.UUID))
+			s.Stop()
+		}
+	}
+}
+
+func (s *Source) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// Stop ends reading after the current batch.
+func (s *Source) Stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
+
+// Done is closed when reading stopped and every batch was acked or nacked.
+func (s *Source) Done() <-chan struct{} { return s.done }
+
+// Err is the read error or nack that stopped the source, if any.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Commit has nothing to record: a file has no committed position.
+func (s *Source) Commit(context.Context) error { return nil }
+
+// Stats counts the records emitted.
+func (s *Source) Stats() plugin.SourceStats {
+	return plugin.SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load()}
+}
+
+// Close releases the input.
+func (s *Source) Close() error {
+	s.Stop()
+	if s.closeFn != nil {
+		fn := s.closeFn
+		s.closeFn = nil
+		return fn()
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+// Package kafkautil holds small Kafka chores done with sarama: create a
+// topic, produce records, read a topic back, read a group's committed
+// offsets. The demo and the tests use it.
+package kafkautil
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Config is a sarama config for these chores.
+func Config() *sarama.Config {
+	c := sarama.NewConfig()
+	c.Version = sarama.V3_0_0_0
+	c.ClientID = "conveyor-tools"
+	c.Producer.Return.Successes = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Partitioner = sarama.NewManualPartitioner
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	return c
+}
+
+// Msg is a record to produce or one read back.
+type Msg struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+}
+
+// CreateTopic creates a topic and waits until every partition has a leader.
+func CreateTopic(brokers []string, name string, partitions int32, rf int16) error {
+	admin, err := sarama.NewClusterAdmin(brokers, Config())
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	defer admin.Close()
+	if err := admin.CreateTopic(name, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: rf}, false); err != nil {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	return WaitTopic(brokers, name, partitions, 30*time.Second)
+}
+
+// WaitTopic waits until topic has n partitions, each with a leader.
+func WaitTopic(brokers []string, topic string, n int32, timeout time.Duration) error {
+	client, err := sarama.NewClient(brokers, Config())
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		_ = client.RefreshMetadata(topic)
+		parts, err := client.Partitions(topic)
+		if err == nil && int32(len(parts)) == n {
+			ready := true
+			for _, p := range parts {
+				if l, err := client.Leader(topic, p); err != nil || l == nil {
+					ready = false
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s not ready after %s: %v", topic, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Produce writes msgs to their partitions (Partition < 0: by key, as
+// Java's default partitioner would) in order and waits for every ack.
+func Produce(brokers []string, topic string, msgs []Msg) error {
+	cfg := Config()
+	cfg.Producer.Partitioner = func(topic string) sarama.Partitioner { return manualOrHash{sarama.NewMurmur2Partitioner(topic)} }
+	p, err := sarama.NewAsyncProducer(brokers, cfg)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	go func() {
+		for _, m := range msgs {
+			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value)}
+			if m.Key != nil {
+				pm.Key = sarama.ByteEncoder(m.Key)
+			}
+			p.Input() <- pm
+		}
+	}()
+	var firstErr error
+	for range msgs {
+		select {
+		case <-p.Successes():
+		case e := <-p.Errors():
+			if firstErr == nil {
+				firstErr = e
+			}
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("produce to %s: timed out", topic)
+		}
+	}
+	if err := p.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}
+
+type manualOrHash struct{ hash sarama.Partitioner }
+
+func (m manualOrHash) Partition(msg *sarama.ProducerMessage, n int32) (int32, error) {
+	if msg.Partition >= 0 {
+		return msg.Partition, nil
+	}
+	return m.hash.Partition(msg, n)
+}
+
+func (m manualOrHash) RequiresConsistency() bool { return true }
+
+// ReadAll reads every partition of topic from its start to its end offset
+// at the time of the call, ordered by partition then offset.
+func ReadAll(brokers []string, topic string) ([]Msg, error) {
+	client, err := sarama.NewClient(brokers, Config())
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, err
+	}
+	defer consumer.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	var out []Msg
+	for _, p := range parts {
+		msgs, err := readPartition(client, consumer, topic, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out, nil
+}
+
+func readPartition(client sarama.Client, consumer sarama.Consumer, topic string, p int32) ([]Msg, error) {
+	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return nil, err
+	}
+	start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return nil, err
+	}
+	if end <= start {
+		return nil, nil
+	}
+	pc, err := consumer.ConsumePartition(topic, p, start)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s/%d: %w", topic, p, err)
+	}
+	defer pc.Close()
+	var out []Msg
+	for {
+		select {
+		case m := <-pc.Messages():
+			out = append(out, Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value})
+			if m.Offset+1 >= end {
+				return out, nil
+			}
+		case <-time.After(30 * time.Second):
+			return nil, fmt.Errorf("reading %s/%d: timed out at offset %d of %d", topic, p, start+int64(len(out)), end)
+		}
+	}
+}
+
+// Committed returns the group's committed offset per partition of topic
+// (-1 where nothing is committed).
+func Committed(brokers []string, group, topic string) (map[int32]int64, error) {
+	admin, err := sarama.NewClusterAdmin(brokers, Config())
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	resp, err := admin.ListConsumerGroupOffsets(group, nil)
+	if err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	out := map[int32]int64{}
+	for p, b := range resp.Blocks[topic] {
+		out[p] = b.Offset
+	}
+	return out, nil
+}
+
+// EndOffsets returns the end offset of each partition of topic.
+func EndOffsets(brokers []string, topic string) (map[int32]int64, error) {
+	client, err := sarama.NewClient(brokers, Config())
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,129 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// step is one operator or sink below a source, in a tree that a source's
+// handler walks with plain function calls.
+type step struct {
+	st   *config.Stage
+	op   plugin.Operator // nil for a sink
+	sink plugin.Sink     // nil for an operator
+	next []*step
+}
+
+// write is what one sink gets from one batch.
+type write struct {
+	step *step
+	recs []plugin.Record
+}
+
+// chain is the router handler of one source.
+type chain struct {
+	r     *run
+	steps []*step
+}
+
+// handle runs a batch through the operators, hands the results to the sinks
+// in the batch's turn (so a partition's output keeps its order), and returns
+// only when every sink has made them durable or the error policy has dealt
+// with the failures. A returned error nacks the message and stops the run.
+func (c *chain) handle(msg *message.Message) error {
+	b, ok := plugin.BatchOf(msg)
+	if !ok {
+		b = &plugin.Batch{Records: []plugin.Record{{Value: msg.Payload, Offset: -1}}}
+	}
+	defer b.EndTurn()
+	ctx := c.r.ctx
+	var writes []write
+	for _, s := range c.steps {
+		if err := c.eval(ctx, s, b, b.Records, &writes); err != nil {
+			return c.r.fatal(err)
+		}
+	}
+	if err := b.WaitTurn(ctx); err != nil {
+		return c.r.fatal(fmt.Errorf("waiting for the previous batch of %s/%d: %w", b.Origin, b.Partition, err))
+	}
+	pending := make([]plugin.Pending, len(writes))
+	for i, w := range writes {
+		pending[i] = w.step.sink.Write(ctx, w.recs)
+	}
+	b.EndTurn()
+	var errs []error
+	for i, w := range writes {
+		if err := c.settle(ctx, w, b, pending[i].Wait(ctx)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return c.r.fatal(errors.Join(errs...))
+	}
+	return nil
+}
+
+// eval applies s to in and passes the result down.
+func (c *chain) eval(ctx context.Context, s *step, b *plugin.Batch, in []plugin.Record, writes *[]write) error {
+	if s.sink != nil {
+		if len(in) > 0 {
+			*writes = append(*writes, write{step: s, recs: in})
+		}
+		return nil
+	}
+	var failed []failure
+	out := s.op.Apply(in, make([]plugin.Record, 0, len(in)), func(i int, err error) {
+		failed = append(failed, failure{rec: in[i], err: err})
+	})
+	if len(failed) > 0 {
+		recovered, err := c.r.policy.operatorFailed(ctx, s, b, failed)
+		if err != nil {
+			return err
+		}
+		out = append(out, recovered...)
+	}
+	if dropped := len(in) - len(out) - len(failed); dropped > 0 {
+		c.r.counts.filtered.Add(int64(dropped))
+	}
+	for _, nx := range s.next {
+		if err := c.eval(ctx, nx, b, out, writes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle deals with the outcome of one sink write: retries what failed when
+// the policy says so, then skips, dead-letters or stops.
+func (c *chain) settle(ctx context.Context, w write, b *plugin.Batch, err error) error {
+	recs := w.recs
+	for attempt := 1; ; attempt++ {
+		if err == nil {
+			c.r.counts.out.Add(int64(len(recs)))
+			return nil
+		}
+		var we *plugin.WriteError
+		if !errors.As(err, &we) {
+			return fmt.Errorf("stage %q: write: %w", w.step.st.ID, err)
+		}
+		failed := make([]failure, len(we.Failed))
+		retry := make([]plugin.Record, len(we.Failed))
+		for i, idx := range we.Failed {
+			failed[i] = failure{rec: recs[idx], err: we.Errs[i]}
+			retry[i] = recs[idx]
+		}
+		c.r.counts.out.Add(int64(len(recs) - len(retry)))
+		if !c.r.policy.retryAgain(ctx, attempt) {
+			return c.r.policy.giveUp(ctx, w.step.st, b, failed)
+		}
+		c.r.log.Warn("sink write failed, retrying", stageField(w.step.st), countField(len(retry)), attemptField(attempt), errField(we.Errs[0]))
+		recs = retry
+		err = w.step.sink.Write(ctx, recs).Wait(ctx)
+	}
+}

@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// node is one stage of a compiled pipeline.
+type node struct {
+	st       *config.Stage
+	spec     *plugin.Spec
+	role     plugin.Role
+	cfg      any     // decoded config
+	children []*node // stages that read this one, in file order
+}
+
+// Plan is a checked pipeline, ready to run.
+type Plan struct {
+	Pipeline *config.Pipeline
+	nodes    []*node
+	sources  []*node
+}
+
+// Compile checks every stage of p against reg and links the stages. It
+// reports all problems at once, as config.Errors, and never connects to
+// anything.
+func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
+	var errs []error
+	errs = append(errs, checkPlugins(p, reg)...)
+	plan := &Plan{Pipeline: p}
+	byID := map[string]*node{}
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		n, err := compileStage(st, reg)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if n == nil {
+			continue
+		}
+		plan.nodes = append(plan.nodes, n)
+		if _, dup := byID[st.ID]; !dup {
+			byID[st.ID] = n
+		}
+	}
+	for _, n := range plan.nodes {
+		for _, in := range n.st.Inputs {
+			if parent, ok := byID[in]; ok {
+				parent.children = append(parent.children, n)
+			}
+		}
+	}
+	for _, n := range plan.nodes {
+		if n.role == plugin.RoleSource {
+			plan.sources = append(plan.sources, n)
+		}
+		if n.role != plugin.RoleSink && len(n.children) == 0 {
+			errs = append(errs, stageErr(n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
+		}
+	}
+	if len(p.Stages) > 0 && len(plan.sources) == 0 && len(plan.nodes) == len(p.Stages) {
+		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Msg: "the pipeline has no source (a stage with inputs = [])"})
+	}
+	if len(p.Stages) == 0 {
+		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Msg: "the pipeline has no [[stages]]"})
+	}
+	if err := config.Merge(append([]error{p.Validate()}, errs...)...); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func checkPlugins(p *config.Pipeline, reg *plugin.Registry) []error {
+	var errs []error
+	known := reg.Plugins()
+	for _, name := range p.Global.Plugins {
+		if !contains(known, name) {
+			msg := fmt.Sprintf("unknown plugin %q (known: %v)", name, known)
+			if s := config.Closest(name, known); s != "" {
+				msg = fmt.Sprintf("unknown plugin %q (did you mean %q?)", name, s)
+			}
+			errs = append(errs, &config.Error{Pos: p.Global.PluginsPos, Stage: -1, Key: "global.plugins", Msg: msg})
+		}
+	}
+	return errs
+}
+
+func compileStage(st *config.Stage, reg *plugin.Registry) (*node, error) {
+	if st.Function == "" {
+		return nil, nil // reported by config
+	}
+	spec, ok := reg.Lookup(st.Function)
+	if !ok {
+		msg := fmt.Sprintf("unknown function %q", st.Function)
+		if s := config.Closest(st.Function, reg.Names()); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else {
+			msg += " (`conveyor list` shows the functions)"
+		}
+		return nil, stageErr(st, st.FunctionPos, "function", msg)
+	}
+	role, err := spec.RoleFor(len(st.Inputs) > 0)
+	if err != nil {
+		return nil, stageErr(st, st.InputsPos, "inputs", err.Error())
+	}
+	n := &node{st: st, spec: spec, role: role}
+	switch role {
+	case plugin.RoleSource:
+		n.cfg, err = plugin.DecodeConfig(spec.Source, st)
+	case plugin.RoleOperator:
+		n.cfg, err = plugin.DecodeConfig(spec.Operator, st)
+	default:
+		n.cfg, err = plugin.DecodeConfig(spec.Sink, st)
+	}
+	return n, err
+}
+
+func stageErr(st *config.Stage, pos config.Pos, key, msg string) *config.Error {
+	if pos.Line == 0 {
+		pos = st.Pos
+	}
+	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: key, Msg: msg}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// errFatal marks an error that must stop the run.
+var errFatal = errors.New("pipeline stopped")

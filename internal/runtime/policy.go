@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// failure is one record an operator or sink failed on.
+type failure struct {
+	rec plugin.Record
+	err error
+}
+
+// policy applies [error_handling].
+type policy struct {
+	eh     config.ErrorHandling
+	dlq    plugin.Sink // nil when none is configured
+	counts *counters
+	log    *zap.Logger
+}
+
+// retryAgain waits before attempt number n (from 1) and reports whether to
+// make it.
+func (p *policy) retryAgain(ctx context.Context, n int) bool {
+	if p.eh.Strategy != config.Retry || n > p.eh.MaxRetries {
+		return false
+	}
+	t := time.NewTimer(p.delay(n))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// delay is RetryDelay, or for exponential backoff RetryDelay·2^(n-1) with
+// ±20% jitter, capped at 30·RetryDelay.
+func (p *policy) delay(n int) time.Duration {
+	d := p.eh.RetryDelay
+	if p.eh.Backoff != "exponential" {
+		return d
+	}
+	d <<= min(n-1, 16)
+	if limit := 30 * p.eh.RetryDelay; d > limit {
+		d = limit
+	}
+	jitter := 0.8 + 0.4*rand.Float64() //nolint:gosec // jitter needs no crypto
+	return time.Duration(float64(d) * jitter)
+}
+
+// operatorFailed retries each failed record alone (under retry), and gives
+// up on those that still fail. It returns the records recovered by retries.
+func (p *policy) operatorFailed(ctx context.Context, s *step, b *plugin.Batch, failed []failure) ([]plugin.Record, error) {
+	var recovered []plugin.Record
+	var lost []failure
+	for _, f := range failed {
+		out, err := p.retryOperator(ctx, s, f)
+		if err != nil {
+			lost = append(lost, failure{rec: f.rec, err: err})
+			continue
+		}
+		recovered = append(recovered, out...)
+	}
+	if len(lost) == 0 {
+		return recovered, nil
+	}
+	return recovered, p.giveUp(ctx, s.st, b, lost)
+}
+
+func (p *policy) retryOperator(ctx context.Context, s *step, f failure) ([]plugin.Record, error) {
+	err := f.err
+	for n := 1; p.retryAgain(ctx, n); n++ {
+		var again error
+		out := s.op.Apply([]plugin.Record{f.rec}, nil, func(_ int, e error) { again = e })
+		if again == nil {
+			return out, nil
+		}
+		err = again
+	}
+	return nil, err
+}
+
+// giveUp skips the records (continue), dead-letters them, or stops the run:
+// stop is the strategy's choice, and retry's fallback when there is no
+// dead-letter queue.
+func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, lost []failure) error {
+	first := lost[0]
+	where := fmt.Sprintf("%s/%d@%d", b.Origin, b.Partition, first.rec.Offset)
+	if p.eh.Strategy == config.Stop || (p.eh.Strategy == config.Retry && p.dlq == nil) {
+		return fmt.Errorf("stage %q failed on record %s: %w (error_handling.strategy = %s; nothing from this record on is committed)", st.ID, where, first.err, p.eh.Strategy)
+	}
+	p.counts.failed.Add(int64(len(lost)))
+	if p.dlq == nil {
+		p.log.Warn("records skipped", stageField(st), countField(len(lost)), zap.String("first", where), errField(first.err))
+		return nil
+	}
+	entries := make([]plugin.Record, len(lost))
+	for i, f := range lost {
+		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f), Offset: f.rec.Offset}
+	}
+	if err := p.dlq.Write(ctx, entries).Wait(ctx); err != nil {
+		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
+	}
+	p.counts.deadLettered.Add(int64(len(lost)))
+	p.log.Warn("records sent to the dead-letter queue", stageField(st), countField(len(lost)), zap.String("first", where), errField(first.err))
+	return nil
+}
+
+// deadLetter is one dead-letter entry: the record (as JSON when it is JSON,
+// as text otherwise), the error, the stage, where it came from and when.
+func deadLetter(stage string, b *plugin.Batch, f failure) []byte {
+	entry := struct {
+		Error     string          `json:"error"`
+		Stage     string          `json:"stage"`
+		Topic     string          `json:"source"`
+		Partition int32           `json:"partition"`
+		Offset    int64           `json:"offset"`
+		Time      string          `json:"time"`
+		Record    json.RawMessage `json:"record,omitempty"`
+		Raw       string          `json:"record_text,omitempty"`
+	}{Error: f.err.Error(), Stage: stage, Topic: b.Origin, Partition: b.Partition, Offset: f.rec.Offset, Time: time.Now().UTC().Format(time.RFC3339Nano)}
+	if json.Valid(f.rec.Value) {
+		entry.Record = f.rec.Value
+	} else {
+		entry.Raw = string(f.rec.Value)
+	}
+	out, _ := json.Marshal(entry)
+	return out
+}
+
+func stageField(st *config.Stage) zap.Field { return zap.String("stage", st.ID) }
+func countField(n int) zap.Field            { return zap.Int("records", n) }
+func attemptField(n int) zap.Field          { return zap.Int("attempt", n) }
+func errField(err error) zap.Field          { return zap.Error(err) }

@@ -1,0 +1,282 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// Options tune a run.
+type Options struct {
+	Registry *plugin.Registry // default plugin.Default()
+	Logger   *zap.Logger      // default zap.NewNop()
+	// DrainTimeout bounds how long a stopped run waits for in-flight batches
+	// before abandoning them (they are not committed, so they are read again
+	// next time). Default 30s.
+	DrainTimeout time.Duration
+}
+
+// run is one execution of a plan.
+type run struct {
+	plan   *Plan
+	opts   Options
+	log    *zap.Logger
+	ctx    context.Context // for writes; cancelled only when draining gives up
+	cancel context.CancelFunc
+	counts counters
+	policy *policy
+
+	sources map[*node]plugin.Source
+	ops     map[*node]plugin.Operator
+	sinks   map[*node]plugin.Sink
+
+	fatalOnce sync.Once
+	fatalErr  error
+	fatalCh   chan struct{}
+}
+
+// Run compiles p, runs it until its sources finish or ctx is cancelled, and
+// returns what it did. Cancelling ctx drains: sources stop reading, batches
+// in flight finish, sinks flush and offsets are committed.
+func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error) {
+	if opts.Registry == nil {
+		opts.Registry = plugin.Default()
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	plan, err := Compile(p, opts.Registry)
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &run{plan: plan, opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
+		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]plugin.Sink{}}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	defer r.cancel()
+	start := time.Now()
+	if err := r.build(); err != nil {
+		r.closeAll()
+		return Summary{}, err
+	}
+	err = r.execute(ctx)
+	sum := r.summary(time.Since(start))
+	r.log.Info("pipeline finished", zap.String("pipeline", p.Pipeline.Name), zap.Int64("in", sum.In), zap.Int64("out", sum.Out),
+		zap.Int64("filtered", sum.Filtered), zap.Int64("failed", sum.Failed), zap.Duration("elapsed", sum.Elapsed),
+		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil))
+	return sum, err
+}
+
+// fatal records the first error that stops the run and returns err.
+func (r *run) fatal(err error) error {
+	r.fatalOnce.Do(func() {
+		r.fatalErr = err
+		close(r.fatalCh)
+	})
+	return err
+}
+
+// build makes sinks first (a source needs to know whether its sinks are
+// durable on ack), then operators, then sources.
+func (r *run) build() error {
+	for _, n := range r.plan.nodes {
+		if n.role == plugin.RoleSink {
+			s, err := n.spec.Sink.Build(n.cfg, r.env(n, false))
+			if err != nil {
+				return buildErr(n, err)
+			}
+			r.sinks[n] = s
+		}
+	}
+	dlq, err := r.buildDeadLetter()
+	if err != nil {
+		return err
+	}
+	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, log: r.log}
+	for _, n := range r.plan.nodes {
+		if n.role == plugin.RoleOperator {
+			op, err := n.spec.Operator.Build(n.cfg, r.env(n, false))
+			if err != nil {
+				return buildErr(n, err)
+			}
+			r.ops[n] = op
+		}
+	}
+	for _, n := range r.plan.sources {
+		src, err := n.spec.Source.Build(n.cfg, r.env(n, r.durableBelow(n)))
+		if err != nil {
+			return buildErr(n, err)
+		}
+		r.sources[n] = src
+	}
+	return nil
+}
+
+func buildErr(n *node, err error) error {
+	return fmt.Errorf("stage %q (%s): %w", n.st.ID, n.st.Function, err)
+}
+
+func (r *run) env(n *node, autoCommit bool) plugin.Env {
+	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit,
+		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
+}
+
+// durableBelow reports whether every sink below n is durable on ack, so
+// that n may commit as acks come in.
+func (r *run) durableBelow(n *node) bool {
+	for _, c := range n.children {
+		if c.role == plugin.RoleSink && !r.sinks[c].Durable() {
+			return false
+		}
+		if !r.durableBelow(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// steps builds the tree of operators and sinks below n.
+func (r *run) steps(n *node) []*step {
+	var out []*step
+	for _, c := range n.children {
+		s := &step{st: c.st}
+		if c.role == plugin.RoleSink {
+			s.sink = r.sinks[c]
+		} else {
+			s.op = r.ops[c]
+			s.next = r.steps(c)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// execute runs the router until the sources are done, then flushes the
+// sinks and commits the sources.
+func (r *run) execute(ctx context.Context) error {
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.opts.DrainTimeout}, newWatermillLogger(r.log))
+	if err != nil {
+		return err
+	}
+	for _, n := range r.plan.sources {
+		c := &chain{r: r, steps: r.steps(n)}
+		router.AddConsumerHandler(n.st.ID, n.st.ID, r.sources[n], c.handle)
+	}
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- router.Run(context.Background()) }()
+	select {
+	case <-router.Running():
+	case err := <-routerDone:
+		r.closeAll()
+		return fmt.Errorf("starting the pipeline: %w", err)
+	}
+	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
+	r.wait(ctx, routerDone)
+	err = r.finish()
+	if cerr := router.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	r.closeAll()
+	return err
+}
+
+// wait returns when every source is done: by itself, after ctx is cancelled
+// (drained within DrainTimeout), or after a fatal error.
+func (r *run) wait(ctx context.Context, routerDone <-chan error) {
+	all := make(chan struct{})
+	go func() {
+		for _, s := range r.sources {
+			<-s.Done()
+		}
+		close(all)
+	}()
+	select {
+	case <-all:
+		return
+	case <-ctx.Done():
+		r.log.Info("stopping: draining in-flight batches", zap.Duration("drain_timeout", r.opts.DrainTimeout))
+	case <-r.fatalCh:
+		r.log.Error("stopping after an error", zap.Error(r.fatalErr))
+	case err := <-routerDone:
+		r.fatal(fmt.Errorf("router stopped: %v", err))
+	}
+	for _, s := range r.sources {
+		s.Stop()
+	}
+	select {
+	case <-all:
+	case <-time.After(r.opts.DrainTimeout):
+		r.log.Warn("drain timed out; batches still in flight are not committed and will be read again")
+		r.cancel()
+		<-all
+	}
+}
+
+// finish flushes the sinks and commits the sources. After a failure only
+// sources whose sinks are durable on ack commit (what they commit was
+// acked); the others commit nothing, and their unflushed output is dropped.
+func (r *run) finish() error {
+	errs := []error{r.fatalErr}
+	for _, s := range r.sources {
+		if err := s.Err(); err != nil && r.fatalErr == nil {
+			errs = append(errs, err)
+		}
+	}
+	ok := errors.Join(errs...) == nil
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
+	defer cancel()
+	if ok {
+		for n, s := range r.sinks {
+			if err := s.Flush(ctx); err != nil {
+				errs = append(errs, buildErr(n, fmt.Errorf("flush: %w", err)))
+				ok = false
+			}
+		}
+	}
+	for n, s := range r.sources {
+		if ok || r.durableBelow(n) {
+			if err := s.Commit(ctx); err != nil {
+				errs = append(errs, buildErr(n, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) closeAll() {
+	for n, s := range r.sources {
+		if err := s.Close(); err != nil {
+			r.log.Warn("closing source", zap.String("stage", n.st.ID), zap.Error(err))
+		}
+	}
+	for n, s := range r.sinks {
+		if err := s.Close(); err != nil {
+			r.log.Warn("closing sink", zap.String("stage", n.st.ID), zap.Error(err))
+		}
+	}
+	if r.policy != nil && r.policy.dlq != nil {
+		_ = r.policy.dlq.Flush(context.Background())
+		_ = r.policy.dlq.Close()
+	}
+}
+
+func (r *run) summary(elapsed time.Duration) Summary {
+	s := Summary{Out: r.counts.out.Load(), Filtered: r.counts.filtered.Load(), Failed: r.counts.failed.Load(),
+		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed}
+	for _, src := range r.sources {
+		st := src.Stats()
+		s.In += st.Records
+		s.InBytes += st.Bytes
+	}
+	return s
+}

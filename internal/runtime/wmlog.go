@@ -1,0 +1,32 @@
+package runtime
+
+import (
+	"github.com/ThreeDotsLabs/watermill"
+	"go.uber.org/zap"
+)
+
+// watermillLogger sends Watermill's logs to zap, one level quieter: the
+// router's info lines are debug detail for a Conveyor user.
+type watermillLogger struct{ l *zap.Logger }
+
+func newWatermillLogger(l *zap.Logger) watermill.LoggerAdapter {
+	return watermillLogger{l: l.Named("watermill")}
+}
+
+func fields(f watermill.LogFields) []zap.Field {
+	out := make([]zap.Field, 0, len(f))
+	for k, v := range f {
+		out = append(out, zap.Any(k, v))
+	}
+	return out
+}
+
+func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	w.l.Warn(msg, append(fields(f), zap.Error(err))...)
+}
+func (w watermillLogger) Info(msg string, f watermill.LogFields)  { w.l.Debug(msg, fields(f)...) }
+func (w watermillLogger) Debug(msg string, f watermill.LogFields) { w.l.Debug(msg, fields(f)...) }
+func (w watermillLogger) Trace(string, watermill.LogFields)       {}
+func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
+	return watermillLogger{l: w.l.With(fields(f)...)}
+}
