@@ -65,6 +65,9 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	sc.ChannelBufferSize = 1024
 	sc.Consumer.Group.Session.Timeout = cfg.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
+	// A member has this long to rejoin after a rebalance starts; it only has
+	// to drain its in-flight batches first.
+	sc.Consumer.Group.Rebalance.Timeout = cfg.DrainTimeout + 5*time.Second
 	if cfg.IsolationLevel == "read_committed" {
 		sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	}

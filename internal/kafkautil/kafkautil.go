@@ -4,6 +4,7 @@
 package kafkautil
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -194,6 +195,9 @@ func Committed(brokers []string, group, topic string) (map[int32]int64, error) {
 	}
 	defer admin.Close()
 	resp, err := admin.ListConsumerGroupOffsets(group, nil)
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return map[int32]int64{}, nil // nothing committed yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
 	}
