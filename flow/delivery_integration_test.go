@@ -203,7 +203,7 @@ func TestIntegrationAtLeastOnceAcrossKills(t *testing.T) {
 	produced := trickle(t, env, in, msgs, 20*time.Second)
 	const batch, window, parts = 200, 4, 3
 	path := writePipeline(t, t.TempDir(), etl(env, in, out, group,
-		fmt.Sprintf("max_messages = 0\nbatch_size = %d\nwindow = %d\ncommit_interval_ms = 200\nsession_timeout_ms = 6000", batch, window)))
+		fmt.Sprintf("max_messages = 0\nbatch_size = %d\nwindow = %d\nsession_timeout_ms = 6000", batch, window)))
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)) //nolint:gosec
 	const kills = 3
 	for i := 0; i < kills; i++ {

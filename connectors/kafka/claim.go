@@ -131,6 +131,7 @@ func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition
 		case <-f.msg.Acked():
 			if !failed {
 				sess.MarkOffset(topic, partition, f.next, "")
+				s.marked()
 			}
 		case <-f.msg.Nacked():
 			if !failed {

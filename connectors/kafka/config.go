@@ -69,7 +69,6 @@ func DefaultSourceConfig() *SourceConfig {
 		BatchSize:      1000,
 		BatchLinger:    5 * time.Millisecond,
 		Window:         4,
-		CommitInterval: time.Second,
 		DrainTimeout:   10 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		Rebalance:      "range",
@@ -109,9 +108,6 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.Window < 1 {
 		errs = append(errs, config.Invalid("window", "must be >= 1"))
-	}
-	if c.CommitInterval <= 0 {
-		errs = append(errs, config.Invalid("commit_interval_ms", "must be > 0"))
 	}
 	if c.SessionTimeout < 6*time.Second {
 		errs = append(errs, config.Invalid("session_timeout_ms", "must be at least 6000 (the broker's group.min.session.timeout.ms)"))

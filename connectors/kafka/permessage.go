@@ -43,7 +43,9 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 	if cfg.StartOffset == "latest" {
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
-	sc.Consumer.Offsets.AutoCommit.Interval = cfg.CommitInterval
+	if cfg.CommitInterval > 0 {
+		sc.Consumer.Offsets.AutoCommit.Interval = cfg.CommitInterval
+	}
 	sub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{
 		Brokers: cfg.Brokers, Unmarshaler: wkafka.DefaultMarshaler{}, OverwriteSaramaConfig: sc,
 		ConsumerGroup: cfg.GroupID, DoNotWaitForTopicCreation: true,

@@ -39,6 +39,7 @@ type Source struct {
 	err      error
 	sess     sarama.ConsumerGroupSession
 
+	kick       chan struct{} // a batch was marked: commit soon
 	consumed   chan struct{} // closed when the consume loop has returned
 	closeOnce  sync.Once
 	records    atomic.Int64
@@ -91,7 +92,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, ctx: ctx, cancel: cancel,
-		out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
+		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
 }
@@ -283,15 +284,32 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	return nil
 }
 
+// commitLoop commits soon after offsets are marked: at once when
+// commit_interval_ms is 0 (one commit in flight, later marks coalesce into
+// the next), else at most once per interval. Committing promptly keeps what
+// a crash replays down to the batches that were really in flight.
 func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
-	t := time.NewTicker(s.cfg.CommitInterval)
-	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
+		case <-s.kick:
 			sess.Commit()
 		case <-sess.Context().Done():
 			return
 		}
+		if s.cfg.CommitInterval > 0 {
+			select {
+			case <-time.After(s.cfg.CommitInterval):
+			case <-sess.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// marked tells the commit loop there is something to commit.
+func (s *Source) marked() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
