@@ -31,7 +31,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		<-sess.Context().Done()
 		return
 	}
-	window := make(chan inflight, s.cfg.Window)
+	window := make(chan inflight, s.cfg.Window-1) // plus the one being watched
 	watched := make(chan struct{})
 	go s.watch(sess, claim.Topic(), claim.Partition(), window, watched)
 	stopped := s.read(sess, claim, window)
@@ -131,7 +131,7 @@ func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition
 		case <-f.msg.Acked():
 			if !failed {
 				sess.MarkOffset(topic, partition, f.next, "")
-				s.marked()
+				s.marked(sess)
 			}
 		case <-f.msg.Nacked():
 			if !failed {

@@ -182,7 +182,7 @@ func (s *Security) validate() error {
 	sasl := strings.HasPrefix(s.Protocol, "SASL")
 	tls := strings.HasSuffix(s.Protocol, "SSL")
 	if sasl && s.Mechanism == "" {
-		errs = append(errs, config.Invalid("sasl_mechanism", "required with security_protocol = %s", s.Protocol))
+		errs = append(errs, config.Invalid("sasl_mechanism", "required with security_protocol = %s (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Protocol))
 	}
 	if sasl && (s.Username == "" || s.Password == "") {
 		errs = append(errs, config.Invalid("sasl_username", "sasl_username and sasl_password are required with security_protocol = %s", s.Protocol))
@@ -193,8 +193,11 @@ func (s *Security) validate() error {
 	if !tls && (s.CAFile != "" || s.CertFile != "" || s.KeyFile != "" || s.SkipVerify) {
 		errs = append(errs, config.Invalid("security_protocol", "TLS keys are set but security_protocol is %s (want SSL or SASL_SSL)", s.Protocol))
 	}
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		errs = append(errs, config.Invalid("tls_cert_file", "tls_cert_file and tls_key_file go together"))
+	switch {
+	case s.CertFile != "" && s.KeyFile == "":
+		errs = append(errs, config.Invalid("tls_cert_file", "needs tls_key_file too: the client certificate and its key go together"))
+	case s.CertFile == "" && s.KeyFile != "":
+		errs = append(errs, config.Invalid("tls_key_file", "needs tls_cert_file too: the client certificate and its key go together"))
 	}
 	return errors.Join(errs...)
 }

@@ -39,12 +39,20 @@ type Source struct {
 	err      error
 	sess     sarama.ConsumerGroupSession
 
-	kick       chan struct{} // a batch was marked: commit soon
-	consumed   chan struct{} // closed when the consume loop has returned
-	closeOnce  sync.Once
-	records    atomic.Int64
-	bytes      atomic.Int64
-	subscribed atomic.Bool
+	kick chan struct{} // a batch was marked: commit soon
+
+	// Marks are numbered; a commit that started after mark n covers it.
+	// With AutoCommit a window slot is freed only once its batch's offset
+	// is committed, so a crash replays at most window batches a partition.
+	markSeq      atomic.Int64
+	commitMu     sync.Mutex
+	committedSeq int64
+	commitDone   chan struct{} // closed and replaced after each commit
+	consumed     chan struct{} // closed when the consume loop has returned
+	closeOnce    sync.Once
+	records      atomic.Int64
+	bytes        atomic.Int64
+	subscribed   atomic.Bool
 }
 
 // NewSource connects to the brokers and joins nothing yet: the group is
@@ -92,7 +100,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, ctx: ctx, cancel: cancel,
-		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
+		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
 }
@@ -292,7 +300,13 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 	for {
 		select {
 		case <-s.kick:
+			seq := s.markSeq.Load()
 			sess.Commit()
+			s.commitMu.Lock()
+			s.committedSeq = max(s.committedSeq, seq)
+			close(s.commitDone)
+			s.commitDone = make(chan struct{})
+			s.commitMu.Unlock()
 		case <-sess.Context().Done():
 			return
 		}
@@ -306,10 +320,30 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 	}
 }
 
-// marked tells the commit loop there is something to commit.
-func (s *Source) marked() {
+// marked tells the commit loop there is something to commit and, with
+// AutoCommit, waits until a commit covers this mark (or the session ends).
+func (s *Source) marked(sess sarama.ConsumerGroupSession) {
+	seq := s.markSeq.Add(1)
 	select {
 	case s.kick <- struct{}{}:
 	default:
+	}
+	if !s.env.AutoCommit {
+		return
+	}
+	for {
+		s.commitMu.Lock()
+		done, ch := s.committedSeq >= seq, s.commitDone
+		s.commitMu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-sess.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
 	}
 }
