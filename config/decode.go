@@ -187,7 +187,11 @@ func setField(fv reflect.Value, f keyField, v any) error {
 	case f.typ == durationType:
 		d, err := toDuration(v, f.Unit)
 		if err != nil {
-			return fmt.Errorf("want a duration, got %s", show())
+			unit := "milliseconds"
+			if f.Unit == "s" {
+				unit = "seconds"
+			}
+			return fmt.Errorf("want a duration >= 0 (a number of %s, or a string such as \"1.5s\"), got %s", unit, show())
 		}
 		fv.SetInt(int64(d))
 	case f.typ.Kind() == reflect.String:
@@ -279,7 +283,7 @@ func toDuration(v any, unit string) (time.Duration, error) {
 		scale = time.Second
 	}
 	if s, ok := v.(string); ok {
-		if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+		if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil && d >= 0 {
 			return d, nil
 		}
 	}
@@ -293,6 +297,9 @@ func toDuration(v any, unit string) (time.Duration, error) {
 func defaultText(v reflect.Value, f keyField) string {
 	if v.Type() == durationType {
 		d := time.Duration(v.Int())
+		if d < 0 {
+			return "" // "depends": the doc says
+		}
 		switch f.Unit {
 		case "s":
 			return fmt.Sprint(d.Seconds())

@@ -79,13 +79,23 @@ func (es Errors) Err() error {
 
 // Merge flattens errs (nil, *Error, Errors or anything that unwraps to
 // them) into one Errors value, or nil when there is nothing to report.
-// Other errors are kept as position-less messages.
+// Other errors are kept as position-less messages. An error equal to one
+// already merged is dropped: [Parse] and a registry check may both report
+// the same structural problem.
 func Merge(errs ...error) error {
 	var all Errors
 	for _, err := range errs {
 		all = appendErr(all, err)
 	}
-	return all.Err()
+	out := all[:0]
+	seen := make(map[Error]bool, len(all))
+	for _, e := range all {
+		if !seen[*e] {
+			seen[*e] = true
+			out = append(out, e)
+		}
+	}
+	return out.Err()
 }
 
 func appendErr(all Errors, err error) Errors {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -54,7 +55,8 @@ func lastKey(path string, stage int) string {
 }
 
 // interpolate expands references in s. An unset ${VAR} with no default is an
-// error; so is an unknown {{name}}. "$$" stands for a literal "$".
+// error; so is an unknown {{name}}. "$$" stands for a literal "$". Errors
+// never quote s: it may be a secret.
 func interpolate(s string, env func(string) (string, bool), vars map[string]string, useVars bool) (string, error) {
 	if !strings.Contains(s, "$") && !strings.Contains(s, "{{") {
 		return s, nil
@@ -68,7 +70,7 @@ func interpolate(s string, env func(string) (string, bool), vars map[string]stri
 		case strings.HasPrefix(s[i:], "${"):
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unclosed ${ in %q", s)
+				return "", errors.New("unclosed ${ (write $$ for a literal $)")
 			}
 			val, err := envRef(s[i+2:i+end], env)
 			if err != nil {
@@ -79,7 +81,7 @@ func interpolate(s string, env func(string) (string, bool), vars map[string]stri
 		case useVars && strings.HasPrefix(s[i:], "{{"):
 			end := strings.Index(s[i:], "}}")
 			if end < 0 {
-				return "", fmt.Errorf("unclosed {{ in %q", s)
+				return "", errors.New("unclosed {{ (a variable is written {{name}})")
 			}
 			name := strings.TrimSpace(s[i+2 : i+end])
 			val, ok := vars[name]
@@ -99,7 +101,7 @@ func interpolate(s string, env func(string) (string, bool), vars map[string]stri
 func envRef(ref string, env func(string) (string, bool)) (string, error) {
 	name, def, hasDef := strings.Cut(ref, ":-")
 	if name == "" {
-		return "", fmt.Errorf("empty environment reference ${%s}", ref)
+		return "", errors.New("empty environment variable name in ${}")
 	}
 	if v, ok := env(name); ok && (v != "" || !hasDef) {
 		return v, nil

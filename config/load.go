@@ -49,7 +49,16 @@ func syntaxError(file string, err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		return Errors{{Pos: Pos{File: file, Line: row, Col: col}, Stage: -1, Msg: "invalid TOML: " + de.Error()}}
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		switch {
+		case strings.HasSuffix(msg, "at start of value"):
+			msg += ` (text must be quoted, as in topic = "events")`
+		case strings.HasSuffix(msg, "cannot have new lines"):
+			msg += " (is a closing quote missing?)"
+		case msg == "table config already exists":
+			msg += " (each [[stages]] has one [stages.config]: is a [[stages]] header missing or misspelled above it?)"
+		}
+		return Errors{{Pos: Pos{File: file, Line: row, Col: col}, Stage: -1, Msg: "invalid TOML: " + msg}}
 	}
 	return Errors{{Pos: Pos{File: file}, Stage: -1, Msg: "invalid TOML: " + err.Error()}}
 }
@@ -158,7 +167,15 @@ func (l *loader) stage(i int, t map[string]any) Stage {
 	if _, ok := t["id"]; !ok {
 		l.fail(path, i, "", "id", "missing required key")
 	}
-	l.unknownKeys(t, path, i, st.ID, stageKeys)
+	for _, k := range sortedKeys(t) {
+		if !contains(stageKeys, k) {
+			hint := suggestion(k, stageKeys)
+			if hint == "" {
+				hint = " (a stage has id, function, inputs and config: the function's settings go in [stages.config])"
+			}
+			l.fail(path+"."+k, i, st.ID, k, "unknown key%s", hint)
+		}
+	}
 	st.Function = l.str(t, path, "function", i, st.ID)
 	if _, ok := t["function"]; !ok {
 		l.fail(path, i, st.ID, "function", "missing required key")
@@ -166,7 +183,11 @@ func (l *loader) stage(i int, t map[string]any) Stage {
 	st.FunctionPos = l.at(path + ".function")
 	st.Inputs = l.strList(t, path, "inputs", i, st.ID)
 	st.InputsPos = l.at(path + ".inputs")
-	if ct, ok := l.table(t, "config", path+".config"); ok {
+	if raw, ok := t["config"]; ok {
+		ct, isTable := raw.(map[string]any)
+		if !isTable {
+			l.fail(path+".config", i, st.ID, "config", "must be a table ([stages.config]), got %s", typeName(raw))
+		}
 		for k, v := range ct {
 			kp := path + ".config." + k
 			st.Config[k] = Value{V: l.expand(v, kp, i, st.ID), Pos: l.at(kp)}
@@ -185,15 +206,17 @@ func (l *loader) errorHandling(t map[string]any, eh *ErrorHandling) {
 		}
 	}
 	if v, ok := t["max_retries"]; ok {
+		before := len(l.errs) // an unset ${VAR} is reported once, not twice
 		n, err := toInt(l.expand(v, p+".max_retries", -1, ""))
-		if err != nil || n < 0 {
+		if len(l.errs) == before && (err != nil || n < 0) {
 			l.fail(p+".max_retries", -1, "", p+".max_retries", "want a whole number >= 0, got %s", describe(v))
 		}
 		eh.MaxRetries = int(n)
 	}
 	if v, ok := t["retry_delay_seconds"]; ok {
+		before := len(l.errs)
 		f, err := toFloat(l.expand(v, p+".retry_delay_seconds", -1, ""))
-		if err != nil || f < 0 {
+		if len(l.errs) == before && (err != nil || f < 0) {
 			l.fail(p+".retry_delay_seconds", -1, "", p+".retry_delay_seconds", "want a number of seconds >= 0, got %s", describe(v))
 		}
 		eh.RetryDelay = time.Duration(f * float64(time.Second))

@@ -29,14 +29,17 @@ func indexPositions(file string, data []byte) positions {
 			parts, first := keyParts(e)
 			path := resolve(arrays, "", parts[:len(parts)-1])
 			path = join(path, parts[len(parts)-1])
+			pos := at(first)
+			pos.Col = 1
 			if e.Kind == unstable.ArrayTable {
+				if _, ok := idx[path]; !ok {
+					idx[path] = pos // the array itself is where its first entry is
+				}
 				arrays[path]++
 				path = fmt.Sprintf("%s[%d]", path, arrays[path]-1)
 			} else if n, ok := arrays[path]; ok {
 				path = fmt.Sprintf("%s[%d]", path, n-1)
 			}
-			pos := at(first)
-			pos.Col = 1
 			idx[path] = pos
 			prefix = path
 		case unstable.KeyValue:

@@ -16,7 +16,8 @@ func Closest(got string, known []string) string {
 	best, bestD := "", 1<<30
 	for _, k := range known {
 		d := distance(normalize(got), normalize(k))
-		if d < bestD {
+		// On a tie prefer a name with the same letters: "=>" is ">=".
+		if d < bestD || d == bestD && sameLetters(got, k) && !sameLetters(got, best) {
 			best, bestD = k, d
 		}
 	}
@@ -43,8 +44,24 @@ func normalize(s string) string {
 	return string(b)
 }
 
-// distance is the Levenshtein distance between a and b.
+// sameLetters reports whether a and b hold the same bytes in any order.
+func sameLetters(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = normalize(a), normalize(b)
+	var n [256]int
+	for i := 0; i < len(a); i++ {
+		n[a[i]]++
+		n[b[i]]--
+	}
+	return n == [256]int{}
+}
+
+// distance is the edit distance between a and b, counting the swap of two
+// adjacent bytes ("fucntion") as one edit (optimal string alignment).
 func distance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -58,8 +75,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

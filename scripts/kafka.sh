@@ -29,6 +29,16 @@
 #   run CLASS [ARGS]            any main class on the Kafka classpath, e.g. org.apache.kafka.tools.ConsumerPerformance
 #   wait-port HOST:PORT SECONDS wait until something accepts TCP connections there
 #
+#   secure up                   fresh one-node broker with TLS and SASL, next to the plain one (own ports,
+#                               data and logs under .cache/kafka/secure/): generates a test CA, broker and
+#                               client certificates (openssl) and random passwords, then serves
+#                                 SASL_SSL 127.0.0.1:9192  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (user conveyor)
+#                                 SSL      127.0.0.1:9196  server certificate only
+#                                 SSL      127.0.0.1:9194  client certificate required (mutual TLS)
+#                               (controller 9193, inter-broker 9195); the test settings go to
+#                               .cache/kafka/secure/env (for KAFKA_SECURE_DIR=.cache/kafka/secure)
+#   secure down | status        stop / show the secure broker only
+#
 # Environment:
 #   KAFKA_BOOTSTRAP        bootstrap servers for topics/produce/consume/groups/perf (default 127.0.0.1:9092)
 #   KAFKA_START_TIMEOUT    seconds to wait for a node to serve (default 90)
@@ -472,6 +482,226 @@ cmd_node() {
   esac
 }
 
+# ---------------------------------------------------------------- secure broker (TLS + SASL)
+#
+# A second, separate one-node broker for the security tests: its own ports (9192..9196), data,
+# logs and pid file under .cache/kafka/secure/, so it runs next to the plain broker of `up` and
+# neither `up`/`down` nor `secure up`/`secure down` touches the other.
+
+SECURE="$CACHE/secure"
+SECURE_USER=conveyor
+SECURE_SASL_SSL=127.0.0.1:9192
+SECURE_CONTROLLER=127.0.0.1:9193
+SECURE_MTLS=127.0.0.1:9194
+SECURE_INTERNAL=127.0.0.1:9195
+SECURE_SSL=127.0.0.1:9196
+
+use_secure_dirs() { # point the node helpers (launch_node, node_pid, stop_nodes, ...) at the secure broker
+  DATA="$SECURE/data"
+  LOGS="$SECURE/logs"
+  RUN="$SECURE/run"
+}
+
+need_openssl() {
+  command -v openssl >/dev/null 2>&1 ||
+    die "openssl not found: it generates the test certificates (Debian/Ubuntu: apt-get install openssl; macOS: brew install openssl)"
+}
+
+random_secret() { openssl rand -hex 16; } # 32 hex digits: nothing to quote in properties, TOML or shell
+
+# gen_key FILE: an unencrypted PKCS#8 EC P-256 key, readable by Java (Kafka PEM stores) and Go
+gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+# gen_ca NAME CN: self-signed CA NAME.pem + NAME.key
+gen_ca() {
+  gen_key "$SECURE/$1.key"
+  openssl req -new -x509 -config "$SECURE/openssl.cnf" -extensions ca_ext -key "$SECURE/$1.key" \
+    -subj "/CN=$2" -days 7 -set_serial "0x$(openssl rand -hex 8)" -out "$SECURE/$1.pem" 2>/dev/null
+}
+
+# gen_cert NAME CA EXT CN: NAME.pem + NAME.key signed by CA.pem/CA.key with extensions EXT
+gen_cert() {
+  gen_key "$SECURE/$1.key"
+  openssl req -new -config "$SECURE/openssl.cnf" -key "$SECURE/$1.key" -subj "/CN=$4" -out "$SECURE/$1.csr" 2>/dev/null
+  openssl x509 -req -in "$SECURE/$1.csr" -CA "$SECURE/$2.pem" -CAkey "$SECURE/$2.key" -days 7 \
+    -set_serial "0x$(openssl rand -hex 8)" -extfile "$SECURE/openssl.cnf" -extensions "$3" -out "$SECURE/$1.pem" 2>/dev/null
+  rm -f "$SECURE/$1.csr"
+}
+
+# Fresh certificates for this run, all under $SECURE (git-ignored, never committed):
+#   ca.pem/.key                     the test CA: signs the broker and client certificates
+#   broker.pem/.key                 broker certificate, SAN DNS:localhost + IP:127.0.0.1
+#   broker-keystore.pem             its key + chain, the broker's PEM key store
+#   client.pem/.key                 client certificate for mutual TLS (signed by the test CA)
+#   client-keystore.pem             its key + chain, for the Java tools
+#   untrusted-ca.pem/.key           a second CA that signed nothing the broker trusts or serves
+#   untrusted-client.pem/.key       a client certificate signed by the untrusted CA
+gen_certs() {
+  cat >"$SECURE/openssl.cnf" <<'CNF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = conveyor-test
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth,clientAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+  local tag
+  tag="$(date +%Y%m%d-%H%M%S)"
+  gen_ca ca "conveyor test CA $tag" || die "openssl: generating the test CA failed"
+  gen_cert broker ca server_ext localhost || die "openssl: generating the broker certificate failed"
+  gen_cert client ca client_ext "$SECURE_USER" || die "openssl: generating the client certificate failed"
+  gen_ca untrusted-ca "conveyor untrusted test CA $tag" || die "openssl: generating the untrusted CA failed"
+  gen_cert untrusted-client untrusted-ca client_ext "$SECURE_USER" || die "openssl: generating the untrusted client certificate failed"
+  cat "$SECURE/broker.key" "$SECURE/broker.pem" "$SECURE/ca.pem" >"$SECURE/broker-keystore.pem"
+  cat "$SECURE/client.key" "$SECURE/client.pem" "$SECURE/ca.pem" >"$SECURE/client-keystore.pem"
+  openssl verify -CAfile "$SECURE/ca.pem" "$SECURE/broker.pem" "$SECURE/client.pem" >/dev/null ||
+    die "openssl: the generated certificates do not verify against the test CA"
+}
+
+secure_client_props() { # MECHANISM PASSWORD: Java client properties for the SASL_SSL listener
+  local module=org.apache.kafka.common.security.scram.ScramLoginModule
+  [[ "$1" == PLAIN ]] && module=org.apache.kafka.common.security.plain.PlainLoginModule
+  cat <<PROPS
+security.protocol=SASL_SSL
+sasl.mechanism=$1
+sasl.jaas.config=$module required username="$SECURE_USER" password="$2";
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECURE/ca.pem
+PROPS
+}
+
+# broker ids serving on the SASL_SSL listener, asked over TLS + SCRAM-SHA-512 (so an answer means
+# the certificates, the listener and the SCRAM users all work)
+secure_serving_ids() {
+  with_timeout 30 "$JAVA" "${ADMIN_JVM_OPTS[@]}" "$LOG4J" -Dkafka.appinfo.level=WARN -cp "$LIBS/*" \
+    org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$SECURE_SASL_SSL" \
+    --command-config "$SECURE/client-scram-sha-512.properties" 2>/dev/null |
+    sed -n 's/.*(id: \([0-9][0-9]*\) rack.*/\1/p' | sort -n | tr '\n' ' '
+}
+
+cmd_secure_up() {
+  local t0 cid pid plain scram256 scram512 hp rc
+  t0="$(now)"
+  need_openssl
+  ensure_libs
+  use_secure_dirs
+  read -r -a HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xms128m -Xmx384m}"
+  if stop_all >/dev/null; then say "stopped the secure broker of the previous run first"; fi
+  ensure_ports_free "$SECURE_SASL_SSL" "$SECURE_CONTROLLER" "$SECURE_MTLS" "$SECURE_INTERNAL" "$SECURE_SSL"
+  rm -rf "$SECURE"
+  mkdir -p "$SECURE" "$DATA" "$RUN" "$LOGS"
+  chmod 700 "$SECURE"
+  (
+    umask 077
+    gen_certs
+  )
+  plain="$(random_secret)"
+  scram256="$(random_secret)"
+  scram512="$(random_secret)"
+  [[ ${#plain} -eq 32 && ${#scram256} -eq 32 && ${#scram512} -eq 32 ]] || die "openssl rand failed"
+  (
+    umask 077
+    sed -e "s#@DATA_DIR@#$DATA#g" -e "s#@SECURE_DIR@#$SECURE#g" -e "s#@SASL_USER@#$SECURE_USER#g" \
+      -e "s#@PLAIN_PASSWORD@#$plain#g" "$SRC/secure.properties" >"$(conf_of 1)"
+    secure_client_props PLAIN "$plain" >"$SECURE/client-plain.properties"
+    secure_client_props SCRAM-SHA-256 "$scram256" >"$SECURE/client-scram-sha-256.properties"
+    secure_client_props SCRAM-SHA-512 "$scram512" >"$SECURE/client-scram-sha-512.properties"
+    printf '%s\n' "security.protocol=SSL" "ssl.truststore.type=PEM" "ssl.truststore.location=$SECURE/ca.pem" \
+      "ssl.keystore.type=PEM" "ssl.keystore.location=$SECURE/client-keystore.pem" >"$SECURE/client-mtls.properties"
+    cat >"$SECURE/env" <<ENV
+# written by scripts/kafka.sh secure up: the secure test broker of this run (passwords change every run)
+export KAFKA_SECURE_DIR=$SECURE
+export KAFKA_SECURE_SASL_SSL_BROKERS=$SECURE_SASL_SSL
+export KAFKA_SECURE_SSL_BROKERS=$SECURE_SSL
+export KAFKA_SECURE_MTLS_BROKERS=$SECURE_MTLS
+export KAFKA_SECURE_USER=$SECURE_USER
+export KAFKA_SECURE_PLAIN_PASSWORD=$plain
+export KAFKA_SECURE_SCRAM_SHA_256_PASSWORD=$scram256
+export KAFKA_SECURE_SCRAM_SHA_512_PASSWORD=$scram512
+export KAFKA_SECURE_CA_FILE=$SECURE/ca.pem
+export KAFKA_SECURE_CLIENT_CERT_FILE=$SECURE/client.pem
+export KAFKA_SECURE_CLIENT_KEY_FILE=$SECURE/client.key
+export KAFKA_SECURE_UNTRUSTED_CA_FILE=$SECURE/untrusted-ca.pem
+export KAFKA_SECURE_UNTRUSTED_CLIENT_CERT_FILE=$SECURE/untrusted-client.pem
+export KAFKA_SECURE_UNTRUSTED_CLIENT_KEY_FILE=$SECURE/untrusted-client.key
+ENV
+  )
+  echo secure >"$RUN/mode"
+  cid="$(new_cluster_id)"
+  [[ -n "$cid" ]] || die "could not generate a cluster id"
+  # SCRAM credentials are cluster metadata: written into the bootstrap snapshot at format time
+  format_node 1 "$cid" --standalone \
+    --add-scram "SCRAM-SHA-256=[name=$SECURE_USER,password=$scram256]" \
+    --add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$scram512]"
+  launch_node 1
+  pid="$(cat "$(pidfile_of 1)")"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  for hp in "$SECURE_SASL_SSL" "$SECURE_MTLS" "$SECURE_SSL"; do
+    rc=0
+    wait_port "$hp" $((deadline - SECONDS > 0 ? deadline - SECONDS : 0)) "$pid" || rc=$?
+    ((rc == 2)) && fail_start "the secure broker (pid $pid) exited during startup" 1
+    ((rc == 0)) || fail_start "secure broker: nothing listening on $hp after ${START_TIMEOUT} s" 1
+  done
+  while [[ " $(secure_serving_ids || true)" != *" 1 "* ]]; do
+    node_pid 1 >/dev/null || fail_start "the secure broker exited during startup" 1
+    ((SECONDS < deadline)) || fail_start "secure broker: not answering over SASL_SSL + SCRAM-SHA-512 on $SECURE_SASL_SSL after ${START_TIMEOUT} s" 1
+    sleep 1
+  done
+  echo "Apache Kafka $(broker_version 1) secure broker up (pid $(node_pid 1)) in $(elapsed "$t0") s:"
+  echo "  SASL_SSL $SECURE_SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; user $SECURE_USER)"
+  echo "  SSL      $SECURE_SSL (server certificate only),  SSL $SECURE_MTLS (client certificate required)"
+  echo "  certificates, passwords and client properties in ${SECURE#"$ROOT"/}/; for the tests:"
+  echo "  KAFKA_SECURE_DIR=${SECURE#"$ROOT"/} go test -count=1 -v -run IntegrationSecurity ./flow"
+}
+
+cmd_secure_down() {
+  use_secure_dirs
+  if ! stop_all; then echo "no secure broker started by kafka.sh is running"; fi
+  rm -f "$RUN"/node*.pid
+}
+
+cmd_secure_status() {
+  use_secure_dirs
+  local pid hp host port state
+  if ! pid="$(node_pid 1)"; then
+    echo "secure broker: not running (start it with: scripts/kafka.sh secure up)"
+    return 3
+  fi
+  echo "secure broker: running, pid $pid (Apache Kafka $KAFKA_VERSION, files in ${SECURE#"$ROOT"/})"
+  for hp in "SASL_SSL $SECURE_SASL_SSL" "CONTROLLER $SECURE_CONTROLLER" "MTLS $SECURE_MTLS" "INTERNAL $SECURE_INTERNAL" "SSL $SECURE_SSL"; do
+    read -r host port <<<"$(split_hostport "${hp#* }")"
+    state=listening
+    port_open "$host" "$port" || state="not listening"
+    printf '  %-10s %s (%s)\n' "${hp%% *}" "${hp#* }" "$state"
+  done
+  echo "  env file: ${SECURE#"$ROOT"/}/env"
+}
+
+cmd_secure() {
+  case "${1:-}" in
+  up) cmd_secure_up ;;
+  down) cmd_secure_down ;;
+  status) cmd_secure_status ;;
+  *) die "usage: kafka.sh secure up|down|status" ;;
+  esac
+}
+
 topic_regex() { echo "${1//./\\.}"; } # TopicCommand's --topic is a regex except for --create
 
 cmd_topics() {
@@ -561,6 +791,7 @@ main() {
     esac
     ;;
   node) cmd_node "$@" ;;
+  secure) cmd_secure "$@" ;;
   topics) cmd_topics "$@" ;;
   groups) cmd_groups "$@" ;;
   consume) cmd_consume "$@" ;;

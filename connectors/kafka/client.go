@@ -5,9 +5,12 @@ import (
 	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -48,7 +51,7 @@ func (s *Security) apply(sc *sarama.Config) error {
 		sc.Net.SASL.Enable = true
 		sc.Net.SASL.Handshake = true
 		sc.Net.SASL.User = s.Username
-		sc.Net.SASL.Password = s.Password
+		sc.Net.SASL.Password = string(s.Password)
 		switch s.Mechanism {
 		case "PLAIN":
 			sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
@@ -106,11 +109,59 @@ func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Ste
 func (c *scramClient) Done() bool { return c.conv.Done() }
 
 // reachError explains a failure to connect, naming the brokers but never
-// credentials.
-func reachError(role, stage string, brokers []string, err error) error {
-	hint := ""
-	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "run out of available brokers") {
-		hint = " (is Kafka running there? For a local broker without Java or Docker: `conveyor dev-kafka`)"
+// credentials, with a hint at the likely cause.
+func reachError(role, stage string, c *ClientConfig, err error) error {
+	return fmt.Errorf("kafka %s %q: cannot reach brokers %s: %w%s", role, stage, strings.Join(c.Brokers, ","), err, connectHint(&c.Security, err))
+}
+
+// connectHint says what a connection error most likely means for these
+// security settings. It names config keys, never their values.
+func connectHint(s *Security, err error) string {
+	msg := err.Error()
+	var (
+		hostErr    x509.HostnameError
+		unknownCA  x509.UnknownAuthorityError
+		invalid    x509.CertificateInvalidError
+		verifyErr  *tls.CertificateVerificationError
+		recordErr  tls.RecordHeaderError
+		remoteCert = strings.Contains(msg, "remote error: tls: certificate required") ||
+			strings.Contains(msg, "remote error: tls: bad certificate") ||
+			strings.Contains(msg, "remote error: tls: unknown certificate authority") ||
+			strings.Contains(msg, "remote error: tls: certificate unknown")
+	)
+	switch {
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		return fmt.Sprintf(" (SASL authentication failed: check sasl_username, sasl_password and sasl_mechanism = %s)", s.Mechanism)
+	case errors.Is(err, sarama.ErrUnsupportedSASLMechanism):
+		return fmt.Sprintf(" (the broker does not enable sasl_mechanism = %s on this listener)", s.Mechanism)
+	case errors.As(err, &hostErr):
+		return " (TLS: the broker's certificate is not valid for the name checked: the host dialled, or tls_server_name when set)"
+	case errors.As(err, &unknownCA):
+		if s.CAFile != "" {
+			return " (TLS: the broker's certificate is not signed by a CA in tls_ca_file)"
+		}
+		return " (TLS: the broker's certificate is not signed by a CA the system trusts: set tls_ca_file to its CA)"
+	case errors.As(err, &invalid), errors.As(err, &verifyErr):
+		return " (TLS: the broker's certificate could not be verified)"
+	case remoteCert && s.CertFile == "":
+		return " (TLS: the broker requires a client certificate: set tls_cert_file and tls_key_file)"
+	case remoteCert:
+		return " (TLS: the broker rejected the client certificate of tls_cert_file: is it signed by a CA the broker trusts?)"
+	case errors.As(err, &recordErr):
+		return " (the broker does not speak TLS on this port: check security_protocol)"
+	case strings.Contains(msg, "connection refused"):
+		return " (is Kafka running there? For a local broker without Java or Docker: `conveyor dev-kafka`)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		switch {
+		case strings.HasPrefix(s.Protocol, "SASL"):
+			return " (the broker closed the connection while it was being set up: brokers do this when SASL authentication fails " +
+				"(check sasl_username, sasl_password and sasl_mechanism) or when security_protocol does not match the listener)"
+		case s.Protocol == "SSL":
+			return " (the broker closed the connection while it was being set up: check security_protocol, and whether the listener requires a client certificate (tls_cert_file))"
+		}
+		return " (the broker closed the connection while it was being set up: does the listener require TLS or SASL? Check security_protocol)"
+	case strings.Contains(msg, "run out of available brokers"):
+		return " (is Kafka running there? For a local broker without Java or Docker: `conveyor dev-kafka`)"
 	}
-	return fmt.Errorf("kafka %s %q: cannot reach brokers %s: %w%s", role, stage, strings.Join(brokers, ","), err, hint)
+	return ""
 }

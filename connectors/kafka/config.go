@@ -25,7 +25,7 @@ type Security struct {
 	Protocol      string `key:"security_protocol" enum:"PLAINTEXT,SSL,SASL_PLAINTEXT,SASL_SSL" doc:"PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"`
 	Mechanism     string `key:"sasl_mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" doc:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"`
 	Username      string `key:"sasl_username" doc:"SASL user name"`
-	Password      string `key:"sasl_password" secret:"true" doc:"SASL password; write \"${ENV_VAR}\" rather than the secret itself"`
+	Password      Secret `key:"sasl_password" secret:"true" doc:"SASL password; write \"${ENV_VAR}\" rather than the secret itself"`
 	CAFile        string `key:"tls_ca_file" doc:"PEM file of CA certificates that sign the brokers' certificates (default: system roots)"`
 	CertFile      string `key:"tls_cert_file" doc:"PEM client certificate, for mutual TLS"`
 	KeyFile       string `key:"tls_key_file" doc:"PEM client key, for mutual TLS"`
@@ -51,7 +51,7 @@ type SourceConfig struct {
 	BatchSize      int           `key:"batch_size" doc:"records per batch (per partition)"`
 	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
 	Window         int           `key:"window" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
-	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"how often acked offsets are committed while running"`
+	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"0 commits acked offsets as soon as they are marked (coalesced, one commit in flight); more: at most once per interval"`
 	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" doc:"on rebalance or stop, how long to wait for in-flight batches before giving a partition up"`
 	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" doc:"consumer group session timeout"`
 	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`

@@ -51,7 +51,7 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		ConsumerGroup: cfg.GroupID, DoNotWaitForTopicCreation: true,
 	}, watermill.NopLogger{})
 	if err != nil {
-		return nil, reachError("source", env.Stage.ID, cfg.Brokers, err)
+		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &perMessageSource{cfg: cfg, env: env, sub: sub, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{})}
 	s.budget.Store(cfg.MaxMessages)
@@ -161,7 +161,7 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 	})
 	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: marshal, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
 	if err != nil {
-		return nil, reachError("sink", env.Stage.ID, cfg.Brokers, err)
+		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	return s, nil
 }

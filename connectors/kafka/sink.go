@@ -48,14 +48,20 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	p.Retry.Max = cfg.Retries
 	p.Flush.Frequency = cfg.Linger
 	p.Flush.MaxMessages = cfg.FlushMessages
-	p.Flush.Bytes = 1 << 20
+	if cfg.Linger > 0 {
+		// A request goes when linger_ms has passed or 1 MB is buffered.
+		// linger_ms = 0 must mean "send at once", which sarama does only
+		// when no flush trigger is set at all: a byte trigger alone held
+		// records until 1 MB had piled up, and made Close hang.
+		p.Flush.Bytes = 1 << 20
+	}
 	p.MaxMessageBytes = cfg.MaxMessageBytes
 	p.Partitioner = sarama.NewMurmur2Partitioner // Java's default: same key, same partition
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
 	producer, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
 	if err != nil {
-		return nil, reachError("sink", env.Stage.ID, cfg.Brokers, err)
+		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, log: env.Logger.With(zap.String("topic", cfg.Topic))}
 	if cfg.KeyField != "" {

@@ -69,6 +69,13 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
 	sc.Consumer.MaxProcessingTime = time.Second
+	// A fetch with nothing new to return waits this long on the broker, and
+	// the broker answers one request of a connection at a time: offset
+	// commits to the coordinator share the connection, so they wait behind
+	// such a long poll. sarama's default of 500 ms made a commit take up to
+	// half a second once the source had caught up; 100 ms is sarama's
+	// recommended minimum.
+	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
 	sc.Consumer.Fetch.Max = int32(cfg.FetchMaxBytes)
 	sc.Consumer.Fetch.Default = 1 << 20
 	sc.ChannelBufferSize = 1024
@@ -90,12 +97,12 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	}
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
-		return nil, reachError("source", env.Stage.ID, cfg.Brokers, err)
+		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	group, err := sarama.NewConsumerGroupFromClient(cfg.GroupID, client)
 	if err != nil {
 		client.Close()
-		return nil, reachError("source", env.Stage.ID, cfg.Brokers, err)
+		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
@@ -107,11 +114,11 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 
 // Subscribe starts consuming; topic is ignored (the stage's topic is used).
 func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message, error) {
-	if !s.subscribed.CompareAndSwap(false, true) {
-		return nil, errors.New("kafka source: Subscribe called twice")
-	}
 	if err := s.checkTopic(); err != nil {
 		return nil, err
+	}
+	if !s.subscribed.CompareAndSwap(false, true) {
+		return nil, errors.New("kafka source: Subscribe called twice")
 	}
 	if d := s.cfg.Deadline(); d > 0 {
 		time.AfterFunc(d, func() {
@@ -320,14 +327,22 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 	}
 }
 
-// marked tells the commit loop there is something to commit and, with
-// AutoCommit, waits until a commit covers this mark (or the session ends).
-func (s *Source) marked(sess sarama.ConsumerGroupSession) {
+// marked numbers a new mark and tells the commit loop there is something
+// to commit. With AutoCommit the caller then waits, with awaitCommit, until
+// a commit covers the mark before it frees the batch's window slot.
+func (s *Source) marked() int64 {
 	seq := s.markSeq.Add(1)
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
+	return seq
+}
+
+// awaitCommit waits until a commit that started after mark seq has finished
+// (or the session or the source ends). Without AutoCommit it returns at
+// once: the runner commits after the sinks have flushed.
+func (s *Source) awaitCommit(sess sarama.ConsumerGroupSession, seq int64) {
 	if !s.env.AutoCommit {
 		return
 	}

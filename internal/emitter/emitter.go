@@ -142,9 +142,12 @@ func (s *Source) Stats() plugin.SourceStats {
 // Close releases the input.
 func (s *Source) Close() error {
 	s.Stop()
-	if s.closeFn != nil {
-		fn := s.closeFn
-		s.closeFn = nil
+	// The router and the runner may both close the source, concurrently.
+	s.mu.Lock()
+	fn := s.closeFn
+	s.closeFn = nil
+	s.mu.Unlock()
+	if fn != nil {
 		return fn()
 	}
 	return nil

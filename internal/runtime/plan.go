@@ -53,11 +53,19 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 			}
 		}
 	}
+	// A stage is read when any stage names it, even one that did not compile
+	// (its own error says why); a stage without an id is reported already.
+	read := map[string]bool{}
+	for _, st := range p.Stages {
+		for _, in := range st.Inputs {
+			read[in] = true
+		}
+	}
 	for _, n := range plan.nodes {
 		if n.role == plugin.RoleSource {
 			plan.sources = append(plan.sources, n)
 		}
-		if n.role != plugin.RoleSink && len(n.children) == 0 {
+		if n.role != plugin.RoleSink && n.st.ID != "" && !read[n.st.ID] {
 			errs = append(errs, stageErr(n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
 		}
 	}

@@ -177,8 +177,14 @@ func (r *run) execute(ctx context.Context) error {
 	select {
 	case <-router.Running():
 	case err := <-routerDone:
-		r.closeAll()
-		return fmt.Errorf("starting the pipeline: %w", err)
+		if err != nil {
+			r.closeAll()
+			return fmt.Errorf("starting the pipeline: %w", err)
+		}
+		// A nil error: the router ran and every handler has ended already
+		// (a small bounded input), racing Running in this select. Hand it
+		// on to wait, which then drains the sources.
+		routerDone <- nil
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	r.wait(ctx, routerDone)
@@ -208,7 +214,11 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) {
 	case <-r.fatalCh:
 		r.log.Error("stopping after an error", zap.Error(r.fatalErr))
 	case err := <-routerDone:
-		r.fatal(fmt.Errorf("router stopped: %v", err))
+		// nil: every handler ended because the sources stopped emitting,
+		// which can win this select against all; wait for them below.
+		if err != nil {
+			r.fatal(fmt.Errorf("router stopped: %v", err))
+		}
 	}
 	for _, s := range r.sources {
 		s.Stop()

@@ -1,0 +1,80 @@
+// Package gen makes the benchmark records: deterministic JSON events of
+// about 150 bytes, half of which pass the Example 3 filter (amount >= 100).
+package gen
+
+import (
+	"strconv"
+)
+
+// Threshold is the filter the ETL scenarios apply: amount >= Threshold keeps
+// a record. Exactly half of every 20,000 consecutive records pass.
+const Threshold = 100
+
+var events = [...]string{"purchase", "view", "login", "refund", "signup"}
+var countries = [...]string{"DE", "FR", "US", "GB", "NL", "ES", "IT", "PL"}
+
+// scramble spreads i over [0, n) as a permutation of each block of n
+// consecutive indexes (n and the multiplier are coprime).
+func scramble(i, n int64) int64 { return (i * 7919) % n }
+
+// Amount is record i's amount in cents: a permutation of 0..19999 over each
+// block of 20,000 records, so exactly half are >= 10000 (100.00).
+func Amount(i int64) int64 { return scramble(i, 20000) }
+
+// Keep reports whether record i passes amount >= Threshold.
+func Keep(i int64) bool { return Amount(i) >= Threshold*100 }
+
+// Kept counts the records among [0, n) that pass the filter.
+func Kept(n int64) int64 {
+	full := n / 20000 * 10000
+	for i := n / 20000 * 20000; i < n; i++ {
+		if Keep(i) {
+			full++
+		}
+	}
+	return full
+}
+
+// UserID is record i's user_id, the key of the output topic.
+func UserID(i int64) int64 { return (i*2654435761)%100000 + 1 }
+
+// AppendEventID appends record i's event_id ("evt-000000000123").
+func AppendEventID(dst []byte, i int64) []byte {
+	dst = append(dst, "evt-"...)
+	var digits [12]byte
+	s := strconv.AppendInt(digits[:0], i, 10)
+	for range 12 - len(s) {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...)
+}
+
+// Append appends record i, compact JSON of 148 to 157 bytes:
+//
+//	{"event_id":"evt-000000000123","user_id":7919,"event":"view","amount":92.17,
+//	 "currency":"EUR","ts":"2026-11-25T12:00:03Z","country":"FR","device":"web"}
+func Append(dst []byte, i int64) []byte {
+	dst = append(dst, `{"event_id":"`...)
+	dst = AppendEventID(dst, i)
+	dst = append(dst, `","user_id":`...)
+	dst = strconv.AppendInt(dst, UserID(i), 10)
+	dst = append(dst, `,"event":"`...)
+	dst = append(dst, events[i%int64(len(events))]...)
+	dst = append(dst, `","amount":`...)
+	a := Amount(i)
+	dst = strconv.AppendInt(dst, a/100, 10)
+	dst = append(dst, '.', byte('0'+a%100/10), byte('0'+a%10))
+	dst = append(dst, `,"currency":"EUR","ts":"2026-11-25T`...)
+	s := i % 86400
+	dst = append2(dst, s/3600)
+	dst = append(dst, ':')
+	dst = append2(dst, s/60%60)
+	dst = append(dst, ':')
+	dst = append2(dst, s%60)
+	dst = append(dst, `Z","country":"`...)
+	dst = append(dst, countries[i%int64(len(countries))]...)
+	dst = append(dst, `","device":"web"}`...)
+	return dst
+}
+
+func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }

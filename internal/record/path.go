@@ -1,0 +1,69 @@
+package record
+
+import (
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// Path reads one column of a JSON record. Build it once with CompilePath and
+// reuse it for every record. The zero Path matches nothing.
+type Path struct {
+	gjson string // the column as a gjson path with special characters escaped
+}
+
+// CompilePath compiles a column name. A '.' separates nested keys, so
+// "user.id" reads 1 from {"user":{"id":1}}; a key that is all digits also
+// indexes an array ("tags.0"). Every other character is literal: gjson's
+// wildcards, queries, modifiers and escapes (* ? | # @ ! = < > % \ [ ] { }
+// and the like) are escaped. A top-level key that itself contains a '.' can
+// therefore not be addressed. An empty column matches nothing.
+func CompilePath(column string) Path {
+	p := make([]byte, 0, len(column)+4)
+	for i := 0; i < len(column); i++ {
+		b := column[i]
+		if b != '.' && !isPlainPathChar(b) {
+			p = append(p, '\\')
+		}
+		p = append(p, b)
+	}
+	return Path{gjson: string(p)}
+}
+
+// isPlainPathChar reports the bytes that have no special meaning in a gjson
+// path; this is gjson's own set of characters that Escape leaves alone.
+func isPlainPathChar(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+		b <= ' ' || b > '~' || b == '_' || b == '-' || b == ':'
+}
+
+// Get returns the column's value in the JSON record value. The result does
+// not refer to value's memory, so it stays valid if value is reused. A
+// missing column gives a result whose Exists method reports false.
+func (p Path) Get(value []byte) gjson.Result {
+	if p.gjson == "" {
+		return gjson.Result{}
+	}
+	return gjson.GetBytes(value, p.gjson)
+}
+
+// KeyText returns the text of a field for use as a Kafka message key: a
+// string's unescaped value (possibly empty), a number's literal text ("123",
+// "1.5", "1e3"), or "true"/"false". Null, objects, arrays and missing
+// fields give ok == false.
+func KeyText(r gjson.Result) (key []byte, ok bool) {
+	switch r.Type {
+	case gjson.String:
+		return []byte(r.Str), true
+	case gjson.Number:
+		if r.Raw == "" { // a result built by hand or by a modifier
+			return strconv.AppendFloat(nil, r.Num, 'f', -1, 64), true
+		}
+		return []byte(r.Raw), true
+	case gjson.True:
+		return []byte("true"), true
+	case gjson.False:
+		return []byte("false"), true
+	}
+	return nil, false
+}
