@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"strings"
+
 	"github.com/ThreeDotsLabs/watermill"
 	"go.uber.org/zap"
 )
@@ -22,6 +24,10 @@ func fields(f watermill.LogFields) []zap.Field {
 }
 
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	if strings.HasPrefix(msg, "All handlers stopped") {
+		w.l.Debug(msg) // how every finished run ends, not a problem
+		return
+	}
 	w.l.Warn(msg, append(fields(f), zap.Error(err))...)
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields)  { w.l.Debug(msg, fields(f)...) }
