@@ -1,11 +1,16 @@
 package baseline
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync/atomic"
 
 	"github.com/IBM/sarama"
 
+	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -15,6 +20,46 @@ import (
 // acked. The values are already in memory: this is the cost of producing
 // alone, the bound for a file → Kafka pipeline.
 func Produce(brokers []string, topic, keyField string, values [][]byte) (int64, error) {
+	i := 0
+	return produce(brokers, topic, keyField, func() ([]byte, error) {
+		if i == len(values) {
+			return nil, io.EOF
+		}
+		i++
+		return values[i-1], nil
+	})
+}
+
+// ProduceFile is Produce reading the records from a JSON records or JSON
+// Lines file as it goes, with the reader json.read uses (which validates
+// and compacts each record): the same work as Example 2 without the
+// framework.
+func ProduceFile(brokers []string, topic, keyField, path string) (n, bytes int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	r := jsonio.NewReader(bufio.NewReaderSize(f, 1<<20), jsonio.FormatAuto)
+	var arena []byte
+	n, err = produce(brokers, topic, keyField, func() ([]byte, error) {
+		v, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		// Next reuses its buffer; the producer needs the bytes until acked.
+		if cap(arena)-len(arena) < len(v) {
+			arena = make([]byte, 0, max(256<<10, len(v)))
+		}
+		s := len(arena)
+		arena = append(arena, v...)
+		bytes += int64(len(v))
+		return arena[s:len(arena):len(arena)], nil
+	})
+	return n, bytes, err
+}
+
+func produce(brokers []string, topic, keyField string, next func() ([]byte, error)) (int64, error) {
 	producer, err := sarama.NewAsyncProducer(brokers, ProducerConfig())
 	if err != nil {
 		return 0, fmt.Errorf("producer: %w", err)
@@ -38,11 +83,20 @@ func Produce(brokers []string, topic, keyField string, values [][]byte) (int64, 
 	}()
 	key := record.CompilePath(keyField)
 	var msgs []sarama.ProducerMessage
-	for i, v := range values {
-		if i%1024 == 0 {
+	var sent int64
+	var readErr error
+	for ; ; sent++ {
+		v, err := next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		if sent%1024 == 0 {
 			msgs = make([]sarama.ProducerMessage, 1024)
 		}
-		m := &msgs[i%1024]
+		m := &msgs[sent%1024]
 		m.Topic = topic
 		m.Value = sarama.ByteEncoder(v)
 		if k, ok := record.KeyText(key.Get(v)); ok {
@@ -53,8 +107,11 @@ func Produce(brokers []string, topic, keyField string, values [][]byte) (int64, 
 	producer.AsyncClose() // flushes, then closes Successes and Errors
 	<-acked
 	<-errsDone
-	if n := failed.Load(); n > 0 {
-		return int64(len(values)) - n, fmt.Errorf("%d records failed, first: %v", n, firstErr.Load())
+	if readErr != nil {
+		return sent, readErr
 	}
-	return int64(len(values)), nil
+	if f := failed.Load(); f > 0 {
+		return sent - f, fmt.Errorf("%d records failed, first: %v", f, firstErr.Load())
+	}
+	return sent, nil
 }

@@ -134,6 +134,10 @@ func runChild(specJSON string) int {
 		st, err = baseline.RunETL(ctx, baseline.ETLConfig{Brokers: spec.Brokers, InputTopic: spec.InTopic, OutputTopic: spec.OutTopic,
 			Group: spec.Group, Column: "amount", Min: gen.Threshold, KeyField: "user_id", End: spec.End})
 		ev = childEvent{In: st.In, Out: st.Out, InBytes: st.InBytes}
+	case "producerfile":
+		emit(childEvent{Event: "start"})
+		ev.Out, ev.InBytes, err = baseline.ProduceFile(spec.Brokers, spec.OutTopic, "event_id", spec.File)
+		ev.In = ev.Out
 	case "producer":
 		values, bytes, rerr := readValues(spec.File)
 		if rerr != nil {

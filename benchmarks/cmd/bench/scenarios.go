@@ -106,7 +106,7 @@ func (h *harness) run() {
 			return
 		}
 	}
-	if sel["producer"] || sel["file2kafka"] {
+	if sel["producer"] || sel["producerfile"] || sel["file2kafka"] {
 		if err := h.writeDataFile(); err != nil {
 			h.results = append(h.results, &result{Name: "datafile", Err: err.Error()})
 			return
@@ -126,6 +126,9 @@ func (h *harness) run() {
 	for i := 1; i <= h.opt.repeat; i++ {
 		if sel["producer"] {
 			h.add(h.file2kafka("producer", i))
+		}
+		if sel["producerfile"] {
+			h.add(h.file2kafka("producerfile", i))
 		}
 		if sel["file2kafka"] {
 			h.add(h.file2kafka("file2kafka", i))
