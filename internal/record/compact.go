@@ -90,12 +90,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				inObject = isObjectAt(stack, depth-1)
 				i++
 			case '"':
-				end, repair := skipSafe(src, i+1), false // the usual string ends here
-				if end < len(src) && src[end] == '"' {
-					end++
-				} else {
-					end, repair = scanString(src, end)
-				}
+				end, repair := stringEnd(src, i)
 				if end < 0 {
 					return dst[:start], false, false
 				}
@@ -128,12 +123,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 		case wantKey, wantKeyOrClose:
 			switch {
 			case c == '"':
-				end, repair := skipSafe(src, i+1), false // the usual string ends here
-				if end < len(src) && src[end] == '"' {
-					end++
-				} else {
-					end, repair = scanString(src, end)
-				}
+				end, repair := stringEnd(src, i)
 				if end < 0 {
 					return dst[:start], false, false
 				}
@@ -323,4 +313,15 @@ func skipDigits(src []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// stringEnd returns the end of the string starting at src[i] (the opening
+// quote), -1 when it is invalid, and whether its bytes need repairing. The
+// usual string, with no escapes or special bytes, ends at the first quote.
+func stringEnd(src []byte, i int) (end int, repair bool) {
+	end = skipSafe(src, i+1)
+	if end < len(src) && src[end] == '"' {
+		return end + 1, false
+	}
+	return scanString(src, end)
 }
