@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,10 @@ type perMessageSource struct {
 	done     chan struct{}
 	records  atomic.Int64
 	bytes    atomic.Int64
+
+	// acked is the last acked offset per partition, written by forward
+	// and read by Commit once forward has returned.
+	acked map[int32]int64
 }
 
 func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, error) {
@@ -53,7 +58,7 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 	if err != nil {
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &perMessageSource{cfg: cfg, env: env, sub: sub, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{})}
+	s := &perMessageSource{cfg: cfg, env: env, sub: sub, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
 }
@@ -109,6 +114,7 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		select {
 		case <-out.Acked():
 			msg.Ack()
+			s.acked[meta.Partition] = meta.Offset
 		case <-out.Nacked():
 			msg.Nack()
 			s.Stop()
@@ -121,11 +127,28 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 	}
 }
 
-func (s *perMessageSource) Stop()                        { s.stopOnce.Do(func() { close(s.stopCh) }) }
-func (s *perMessageSource) Done() <-chan struct{}        { return s.done }
-func (s *perMessageSource) Err() error                   { return nil }
-func (s *perMessageSource) Commit(context.Context) error { return nil } // sarama auto-commits; Close flushes
-func (s *perMessageSource) Close() error                 { s.Stop(); return s.sub.Close() }
+func (s *perMessageSource) Stop()                 { s.stopOnce.Do(func() { close(s.stopCh) }) }
+func (s *perMessageSource) Done() <-chan struct{} { return s.done }
+func (s *perMessageSource) Err() error            { return nil }
+
+// Commit closes the stock subscriber, which commits what it marked, then
+// commits every acked offset itself: the stock handler marks a message only
+// after it sees the ack, and a Close racing that loses the last marks.
+func (s *perMessageSource) Commit(context.Context) error {
+	<-s.done
+	if err := s.sub.Close(); err != nil {
+		return err
+	}
+	if len(s.acked) == 0 {
+		return nil
+	}
+	sc, err := s.cfg.saramaConfig()
+	if err != nil {
+		return err
+	}
+	return commitOffsets(s.cfg.Brokers, sc, s.cfg.GroupID, s.cfg.Topic, s.acked)
+}
+func (s *perMessageSource) Close() error { s.Stop(); return s.sub.Close() }
 func (s *perMessageSource) Stats() plugin.SourceStats {
 	return plugin.SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load()}
 }
@@ -185,3 +208,35 @@ func (s *perMessageSink) topic() string               { return s.topicName }
 func (s *perMessageSink) Durable() bool               { return true }
 func (s *perMessageSink) Flush(context.Context) error { return nil }
 func (s *perMessageSink) Close() error                { return s.pub.Close() }
+
+// commitOffsets commits last+1 for each partition of topic as a standalone
+// member of group (allowed once the group has no active members). It never
+// moves a committed offset backwards.
+func commitOffsets(brokers []string, sc *sarama.Config, group, topic string, last map[int32]int64) error {
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	om, err := sarama.NewOffsetManagerFromClient(group, client)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var poms []sarama.PartitionOffsetManager
+	for p, off := range last {
+		pom, err := om.ManagePartition(topic, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pom.MarkOffset(off+1, "")
+		poms = append(poms, pom)
+	}
+	om.Commit()
+	for _, pom := range poms {
+		errs = append(errs, pom.Close())
+	}
+	errs = append(errs, om.Close())
+	return errors.Join(errs...)
+}
