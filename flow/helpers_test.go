@@ -44,7 +44,7 @@ func child(path string) int {
 	if os.Getenv("CONVEYOR_CHILD_QUIET") != "" {
 		log = zap.NewNop()
 	}
-	if err := flow.Run(ctx, p, flow.WithLogger(log)); err != nil {
+	if err := flow.Run(ctx, p, flow.WithLogger(log), flow.WithRegistry(testRegistry())); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -38,6 +38,37 @@ func (c *ClientConfig) saramaConfig() (*sarama.Config, error) {
 	return sc, nil
 }
 
+// connect opens a client, failing fast (a few metadata attempts) when no
+// broker answers, and then makes it patient: once connected, a broker that
+// restarts or a leader that moves is waited for (metadata retried with
+// backoff for about two minutes, as Java clients wait delivery.timeout.ms)
+// instead of failing the records in flight.
+func connect(brokers []string, sc *sarama.Config) (sarama.Client, error) {
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return nil, err
+	}
+	// sarama keeps this *Config and reads the retry settings on each
+	// refresh; nothing has refreshed yet.
+	sc.Metadata.Retry.Max = patientRetries
+	sc.Metadata.Retry.BackoffFunc = expBackoff(250*time.Millisecond, 2*time.Second)
+	return client, nil
+}
+
+// patientRetries with expBackoff(250ms, 2s) spans about two minutes.
+const patientRetries = 64
+
+// expBackoff doubles from first up to most.
+func expBackoff(first, most time.Duration) func(retries, maxRetries int) time.Duration {
+	return func(retries, _ int) time.Duration {
+		d := first
+		for i := 0; i < retries && d < most; i++ {
+			d *= 2
+		}
+		return min(d, most)
+	}
+}
+
 func (s *Security) apply(sc *sarama.Config) error {
 	if strings.HasSuffix(s.Protocol, "SSL") {
 		tc, err := s.tlsConfig()

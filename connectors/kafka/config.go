@@ -124,7 +124,9 @@ type SinkConfig struct {
 	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
 	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends; larger records fail"`
 	FlushMessages   int           `key:"flush_max_messages" doc:"most records in one produce request per partition (0 = no limit)"`
-	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails"`
+	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
+	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
+	RetryBackoffMax time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
 	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all"`
 	BufferSize      int           `key:"buffer_size" doc:"records queued in the producer before a write blocks"`
 }
@@ -136,7 +138,9 @@ func DefaultSinkConfig() *SinkConfig {
 		Linger:          5 * time.Millisecond,
 		Compression:     "none",
 		MaxMessageBytes: 1000000,
-		Retries:         10,
+		Retries:         60,
+		RetryBackoff:    100 * time.Millisecond,
+		RetryBackoffMax: time.Second,
 		Idempotent:      true,
 		BufferSize:      4096,
 	}
@@ -153,6 +157,9 @@ func (c *SinkConfig) Validate() error {
 	}
 	if c.Retries < 0 {
 		errs = append(errs, config.Invalid("retries", "must be >= 0"))
+	}
+	if c.RetryBackoff < 0 || c.RetryBackoffMax < 0 {
+		errs = append(errs, config.Invalid("retry_backoff_ms", "must be >= 0"))
 	}
 	if c.Idempotent && c.Retries < 1 {
 		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))

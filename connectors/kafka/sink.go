@@ -22,6 +22,7 @@ type Sink struct {
 	log      *zap.Logger
 	stage    string
 	producer sarama.AsyncProducer
+	client   sarama.Client // the producer's; closed after it
 	key      record.Path
 	keyed    bool
 
@@ -46,6 +47,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		sc.Net.MaxOpenRequests = 1
 	}
 	p.Retry.Max = cfg.Retries
+	p.Retry.BackoffFunc = expBackoff(cfg.RetryBackoff, max(cfg.RetryBackoff, cfg.RetryBackoffMax))
 	p.Flush.Frequency = cfg.Linger
 	p.Flush.MaxMessages = cfg.FlushMessages
 	if cfg.Linger > 0 {
@@ -59,11 +61,16 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	p.Partitioner = sarama.NewMurmur2Partitioner // Java's default: same key, same partition
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
-	producer, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
+	client, err := connect(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, log: env.Logger.With(zap.String("topic", cfg.Topic))}
+	producer, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
+	}
+	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
 	if cfg.KeyField != "" {
 		s.key, s.keyed = record.CompilePath(cfg.KeyField), true
 	}
@@ -210,6 +217,9 @@ func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.producer.AsyncClose()
 		s.acks.Wait()
+		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) {
+			err = e
+		}
 		if n := s.unkeyed.Load(); n > 0 {
 			s.log.Info("records sent without a key (key_field missing)", zap.Int64("unkeyed", n), zap.String("key_field", s.cfg.KeyField))
 		}

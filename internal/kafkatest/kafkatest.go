@@ -55,14 +55,15 @@ func Name(prefix string) string {
 }
 
 // CreateTopic creates a topic with n partitions (replication factor 1, or
-// KAFKA_REPLICATION when set).
-func (e Env) CreateTopic(t testing.TB, name string, n int32) {
+// KAFKA_REPLICATION when set) and the given topic configs, as name/value
+// pairs.
+func (e Env) CreateTopic(t testing.TB, name string, n int32, configs ...string) {
 	t.Helper()
 	rf := int16(1)
 	if v, err := strconv.Atoi(os.Getenv("KAFKA_REPLICATION")); err == nil {
 		rf = int16(v)
 	}
-	if err := kafkautil.CreateTopic(e.Brokers, name, n, rf); err != nil {
+	if err := kafkautil.CreateTopic(e.Brokers, name, n, rf, configs...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -33,13 +33,18 @@ type Msg struct {
 }
 
 // CreateTopic creates a topic and waits until every partition has a leader.
-func CreateTopic(brokers []string, name string, partitions int32, rf int16) error {
+// configs are topic configs such as max.message.bytes.
+func CreateTopic(brokers []string, name string, partitions int32, rf int16, configs ...string) error {
 	admin, err := sarama.NewClusterAdmin(brokers, Config())
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
 	defer admin.Close()
-	if err := admin.CreateTopic(name, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: rf}, false); err != nil {
+	detail := &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: rf, ConfigEntries: map[string]*string{}}
+	for i := 0; i+1 < len(configs); i += 2 {
+		detail.ConfigEntries[configs[i]] = &configs[i+1]
+	}
+	if err := admin.CreateTopic(name, detail, false); err != nil {
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}
 	return WaitTopic(brokers, name, partitions, 30*time.Second)
@@ -78,6 +83,7 @@ func WaitTopic(brokers []string, topic string, n int32, timeout time.Duration) e
 // Java's default partitioner would) in order and waits for every ack.
 func Produce(brokers []string, topic string, msgs []Msg) error {
 	cfg := Config()
+	cfg.Producer.MaxMessageBytes = 16 << 20 // the broker and topic enforce their own limit
 	cfg.Producer.Partitioner = func(topic string) sarama.Partitioner { return manualOrHash{sarama.NewMurmur2Partitioner(topic)} }
 	p, err := sarama.NewAsyncProducer(brokers, cfg)
 	if err != nil {
@@ -186,9 +192,30 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	}
 }
 
+// patience is how long Committed and EndOffsets retry errors, which are
+// often passing ones (a coordinator loading offsets, a leader moving) in
+// tests that restart brokers.
+const patience = 30 * time.Second
+
+// retry calls f until it succeeds or patience has passed.
+func retry[T any](f func() (T, error)) (T, error) {
+	deadline := time.Now().Add(patience)
+	for {
+		v, err := f()
+		if err == nil || time.Now().After(deadline) {
+			return v, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // Committed returns the group's committed offset per partition of topic
 // (-1 where nothing is committed).
 func Committed(brokers []string, group, topic string) (map[int32]int64, error) {
+	return retry(func() (map[int32]int64, error) { return committed(brokers, group, topic) })
+}
+
+func committed(brokers []string, group, topic string) (map[int32]int64, error) {
 	admin, err := sarama.NewClusterAdmin(brokers, Config())
 	if err != nil {
 		return nil, err
@@ -210,6 +237,10 @@ func Committed(brokers []string, group, topic string) (map[int32]int64, error) {
 
 // EndOffsets returns the end offset of each partition of topic.
 func EndOffsets(brokers []string, topic string) (map[int32]int64, error) {
+	return retry(func() (map[int32]int64, error) { return endOffsets(brokers, topic) })
+}
+
+func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
 	client, err := sarama.NewClient(brokers, Config())
 	if err != nil {
 		return nil, err

@@ -11,6 +11,11 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
+// dlqTopicRecordLimit caps the record kept in an entry on a dead-letter
+// topic: JSON escaping can grow text up to six times, and the entry must fit
+// Kafka's default 1 MB message limit even when the record itself did not.
+const dlqTopicRecordLimit = 128 << 10
+
 // buildDeadLetter makes the dead-letter sink of [error_handling], if any: a
 // JSON Lines file, or a Kafka topic written through the registry's "kafka"
 // function (on the brokers of the pipeline's first kafka stage unless given).

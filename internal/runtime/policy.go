@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,10 +22,13 @@ type failure struct {
 
 // policy applies [error_handling].
 type policy struct {
-	eh     config.ErrorHandling
-	dlq    plugin.Sink // nil when none is configured
-	counts *counters
-	log    *zap.Logger
+	eh  config.ErrorHandling
+	dlq plugin.Sink // nil when none is configured
+	// dlqLimit caps the record bytes kept in a dead-letter entry (0: no
+	// cap): a record too large for Kafka must still fit the dead-letter topic.
+	dlqLimit int
+	counts   *counters
+	log      *zap.Logger
 }
 
 // retryAgain waits before attempt number n (from 1) and reports whether to
@@ -106,7 +110,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, 
 	}
 	entries := make([]plugin.Record, len(lost))
 	for i, f := range lost {
-		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f), Offset: f.rec.Offset}
+		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f, p.dlqLimit), Offset: f.rec.Offset}
 	}
 	if err := p.dlq.Write(ctx, entries).Wait(ctx); err != nil {
 		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
@@ -117,8 +121,10 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, 
 }
 
 // deadLetter is one dead-letter entry: the record (as JSON when it is JSON,
-// as text otherwise), the error, the stage, where it came from and when.
-func deadLetter(stage string, b *plugin.Batch, f failure) []byte {
+// as text otherwise), the error, the stage, where it came from and when. A
+// record longer than limit (when limit > 0) is kept as the text of its first
+// limit bytes, with truncated set and its full length in record_bytes.
+func deadLetter(stage string, b *plugin.Batch, f failure, limit int) []byte {
 	entry := struct {
 		Error     string          `json:"error"`
 		Stage     string          `json:"stage"`
@@ -128,11 +134,17 @@ func deadLetter(stage string, b *plugin.Batch, f failure) []byte {
 		Time      string          `json:"time"`
 		Record    json.RawMessage `json:"record,omitempty"`
 		Raw       string          `json:"record_text,omitempty"`
-	}{Error: f.err.Error(), Stage: stage, Topic: b.Origin, Partition: b.Partition, Offset: f.rec.Offset, Time: time.Now().UTC().Format(time.RFC3339Nano)}
-	if json.Valid(f.rec.Value) {
-		entry.Record = f.rec.Value
-	} else {
-		entry.Raw = string(f.rec.Value)
+		Truncated bool            `json:"truncated,omitempty"`
+		Bytes     int             `json:"record_bytes"`
+	}{Error: f.err.Error(), Stage: stage, Topic: b.Origin, Partition: b.Partition, Offset: f.rec.Offset,
+		Time: time.Now().UTC().Format(time.RFC3339Nano), Bytes: len(f.rec.Value)}
+	switch v := f.rec.Value; {
+	case limit > 0 && len(v) > limit:
+		entry.Raw, entry.Truncated = strings.ToValidUTF8(string(v[:limit]), ""), true
+	case json.Valid(v):
+		entry.Record = v
+	default:
+		entry.Raw = string(v)
 	}
 	out, _ := json.Marshal(entry)
 	return out

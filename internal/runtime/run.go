@@ -103,6 +103,9 @@ func (r *run) build() error {
 		return err
 	}
 	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, log: r.log}
+	if dl := r.plan.Pipeline.ErrorHandling.DeadLetterQueue; dl != nil && dl.Path == "" {
+		r.policy.dlqLimit = dlqTopicRecordLimit
+	}
 	for _, n := range r.plan.nodes {
 		if n.role == plugin.RoleOperator {
 			op, err := n.spec.Operator.Build(n.cfg, r.env(n, false))
