@@ -3,6 +3,7 @@ package operators
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,8 @@ func (c *FilterConfig) Validate() error {
 		errs = append(errs, config.Invalid("value", "an array is only allowed with operator in"))
 	case isMap(c.Value):
 		errs = append(errs, config.Invalid("value", "want a string, number or boolean, not a table"))
+	case isNaN(c.Value):
+		errs = append(errs, config.Invalid("value", "nan compares with nothing; want a number"))
 	}
 	for i, v := range list {
 		if _, ok := v.([]any); ok || isMap(v) {
@@ -49,6 +52,8 @@ func (c *FilterConfig) Validate() error {
 }
 
 func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
+
+func isNaN(v any) bool { f, ok := v.(float64); return ok && math.IsNaN(f) }
 
 // FilterSpec is the "filter.apply" function.
 func FilterSpec() *plugin.Spec {
@@ -84,7 +89,7 @@ func newOperand(v any) operand {
 	switch x := v.(type) {
 	case string:
 		o := operand{text: x, isStr: true}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+		if f, ok := parseNum(x); ok {
 			o.num, o.isNum = f, true
 		}
 		if b, err := strconv.ParseBool(x); err == nil {
@@ -177,10 +182,23 @@ func fieldNum(r gjson.Result) (float64, bool) {
 	case gjson.Number:
 		return r.Num, true
 	case gjson.String:
-		f, err := strconv.ParseFloat(strings.TrimSpace(r.Str), 64)
-		return f, err == nil
+		return parseNum(r.Str)
 	}
 	return 0, false
+}
+
+// parseNum reads a string holding a number (spaces around it allowed; out
+// of range gives ±Inf). "NaN" is not a number here: it would compare
+// neither smaller, larger nor equal, and pass >= and <= by default.
+func parseNum(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
+			return 0, false
+		}
+	}
+	return f, !math.IsNaN(f)
 }
 
 func equal(r gjson.Result, w operand) bool {
