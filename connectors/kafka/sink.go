@@ -173,6 +173,11 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 				s.unkeyed.Add(1)
 			}
 		}
+		if size := len(records[i].Value) + keyLen(m.Key); size > s.cfg.MaxMessageBytes {
+			// sarama would fail it too, as "invalid configuration"
+			p.fail(m, fmt.Errorf("record of %d bytes is larger than max_message_bytes = %d (raise it together with the topic's max.message.bytes)", size, s.cfg.MaxMessageBytes))
+			continue
+		}
 		select {
 		case s.producer.Input() <- m:
 		case <-ctx.Done():
@@ -184,6 +189,13 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 	}
 	s.written.Add(int64(len(records)))
 	return p
+}
+
+func keyLen(k sarama.Encoder) int {
+	if k == nil {
+		return 0
+	}
+	return k.Length()
 }
 
 func (s *Sink) readSuccesses() {
