@@ -42,18 +42,45 @@ func TestUnreachableBrokerFailsFast(t *testing.T) {
 	}
 }
 
-// A topic that does not exist on a broker that does not create topics.
+// A topic that does not exist on a broker that does not create topics, as
+// the source's input or the sink's output: a clear error, in seconds.
 func TestMissingTopicFailsClearly(t *testing.T) {
-	b, err := devkafka.Start(devkafka.Options{NoAutoCreate: true, Topics: map[string]int32{"out": 1}})
+	for _, tc := range []struct{ name, in, out, want string }{
+		{"source", "no-such-topic", "out", `kafka source "consume": topic "no-such-topic" does not exist`},
+		{"sink", "in", "no-such-topic", `kafka sink "produce": topic "no-such-topic" does not exist`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := devkafka.Start(devkafka.Options{NoAutoCreate: true, Topics: map[string]int32{"in": 1, "out": 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			took, err := runText(t, etlText(b.Addr, tc.in, tc.out, "g", ""), time.Minute)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "create it first") {
+				t.Fatalf("error %v; want one saying %s", err, tc.want)
+			}
+			if took > 15*time.Second {
+				t.Errorf("took %s to fail", took)
+			}
+		})
+	}
+}
+
+// A group the broker refuses (here: a session timeout above the broker's
+// maximum) fails the run with what to change, instead of retrying forever.
+func TestWrongGroupConfigFailsClearly(t *testing.T) {
+	b, err := devkafka.Start(devkafka.Options{MaxSessionTimeout: 20 * time.Second, Topics: map[string]int32{"in": 1, "out": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	took, err := runText(t, etlText(b.Addr, "no-such-topic", "out", "g", ""), time.Minute)
-	if err == nil || !strings.Contains(err.Error(), `topic "no-such-topic" does not exist`) || !strings.Contains(err.Error(), "create it first") {
-		t.Fatalf("error %v; want one saying the topic does not exist", err)
+	took, err := runText(t, etlText(b.Addr, "in", "out", "g", "session_timeout_ms = 30000\nmax_messages = 0"), time.Minute)
+	want := `kafka source "consume": consumer group "g": session_timeout_ms is outside the range the broker allows`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v; want one saying %s", err, want)
 	}
-	if took > 30*time.Second {
+	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
+	if took > 15*time.Second {
 		t.Errorf("took %s to fail", took)
 	}
 }

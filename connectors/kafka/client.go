@@ -38,21 +38,22 @@ func (c *ClientConfig) saramaConfig() (*sarama.Config, error) {
 	return sc, nil
 }
 
-// connect opens a client, failing fast (a few metadata attempts) when no
-// broker answers, and then makes it patient: once connected, a broker that
-// restarts or a leader that moves is waited for (metadata retried with
-// backoff for about two minutes, as Java clients wait delivery.timeout.ms)
-// instead of failing the records in flight.
+// connect opens a client that fails fast (a few metadata attempts) when no
+// broker answers or a topic is missing. Once the caller has checked what it
+// needs, makePatient changes that.
 func connect(brokers []string, sc *sarama.Config) (sarama.Client, error) {
-	client, err := sarama.NewClient(brokers, sc)
-	if err != nil {
-		return nil, err
-	}
-	// sarama keeps this *Config and reads the retry settings on each
-	// refresh; nothing has refreshed yet.
+	return sarama.NewClient(brokers, sc)
+}
+
+// makePatient makes a connected client wait out a broker that restarts or a
+// leader that moves (metadata retried with backoff for about two minutes,
+// as Java clients wait delivery.timeout.ms) instead of failing the records
+// in flight. Call it before the client is used concurrently: sarama reads
+// these settings from the client's *Config on each refresh.
+func makePatient(client sarama.Client) {
+	sc := client.Config()
 	sc.Metadata.Retry.Max = patientRetries
 	sc.Metadata.Retry.BackoffFunc = expBackoff(250*time.Millisecond, 2*time.Second)
-	return client, nil
 }
 
 // patientRetries with expBackoff(250ms, 2s) spans about two minutes.

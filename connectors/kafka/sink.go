@@ -65,6 +65,11 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
+	if err := client.RefreshMetadata(cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		client.Close()
+		return nil, fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first", env.Stage.ID, cfg.Topic, cfg.Brokers)
+	}
+	makePatient(client)
 	producer, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
 		client.Close()

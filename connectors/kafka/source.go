@@ -117,6 +117,7 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 	if err := s.checkTopic(); err != nil {
 		return nil, err
 	}
+	makePatient(s.client)
 	if !s.subscribed.CompareAndSwap(false, true) {
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
@@ -153,6 +154,9 @@ func (s *Source) consume() {
 		switch {
 		case s.ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return
+		case groupConfigError(err) != "":
+			s.fail(fmt.Errorf("kafka source %q: consumer group %q: %s: %w", s.env.Stage.ID, s.cfg.GroupID, groupConfigError(err), err))
+			return
 		case err != nil:
 			s.log.Warn("consumer group error, retrying", zap.Error(err), zap.Duration("backoff", backoff))
 			select {
@@ -165,6 +169,24 @@ func (s *Source) consume() {
 			backoff = 100 * time.Millisecond
 		}
 	}
+}
+
+// groupConfigError says what to change when the broker refuses the group
+// for a reason that retrying will not fix; "" for any other error.
+func groupConfigError(err error) string {
+	switch {
+	case errors.Is(err, sarama.ErrInvalidSessionTimeout):
+		return "session_timeout_ms is outside the range the broker allows (its group.min.session.timeout.ms to group.max.session.timeout.ms, 6000 to 1800000 by default)"
+	case errors.Is(err, sarama.ErrInconsistentGroupProtocol):
+		return "its members use another assignment strategy or another kind of client; set rebalance to what they use, or pick another group_id"
+	case errors.Is(err, sarama.ErrInvalidGroupId):
+		return "the broker does not accept this group_id"
+	case errors.Is(err, sarama.ErrGroupAuthorizationFailed):
+		return "not authorized: grant this principal READ on the group"
+	case errors.Is(err, sarama.ErrTopicAuthorizationFailed):
+		return "not authorized: grant this principal READ and DESCRIBE on the topic"
+	}
+	return ""
 }
 
 func (s *Source) logErrors() {

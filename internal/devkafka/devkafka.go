@@ -5,6 +5,7 @@ package devkafka
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -20,6 +21,9 @@ type Options struct {
 	// NoAutoCreate makes unknown topics an error, like a broker with
 	// auto.create.topics.enable=false.
 	NoAutoCreate bool
+	// MaxSessionTimeout is the broker's group.max.session.timeout.ms
+	// (kfake's default when zero).
+	MaxSessionTimeout time.Duration
 }
 
 // Broker is a running in-process broker.
@@ -37,6 +41,9 @@ func Start(o Options) (*Broker, error) {
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(o.Partitions), kfake.ClusterID("conveyor-dev")}
 	if !o.NoAutoCreate {
 		opts = append(opts, kfake.AllowAutoTopicCreation())
+	}
+	if o.MaxSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMaxSessionTimeout(o.MaxSessionTimeout))
 	}
 	for name, parts := range o.Topics {
 		opts = append(opts, kfake.SeedTopics(parts, name))
