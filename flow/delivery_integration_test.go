@@ -167,22 +167,6 @@ func waitProgress(t *testing.T, env kafkatest.Env, group, topic string, before m
 	return false
 }
 
-// trickle produces msgs in 20 chunks spread over d, in the background; the
-// channel closes when all are acked.
-func trickle(t *testing.T, env kafkatest.Env, topic string, msgs []kafkatest.Msg, d time.Duration) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		const chunks = 20
-		step := (len(msgs) + chunks - 1) / chunks
-		for i := 0; i < len(msgs); i += step {
-			env.Produce(t, topic, msgs[i:min(i+step, len(msgs))])
-			time.Sleep(d / chunks)
-		}
-	}()
-	return done
-}
-
 // waitCommitted waits until the group has committed the whole input.
 func waitCommitted(t *testing.T, env kafkatest.Env, group, topic string, timeout time.Duration) bool {
 	ends := env.EndOffsets(t, topic)
@@ -212,7 +196,7 @@ func TestIntegrationAtLeastOnceAcrossKills(t *testing.T) {
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)
 	msgs, _ := events(60000)
-	produced := trickle(t, env, in, msgs, 20*time.Second)
+	produced := feed(t, env, in, msgs, 20*time.Second)
 	const batch, window, parts = 200, 4, 3
 	path := writePipeline(t, t.TempDir(), etl(env, in, out, group,
 		fmt.Sprintf("max_messages = 0\nbatch_size = %d\nwindow = %d\nsession_timeout_ms = 6000", batch, window)))
@@ -252,7 +236,7 @@ func TestIntegrationGracefulStopNoDuplicates(t *testing.T) {
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)
 	msgs, _ := events(40000)
-	produced := trickle(t, env, in, msgs, 4*time.Second)
+	produced := feed(t, env, in, msgs, 4*time.Second)
 	path := writePipeline(t, t.TempDir(), etl(env, in, out, group, "max_messages = 0\nbatch_size = 100\nsession_timeout_ms = 6000"))
 	cmd := startChild(t, path)
 	time.Sleep(2 * time.Second)

@@ -63,10 +63,7 @@ func startProc(t *testing.T, name, path string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONVEYOR_CHILD_PIPELINE="+path, "CONVEYOR_MEMBER="+name)
-	if os.Getenv("CONVEYOR_CHILD_LOGS") == "" {
-		cmd.Env = append(cmd.Env, "CONVEYOR_CHILD_QUIET=1")
-	}
-	cmd.Stderr = os.Stderr
+	childLogs(t, cmd, name)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +44,10 @@ func child(path string) int {
 	defer stop()
 	log, _ := zap.NewDevelopment()
 	if os.Getenv("CONVEYOR_CHILD_QUIET") != "" {
-		log = zap.NewNop()
+		cfg := zap.NewDevelopmentConfig()
+		cfg.Level = zap.NewAtomicLevelAt(zap.InfoLevel)
+		cfg.DisableStacktrace = true
+		log, _ = cfg.Build()
 	}
 	if err := flow.Run(ctx, p, flow.WithLogger(log), flow.WithRegistry(testRegistry())); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -56,14 +61,47 @@ func startChild(t *testing.T, path string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONVEYOR_CHILD_PIPELINE="+path)
-	if os.Getenv("CONVEYOR_CHILD_LOGS") == "" {
-		cmd.Env = append(cmd.Env, "CONVEYOR_CHILD_QUIET=1")
-	}
-	cmd.Stderr = os.Stderr
+	childLogs(t, cmd, filepath.Base(filepath.Dir(path)))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return cmd
+}
+
+// childLogs sends a child's logs to stderr when CONVEYOR_CHILD_LOGS is
+// set; otherwise it keeps them (info and up) and prints their last 150
+// lines only if the test fails.
+func childLogs(t *testing.T, cmd *exec.Cmd, name string) {
+	if os.Getenv("CONVEYOR_CHILD_LOGS") != "" {
+		cmd.Stderr = os.Stderr
+		return
+	}
+	cmd.Env = append(cmd.Env, "CONVEYOR_CHILD_QUIET=1")
+	buf := &lockedBuffer{}
+	cmd.Stderr = buf
+	t.Cleanup(func() {
+		if t.Failed() {
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+			t.Logf("last %d log lines of child %s:\n%s", min(len(lines), 150), name, strings.Join(lines[max(0, len(lines)-150):], "\n"))
+		}
+	})
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // example returns a spec example with brokers and names substituted, so

@@ -161,6 +161,7 @@ func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition
 		case <-f.msg.Acked():
 			if !failed {
 				sess.MarkOffset(topic, partition, f.next, "")
+				s.markedAt(partition, f.next)
 				seq = s.marked()
 			}
 		case <-f.msg.Nacked():

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +41,7 @@ type Source struct {
 	done     chan struct{}
 	err      error
 	sess     sarama.ConsumerGroupSession
+	marks    map[int32]int64 // next offset to read, per partition, as last marked
 
 	kick chan struct{} // a batch was marked: commit soon
 
@@ -238,8 +242,10 @@ func (s *Source) Stats() plugin.SourceStats {
 }
 
 // Commit synchronously commits every offset marked so far (marked means
-// acked, in order). It needs the group session to be alive, which it is
-// until Close.
+// acked, in order) and checks with the group coordinator that the commit
+// took: sarama reports a refused commit only in its logs, and a graceful
+// stop promises no replays. It needs the group session to be alive, which
+// it is until Close.
 func (s *Source) Commit(ctx context.Context) error {
 	s.mu.Lock()
 	sess := s.sess
@@ -247,14 +253,73 @@ func (s *Source) Commit(ctx context.Context) error {
 	if sess == nil {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() { sess.Commit(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("kafka source %q: commit: %w", s.env.Stage.ID, ctx.Err())
+	for attempt := 1; ; attempt++ {
+		done := make(chan struct{})
+		go func() { sess.Commit(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("kafka source %q: commit: %w", s.env.Stage.ID, ctx.Err())
+		}
+		behind, err := s.uncommitted()
+		if err == nil && behind == "" {
+			return nil
+		}
+		if attempt == 3 {
+			if err != nil {
+				return fmt.Errorf("kafka source %q: cannot confirm the final commit: %w", s.env.Stage.ID, err)
+			}
+			return fmt.Errorf("kafka source %q: the broker did not take the final commit (%s); those records will be read again", s.env.Stage.ID, behind)
+		}
+		s.log.Warn("final commit not confirmed yet, committing again", zap.String("behind", behind), zap.Error(err))
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+		}
 	}
+}
+
+// markedAt records that partition's records before next are acked.
+func (s *Source) markedAt(partition int32, next int64) {
+	s.mu.Lock()
+	if s.marks == nil {
+		s.marks = map[int32]int64{}
+	}
+	s.marks[partition] = max(s.marks[partition], next)
+	s.mu.Unlock()
+}
+
+// uncommitted asks the group coordinator for the committed offsets and
+// describes the partitions whose commit is behind their mark ("" if none).
+func (s *Source) uncommitted() (string, error) {
+	s.mu.Lock()
+	marks := maps.Clone(s.marks)
+	s.mu.Unlock()
+	if len(marks) == 0 {
+		return "", nil
+	}
+	coord, err := s.client.Coordinator(s.cfg.GroupID)
+	if err != nil {
+		return "", err
+	}
+	parts := slices.Sorted(maps.Keys(marks))
+	resp, err := coord.FetchOffset(sarama.NewOffsetFetchRequest(s.client.Config().Version, s.cfg.GroupID, map[string][]int32{s.cfg.Topic: parts}))
+	if err != nil {
+		return "", err
+	}
+	var behind []string
+	for _, p := range parts {
+		b := resp.GetBlock(s.cfg.Topic, p)
+		switch {
+		case b == nil:
+			return "", fmt.Errorf("no committed offset returned for partition %d", p)
+		case !errors.Is(b.Err, sarama.ErrNoError):
+			return "", fmt.Errorf("partition %d: %w", p, b.Err)
+		case b.Offset < marks[p]:
+			behind = append(behind, fmt.Sprintf("partition %d committed %d, acked up to %d", p, b.Offset, marks[p]))
+		}
+	}
+	return strings.Join(behind, ", "), nil
 }
 
 // Close leaves the group and closes the client. Call Commit first.
@@ -300,6 +365,7 @@ type groupHandler struct{ s *Source }
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.s.mu.Lock()
 	h.s.sess = sess
+	h.s.marks = nil // what the last session marked is its (or the next owner's) business
 	h.s.mu.Unlock()
 	h.s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
 	if h.s.env.AutoCommit {
