@@ -1,7 +1,6 @@
 package jsonfile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -57,17 +56,21 @@ func NewReader(c *ReadConfig, env plugin.Env) (plugin.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("json.read: %w", err)
 	}
-	r := jsonio.NewReader(bufio.NewReaderSize(f, 1<<20), format)
+	r := jsonio.NewReaderSize(f, format, readBufSize)
 	var index int64
+	var a arena
 	log := env.Logger
 	read := func(batch []plugin.Record, max int) ([]plugin.Record, error) {
+		a.buf = nil // a new arena for each batch: the last one is still in flight
 		for len(batch) < max {
 			v, err := r.Next()
-			var re *jsonio.RecordError
-			switch {
-			case err == nil:
-				batch = append(batch, plugin.Record{Value: append([]byte(nil), v...), Offset: index})
+			if err == nil {
+				batch = append(batch, plugin.Record{Value: a.copy(v, max-len(batch)), Offset: index})
 				index++
+				continue
+			}
+			var re *jsonio.RecordError // escapes to the heap: only on errors
+			switch {
 			case errors.Is(err, io.EOF):
 				return batch, emitter.ErrStop
 			case errors.As(err, &re) && c.SkipInvalid:
@@ -80,4 +83,42 @@ func NewReader(c *ReadConfig, env plugin.Env) (plugin.Source, error) {
 		return batch, nil
 	}
 	return emitter.New(path, c.BatchSize, c.Window, read, f.Close), nil
+}
+
+// readBufSize is the window of the file reader, which reads the file
+// directly (no bufio.Reader: that would copy every byte once more).
+const readBufSize = 256 << 10
+
+// maxArenaChunk bounds one allocation of an arena.
+const maxArenaChunk = 4 << 20
+
+// arena holds the values of one batch. The Reader's record is only valid
+// until its next call, so each value is copied out; an arena copies them
+// into a few large allocations instead of one each. A chunk is never
+// reused or grown in place: the records point into it until the batch's
+// last reference is gone, which the garbage collector sees.
+type arena struct {
+	buf          []byte // the current chunk; values are appended within its capacity
+	bytes, count int64  // values copied so far, for sizing chunks
+}
+
+// copy returns a copy of v with its capacity cut to its length (an append to
+// it cannot overwrite the next value). left is the number of values still
+// expected in the batch, v included.
+func (a *arena) copy(v []byte, left int) []byte {
+	if cap(a.buf)-len(a.buf) < len(v) {
+		// Room for the rest of the batch at the average size so far,
+		// plus a sixteenth.
+		avg := int64(len(v))
+		if a.count > 0 {
+			avg = a.bytes/a.count + 1
+		}
+		n := min(avg*int64(left), maxArenaChunk)
+		a.buf = make([]byte, 0, max(int(n+n/16), len(v)))
+	}
+	a.bytes += int64(len(v))
+	a.count++
+	s := len(a.buf)
+	a.buf = append(a.buf, v...)
+	return a.buf[s:len(a.buf):len(a.buf)]
 }

@@ -3,9 +3,10 @@
 // per line (FormatJSONL).
 //
 // A Reader streams records one at a time with a bounded buffer, so files
-// with millions of records are never loaded whole; it validates and compacts
-// each record with record.AppendCompact. A Writer writes to a temporary file
-// and replaces the destination atomically on Commit.
+// with millions of records are never loaded whole. It validates each record
+// in one pass and returns it as it is when it is already compact (the usual
+// case), or compacted by record.AppendCompact. A Writer writes to a
+// temporary file and replaces the destination atomically on Commit.
 package jsonio
 
 import (

@@ -57,13 +57,16 @@ const (
 
 // A Reader reads records from a JSON Lines or JSON array input.
 //
-// It keeps one window of the input in memory (64 KiB, growing only as far
-// as the longest record needs), so inputs of any size stream through. A
-// Reader is not safe for concurrent use.
+// It keeps one window of the input in memory (64 KiB by default, growing
+// only as far as the longest record needs), so inputs of any size stream
+// through. It reads the input in chunks as large as that window allows, so
+// it needs no bufio.Reader in front. A Reader is not safe for concurrent
+// use.
 type Reader struct {
 	src      io.Reader
 	format   Format
 	detected bool // format resolved and a leading BOM skipped
+	size     int  // initial size of buf
 
 	buf  []byte
 	pos  int   // buf[pos:end] is read but not yet consumed
@@ -82,7 +85,13 @@ type Reader struct {
 // FormatAuto, in the format detected from the first non-whitespace byte. A
 // leading UTF-8 byte order mark is skipped.
 func NewReader(r io.Reader, format Format) *Reader {
-	return &Reader{src: r, format: format, line: 1}
+	return NewReaderSize(r, format, initialBufSize)
+}
+
+// NewReaderSize is NewReader with a window of at least size bytes (64 KiB
+// if size is smaller): fewer, larger reads of r.
+func NewReaderSize(r io.Reader, format Format, size int) *Reader {
+	return &Reader{src: r, format: format, line: 1, size: max(size, initialBufSize)}
 }
 
 // Format returns the format being read. For FormatAuto it is resolved by
@@ -92,7 +101,8 @@ func (r *Reader) Format() Format { return r.format }
 // Next returns the next record, compacted as by record.AppendCompact:
 // whitespace between tokens is removed and invalid UTF-8 in strings becomes
 // \ufffd, while string escapes and number text stay as in the input. The
-// slice is only valid until the next call to Next.
+// slice is only valid until the next call to Next: it is usually a part of
+// the Reader's window (a record that is already compact is not copied).
 //
 // At the end of the input Next returns io.EOF. For a malformed JSON Lines
 // record it returns a *RecordError, and the following call continues with
@@ -134,7 +144,7 @@ func (r *Reader) fill() bool {
 		r.pos = 0
 	}
 	if r.end == len(r.buf) {
-		nb := make([]byte, max(initialBufSize, 2*len(r.buf)))
+		nb := make([]byte, max(r.size, 2*len(r.buf)))
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
@@ -220,6 +230,17 @@ func (r *Reader) nextLine() ([]byte, error) {
 		}
 		index := r.index
 		r.index++
+		// The usual line is already compact: return it as it is.
+		switch end, res := scanValue(line, 0, true); {
+		case end != len(line):
+		case res == scanClean:
+			return line[:len(line):len(line)], nil
+		case res == scanCompact:
+			if rec, ok := record.AppendCompact(r.rec[:0], line); ok {
+				r.rec = rec
+				return rec, nil
+			}
+		}
 		var ok bool
 		if r.rec, ok = record.AppendCompact(r.rec[:0], line); !ok {
 			return nil, &RecordError{Line: lineNo, Index: index, Err: syntaxError(line)}
@@ -308,6 +329,22 @@ func (r *Reader) nextElement() ([]byte, error) {
 	case arrayDone:
 		return nil, io.EOF
 	}
+	// The usual element is already compact and lies whole in buf: return
+	// it as it is. Others (and any error) take the general path below.
+	switch end, res := scanValue(r.buf[:r.end], r.pos, false); res {
+	case scanClean:
+		elem := r.buf[r.pos:end:end]
+		r.next(end)
+		return elem, nil
+	case scanCompact:
+		elem := r.buf[r.pos:end]
+		if rec, ok := record.AppendCompact(r.rec[:0], elem); ok {
+			r.rec = rec
+			r.line += bytes.Count(elem, []byte{'\n'})
+			r.next(end)
+			return rec, nil
+		}
+	}
 	elem, ok := r.scanElement()
 	if !ok {
 		return nil, r.syntaxErr("unexpected end of input in element")
@@ -317,10 +354,15 @@ func (r *Reader) nextElement() ([]byte, error) {
 		return nil, r.syntaxErr("%w", syntaxError(elem))
 	}
 	r.line += bytes.Count(elem, []byte{'\n'})
-	r.pos += len(elem)
+	r.next(r.pos + len(elem))
+	return r.rec, nil
+}
+
+// next consumes an element that ends at end.
+func (r *Reader) next(end int) {
+	r.pos = end
 	r.index++
 	r.state = arrayNext
-	return r.rec, nil
 }
 
 // finish checks that only whitespace follows the closing ']'.
