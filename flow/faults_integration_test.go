@@ -7,8 +7,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,11 +61,49 @@ type proc struct {
 	err  error
 }
 
+// startProc runs the pipeline in this test binary (see TestMain), which
+// also knows the test-only functions.
 func startProc(t *testing.T, name, path string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONVEYOR_CHILD_PIPELINE="+path, "CONVEYOR_MEMBER="+name)
 	childLogs(t, cmd, name)
+	return start(t, name, cmd)
+}
+
+var conveyorBin = struct {
+	once sync.Once
+	path string
+	err  error
+}{}
+
+// startConveyor runs `conveyor run --log-level info path` with the real
+// binary, built once per test run.
+func startConveyor(t *testing.T, name, path string) *proc {
+	t.Helper()
+	conveyorBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "conveyor-bin-")
+		if err != nil {
+			conveyorBin.err = err
+			return
+		}
+		conveyorBin.path = filepath.Join(dir, "conveyor")
+		out, err := exec.Command("go", "build", "-o", conveyorBin.path, "../cmd/conveyor").CombinedOutput()
+		if err != nil {
+			conveyorBin.err = fmt.Errorf("go build ./cmd/conveyor: %v\n%s", err, out)
+		}
+	})
+	if conveyorBin.err != nil {
+		t.Fatal(conveyorBin.err)
+	}
+	cmd := exec.Command(conveyorBin.path, "run", "--log-level", "info", path)
+	cmd.Env = os.Environ()
+	childLogs(t, cmd, name)
+	return start(t, name, cmd)
+}
+
+func start(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +254,7 @@ func TestFaultBrokerRestart(t *testing.T) {
 	msgs, _ := events(100000)
 	fed := feed(t, env, in, msgs, 30*time.Second)
 	path := writePipeline(t, t.TempDir(), etl(env, in, out, group, "max_messages = 0\nsession_timeout_ms = 6000"))
-	p := startProc(t, "conveyor", path)
+	p := startConveyor(t, "conveyor", path)
 	for i, how := range []string{"stop", "kill"} {
 		if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
 			t.Fatalf("restart %d: no progress before stopping the broker", i+1)
@@ -241,7 +281,7 @@ func TestFaultClusterLeaderKill(t *testing.T) {
 	msgs, _ := events(100000)
 	fed := feed(t, env, in, spread(msgs, 6), 30*time.Second)
 	path := writePipeline(t, t.TempDir(), etl(env, in, out, group, "max_messages = 0\nsession_timeout_ms = 6000"))
-	p := startProc(t, "conveyor", path)
+	p := startConveyor(t, "conveyor", path)
 	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
 		t.Fatal("no progress before the kill")
 	}
@@ -323,7 +363,7 @@ func crashLoop(t *testing.T, env kafkatest.Env, records, kills, window, batch in
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2)) //nolint:gosec
 	for i := 0; i < kills; i++ {
 		before := env.Committed(t, group, in)
-		p := startProc(t, fmt.Sprintf("run-%d", i+1), path)
+		p := startConveyor(t, fmt.Sprintf("run-%d", i+1), path)
 		if !waitProgress(t, env, group, in, before, 60*time.Second) {
 			t.Fatalf("kill %d: the restarted pipeline made no progress", i+1)
 		}
@@ -331,7 +371,7 @@ func crashLoop(t *testing.T, env kafkatest.Env, records, kills, window, batch in
 		p.kill()
 		t.Logf("kill %d: committed %v", i+1, env.Committed(t, group, in))
 	}
-	runUntilCommitted(t, env, group, in, fed, startProc(t, "final", path))
+	runUntilCommitted(t, env, group, in, fed, startConveyor(t, "final", path))
 	bound := kills * parts * window * batch
 	faultReport(t, env, fmt.Sprintf("kill -9 the pipeline (window %d, batch_size %d)", window, batch), kills, in, out, bound)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
@@ -43,9 +44,20 @@ type Writer struct {
 	closed bool
 }
 
+// removeStale removes the files in dir whose names start with prefix.
+func removeStale(dir, prefix string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // Create starts writing the file at path, creating its parent directories.
 // The records go to a temporary file ".<name>.tmp-<random>" in the same
-// directory until Commit renames it over path.
+// directory until Commit renames it over path. Temporary files of path
+// left by a run that crashed are removed first.
 func Create(path string, opt WriteOptions) (*Writer, error) {
 	switch opt.Format {
 	case FormatAuto:
@@ -67,6 +79,7 @@ func Create(path string, opt WriteOptions) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("jsonio: %w", err)
 	}
+	removeStale(dir, "."+name+".tmp-")
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("jsonio: %w", err)
