@@ -38,17 +38,11 @@ func (c *ClientConfig) saramaConfig() (*sarama.Config, error) {
 	return sc, nil
 }
 
-// connect opens a client that fails fast (a few metadata attempts) when no
-// broker answers or a topic is missing. Once the caller has checked what it
-// needs, makePatient changes that.
-func connect(brokers []string, sc *sarama.Config) (sarama.Client, error) {
-	return sarama.NewClient(brokers, sc)
-}
-
-// makePatient makes a connected client wait out a broker that restarts or a
-// leader that moves (metadata retried with backoff for about two minutes,
-// as Java clients wait delivery.timeout.ms) instead of failing the records
-// in flight. Call it before the client is used concurrently: sarama reads
+// makePatient makes a client that failed fast while its caller checked
+// brokers and topics (a few metadata attempts) wait out a broker that
+// restarts or a leader that moves: metadata is retried with backoff for
+// about two minutes, as Java clients wait delivery.timeout.ms, instead of
+// failing the records in flight. Call it before the client is used concurrently: sarama reads
 // these settings from the client's *Config on each refresh.
 func makePatient(client sarama.Client) {
 	sc := client.Config()

@@ -61,7 +61,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	p.Partitioner = sarama.NewMurmur2Partitioner // Java's default: same key, same partition
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
-	client, err := connect(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}

@@ -99,7 +99,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	default:
 		sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
 	}
-	client, err := connect(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // scanResult is what scanValue found.
@@ -207,33 +209,6 @@ func skipWS(src []byte, i int) int {
 	return i
 }
 
-// safe reports the ASCII bytes that may appear unescaped in a JSON string.
-var safe = func() (t [256]bool) {
-	for b := ' '; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-// skipSafe returns the index of the first byte at or after i that is not
-// safe (a control byte, '"', '\\' or a byte >= 0x80). It tests eight bytes
-// x at a time: while all bytes of x are safe, no subtraction below borrows
-// and no high bit gets set; otherwise the first unsafe byte is the lowest
-// one whose high bit is set.
-func skipSafe(s []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		if t := (x | (x - ones*' ') | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones)) & highs; t != 0 {
-			return i + bits.TrailingZeros64(t)/8
-		}
-	}
-	for i < len(s) && safe[s[i]] {
-		i++
-	}
-	return i
-}
-
 // unsafeBytes sets the high bit of each byte of x that is not safe, and
 // maybe of bytes after one that is not.
 func unsafeBytes(x uint64) uint64 {
@@ -264,7 +239,7 @@ func quickString(src []byte, i int) int {
 func scanString(src []byte, i int) (int, scanResult) {
 	res := scanClean
 	for {
-		if i = skipSafe(src, i); i == len(src) {
+		if i = record.SkipSafe(src, i); i == len(src) {
 			return i, scanShort
 		}
 		switch b := src[i]; {

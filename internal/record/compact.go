@@ -203,7 +203,7 @@ func skipSpace(src []byte, i int) int {
 // quote, or -1 if it is invalid. repair reports invalid UTF-8 in the string.
 func scanString(src []byte, i int) (end int, repair bool) {
 	for i < len(src) {
-		if i = skipSafe(src, i); i == len(src) {
+		if i = SkipSafe(src, i); i == len(src) {
 			break
 		}
 		switch b := src[i]; {
@@ -319,7 +319,7 @@ func skipDigits(src []byte, i int) int {
 // quote), -1 when it is invalid, and whether its bytes need repairing. The
 // usual string, with no escapes or special bytes, ends at the first quote.
 func stringEnd(src []byte, i int) (end int, repair bool) {
-	end = skipSafe(src, i+1)
+	end = SkipSafe(src, i+1)
 	if end < len(src) && src[end] == '"' {
 		return end + 1, false
 	}

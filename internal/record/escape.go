@@ -17,12 +17,13 @@ var safe = func() (t [256]bool) {
 	return t
 }()
 
-// skipSafe returns the index of the first byte at or after i that is not
-// safe. It tests eight bytes x at a time: while all bytes of x are safe (at
+// SkipSafe returns the index of the first byte of s at or after i that may
+// not appear unescaped in a JSON string (a control byte, '"', '\\') or is
+// not ASCII (and needs a UTF-8 check). It tests eight bytes x at a time: while all bytes of x are safe (at
 // least 0x20, below 0x80, and neither '"' nor '\\'), no subtraction below
 // borrows and no high bit gets set; otherwise the first unsafe byte is the
 // lowest one whose high bit is set.
-func skipSafe(s []byte, i int) int {
+func SkipSafe(s []byte, i int) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(s); i += 8 {
 		x := binary.LittleEndian.Uint64(s[i:])
@@ -44,7 +45,7 @@ func appendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if i = skipSafe(s, i); i == len(s) {
+		if i = SkipSafe(s, i); i == len(s) {
 			break
 		}
 		if b := s[i]; b < utf8.RuneSelf {

@@ -120,8 +120,8 @@ func TestSkipSafe(t *testing.T) {
 				if !safe[b] {
 					want = pos
 				}
-				if got := skipSafe(s, 0); got != want {
-					t.Fatalf("skipSafe(%q) = %d, want %d", s, got, want)
+				if got := SkipSafe(s, 0); got != want {
+					t.Fatalf("SkipSafe(%q) = %d, want %d", s, got, want)
 				}
 			}
 		}
