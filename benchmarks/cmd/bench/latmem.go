@@ -262,14 +262,8 @@ func (h *harness) memory() *result {
 	b0 = h.brokerCPU()
 	r.Load1 = load1()
 	spec := h.conveyorSpec(childSpec{Scenario: "memory", InTopic: in, OutTopic: out, Group: group, Records: 0, SinkRate: h.opt.memRate})
-	p, err := h.spawn("memory-1", spec)
-	if err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	if err := p.waitStart(60 * time.Second); err != nil {
-		r.Err = err.Error()
-		h.finish(r, p, b0)
+	p := h.start(r, "memory-1", spec, 60*time.Second, b0)
+	if p == nil {
 		return r
 	}
 	pid := p.cmd.Process.Pid

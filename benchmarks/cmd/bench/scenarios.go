@@ -225,6 +225,22 @@ func (h *harness) base(name string, run int) (*result, time.Duration) {
 	return r, h.brokerCPU()
 }
 
+// start spawns a scenario's child and waits until it is ready; on failure
+// it records the error in r (finishing the child if it ran) and returns nil.
+func (h *harness) start(r *result, name string, spec childSpec, wait, broker0 time.Duration) *proc {
+	p, err := h.spawn(name, spec)
+	if err != nil {
+		r.Err = err.Error()
+		return nil
+	}
+	if err := p.waitStart(wait); err != nil {
+		r.Err = err.Error()
+		h.finish(r, p, broker0)
+		return nil
+	}
+	return p
+}
+
 // waitQuiet waits until the 1-minute load average is below --max-load, at
 // most --max-load-wait.
 func (h *harness) waitQuiet() {
@@ -367,14 +383,8 @@ func (h *harness) etl(name string, run int) *result {
 	spec.CPUProfile = h.profilePath(name, run)
 	h.waitQuiet()
 	r.Load1 = load1()
-	p, err := h.spawn(fmt.Sprintf("%s-%d", name, run), spec)
-	if err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	if err := p.waitStart(60 * time.Second); err != nil {
-		r.Err = err.Error()
-		h.finish(r, p, b0)
+	p := h.start(r, fmt.Sprintf("%s-%d", name, run), spec, 60*time.Second, b0)
+	if p == nil {
 		return r
 	}
 	timeout := time.Duration(n/500+120) * time.Second
@@ -457,14 +467,8 @@ func (h *harness) file2kafka(name string, run int) *result {
 	spec.CPUProfile = h.profilePath(name, run)
 	h.waitQuiet()
 	r.Load1 = load1()
-	p, err := h.spawn(fmt.Sprintf("%s-%d", name, run), spec)
-	if err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	if err := p.waitStart(120 * time.Second); err != nil {
-		r.Err = err.Error()
-		h.finish(r, p, b0)
+	p := h.start(r, fmt.Sprintf("%s-%d", name, run), spec, 120*time.Second, b0)
+	if p == nil {
 		return r
 	}
 	doneAt, err := h.watch(p, 50*time.Millisecond, time.Duration(r.Records/500+120)*time.Second, h.kafkaDone(r, out, r.Expected, "", "", nil))
@@ -495,14 +499,8 @@ func (h *harness) kafka2file() *result {
 	h.files = append(h.files, path)
 	group := h.name("kafka2file")
 	spec := h.conveyorSpec(childSpec{Scenario: "kafka2file", InTopic: h.etlIn, Group: group, Records: r.Records, File: path})
-	p, err := h.spawn("kafka2file-1", spec)
-	if err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	if err := p.waitStart(60 * time.Second); err != nil {
-		r.Err = err.Error()
-		h.finish(r, p, b0)
+	p := h.start(r, "kafka2file-1", spec, 60*time.Second, b0)
+	if p == nil {
 		return r
 	}
 	done := func() (bool, error) {
