@@ -75,9 +75,12 @@ type batchKey struct{}
 
 // NewMessage wraps b in a Watermill message with the given id (a cheap id
 // such as "topic-partition-offset" is enough; it is only used in logs).
-func NewMessage(id string, b *Batch) *message.Message {
+// The message's context is ctx: a source ends it when it gives the batch
+// up (its partition went to another consumer), and handlers stop retrying
+// writes of the batch then.
+func NewMessage(ctx context.Context, id string, b *Batch) *message.Message {
 	msg := message.NewMessage(id, nil)
-	msg.SetContext(context.WithValue(context.Background(), batchKey{}, b))
+	msg.SetContext(context.WithValue(ctx, batchKey{}, b))
 	return msg
 }
 

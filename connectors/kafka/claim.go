@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,11 +27,18 @@ type inflight struct {
 // the source stops, then waits (bounded) for the batches in flight. After a
 // stop it holds the claim until the source closes, so that the session, and
 // with it the final commit, stays possible.
+//
+// Batches carry a context that ends when the claim gives them up (drain
+// timed out) or the source closes, so that a handler retrying a write does
+// not outlive the partition's turn with this member.
 func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) {
 	if !s.register() {
 		<-sess.Context().Done()
 		return
 	}
+	part := s.part(claim.Partition())
+	ctx, giveUp := context.WithCancel(s.ctx)
+	defer giveUp()
 	// A slot is taken before a batch is emitted and given back once the
 	// batch's offset is committed (or the batch failed), so at most window
 	// batches of a partition are uncommitted. window carries the emitted
@@ -38,8 +46,8 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	slots := make(chan struct{}, s.cfg.Window)
 	window := make(chan inflight, s.cfg.Window)
 	watched := make(chan struct{})
-	go s.watch(sess, claim.Topic(), claim.Partition(), window, slots, watched)
-	stopped := s.read(sess, claim, window, slots)
+	go s.watch(ctx, sess, part, claim.Topic(), claim.Partition(), window, slots, watched)
+	stopped := s.read(ctx, sess, claim, window, slots)
 	close(window)
 	s.readers.Done()
 	select {
@@ -47,6 +55,8 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	case <-time.After(s.cfg.DrainTimeout):
 		s.log.Warn("in-flight batches not acked within drain_timeout; their records will be read again",
 			zap.Int32("partition", claim.Partition()), zap.Duration("drain_timeout", s.cfg.DrainTimeout))
+		giveUp()
+		<-watched
 	}
 	if stopped {
 		<-sess.Context().Done()
@@ -55,7 +65,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 
 // read fills and emits batches; it reports whether it ended because the
 // source stopped (rather than because the session ended).
-func (s *Source) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, window chan<- inflight, slots chan<- struct{}) bool {
+func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, window chan<- inflight, slots chan<- struct{}) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -64,7 +74,7 @@ func (s *Source) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGro
 		if b.empty() {
 			return true
 		}
-		return s.emit(b.take(), window, slots)
+		return s.emit(ctx, sess, b.take(), window, slots)
 	}
 	for {
 		select {
@@ -106,12 +116,16 @@ func (s *Source) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGro
 
 // emit hands a batch to the router, after queueing it for its ack. It
 // blocks while the partition's window is full (every slot held by a batch
-// not yet committed): that is the backpressure.
-func (s *Source) emit(fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
-	msg := plugin.NewMessage(fb.id, fb.batch)
+// not yet committed): that is the backpressure. It gives up when the
+// session ends (a rebalance: the batch is read again by the partition's
+// next owner) or the claim does.
+func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
+	msg := plugin.NewMessage(ctx, fb.id, fb.batch)
 	select {
 	case slots <- struct{}{}:
-	case <-s.ctx.Done():
+	case <-sess.Context().Done():
+		return false
+	case <-ctx.Done():
 		return false
 	}
 	s.inflight.Add(1)
@@ -121,7 +135,7 @@ func (s *Source) emit(fb filledBatch, window chan<- inflight, slots chan<- struc
 		s.records.Add(int64(len(fb.batch.Records)))
 		s.bytes.Add(int64(fb.bytes))
 		return true
-	case <-s.ctx.Done():
+	case <-ctx.Done():
 		return false // the watcher gives this one up with the context
 	}
 }
@@ -136,14 +150,15 @@ func (s *Source) emit(fb filledBatch, window chan<- inflight, slots chan<- struc
 // while the previous commit was in flight, instead of each batch waiting for
 // a commit of its own (which, behind the fetch long polls sharing the
 // coordinator's connection, made the end of a bounded run take seconds).
-func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition int32, window <-chan inflight, slots <-chan struct{}, done chan<- struct{}) {
+func (s *Source) watch(ctx context.Context, sess sarama.ConsumerGroupSession, part *partState, topic string, partition int32,
+	window <-chan inflight, slots <-chan struct{}, done chan<- struct{}) {
 	settled := make(chan int64, cap(slots)) // mark number, 0 when not marked
 	released := make(chan struct{})
 	go func() {
 		defer close(released)
 		for seq := range settled {
 			if seq > 0 {
-				s.awaitCommit(sess, seq)
+				s.awaitCommit(ctx, sess, seq)
 			}
 			<-slots
 			s.inflight.Done()
@@ -160,8 +175,7 @@ func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition
 		select {
 		case <-f.msg.Acked():
 			if !failed {
-				sess.MarkOffset(topic, partition, f.next, "")
-				s.markedAt(partition, f.next)
+				s.markedAt(part, f.next)
 				seq = s.marked()
 			}
 		case <-f.msg.Nacked():
@@ -170,7 +184,7 @@ func (s *Source) watch(sess sarama.ConsumerGroupSession, topic string, partition
 				s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
 					s.env.Stage.ID, topic, partition, f.next-1))
 			}
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			failed = true
 		}
 		settled <- seq

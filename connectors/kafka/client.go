@@ -15,6 +15,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
+
+	"github.com/conveyor-etl/conveyor/internal/backoff"
 )
 
 // protocolVersion is the Kafka protocol level spoken to brokers. 3.0 is old
@@ -53,15 +55,10 @@ func makePatient(client sarama.Client) {
 // patientRetries with expBackoff(250ms, 2s) spans about two minutes.
 const patientRetries = 64
 
-// expBackoff doubles from first up to most.
+// expBackoff is backoff.Exp as sarama's BackoffFunc (whose retries count
+// from 0).
 func expBackoff(first, most time.Duration) func(retries, maxRetries int) time.Duration {
-	return func(retries, _ int) time.Duration {
-		d := first
-		for i := 0; i < retries && d < most; i++ {
-			d *= 2
-		}
-		return min(d, most)
-	}
+	return func(retries, _ int) time.Duration { return backoff.Exp(first, most, retries+1) }
 }
 
 func (s *Security) apply(sc *sarama.Config) error {

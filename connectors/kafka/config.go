@@ -42,6 +42,8 @@ type SourceConfig struct {
 	ClientConfig
 	Topic   string `key:"topic" required:"true" doc:"topic to consume"`
 	GroupID string `key:"group_id" required:"true" doc:"consumer group whose committed offsets record progress"`
+	// GroupInstanceID makes the member static (Kafka's group.instance.id).
+	GroupInstanceID string `key:"group_instance_id" doc:"static group membership (Kafka's group.instance.id): a run restarted with the same id takes its partitions back at once instead of waiting session_timeout_ms for the old member to expire; unique per running instance"`
 	// MaxMessages bounds a run; 0 streams until stopped.
 	MaxMessages int64 `key:"max_messages" doc:"stop after this many records, commit and exit; 0 = stream until stopped"`
 	// Timeout bounds a run; negative means "the default": 30 s when
@@ -52,7 +54,7 @@ type SourceConfig struct {
 	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
 	Window         int           `key:"window" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
 	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"0 commits acked offsets as soon as they are marked (coalesced, one commit in flight); more: at most once per interval"`
-	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" doc:"on rebalance or stop, how long to wait for in-flight batches before giving a partition up"`
+	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" doc:"on stop, the longest wait for in-flight batches, the sinks' flush and the final commit together (the last quarter, at most 5 s, is kept for the flush and commit); on rebalance, how long to wait for in-flight batches before giving a partition up"`
 	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" doc:"consumer group session timeout"`
 	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`
 	FetchMaxBytes  int           `key:"fetch_max_bytes" doc:"largest fetch from one broker"`
@@ -77,9 +79,6 @@ func DefaultSourceConfig() *SourceConfig {
 	}
 }
 
-// Bounded reports whether the run ends by itself.
-func (c *SourceConfig) Bounded() bool { return c.MaxMessages > 0 || c.Timeout > 0 }
-
 // Deadline is how long a run reads; 0 means no limit.
 func (c *SourceConfig) Deadline() time.Duration {
 	switch {
@@ -103,11 +102,10 @@ func (c *SourceConfig) Validate() error {
 	if c.MaxMessages < 0 {
 		errs = append(errs, config.Invalid("max_messages", "must be >= 0 (0 streams until stopped)"))
 	}
-	if c.BatchSize < 1 {
-		errs = append(errs, config.Invalid("batch_size", "must be >= 1"))
-	}
-	if c.Window < 1 {
-		errs = append(errs, config.Invalid("window", "must be >= 1"))
+	errs = append(errs, inRange("batch_size", c.BatchSize, 1, maxBatchSize), inRange("window", c.Window, 1, maxWindow),
+		inRange("fetch_max_bytes", c.FetchMaxBytes, 1<<10, 1<<30))
+	if c.DrainTimeout < 100*time.Millisecond {
+		errs = append(errs, config.Invalid("drain_timeout_ms", "must be at least 100"))
 	}
 	if c.SessionTimeout < 6*time.Second {
 		errs = append(errs, config.Invalid("session_timeout_ms", "must be at least 6000 (the broker's group.min.session.timeout.ms)"))
@@ -127,7 +125,7 @@ type SinkConfig struct {
 	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
 	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
 	RetryBackoffMax time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
-	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all"`
+	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
 	BufferSize      int           `key:"buffer_size" doc:"records queued in the producer before a write blocks"`
 }
 
@@ -152,9 +150,8 @@ func (c *SinkConfig) Validate() error {
 	if strings.TrimSpace(c.Topic) == "" {
 		errs = append(errs, config.Invalid("topic", "must not be empty"))
 	}
-	if c.MaxMessageBytes < 1 {
-		errs = append(errs, config.Invalid("max_message_bytes", "must be >= 1"))
-	}
+	errs = append(errs, inRange("max_message_bytes", c.MaxMessageBytes, 1, 1<<30), inRange("buffer_size", c.BufferSize, 1, 1<<20),
+		inRange("flush_max_messages", c.FlushMessages, 0, 1<<20))
 	if c.Retries < 0 {
 		errs = append(errs, config.Invalid("retries", "must be >= 0"))
 	}
@@ -164,10 +161,22 @@ func (c *SinkConfig) Validate() error {
 	if c.Idempotent && c.Retries < 1 {
 		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))
 	}
-	if c.BufferSize < 1 {
-		errs = append(errs, config.Invalid("buffer_size", "must be >= 1"))
-	}
 	return errors.Join(errs...)
+}
+
+// The largest batch_size and window: beyond them a batch or a window no
+// longer buys throughput, only memory (a batch is preallocated).
+const (
+	maxBatchSize = 100_000
+	maxWindow    = 64
+)
+
+// inRange checks lo <= v <= hi.
+func inRange(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return config.Invalid(key, "must be between %d and %d, got %d", lo, hi, v)
+	}
+	return nil
 }
 
 func (c *ClientConfig) validate() error {

@@ -3,6 +3,9 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,33 +15,46 @@ import (
 	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/wmlog"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // perMessageSource is delivery = "per-message": watermill-kafka's own
 // Subscriber, one message per record and one record in flight per
-// partition. Offsets are marked per acked message and auto-committed by
-// sarama (every commit_interval and on Close), as the stock subscriber does.
+// partition. The stock subscriber marks a message once it is acked, and
+// sarama's auto-commit commits the marks every commit_interval_ms
+// (perMessageCommitInterval when 0; committing each mark at once costs a
+// round trip per record behind the fetch long poll). An acked offset may be
+// committed at any time, so this mode needs sinks that are durable on ack:
+// newPerMessageSource refuses the others.
 type perMessageSource struct {
 	cfg    *SourceConfig
 	env    plugin.Env
 	sub    *wkafka.Subscriber
+	client sarama.Client // for confirming the final commit
 	out    chan *message.Message
 	budget atomic.Int64
 
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{}
-	records  atomic.Int64
-	bytes    atomic.Int64
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	stopCh    chan struct{}
+	done      chan struct{}
+	records   atomic.Int64
+	bytes     atomic.Int64
 
-	// acked is the last acked offset per partition, written by forward
-	// and read by Commit once forward has returned.
+	mu  sync.Mutex
+	err error
+	// acked is the next offset to commit per partition (last acked + 1),
+	// written by forward and read by Commit once forward has returned.
 	acked map[int32]int64
 }
 
 func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, error) {
+	if !env.AutoCommit {
+		return nil, errPerMessageNeedsDurableSinks(env.Stage)
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -48,19 +64,44 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 	if cfg.StartOffset == "latest" {
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	sc.Consumer.Offsets.AutoCommit.Interval = perMessageCommitInterval
 	if cfg.CommitInterval > 0 {
 		sc.Consumer.Offsets.AutoCommit.Interval = cfg.CommitInterval
+	}
+	sc.Consumer.Group.InstanceId = cfg.GroupInstanceID
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	sub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{
 		Brokers: cfg.Brokers, Unmarshaler: wkafka.DefaultMarshaler{}, OverwriteSaramaConfig: sc,
 		ConsumerGroup: cfg.GroupID, DoNotWaitForTopicCreation: true,
-	}, watermill.NopLogger{})
+	}, wmlog.New(env.Logger))
 	if err != nil {
+		client.Close()
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &perMessageSource{cfg: cfg, env: env, sub: sub, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
+	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
+}
+
+// perMessageCommitInterval is the per-message auto-commit interval when
+// commit_interval_ms is 0.
+const perMessageCommitInterval = 200 * time.Millisecond
+
+// errPerMessageNeedsDurableSinks explains why delivery = "per-message"
+// cannot feed a sink that makes records durable only when the run ends.
+func errPerMessageNeedsDurableSinks(st *config.Stage) error {
+	pos := st.Pos
+	if v, ok := st.Config["delivery"]; ok {
+		pos = v.Pos
+	}
+	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: "delivery",
+		Msg: `delivery = "per-message" commits each record's offset once the record is acked, but a sink below this source ` +
+			`(such as json.write) makes records durable only when the run ends: a crash would lose committed records. ` +
+			`Use delivery = "batch" (the default), which commits after that sink's flush`}
 }
 
 func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
@@ -76,10 +117,11 @@ func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *mes
 }
 
 // forward turns each stock message into a one-record batch and acks the
-// stock message when the batch is acked.
+// stock message when the batch is acked. It leaves out open when it stops:
+// Watermill's router closes a subscriber whose channels have all closed,
+// and closing the stock subscriber before Commit could lose its last marks.
 func (s *perMessageSource) forward(in <-chan *message.Message) {
 	defer close(s.done)
-	defer close(s.out)
 	var buf []byte
 	for {
 		var msg *message.Message
@@ -107,18 +149,18 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		}
 		buf = record.Enrich(buf[:0:0], msg.Payload, meta)
 		b := &plugin.Batch{Records: []plugin.Record{{Value: buf, Offset: meta.Offset}}, Origin: s.cfg.Topic, Partition: meta.Partition}
-		out := plugin.NewMessage(msg.UUID, b)
+		out := plugin.NewMessage(context.Background(), msg.UUID, b)
 		s.out <- out
 		s.records.Add(1)
 		s.bytes.Add(int64(len(msg.Payload)))
 		select {
 		case <-out.Acked():
 			msg.Ack()
-			s.acked[meta.Partition] = meta.Offset
+			s.acked[meta.Partition] = meta.Offset + 1
 		case <-out.Nacked():
-			msg.Nack()
-			s.Stop()
-			return
+			s.fail(fmt.Errorf("kafka source %q: record %s/%d@%d failed; its offset and everything after it stay uncommitted",
+				s.env.Stage.ID, s.cfg.Topic, meta.Partition, meta.Offset))
+			return // never ack it: the stock subscriber marks nothing more of this partition
 		}
 		if s.cfg.MaxMessages > 0 && s.budget.Load() <= 0 {
 			s.Stop()
@@ -127,30 +169,101 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 	}
 }
 
+func (s *perMessageSource) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.Stop()
+}
+
 func (s *perMessageSource) Stop()                 { s.stopOnce.Do(func() { close(s.stopCh) }) }
 func (s *perMessageSource) Done() <-chan struct{} { return s.done }
-func (s *perMessageSource) Err() error            { return nil }
 
-// Commit closes the stock subscriber, which commits what it marked, then
-// commits every acked offset itself: the stock handler marks a message only
-// after it sees the ack, and a Close racing that loses the last marks.
-func (s *perMessageSource) Commit(context.Context) error {
+// Err is why the source failed (a record that failed, or a final commit
+// the coordinator did not confirm), or nil.
+func (s *perMessageSource) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// DrainTimeout is drain_timeout_ms.
+func (s *perMessageSource) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
+
+// Commit waits, while the stock subscriber still holds its session, until
+// the group coordinator shows every acked offset committed (the stock
+// handler marks and commits a message only after it sees the ack, so
+// closing the subscriber first could lose the last marks), then closes the
+// subscriber. It never commits itself: a commit from outside the group's
+// current generation is refused while other members remain.
+func (s *perMessageSource) Commit(ctx context.Context) error {
 	<-s.done
-	if err := s.sub.Close(); err != nil {
-		return err
-	}
+	defer s.sub.Close()
 	if len(s.acked) == 0 {
 		return nil
 	}
-	sc, err := s.cfg.saramaConfig()
-	if err != nil {
-		return err
+	for {
+		behind, err := committedBehind(s.client, s.cfg.GroupID, s.cfg.Topic, s.acked)
+		if err == nil && len(behind) == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("partition(s) %s not committed", partitionList(behind))
+			}
+			err = fmt.Errorf("kafka source %q: the final commit was not confirmed: %w; records acked since the last commit will be read again", s.env.Stage.ID, err)
+			s.fail(err)
+			return err
+		}
 	}
-	return commitOffsets(s.cfg.Brokers, sc, s.cfg.GroupID, s.cfg.Topic, s.acked)
 }
-func (s *perMessageSource) Close() error { s.Stop(); return s.sub.Close() }
+
+func (s *perMessageSource) Close() error {
+	s.Stop()
+	<-s.done // forward sends on out no more
+	s.closeOnce.Do(func() { close(s.out) })
+	err := s.sub.Close()
+	if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
+		err = e
+	}
+	return err
+}
+
 func (s *perMessageSource) Stats() plugin.SourceStats {
 	return plugin.SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load()}
+}
+
+// committedBehind asks group's coordinator for its committed offsets of
+// topic and returns the partitions of want that are committed below their
+// offset there.
+func committedBehind(client sarama.Client, group, topic string, want map[int32]int64) (map[int32]int64, error) {
+	coord, err := client.Coordinator(group)
+	if err != nil {
+		return nil, err
+	}
+	parts := slices.Sorted(maps.Keys(want))
+	resp, err := coord.FetchOffset(sarama.NewOffsetFetchRequest(client.Config().Version, group, map[string][]int32{topic: parts}))
+	if err != nil {
+		_ = client.RefreshCoordinator(group)
+		return nil, err
+	}
+	behind := map[int32]int64{}
+	for _, p := range parts {
+		b := resp.GetBlock(topic, p)
+		switch {
+		case b == nil:
+			return nil, fmt.Errorf("no committed offset returned for partition %d", p)
+		case !errors.Is(b.Err, sarama.ErrNoError):
+			return nil, fmt.Errorf("partition %d: %w", p, b.Err)
+		case b.Offset < want[p]:
+			behind[p] = want[p]
+		}
+	}
+	return behind, nil
 }
 
 // perMessageSink is delivery = "per-message": watermill-kafka's Publisher,
@@ -208,35 +321,3 @@ func (s *perMessageSink) topic() string               { return s.topicName }
 func (s *perMessageSink) Durable() bool               { return true }
 func (s *perMessageSink) Flush(context.Context) error { return nil }
 func (s *perMessageSink) Close() error                { return s.pub.Close() }
-
-// commitOffsets commits last+1 for each partition of topic as a standalone
-// member of group (allowed once the group has no active members). It never
-// moves a committed offset backwards.
-func commitOffsets(brokers []string, sc *sarama.Config, group, topic string, last map[int32]int64) error {
-	client, err := sarama.NewClient(brokers, sc)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	om, err := sarama.NewOffsetManagerFromClient(group, client)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	var poms []sarama.PartitionOffsetManager
-	for p, off := range last {
-		pom, err := om.ManagePartition(topic, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		pom.MarkOffset(off+1, "")
-		poms = append(poms, pom)
-	}
-	om.Commit()
-	for _, pom := range poms {
-		errs = append(errs, pom.Close())
-	}
-	errs = append(errs, om.Close())
-	return errors.Join(errs...)
-}

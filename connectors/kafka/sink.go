@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -16,7 +15,7 @@ import (
 )
 
 // Sink is the batching Kafka sink: one idempotent AsyncProducer. It
-// implements plugin.Sink and message.Publisher.
+// implements plugin.Sink.
 type Sink struct {
 	cfg      *SinkConfig
 	log      *zap.Logger
@@ -29,7 +28,6 @@ type Sink struct {
 	acks      sync.WaitGroup // the goroutine reading successes and errors
 	closeOnce sync.Once
 	unkeyed   atomic.Int64
-	written   atomic.Int64
 }
 
 // NewSink connects a producer.
@@ -43,9 +41,11 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	p.Return.Errors = true
 	p.RequiredAcks = sarama.WaitForAll
 	p.Idempotent = cfg.Idempotent
-	if cfg.Idempotent {
-		sc.Net.MaxOpenRequests = 1
-	}
+	// One produce request in flight per broker: the idempotent producer
+	// needs it, and without idempotence it is what keeps a retried request
+	// from landing behind the one sent after it (Kafka's
+	// max.in.flight.requests.per.connection = 1).
+	sc.Net.MaxOpenRequests = 1
 	p.Retry.Max = cfg.Retries
 	p.Retry.BackoffFunc = expBackoff(cfg.RetryBackoff, max(cfg.RetryBackoff, cfg.RetryBackoffMax))
 	p.Flush.Frequency = cfg.Linger
@@ -192,7 +192,6 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 			return p
 		}
 	}
-	s.written.Add(int64(len(records)))
 	return p
 }
 
@@ -225,9 +224,6 @@ func (s *Sink) Durable() bool { return true }
 // Flush has nothing to do: every Write's Wait already covered its records.
 func (s *Sink) Flush(context.Context) error { return nil }
 
-// Unkeyed counts records sent without a key because key_field was missing.
-func (s *Sink) Unkeyed() int64 { return s.unkeyed.Load() }
-
 // Close flushes the producer and waits for its last acks.
 func (s *Sink) Close() error {
 	var err error
@@ -242,22 +238,4 @@ func (s *Sink) Close() error {
 		}
 	})
 	return err
-}
-
-// Publish writes the batches (or single payloads) of msgs and returns once
-// all are acknowledged: the message.Publisher view of the sink.
-func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
-	var errs []error
-	for _, msg := range msgs {
-		var recs []plugin.Record
-		if b, ok := plugin.BatchOf(msg); ok {
-			recs = b.Records
-		} else {
-			recs = []plugin.Record{{Value: msg.Payload, Offset: -1}}
-		}
-		if err := s.Write(context.Background(), recs).Wait(context.Background()); err != nil {
-			errs = append(errs, fmt.Errorf("message %s: %w", msg.UUID, err))
-		}
-	}
-	return errors.Join(errs...)
 }

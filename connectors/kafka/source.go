@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/backoff"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -41,9 +40,13 @@ type Source struct {
 	done     chan struct{}
 	err      error
 	sess     sarama.ConsumerGroupSession
-	marks    map[int32]int64 // next offset to read, per partition, as last marked
+	parts    map[int32]*partState // progress per partition; see part
 
-	kick chan struct{} // a batch was marked: commit soon
+	kick     chan struct{} // a batch was marked: commit soon
+	sendMu   sync.Mutex    // one commit request at a time, so they land in order
+	newSess  chan struct{} // closed and replaced when a session starts
+	assigned chan struct{} // closed when the group first gives this member partitions
+	assign   sync.Once
 
 	// Marks are numbered; a commit that started after mark n covers it.
 	// With AutoCommit a window slot is freed only once its batch's offset
@@ -88,6 +91,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	// A member has this long to rejoin after a rebalance starts; it only has
 	// to drain its in-flight batches first.
 	sc.Consumer.Group.Rebalance.Timeout = cfg.DrainTimeout + 5*time.Second
+	sc.Consumer.Group.InstanceId = cfg.GroupInstanceID
 	if cfg.IsolationLevel == "read_committed" {
 		sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	}
@@ -111,7 +115,8 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, ctx: ctx, cancel: cancel,
-		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{})}
+		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
+		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{})}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
 }
@@ -126,10 +131,7 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
 	if d := s.cfg.Deadline(); d > 0 {
-		time.AfterFunc(d, func() {
-			s.log.Info("timeout reached, stopping", zap.Duration("timeout", d))
-			s.Stop()
-		})
+		go s.deadline(d)
 	}
 	go s.logErrors()
 	go s.consume()
@@ -148,12 +150,46 @@ func (s *Source) checkTopic() error {
 	return nil
 }
 
+// deadline stops a bounded run d after the group first assigned it
+// partitions: time spent waiting for a crashed member's session to expire
+// does not count. A run that gets no partitions within assignWait fails,
+// saying why, rather than ending with nothing read.
+func (s *Source) deadline(d time.Duration) {
+	wait := s.assignWait()
+	select {
+	case <-s.assigned:
+	case <-s.stopCh:
+		return
+	case <-time.After(wait):
+		s.fail(fmt.Errorf("kafka source %q: timed out after %s waiting for partitions of %q (group %q): another member holds them. "+
+			"A crashed run's member keeps them until its session expires (session_timeout_ms = %d); "+
+			"set group_instance_id so that a restarted run takes its partitions back at once",
+			s.env.Stage.ID, wait, s.cfg.Topic, s.cfg.GroupID, s.cfg.SessionTimeout.Milliseconds()))
+		return
+	}
+	select {
+	case <-time.After(d):
+		s.log.Info("timeout reached, stopping", zap.Duration("timeout", d))
+		s.Stop()
+	case <-s.stopCh:
+	}
+}
+
+// assignWait is how long a bounded run waits for partitions: long enough
+// for a crashed member's session to expire and the group to rebalance.
+func (s *Source) assignWait() time.Duration {
+	return s.cfg.SessionTimeout + s.cfg.DrainTimeout + 15*time.Second
+}
+
 func (s *Source) consume() {
 	defer close(s.consumed)
 	defer close(s.out)
 	h := &groupHandler{s: s}
-	backoff := 100 * time.Millisecond
-	for s.ctx.Err() == nil {
+	retry := 0
+	// A stopped source rejoins only while it holds acked offsets that are
+	// not committed, so that Commit has a session to commit them in; its
+	// claims then read nothing.
+	for s.ctx.Err() == nil && (!s.isStopped() || s.hasPending()) {
 		err := s.group.Consume(s.ctx, []string{s.cfg.Topic}, h)
 		switch {
 		case s.ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
@@ -162,15 +198,16 @@ func (s *Source) consume() {
 			s.fail(fmt.Errorf("kafka source %q: consumer group %q: %s: %w", s.env.Stage.ID, s.cfg.GroupID, groupConfigError(err), err))
 			return
 		case err != nil:
-			s.log.Warn("consumer group error, retrying", zap.Error(err), zap.Duration("backoff", backoff))
+			retry++
+			wait := backoff.Exp(100*time.Millisecond, 5*time.Second, retry)
+			s.log.Warn("consumer group error, retrying", zap.Error(err), zap.Duration("backoff", wait))
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-s.ctx.Done():
 				return
 			}
-			backoff = min(2*backoff, 5*time.Second)
 		default:
-			backoff = 100 * time.Millisecond
+			retry = 0
 		}
 	}
 }
@@ -236,90 +273,141 @@ func (s *Source) fail(err error) {
 	s.Stop()
 }
 
+// DrainTimeout is drain_timeout_ms: how long a stop may take.
+func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
+
 // Stats reports the records emitted so far.
 func (s *Source) Stats() plugin.SourceStats {
 	return plugin.SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load()}
 }
 
-// Commit synchronously commits every offset marked so far (marked means
-// acked, in order) and checks with the group coordinator that the commit
-// took: sarama reports a refused commit only in its logs, and a graceful
-// stop promises no replays. It needs the group session to be alive, which
-// it is until Close.
+// Commit commits every offset acked so far (in order per partition) and
+// returns nil only when the group coordinator confirmed each one. It needs
+// the group session to be alive, which it is until Close unless the group
+// rebalanced after the source stopped: then the records acked since the
+// last commit will be read again, and Commit says which.
 func (s *Source) Commit(ctx context.Context) error {
-	s.mu.Lock()
-	sess := s.sess
-	s.mu.Unlock()
+	sess := s.liveSession(ctx)
 	if sess == nil {
 		return nil
 	}
 	for attempt := 1; ; attempt++ {
-		done := make(chan struct{})
-		go func() { sess.Commit(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("kafka source %q: commit: %w", s.env.Stage.ID, ctx.Err())
+		pending, orphans := s.pending(sess)
+		if len(orphans) > 0 {
+			return fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
+				s.env.Stage.ID, partitionList(orphans))
 		}
-		behind, err := s.uncommitted()
-		if err == nil && behind == "" {
+		if len(pending) == 0 {
 			return nil
 		}
-		if attempt == 3 {
-			if err != nil {
-				return fmt.Errorf("kafka source %q: cannot confirm the final commit: %w", s.env.Stage.ID, err)
-			}
-			return fmt.Errorf("kafka source %q: the broker did not take the final commit (%s); those records will be read again", s.env.Stage.ID, behind)
+		err := s.commitOffsets(sess, pending)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, errSessionOver):
+			return fmt.Errorf("kafka source %q: the group rebalanced before the final commit (%v); records acked on partition(s) %s were not committed and will be read again",
+				s.env.Stage.ID, err, partitionList(pending))
+		case attempt == 3:
+			return fmt.Errorf("kafka source %q: the broker did not take the final commit of partition(s) %s: %w; those records will be read again", s.env.Stage.ID, partitionList(pending), err)
 		}
-		s.log.Warn("final commit not confirmed yet, committing again", zap.String("behind", behind), zap.Error(err))
+		s.log.Warn("final commit not confirmed yet, committing again", zap.String("partitions", partitionList(pending)), zap.Error(err))
 		select {
 		case <-time.After(250 * time.Millisecond):
 		case <-ctx.Done():
+			return fmt.Errorf("kafka source %q: final commit of partition(s) %s: %w", s.env.Stage.ID, partitionList(pending), ctx.Err())
 		}
 	}
 }
 
-// markedAt records that partition's records before next are acked.
-func (s *Source) markedAt(partition int32, next int64) {
+// partState is what the source knows of one partition's progress: the
+// offset up to which every record is acked, in order (mark), and the
+// offset the coordinator confirmed as committed; -1 for none.
+type partState struct {
+	mark, committed int64
+}
+
+// part returns partition's state, making it when new. Marks survive until
+// they are committed: a new session keeps what an old one left.
+func (s *Source) part(partition int32) *partState {
 	s.mu.Lock()
-	if s.marks == nil {
-		s.marks = map[int32]int64{}
+	defer s.mu.Unlock()
+	p := s.parts[partition]
+	if p == nil {
+		p = &partState{mark: -1, committed: -1}
+		s.parts[partition] = p
 	}
-	s.marks[partition] = max(s.marks[partition], next)
+	return p
+}
+
+// markedAt records that p's records before next are acked.
+func (s *Source) markedAt(p *partState, next int64) {
+	s.mu.Lock()
+	p.mark = max(p.mark, next)
 	s.mu.Unlock()
 }
 
-// uncommitted asks the group coordinator for the committed offsets and
-// describes the partitions whose commit is behind their mark ("" if none).
-func (s *Source) uncommitted() (string, error) {
+// committedAt records a commit the coordinator confirmed.
+func (s *Source) committedAt(partition int32, next int64) {
 	s.mu.Lock()
-	marks := maps.Clone(s.marks)
+	if p := s.parts[partition]; p != nil {
+		p.committed = max(p.committed, next)
+	}
 	s.mu.Unlock()
-	if len(marks) == 0 {
-		return "", nil
-	}
-	coord, err := s.client.Coordinator(s.cfg.GroupID)
-	if err != nil {
-		return "", err
-	}
-	parts := slices.Sorted(maps.Keys(marks))
-	resp, err := coord.FetchOffset(sarama.NewOffsetFetchRequest(s.client.Config().Version, s.cfg.GroupID, map[string][]int32{s.cfg.Topic: parts}))
-	if err != nil {
-		return "", err
-	}
-	var behind []string
-	for _, p := range parts {
-		b := resp.GetBlock(s.cfg.Topic, p)
-		switch {
-		case b == nil:
-			return "", fmt.Errorf("no committed offset returned for partition %d", p)
-		case !errors.Is(b.Err, sarama.ErrNoError):
-			return "", fmt.Errorf("partition %d: %w", p, b.Err)
-		case b.Offset < marks[p]:
-			behind = append(behind, fmt.Sprintf("partition %d committed %d, acked up to %d", p, b.Offset, marks[p]))
+}
+
+// liveSession returns the group session, waiting while the member rejoins
+// after a rebalance (see consume), until ctx ends.
+func (s *Source) liveSession(ctx context.Context) sarama.ConsumerGroupSession {
+	for {
+		s.mu.Lock()
+		sess, next := s.sess, s.newSess
+		s.mu.Unlock()
+		if sess == nil || sess.Context().Err() == nil {
+			return sess
+		}
+		select {
+		case <-next:
+		case <-s.consumed:
+			return sess
+		case <-ctx.Done():
+			return sess
 		}
 	}
-	return strings.Join(behind, ", "), nil
+}
+
+// hasPending reports acked offsets not yet committed.
+func (s *Source) hasPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.parts {
+		if p.mark > p.committed {
+			return true
+		}
+	}
+	return false
+}
+
+// pending returns the marks not yet committed: of the session's partitions
+// (to commit) and of partitions it does not hold (orphans, which it cannot
+// commit).
+func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map[int32]int64) {
+	held := sess.Claims()[s.cfg.Topic]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for partition, p := range s.parts {
+		if p.mark <= p.committed {
+			continue
+		}
+		m := &pending
+		if !slices.Contains(held, partition) {
+			m = &orphans
+		}
+		if *m == nil {
+			*m = map[int32]int64{}
+		}
+		(*m)[partition] = p.mark
+	}
+	return pending, orphans
 }
 
 // Close leaves the group and closes the client. Call Commit first.
@@ -337,6 +425,12 @@ func (s *Source) Close() error {
 		}
 	})
 	return err
+}
+
+func (s *Source) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
 }
 
 // register records a new claim loop; false once the source has stopped.
@@ -363,22 +457,44 @@ func (s *Source) take() (ok, last bool) {
 type groupHandler struct{ s *Source }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
-	h.s.mu.Lock()
-	h.s.sess = sess
-	h.s.marks = nil // what the last session marked is its (or the next owner's) business
-	h.s.mu.Unlock()
-	h.s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
-	if h.s.env.AutoCommit {
-		go h.s.commitLoop(sess)
+	s := h.s
+	s.mu.Lock()
+	s.sess = sess
+	close(s.newSess)
+	s.newSess = make(chan struct{})
+	s.mu.Unlock()
+	s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
+	if len(sess.Claims()[s.cfg.Topic]) > 0 {
+		s.assign.Do(func() { close(s.assigned) })
+	}
+	if s.env.AutoCommit {
+		go s.commitLoop(sess)
 	}
 	return nil
 }
 
+// Cleanup commits what the session's claims acked while they drained (when
+// sinks are durable on ack) and, unless the source has stopped, forgets
+// the session's partitions: what was acked but not committed is read again
+// by their next owner. A stopped source keeps its marks for Commit.
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
-	if h.s.env.AutoCommit {
-		sess.Commit()
+	s := h.s
+	if s.env.AutoCommit {
+		if pending, _ := s.pending(sess); len(pending) > 0 {
+			if err := s.commitOffsets(sess, pending); err != nil {
+				s.log.Warn("commit on giving up partitions failed; their records since the last commit will be read again",
+					zap.String("partitions", partitionList(pending)), zap.Error(err))
+			}
+		}
 	}
-	h.s.log.Info("partitions released", zap.Any("claims", sess.Claims()))
+	s.mu.Lock()
+	if !s.stopped {
+		for _, p := range sess.Claims()[s.cfg.Topic] {
+			delete(s.parts, p)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("partitions released", zap.Any("claims", sess.Claims()))
 	return nil
 }
 
@@ -390,20 +506,52 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // commitLoop commits soon after offsets are marked: at once when
 // commit_interval_ms is 0 (one commit in flight, later marks coalesce into
 // the next), else at most once per interval. Committing promptly keeps what
-// a crash replays down to the batches that were really in flight.
+// a crash replays down to the batches that were really in flight. A commit
+// the coordinator refuses is retried with backoff; window slots stay taken
+// meanwhile, so reading pauses. A refusal that retrying cannot fix, or
+// refusals that last commitPatience, stop the source with the partitions
+// named.
 func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
+	var failingSince time.Time
+	retry := 0
 	for {
 		select {
 		case <-s.kick:
-			seq := s.markSeq.Load()
-			sess.Commit()
+		case <-sess.Context().Done():
+			return
+		}
+		seq := s.markSeq.Load()
+		pending, _ := s.pending(sess)
+		err := s.commitOffsets(sess, pending)
+		switch {
+		case err == nil:
+			failingSince, retry = time.Time{}, 0
 			s.commitMu.Lock()
 			s.committedSeq = max(s.committedSeq, seq)
 			close(s.commitDone)
 			s.commitDone = make(chan struct{})
 			s.commitMu.Unlock()
-		case <-sess.Context().Done():
-			return
+		case errors.Is(err, errSessionOver):
+			return // the claims end with the session; Cleanup commits what it can
+		default:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			var ce *commitError
+			if (errors.As(err, &ce) && ce.permanent) || time.Since(failingSince) > commitPatience {
+				s.fail(fmt.Errorf("kafka source %q: offset commit of partition(s) %s failing since %s: %w; nothing more is read",
+					s.env.Stage.ID, partitionList(pending), failingSince.Format(time.RFC3339), err))
+				return
+			}
+			s.log.Warn("offset commit failed, retrying", zap.String("partitions", partitionList(pending)), zap.Error(err))
+			retry++
+			select {
+			case <-time.After(backoff.Exp(100*time.Millisecond, 2*time.Second, retry)):
+			case <-sess.Context().Done():
+				return
+			}
+			s.kickCommit()
+			continue
 		}
 		if s.cfg.CommitInterval > 0 {
 			select {
@@ -415,22 +563,30 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 	}
 }
 
+// commitPatience is how long commits may keep failing before the source
+// gives up: longer than a broker restart takes to move the coordinator.
+const commitPatience = 60 * time.Second
+
 // marked numbers a new mark and tells the commit loop there is something
 // to commit. With AutoCommit the caller then waits, with awaitCommit, until
 // a commit covers the mark before it frees the batch's window slot.
 func (s *Source) marked() int64 {
 	seq := s.markSeq.Add(1)
+	s.kickCommit()
+	return seq
+}
+
+func (s *Source) kickCommit() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
-	return seq
 }
 
-// awaitCommit waits until a commit that started after mark seq has finished
-// (or the session or the source ends). Without AutoCommit it returns at
-// once: the runner commits after the sinks have flushed.
-func (s *Source) awaitCommit(sess sarama.ConsumerGroupSession, seq int64) {
+// awaitCommit waits until a confirmed commit that started after mark seq
+// covers it (or the session or the claim ends). Without AutoCommit it
+// returns at once: the runner commits after the sinks have flushed.
+func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSession, seq int64) {
 	if !s.env.AutoCommit {
 		return
 	}
@@ -445,7 +601,7 @@ func (s *Source) awaitCommit(sess sarama.ConsumerGroupSession, seq int64) {
 		case <-ch:
 		case <-sess.Context().Done():
 			return
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -55,5 +55,9 @@ func Start(o Options) (*Broker, error) {
 	return &Broker{cluster: c, Addr: c.ListenAddrs()[0]}, nil
 }
 
+// Cluster is the kfake cluster, for tests that inject faults with its
+// Control functions.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+
 // Close stops the broker.
 func (b *Broker) Close() { b.cluster.Close() }

@@ -77,7 +77,7 @@ func (s *Source) loop(watched <-chan struct{}) {
 			b := &plugin.Batch{Records: recs, Origin: s.origin}
 			b.After(prev)
 			prev = b
-			msg := plugin.NewMessage(s.origin+"-"+strconv.Itoa(seq), b)
+			msg := plugin.NewMessage(context.Background(), s.origin+"-"+strconv.Itoa(seq), b)
 			s.window <- msg
 			s.out <- msg
 			s.records.Add(int64(len(recs)))

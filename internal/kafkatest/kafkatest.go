@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/conveyor-etl/conveyor/internal/devkafka"
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
@@ -44,6 +46,18 @@ func Start(t testing.TB) Env {
 	}
 	t.Cleanup(b.Close)
 	return Env{Brokers: []string{b.Addr}}
+}
+
+// StartEmbedded starts an in-process broker whatever KAFKA_BROKERS says,
+// for tests that inject faults through its kfake cluster.
+func StartEmbedded(t testing.TB) (Env, *kfake.Cluster) {
+	t.Helper()
+	b, err := devkafka.Start(devkafka.Options{})
+	if err != nil {
+		t.Fatalf("start in-process broker: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return Env{Brokers: []string{b.Addr}}, b.Cluster()
 }
 
 var seq atomic.Int64

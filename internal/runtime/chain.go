@@ -42,15 +42,19 @@ func (c *chain) handle(msg *message.Message) error {
 		b = &plugin.Batch{Records: []plugin.Record{{Value: msg.Payload, Offset: -1}}}
 	}
 	defer b.EndTurn()
-	ctx := c.r.ctx
+	// Writes and retries end when the run gives up draining, or when the
+	// source gives the batch up (its partition moved to another consumer).
+	ctx, cancel := context.WithCancel(msg.Context())
+	defer cancel()
+	defer context.AfterFunc(c.r.ctx, cancel)()
 	var writes []write
 	for _, s := range c.steps {
 		if err := c.eval(ctx, s, b, b.Records, &writes); err != nil {
-			return c.r.fatal(err)
+			return c.fail(ctx, err)
 		}
 	}
 	if err := b.WaitTurn(ctx); err != nil {
-		return c.r.fatal(fmt.Errorf("waiting for the previous batch of %s/%d: %w", b.Origin, b.Partition, err))
+		return c.fail(ctx, fmt.Errorf("waiting for the previous batch of %s/%d: %w", b.Origin, b.Partition, err))
 	}
 	pending := make([]plugin.Pending, len(writes))
 	for i, w := range writes {
@@ -64,9 +68,18 @@ func (c *chain) handle(msg *message.Message) error {
 		}
 	}
 	if len(errs) > 0 {
-		return c.r.fatal(errors.Join(errs...))
+		return c.fail(ctx, errors.Join(errs...))
 	}
 	return nil
+}
+
+// fail nacks the batch. It stops the run, unless the source gave the batch
+// up: then it is not committed, and the partition's next owner reads it.
+func (c *chain) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil && c.r.ctx.Err() == nil {
+		return fmt.Errorf("batch given up by its source: %w", err)
+	}
+	return c.r.fatal(err)
 }
 
 // eval applies s to in and passes the result down.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/wmlog"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -18,9 +19,11 @@ import (
 type Options struct {
 	Registry *plugin.Registry // default plugin.Default()
 	Logger   *zap.Logger      // default zap.NewNop()
-	// DrainTimeout bounds how long a stopped run waits for in-flight batches
-	// before abandoning them (they are not committed, so they are read again
-	// next time). Default 30s.
+	// DrainTimeout bounds a stop: waiting for in-flight batches, flushing
+	// the sinks and the final commit together. Batches not done in time are
+	// not committed, so they are read again next time. Default: the longest
+	// drain timeout of the pipeline's sources (a kafka source's
+	// drain_timeout_ms), else defaultDrainTimeout.
 	DrainTimeout time.Duration
 }
 
@@ -53,9 +56,6 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.DrainTimeout <= 0 {
-		opts.DrainTimeout = 30 * time.Second
-	}
 	plan, err := Compile(p, opts.Registry)
 	if err != nil {
 		return Summary{}, err
@@ -68,6 +68,9 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	if err := r.build(); err != nil {
 		r.closeAll()
 		return Summary{}, err
+	}
+	if r.opts.DrainTimeout <= 0 {
+		r.opts.DrainTimeout = r.sourcesDrainTimeout()
 	}
 	err = r.execute(ctx)
 	sum := r.summary(time.Since(start))
@@ -167,7 +170,7 @@ func (r *run) steps(n *node) []*step {
 // execute runs the router until the sources are done, then flushes the
 // sinks and commits the sources.
 func (r *run) execute(ctx context.Context) error {
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.opts.DrainTimeout}, newWatermillLogger(r.log))
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.opts.DrainTimeout}, wmlog.New(r.log))
 	if err != nil {
 		return err
 	}
@@ -190,8 +193,7 @@ func (r *run) execute(ctx context.Context) error {
 		routerDone <- nil
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
-	r.wait(ctx, routerDone)
-	err = r.finish()
+	err = r.finish(r.wait(ctx, routerDone))
 	if cerr := router.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -199,9 +201,33 @@ func (r *run) execute(ctx context.Context) error {
 	return err
 }
 
+// defaultDrainTimeout bounds a stop when no source says otherwise.
+const defaultDrainTimeout = 10 * time.Second
+
+// sourcesDrainTimeout is the longest drain timeout a source asks for.
+func (r *run) sourcesDrainTimeout() time.Duration {
+	d := time.Duration(0)
+	for _, s := range r.sources {
+		if dt, ok := s.(interface{ DrainTimeout() time.Duration }); ok {
+			d = max(d, dt.DrainTimeout())
+		}
+	}
+	if d == 0 {
+		return defaultDrainTimeout
+	}
+	return d
+}
+
+// commitReserve is the part of DrainTimeout kept for flushing the sinks and
+// the final commit: a quarter, at most 5 s.
+func (r *run) commitReserve() time.Duration {
+	return min(r.opts.DrainTimeout/4, 5*time.Second)
+}
+
 // wait returns when every source is done: by itself, after ctx is cancelled
-// (drained within DrainTimeout), or after a fatal error.
-func (r *run) wait(ctx context.Context, routerDone <-chan error) {
+// (drained within DrainTimeout less the commit reserve), or after a fatal
+// error. It returns the deadline of the flush and final commit.
+func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 	all := make(chan struct{})
 	go func() {
 		for _, s := range r.sources {
@@ -211,9 +237,9 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) {
 	}()
 	select {
 	case <-all:
-		return
+		return time.Now().Add(r.opts.DrainTimeout)
 	case <-ctx.Done():
-		r.log.Info("stopping: draining in-flight batches", zap.Duration("drain_timeout", r.opts.DrainTimeout))
+		r.log.Info("stopping: draining in-flight batches, then flushing and committing", zap.Duration("drain_timeout", r.opts.DrainTimeout))
 	case <-r.fatalCh:
 		r.log.Error("stopping after an error", zap.Error(r.fatalErr))
 	case err := <-routerDone:
@@ -223,22 +249,25 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) {
 			r.fatal(fmt.Errorf("router stopped: %v", err))
 		}
 	}
+	deadline := time.Now().Add(r.opts.DrainTimeout)
 	for _, s := range r.sources {
 		s.Stop()
 	}
 	select {
 	case <-all:
-	case <-time.After(r.opts.DrainTimeout):
-		r.log.Warn("drain timed out; batches still in flight are not committed and will be read again")
+	case <-time.After(r.opts.DrainTimeout - r.commitReserve()):
+		r.log.Warn("drain timed out; batches still in flight are not committed and will be read again",
+			zap.Duration("drain_timeout", r.opts.DrainTimeout))
 		r.cancel()
 		<-all
 	}
+	return deadline
 }
 
 // finish flushes the sinks and commits the sources. After a failure only
 // sources whose sinks are durable on ack commit (what they commit was
 // acked); the others commit nothing, and their unflushed output is dropped.
-func (r *run) finish() error {
+func (r *run) finish(deadline time.Time) error {
 	errs := []error{r.fatalErr}
 	for _, s := range r.sources {
 		if err := s.Err(); err != nil && r.fatalErr == nil {
@@ -246,7 +275,7 @@ func (r *run) finish() error {
 		}
 	}
 	ok := errors.Join(errs...) == nil
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if ok {
 		for n, s := range r.sinks {

@@ -1,6 +1,8 @@
-package runtime
+// Package wmlog sends Watermill's logs to zap.
+package wmlog
 
 import (
+	"os"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -11,7 +13,9 @@ import (
 // router's info lines are debug detail for a Conveyor user.
 type watermillLogger struct{ l *zap.Logger }
 
-func newWatermillLogger(l *zap.Logger) watermill.LoggerAdapter {
+// New returns a Watermill logger writing to l (named "watermill"). Trace
+// lines go to l at debug level only when CONVEYOR_WATERMILL_TRACE is set.
+func New(l *zap.Logger) watermill.LoggerAdapter {
 	return watermillLogger{l: l.Named("watermill")}
 }
 
@@ -32,7 +36,14 @@ func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields)  { w.l.Debug(msg, fields(f)...) }
 func (w watermillLogger) Debug(msg string, f watermill.LogFields) { w.l.Debug(msg, fields(f)...) }
-func (w watermillLogger) Trace(string, watermill.LogFields)       {}
+func (w watermillLogger) Trace(msg string, f watermill.LogFields) {
+	if trace {
+		w.l.Debug(msg, fields(f)...)
+	}
+}
+
+var trace = os.Getenv("CONVEYOR_WATERMILL_TRACE") != ""
+
 func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
 	return watermillLogger{l: w.l.With(fields(f)...)}
 }

@@ -1,0 +1,210 @@
+package flow_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// Example 1 with delivery = "per-message": the stock subscriber commits each
+// acked offset while json.write makes records durable only at the end, so a
+// crash lost every committed record. The run is now refused before it
+// consumes anything, naming the file, line, stage and key.
+func TestIntegrationPerMessageRefusesFileSink(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic, group := kafkatest.Name("events"), kafkatest.Name("g")
+	env.CreateTopic(t, topic, 3)
+	msgs, _ := events(300)
+	env.Produce(t, topic, msgs)
+	dir := t.TempDir()
+	text := example(t, "kafka-consumer-example.toml", env, `"events"`, fmt.Sprintf("%q", topic), `"conveyor-consumer"`, fmt.Sprintf("%q", group))
+	text = strings.Replace(text, `group_id = `, "delivery = \"per-message\"\nmax_messages = 0\ncommit_interval_ms = 200\ngroup_id = ", 1)
+	path := writePipeline(t, dir, text)
+	p, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = flow.Run(ctx, p)
+	if err == nil {
+		t.Fatal("per-message delivery into json.write ran; it must be refused")
+	}
+	for _, want := range []string{path + ":", `stage "consume"`, "delivery", "per-message", "json.write", `delivery = "batch"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if c := env.Committed(t, group, topic); len(c) > 0 {
+		t.Errorf("a refused run committed offsets %v", c)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "output", "events.json")); err == nil {
+		t.Error("a refused run wrote output/events.json")
+	}
+}
+
+// Per-message delivery into Kafka (durable on ack) under kill -9: nothing
+// that passes the filter is lost.
+func TestIntegrationPerMessageAtLeastOnceAcrossKill(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 3)
+	env.CreateTopic(t, out, 3)
+	msgs, _ := events(3000)
+	env.Produce(t, in, msgs)
+	path := writePipeline(t, t.TempDir(), etl(env, in, out, group, "max_messages = 0\ndelivery = \"per-message\"\nsession_timeout_ms = 6000"))
+	cmd := startChild(t, path)
+	if !waitProgress(t, env, group, in, nil, 60*time.Second) {
+		t.Log("no commit seen before the kill")
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	killedAt := env.Committed(t, group, in)
+	cmd = startChild(t, path)
+	if !waitCommitted(t, env, group, in, 120*time.Second) {
+		_ = cmd.Process.Kill()
+		t.Fatalf("the restarted run did not commit the whole input: %v", env.Committed(t, group, in))
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+	dups := assertOutput(t, env, out, msgs, 3000)
+	t.Logf("committed at the kill: %v; duplicates after restart: %d", killedAt, dups)
+}
+
+// A bounded run right after a kill -9 used to end with in=0 and exit 0: its
+// timeout_ms ran out while the group waited for the dead member's session
+// to expire. The clock now starts when partitions are assigned. With
+// group_instance_id the restarted run gets them back at once.
+func TestIntegrationRerunAfterKillReadsRecords(t *testing.T) {
+	for _, static := range []bool{false, true} {
+		t.Run(fmt.Sprintf("static=%v", static), func(t *testing.T) {
+			env := kafkatest.Start(t)
+			in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+			env.CreateTopic(t, in, 3)
+			env.CreateTopic(t, out, 3)
+			msgs, _ := events(600)
+			env.Produce(t, in, msgs[:300])
+			extra := "max_messages = 0\nsession_timeout_ms = 10000"
+			if static {
+				extra += "\ngroup_instance_id = \"etl-1\""
+			}
+			path := writePipeline(t, t.TempDir(), etl(env, in, out, group, extra))
+			cmd := startChild(t, path)
+			if !waitCommitted(t, env, group, in, 60*time.Second) {
+				t.Fatalf("the first run did not commit its input")
+			}
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			env.Produce(t, in, msgs[300:])
+			rerun := etl(env, in, out, group, strings.Replace(extra, "max_messages = 0", "max_messages = 100000\ntimeout_ms = 2000", 1))
+			start := time.Now()
+			sum := runFile(t, writePipeline(t, t.TempDir(), rerun))
+			took := time.Since(start)
+			if sum.In != 300 {
+				t.Errorf("the rerun after kill -9 read %d records, want the 300 produced since (took %s)", sum.In, took)
+			}
+			if static && took > 8*time.Second {
+				t.Errorf("with group_instance_id the rerun took %s; it should get its partitions back without waiting session_timeout_ms", took)
+			}
+			t.Logf("rerun: in=%d in %s", sum.In, took)
+		})
+	}
+}
+
+// stuckSink never finishes a write until its context ends.
+type stuckSink struct{ wrote chan struct{} }
+
+func (s *stuckSink) Write(ctx context.Context, _ []plugin.Record) plugin.Pending {
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
+	return pendingFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+}
+func (s *stuckSink) Durable() bool               { return true }
+func (s *stuckSink) Flush(context.Context) error { return nil }
+func (s *stuckSink) Close() error                { return nil }
+
+type pendingFunc func(context.Context) error
+
+func (f pendingFunc) Wait(ctx context.Context) error { return f(ctx) }
+
+// A stop is bounded by drain_timeout_ms as documented: waiting for the
+// in-flight batches, the flush and the final commit together. It used to
+// be a hidden 30 s drain plus up to 30 s more for flush and commit.
+func TestIntegrationStopIsBoundedByDrainTimeout(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, group := kafkatest.Name("in"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 3)
+	msgs, _ := events(300)
+	env.Produce(t, in, msgs)
+	reg := plugin.Default().Clone()
+	sink := &stuckSink{wrote: make(chan struct{}, 1)}
+	if err := reg.Register(&plugin.Spec{Name: "test.stuck", Plugin: "test", Sink: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf(`
+[[stages]]
+id = "consume"
+function = "kafka"
+[stages.config]
+brokers = %q
+topic = %q
+group_id = %q
+max_messages = 0
+drain_timeout_ms = 2000
+[[stages]]
+id = "stuck"
+function = "test.stuck"
+inputs = ["consume"]
+`, env.BrokerList(), in, group)
+	p, err := config.Parse("stuck.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- flow.Run(ctx, p, flow.WithRegistry(reg)) }()
+	select {
+	case <-sink.wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no batch reached the sink")
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		if took > 3*time.Second {
+			t.Errorf("stopping took %s with drain_timeout_ms = 2000", took)
+		}
+		if err == nil {
+			t.Error("a stop that abandoned stuck batches returned no error")
+		}
+		t.Logf("stopped in %s: %v", took, err)
+	case <-time.After(70 * time.Second):
+		t.Fatal("the run did not stop within 70 s of being cancelled")
+	}
+	if c := env.Committed(t, group, in); len(c) > 0 {
+		for p, off := range c {
+			if off > 0 {
+				t.Errorf("partition %d committed at %d though no write finished", p, off)
+			}
+		}
+	}
+}
