@@ -239,12 +239,25 @@ func (l *loader) deadLetter(v any) *DeadLetter {
 	case string:
 		dl.Path = x
 	case map[string]any:
-		l.unknownKeys(x, p, -1, "", []string{"path", "topic", "brokers"})
 		dl.Path = l.str(x, p, "path", -1, "")
 		dl.Topic = l.str(x, p, "topic", -1, "")
-		dl.Brokers = l.str(x, p, "brokers", -1, "")
-		if (dl.Path == "") == (dl.Topic == "") {
+		switch {
+		case (dl.Path == "") == (dl.Topic == ""):
 			l.fail(p, -1, "", p, "set exactly one of path (a JSON Lines file) or topic (a Kafka topic)")
+		case dl.Path != "":
+			for _, k := range sortedKeys(x) {
+				if k != "path" {
+					l.fail(p+"."+k, -1, "", p+"."+k, "unknown key (a dead-letter file takes only path; kafka keys such as brokers go with topic)")
+				}
+			}
+		default:
+			// The kafka sink's keys, checked when the pipeline is compiled
+			// against the registry.
+			dl.Config = map[string]Value{}
+			for k, v := range x {
+				kp := p + "." + k
+				dl.Config[k] = Value{V: l.expand(v, kp, -1, ""), Pos: l.at(kp)}
+			}
 		}
 	default:
 		l.fail(p, -1, "", p, "want a file path or a table with path or topic, got %s", typeName(v))

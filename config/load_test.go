@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -214,9 +215,9 @@ func TestParseErrors(t *testing.T) {
 		{"dead_letter_queue with neither",
 			with(`[error_handling.dead_letter_queue]`, `brokers = "localhost:9092"`),
 			[]string{`p.toml:9:1: error_handling.dead_letter_queue: set exactly one of path (a JSON Lines file) or topic (a Kafka topic)`}},
-		{"dead_letter_queue unknown key",
-			with(`[error_handling.dead_letter_queue]`, `topic = "dlq"`, `brokres = "localhost:9092"`),
-			[]string{`p.toml:11:1: error_handling.dead_letter_queue.brokres: unknown key (did you mean "brokers"?)`}},
+		{"dead_letter_queue file with a kafka key",
+			with(`[error_handling.dead_letter_queue]`, `path = "dead.jsonl"`, `brokers = "localhost:9092"`),
+			[]string{`p.toml:11:1: error_handling.dead_letter_queue.brokers: unknown key (a dead-letter file takes only path; kafka keys such as brokers go with topic)`}},
 		{"dead_letter_queue wrong type",
 			with(`[error_handling]`, `dead_letter_queue = true`),
 			[]string{`p.toml:10:1: error_handling.dead_letter_queue: want a file path or a table with path or topic, got a boolean`}},
@@ -305,7 +306,8 @@ func TestParseOK(t *testing.T) {
 		DeadLetterQueue: &config.DeadLetter{Path: "dead.jsonl", Pos: config.Pos{File: "p.toml", Line: 23, Col: 1}}}
 	got := p.ErrorHandling
 	if got.Strategy != want.Strategy || got.MaxRetries != want.MaxRetries || got.RetryDelay != want.RetryDelay ||
-		got.Backoff != want.Backoff || got.DeadLetterQueue == nil || *got.DeadLetterQueue != *want.DeadLetterQueue {
+		got.Backoff != want.Backoff || got.DeadLetterQueue == nil || got.DeadLetterQueue.Path != want.DeadLetterQueue.Path ||
+		got.DeadLetterQueue.Pos != want.DeadLetterQueue.Pos || got.DeadLetterQueue.Config != nil {
 		t.Errorf("error_handling = %+v (dlq %+v)", got, got.DeadLetterQueue)
 	}
 }
@@ -331,13 +333,24 @@ func TestDeadLetterTopic(t *testing.T) {
 		`[error_handling.dead_letter_queue]`, // 11
 		`topic = "dlq"`,                      // 12
 		`brokers = "${DLQ_BROKERS:-b:9092}"`, // 13
+		`sasl_username = "dlq-writer"`,       // 14
 	)...), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dl := p.ErrorHandling.DeadLetterQueue
-	if dl == nil || dl.Topic != "dlq" || dl.Brokers != "b:9092" || dl.Path != "" || dl.Pos.String() != "p.toml:11:1" {
-		t.Errorf("dead letter = %+v", dl)
+	if dl == nil || dl.Topic != "dlq" || dl.Path != "" || dl.Pos.String() != "p.toml:11:1" {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+	// Every key is kept, expanded, with its place, for the kafka sink to check.
+	want := map[string]string{"topic": "dlq @ p.toml:12:1", "brokers": "b:9092 @ p.toml:13:1", "sasl_username": "dlq-writer @ p.toml:14:1"}
+	if len(dl.Config) != len(want) {
+		t.Errorf("config = %v, want the keys of %v", dl.Config, want)
+	}
+	for k, w := range want {
+		if v := dl.Config[k]; fmt.Sprintf("%v @ %s", v.V, v.Pos) != w {
+			t.Errorf("%s = %v @ %s, want %s", k, v.V, v.Pos, w)
+		}
 	}
 }
 

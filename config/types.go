@@ -110,14 +110,24 @@ type ErrorHandling struct {
 	DeadLetterQueue *DeadLetter
 }
 
-// DeadLetter says where failed records go: a JSON Lines file (Path) or a Kafka
-// topic (Topic, on Brokers; Brokers defaults to the brokers of the stage
-// that failed, or of the pipeline's first Kafka stage).
+// DeadLetter says where failed records go: a JSON Lines file (Path) or a
+// Kafka topic (Topic), written by the kafka function's sink.
+//
+// For a topic, Config holds the table's keys as written (topic included):
+// any key of a kafka sink (brokers, security_protocol, sasl_*, tls_*,
+// client_id, max_message_bytes, ...), checked when the pipeline is compiled. Without brokers among them, the topic is on the
+// cluster of the pipeline's first kafka sink (in file order), or of its
+// first kafka source when it has no kafka sink: the dead-letter queue
+// inherits that stage's connection keys (brokers, client_id, delivery,
+// dial_timeout_ms, security_protocol, sasl_*, tls_*), and its own keys
+// override them one by one. With brokers set, it inherits nothing: it is
+// configured by its own keys alone. One dead-letter queue serves every
+// stage of the pipeline.
 type DeadLetter struct {
-	Path    string
-	Topic   string
-	Brokers string
-	Pos     Pos
+	Path   string
+	Topic  string
+	Config map[string]Value
+	Pos    Pos
 }
 
 // DefaultErrorHandling is what an absent [error_handling] table means.

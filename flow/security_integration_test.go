@@ -874,3 +874,72 @@ func validateOutput(t *testing.T, text string) string {
 	}
 	return fmt.Sprintln(all)
 }
+
+// A record the sink cannot send (larger than its max_message_bytes) goes to
+// the dead-letter topic on the secure cluster. Without brokers of its own,
+// the dead-letter queue connects as the kafka sink does (SASL_SSL, its CA,
+// its user); with brokers of its own it uses its own keys alone, here the
+// SSL listener. Before, it dialled the brokers in PLAINTEXT and the run
+// failed at start.
+func TestIntegrationSecurityDeadLetterTopic(t *testing.T) {
+	e := startSecure(t)
+	sec := security{Protocol: "SASL_SSL", Mechanism: "SCRAM-SHA-256", User: e.User, PasswordFromEnv: true, CA: e.CAFile}
+	for _, tc := range []struct {
+		name     string
+		listener string // where the dead-letter topic is read
+		table    string // the dead-letter table's keys besides topic
+	}{
+		{"inherits the sink's security", "SASL_SSL", ""},
+		{"own keys", "SSL", fmt.Sprintf("brokers = %q\nsecurity_protocol = \"SSL\"\ntls_ca_file = %q\n", e.SSL, e.CAFile)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, kd := e.tools(t, "SASL_SSL"), e.tools(t, tc.listener)
+			in, out, dlq, group := kafkatest.Name("sec-in"), kafkatest.Name("sec-out"), kafkatest.Name("sec-dlq"), kafkatest.Name("sec-g")
+			k.createTopic(t, in, 1)
+			k.createTopic(t, out, 1)
+			kd.createTopic(t, dlq, 1)
+			msgs, _ := events(20)
+			huge := fmt.Sprintf(`{"event_id":"huge","user_id":1,"blob":%q}`, strings.Repeat("x", 2000))
+			msgs[7].Value = []byte(huge)
+			for i := range msgs {
+				msgs[i].Partition = 0
+			}
+			k.produce(t, in, msgs)
+			text := copyPipeline(e.SASLSSL, in, out, group, len(msgs), sec) + fmt.Sprintf(`max_message_bytes = 1000
+
+[error_handling]
+strategy = "continue"
+[error_handling.dead_letter_queue]
+topic = %q
+%s`, dlq, tc.table)
+			sum, err, took, logs := runSecure(t, text, e.Passwords["SCRAM-SHA-256"])
+			if err != nil {
+				t.Fatalf("run failed after %s: %v\nlogs:\n%s", took, err, logs)
+			}
+			if sum.In != 20 || sum.Out != 19 || sum.Failed != 1 || sum.DeadLettered != 1 {
+				t.Errorf("summary %s; want in=20 out=19 failed=1 dead_lettered=1", sum)
+			}
+			if n := len(k.readAll(t, out)); n != 19 {
+				t.Errorf("%d records in the output, want the 19 that fit", n)
+			}
+			dead := kd.readAll(t, dlq)
+			if len(dead) != 1 {
+				t.Fatalf("the dead-letter topic holds %d entries, want 1", len(dead))
+			}
+			var entry struct {
+				Error, Stage string
+				Offset       int64
+				Record       struct {
+					EventID string `json:"event_id"`
+				}
+			}
+			if err := json.Unmarshal(dead[0].Value, &entry); err != nil {
+				t.Fatalf("dead-letter entry %s: %v", dead[0].Value, err)
+			}
+			if entry.Stage != "produce" || entry.Offset != 7 || entry.Record.EventID != "huge" || !strings.Contains(entry.Error, "larger than max_message_bytes = 1000") {
+				t.Errorf("dead-letter entry %.300s; want the huge record from produce at offset 7, too large", dead[0].Value)
+			}
+			k.assertCommittedAll(t, group, in)
+		})
+	}
+}

@@ -120,7 +120,7 @@ type SinkConfig struct {
 	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; records without it are sent unkeyed"`
 	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
 	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
-	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends; larger records fail"`
+	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
 	FlushMessages   int           `key:"flush_max_messages" doc:"most records in one produce request per partition (0 = no limit)"`
 	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
 	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`

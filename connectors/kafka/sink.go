@@ -178,9 +178,8 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 				s.unkeyed.Add(1)
 			}
 		}
-		if size := len(records[i].Value) + keyLen(m.Key); size > s.cfg.MaxMessageBytes {
-			// sarama would fail it too, as "invalid configuration"
-			p.fail(m, fmt.Errorf("record of %d bytes is larger than max_message_bytes = %d (raise it together with the topic's max.message.bytes)", size, s.cfg.MaxMessageBytes))
+		if err := s.checkSize(m); err != nil {
+			p.fail(m, err)
 			continue
 		}
 		select {
@@ -195,11 +194,66 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 	return p
 }
 
-func keyLen(k sarama.Encoder) int {
-	if k == nil {
-		return 0
+// recordVersion is the message format sarama's producer uses at
+// protocolVersion (record batches, from Kafka 0.11 on); it decides what a
+// record counts against max_message_bytes.
+var recordVersion = func() int {
+	if protocolVersion.IsAtLeast(sarama.V0_11_0_0) {
+		return 2
 	}
-	return k.Length()
+	return 1
+}()
+
+// checkSize fails a record the producer would refuse as larger than
+// max_message_bytes, counting as it does: key, value and the most a record
+// adds inside a batch. Sarama's own error for it reads "invalid
+// configuration" with a size the user never wrote.
+func (s *Sink) checkSize(m *sarama.ProducerMessage) error {
+	size := m.ByteSize(recordVersion)
+	if size <= s.cfg.MaxMessageBytes {
+		return nil
+	}
+	raw := m.Value.Length() // key and value, as the user sees them
+	if m.Key != nil {
+		raw += m.Key.Length()
+	}
+	return plugin.Permanent(fmt.Errorf("record of %d bytes (%d with Kafka's record overhead) is larger than max_message_bytes = %d (raise it together with the topic's max.message.bytes)",
+		raw, size, s.cfg.MaxMessageBytes))
+}
+
+// classify marks the producer errors that sending the record again cannot
+// fix as permanent (see plugin.ErrPermanent): the record or the topic is
+// refused as it is. The others (a broker down, a leader moving, a timeout)
+// stay transient. The error's text is unchanged.
+func classify(err error) error {
+	var ce sarama.ConfigurationError
+	if errors.As(err, &ce) {
+		return plugin.Permanent(err)
+	}
+	for _, k := range permanentKErrors {
+		if errors.Is(err, k) {
+			return plugin.Permanent(err)
+		}
+	}
+	return err
+}
+
+// permanentKErrors are the broker's answers to a produce request that
+// refuse the record itself, or this client's right to write the topic.
+var permanentKErrors = []sarama.KError{
+	sarama.ErrMessageSizeTooLarge,         // larger than the topic's max.message.bytes
+	sarama.ErrMessageSetSizeTooLarge,      // RECORD_LIST_TOO_LARGE
+	sarama.ErrInvalidMessage,              // CORRUPT_MESSAGE, after the producer's own retries
+	sarama.ErrInvalidRecord,               // refused by the broker's record validation
+	sarama.ErrInvalidTimestamp,            // outside the topic's accepted range
+	sarama.ErrInvalidTopic,                // a name the broker never accepts
+	sarama.ErrUnsupportedForMessageFormat, // the topic's format cannot hold the record
+	sarama.ErrUnsupportedCompressionType,  // the topic refuses the codec
+	sarama.ErrPolicyViolation,
+	sarama.ErrInvalidRequiredAcks,
+	sarama.ErrTopicAuthorizationFailed,
+	sarama.ErrClusterAuthorizationFailed,
+	sarama.ErrTransactionalIDAuthorizationFailed,
 }
 
 func (s *Sink) readSuccesses() {
@@ -213,7 +267,7 @@ func (s *Sink) readErrors() {
 	defer s.acks.Done()
 	for e := range s.producer.Errors() {
 		if p, ok := e.Msg.Metadata.(*pending); ok {
-			p.fail(e.Msg, e.Err)
+			p.fail(e.Msg, classify(e.Err))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -58,7 +59,7 @@ func (c *chain) handle(msg *message.Message) error {
 	}
 	pending := make([]plugin.Pending, len(writes))
 	for i, w := range writes {
-		pending[i] = w.step.sink.Write(ctx, w.recs)
+		pending[i] = safeWrite(ctx, w.step.sink, w.recs)
 	}
 	b.EndTurn()
 	var errs []error
@@ -90,10 +91,7 @@ func (c *chain) eval(ctx context.Context, s *step, b *plugin.Batch, in []plugin.
 		}
 		return nil
 	}
-	var failed []failure
-	out := s.op.Apply(in, make([]plugin.Record, 0, len(in)), func(i int, err error) {
-		failed = append(failed, failure{rec: in[i], err: err})
-	})
+	out, failed := c.apply(s, b, in)
 	if len(failed) > 0 {
 		recovered, err := c.r.policy.operatorFailed(ctx, s, b, failed)
 		if err != nil {
@@ -112,10 +110,42 @@ func (c *chain) eval(ctx context.Context, s *step, b *plugin.Batch, in []plugin.
 	return nil
 }
 
-// settle deals with the outcome of one sink write: retries what failed when
-// the policy says so, then skips, dead-letters or stops.
+// apply runs s's operator on in. When Apply panics there is no telling
+// which record did it, so each record is applied again alone: only those
+// that panic alone fail (permanently), and the good ones around them go on.
+func (c *chain) apply(s *step, b *plugin.Batch, in []plugin.Record) ([]plugin.Record, []failure) {
+	var failed []failure
+	out, err := safeApply(s.op, in, make([]plugin.Record, 0, len(in)), func(i int, err error) {
+		failed = append(failed, failure{rec: in[i], err: err})
+	})
+	if err == nil {
+		return out, failed
+	}
+	c.r.log.Error("operator panicked: applying the batch's records one at a time to find the ones it panics on",
+		stageField(s.st), zap.String("batch", batchPlace(b, in[0])), countField(len(in)), errField(err), stackField(err))
+	out, failed = make([]plugin.Record, 0, len(in)), nil
+	for i := range in {
+		var ferr error
+		res, err := safeApply(s.op, in[i:i+1], out, func(_ int, e error) { ferr = e })
+		switch {
+		case err != nil:
+			failed = append(failed, failure{rec: in[i], err: err})
+		case ferr != nil:
+			failed = append(failed, failure{rec: in[i], err: ferr})
+		default:
+			out = res
+		}
+	}
+	return out, failed
+}
+
+// settle deals with the outcome of one sink write: retries what failed with
+// a transient error when the policy says so, then skips, dead-letters or
+// stops. A write that failed as a whole (not a *plugin.WriteError: the sink
+// panicked, say) stops the run: there is no telling which records it wrote.
 func (c *chain) settle(ctx context.Context, w write, b *plugin.Batch, err error) error {
 	recs := w.recs
+	p := c.r.policy
 	for attempt := 1; ; attempt++ {
 		if err == nil {
 			c.r.counts.out.Add(int64(len(recs)))
@@ -123,20 +153,35 @@ func (c *chain) settle(ctx context.Context, w write, b *plugin.Batch, err error)
 		}
 		var we *plugin.WriteError
 		if !errors.As(err, &we) {
+			c.r.counts.failed.Add(int64(len(recs)))
+			c.r.log.Error("sink write failed as a whole", stageField(w.step.st), countField(len(recs)), zap.String("batch", batchPlace(b, recs[0])), errField(err), stackField(err))
 			return fmt.Errorf("stage %q: write: %w", w.step.st.ID, err)
 		}
 		failed := make([]failure, len(we.Failed))
-		retry := make([]plugin.Record, len(we.Failed))
 		for i, idx := range we.Failed {
 			failed[i] = failure{rec: recs[idx], err: we.Errs[i]}
-			retry[i] = recs[idx]
 		}
-		c.r.counts.out.Add(int64(len(recs) - len(retry)))
-		if !c.r.policy.retryAgain(ctx, attempt) {
-			return c.r.policy.giveUp(ctx, w.step.st, b, failed)
+		c.r.counts.out.Add(int64(len(recs) - len(failed)))
+		lost, again := splitPermanent(failed)
+		if !p.mayRetry(attempt) {
+			lost, again = failed, nil
 		}
-		c.r.log.Warn("sink write failed, retrying", stageField(w.step.st), countField(len(retry)), attemptField(attempt), errField(we.Errs[0]))
-		recs = retry
-		err = w.step.sink.Write(ctx, recs).Wait(ctx)
+		if len(lost) > 0 {
+			if err := p.giveUp(ctx, w.step.st, b, lost); err != nil {
+				return err
+			}
+		}
+		if len(again) == 0 {
+			return nil
+		}
+		if !p.wait(ctx, attempt) {
+			return p.giveUp(ctx, w.step.st, b, again)
+		}
+		c.r.log.Warn("sink write failed, retrying", stageField(w.step.st), countField(len(again)), attemptField(attempt), errField(again[0].err))
+		recs = make([]plugin.Record, len(again))
+		for i, f := range again {
+			recs[i] = f.rec
+		}
+		err = safeWrite(ctx, w.step.sink, recs).Wait(ctx)
 	}
 }

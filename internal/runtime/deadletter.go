@@ -2,10 +2,16 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -17,48 +23,121 @@ import (
 const dlqTopicRecordLimit = 128 << 10
 
 // buildDeadLetter makes the dead-letter sink of [error_handling], if any: a
-// JSON Lines file, or a Kafka topic written through the registry's "kafka"
-// function (on the brokers of the pipeline's first kafka stage unless given).
+// JSON Lines file, or a Kafka topic through the sink Compile checked.
 func (r *run) buildDeadLetter() (plugin.Sink, error) {
 	dl := r.plan.Pipeline.ErrorHandling.DeadLetterQueue
-	if dl == nil {
+	switch {
+	case dl == nil:
 		return nil, nil
-	}
-	if dl.Path != "" {
+	case dl.Path != "":
 		return openFileDLQ(dl.Path)
 	}
-	spec, ok := r.opts.Registry.Lookup("kafka")
-	if !ok || spec.Sink == nil {
-		return nil, fmt.Errorf("error_handling.dead_letter_queue: topic needs the kafka function")
-	}
-	brokers := dl.Brokers
-	if brokers == "" {
-		brokers = r.firstKafkaBrokers()
-	}
-	if brokers == "" {
-		return nil, fmt.Errorf("%s: error_handling.dead_letter_queue: set brokers (no kafka stage to take them from)", dl.Pos)
-	}
-	st := &config.Stage{Index: -1, ID: "dead_letter_queue", Function: "kafka", Pos: dl.Pos, Config: map[string]config.Value{
-		"brokers": {V: brokers, Pos: dl.Pos}, "topic": {V: dl.Topic, Pos: dl.Pos},
-	}}
-	cfg, err := plugin.DecodeConfig(spec.Sink, st)
-	if err != nil {
-		return nil, err
-	}
-	return spec.Sink.Build(cfg, plugin.Env{Pipeline: r.plan.Pipeline, Stage: st, Logger: r.log})
+	n := r.plan.deadLetter
+	return n.spec.Sink.Build(n.cfg, plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, Logger: r.log.With(zap.String("stage", n.st.ID))})
 }
 
-func (r *run) firstKafkaBrokers() string {
-	for _, st := range r.plan.Pipeline.Stages {
-		if st.Function == "kafka" {
-			if v, ok := st.Config["brokers"]; ok {
-				if s, ok := v.V.(string); ok {
-					return s
-				}
+// dlqTable is the dead-letter table's place in the file, for errors.
+const dlqTable = "error_handling.dead_letter_queue"
+
+// compileDeadLetter checks a dead-letter topic's keys as a kafka sink's,
+// with the connection keys it inherits (see config.DeadLetter). It returns
+// nil when there is no dead-letter topic. broken holds the stages that did
+// not compile: inheriting from one would only repeat its errors.
+func compileDeadLetter(p *config.Pipeline, reg *plugin.Registry, broken map[*config.Stage]bool) (*node, error) {
+	dl := p.ErrorHandling.DeadLetterQueue
+	if dl == nil || dl.Config == nil { // none, a file, or a table config reported
+		return nil, nil
+	}
+	spec, ok := reg.Lookup("kafka")
+	if !ok || spec.Sink == nil {
+		return nil, dlqError(dl.Pos, "topic", "a dead-letter topic needs the kafka function, which this registry lacks (path = \"...\" writes a file instead)")
+	}
+	keys := map[string]config.Value{}
+	var from *config.Stage // the stage it inherits from, if any
+	if _, own := dl.Config["brokers"]; !own {
+		if from = clusterStage(p); from == nil {
+			return nil, dlqError(dl.Pos, "brokers", "missing: the pipeline has no kafka stage to take the cluster from")
+		}
+		if broken[from] {
+			return nil, nil
+		}
+		for _, k := range connectionKeys(spec) {
+			if v, ok := from.Config[k]; ok {
+				keys[k] = v
 			}
 		}
 	}
-	return ""
+	maps.Copy(keys, dl.Config)
+	st := &config.Stage{Index: -1, ID: "dead_letter_queue", Function: spec.Name, Pos: dl.Pos, Config: keys}
+	cfg, err := plugin.DecodeConfig(spec.Sink, st)
+	if err != nil {
+		return nil, inDeadLetterTable(err, spec, from)
+	}
+	return &node{st: st, spec: spec, role: plugin.RoleSink, cfg: cfg}, nil
+}
+
+// clusterStage is the stage whose cluster a dead-letter topic without
+// brokers is on: the first kafka sink, else the first kafka source.
+func clusterStage(p *config.Pipeline) *config.Stage {
+	var source *config.Stage
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		switch {
+		case st.Function != "kafka":
+		case len(st.Inputs) > 0:
+			return st
+		case source == nil:
+			source = st
+		}
+	}
+	return source
+}
+
+// connectionKeys are the keys that a function's source and sink both take,
+// but topic: how it reaches its system (for kafka: brokers, client_id,
+// delivery, dial_timeout_ms, security_protocol, sasl_* and tls_*).
+func connectionKeys(spec *plugin.Spec) []string {
+	if spec.Source == nil || spec.Sink == nil {
+		return nil
+	}
+	sink := map[string]bool{}
+	for _, k := range config.Describe(spec.Sink.Config()) {
+		sink[k.Key] = true
+	}
+	var out []string
+	for _, k := range config.Describe(spec.Source.Config()) {
+		if sink[k.Key] && k.Key != "topic" {
+			out = append(out, k.Key)
+		}
+	}
+	return out
+}
+
+// inDeadLetterTable renames the keys of a decoding error ("config.x") to
+// where they are written ("error_handling.dead_letter_queue.x"). When the
+// table inherited from a stage, an error about a connection key says so:
+// the conflict may be with a key the user did not write there.
+func inDeadLetterTable(err error, spec *plugin.Spec, from *config.Stage) error {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	var inherited []string
+	if from != nil {
+		inherited = connectionKeys(spec)
+	}
+	for _, e := range es {
+		key := strings.TrimPrefix(e.Key, "config")
+		e.Key = dlqTable + key
+		if slices.Contains(inherited, strings.TrimPrefix(key, ".")) {
+			e.Msg += fmt.Sprintf(" (the dead-letter queue takes the connection keys of stage %q unless it sets brokers itself)", from.ID)
+		}
+	}
+	return err
+}
+
+func dlqError(pos config.Pos, key, msg string) error {
+	return &config.Error{Pos: pos, Stage: -1, Key: dlqTable + "." + key, Msg: msg}
 }
 
 // fileDLQ appends dead-letter entries to a JSON Lines file and syncs it

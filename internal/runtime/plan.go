@@ -22,6 +22,8 @@ type Plan struct {
 	Pipeline *config.Pipeline
 	nodes    []*node
 	sources  []*node
+	// deadLetter is the sink of a dead-letter topic; nil for none or a file.
+	deadLetter *node
 }
 
 // Compile checks every stage of p against reg and links the stages. It
@@ -32,11 +34,13 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 	errs = append(errs, checkPlugins(p, reg)...)
 	plan := &Plan{Pipeline: p}
 	byID := map[string]*node{}
+	broken := map[*config.Stage]bool{}
 	for i := range p.Stages {
 		st := &p.Stages[i]
 		n, err := compileStage(st, reg)
 		if err != nil {
 			errs = append(errs, err)
+			broken[st] = true
 		}
 		if n == nil {
 			continue
@@ -68,6 +72,10 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 		if n.role != plugin.RoleSink && n.st.ID != "" && !read[n.st.ID] {
 			errs = append(errs, stageErr(n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
 		}
+	}
+	var err error
+	if plan.deadLetter, err = compileDeadLetter(p, reg, broken); err != nil {
+		errs = append(errs, err)
 	}
 	if len(p.Stages) > 0 && len(plan.sources) == 0 && len(plan.nodes) == len(p.Stages) {
 		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Msg: "the pipeline has no source (a stage with inputs = [])"})

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,9 +35,17 @@ type policy struct {
 // retryAgain waits before attempt number n (from 1) and reports whether to
 // make it.
 func (p *policy) retryAgain(ctx context.Context, n int) bool {
-	if p.eh.Strategy != config.Retry || n > p.eh.MaxRetries {
-		return false
-	}
+	return p.mayRetry(n) && p.wait(ctx, n)
+}
+
+// mayRetry reports whether the strategy allows attempt number n (from 1).
+func (p *policy) mayRetry(n int) bool {
+	return p.eh.Strategy == config.Retry && n <= p.eh.MaxRetries
+}
+
+// wait sleeps before attempt number n, and reports false when ctx ended
+// first.
+func (p *policy) wait(ctx context.Context, n int) bool {
 	t := time.NewTimer(p.delay(n))
 	defer t.Stop()
 	select {
@@ -45,6 +54,19 @@ func (p *policy) retryAgain(ctx context.Context, n int) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// splitPermanent separates the failures that retrying cannot fix from the
+// others, keeping their order.
+func splitPermanent(failed []failure) (permanent, transient []failure) {
+	for _, f := range failed {
+		if plugin.IsPermanent(f.err) {
+			permanent = append(permanent, f)
+		} else {
+			transient = append(transient, f)
+		}
+	}
+	return permanent, transient
 }
 
 // delay is RetryDelay, or for exponential backoff RetryDelay·2^(n-1) with
@@ -81,29 +103,32 @@ func (p *policy) operatorFailed(ctx context.Context, s *step, b *plugin.Batch, f
 	return recovered, p.giveUp(ctx, s.st, b, lost)
 }
 
+// retryOperator applies the record alone again, unless its error is
+// permanent, until it succeeds or the retries run out.
 func (p *policy) retryOperator(ctx context.Context, s *step, f failure) ([]plugin.Record, error) {
 	err := f.err
-	for n := 1; p.retryAgain(ctx, n); n++ {
+	for n := 1; !plugin.IsPermanent(err) && p.retryAgain(ctx, n); n++ {
 		var again error
-		out := s.op.Apply([]plugin.Record{f.rec}, nil, func(_ int, e error) { again = e })
-		if again == nil {
+		out, perr := safeApply(s.op, []plugin.Record{f.rec}, nil, func(_ int, e error) { again = e })
+		if perr == nil && again == nil {
 			return out, nil
 		}
-		err = again
+		err = cmp.Or(perr, again)
 	}
 	return nil, err
 }
 
 // giveUp skips the records (continue), dead-letters them, or stops the run:
 // stop is the strategy's choice, and retry's fallback when there is no
-// dead-letter queue.
+// dead-letter queue. Each record given up on counts as failed, whichever
+// of the three happens to it.
 func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, lost []failure) error {
 	first := lost[0]
-	where := fmt.Sprintf("%s/%d@%d", b.Origin, b.Partition, first.rec.Offset)
+	where := batchPlace(b, first.rec)
+	p.counts.failed.Add(int64(len(lost)))
 	if p.eh.Strategy == config.Stop || (p.eh.Strategy == config.Retry && p.dlq == nil) {
 		return fmt.Errorf("stage %q failed on record %s: %w (error_handling.strategy = %s; nothing from this record on is committed)", st.ID, where, first.err, p.eh.Strategy)
 	}
-	p.counts.failed.Add(int64(len(lost)))
 	if p.dlq == nil {
 		p.log.Warn("records skipped", stageField(st), countField(len(lost)), zap.String("first", where), errField(first.err))
 		return nil
@@ -148,6 +173,11 @@ func deadLetter(stage string, b *plugin.Batch, f failure, limit int) []byte {
 	}
 	out, _ := json.Marshal(entry)
 	return out
+}
+
+// batchPlace names where rec came from: origin/partition@offset.
+func batchPlace(b *plugin.Batch, rec plugin.Record) string {
+	return fmt.Sprintf("%s/%d@%d", b.Origin, b.Partition, rec.Offset)
 }
 
 func stageField(st *config.Stage) zap.Field { return zap.String("stage", st.ID) }

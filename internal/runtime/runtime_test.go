@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +24,8 @@ import (
 type world struct {
 	mu      sync.Mutex
 	written []int
-	tries   map[int]int
+	tries   map[int]int // failed sink writes per record
+	applies map[int]int // operator calls per failing record
 }
 
 type srcCfg struct {
@@ -35,6 +35,17 @@ type srcCfg struct {
 type failCfg struct {
 	Fail  []string `key:"fail"`
 	Times int      `key:"times"`
+	// Permanent marks the errors with plugin.Permanent.
+	Permanent bool `key:"permanent"`
+}
+
+// err is the error a failop or flaky stage fails a record with.
+func (c *failCfg) err(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if c.Permanent {
+		return plugin.Permanent(err)
+	}
+	return err
 }
 
 func (w *world) registry() *plugin.Registry {
@@ -65,7 +76,8 @@ func (w *world) registry() *plugin.Registry {
 			return plugin.OperatorFunc(func(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
 				for i, r := range in {
 					if bad(r, c.Fail) {
-						fail(i, fmt.Errorf("cannot handle %s", r.Value))
+						w.applied(r)
+						fail(i, c.err("cannot handle %s", r.Value))
 						continue
 					}
 					out = append(out, r)
@@ -77,6 +89,16 @@ func (w *world) registry() *plugin.Registry {
 		func() *failCfg { return &failCfg{} },
 		func(c *failCfg, _ plugin.Env) (plugin.Sink, error) { return &flakySink{w: w, cfg: c}, nil })}))
 	return reg
+}
+
+// applied counts an operator call on a failing record.
+func (w *world) applied(r plugin.Record) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.applies == nil {
+		w.applies = map[int]int{}
+	}
+	w.applies[int(r.Offset)]++
 }
 
 func bad(r plugin.Record, fail []string) bool {
@@ -104,7 +126,7 @@ func (s *flakySink) Write(_ context.Context, recs []plugin.Record) plugin.Pendin
 		if bad(r, s.cfg.Fail) && s.w.tries[int(r.Offset)] < s.cfg.Times {
 			s.w.tries[int(r.Offset)]++
 			we.Failed = append(we.Failed, i)
-			we.Errs = append(we.Errs, errors.New("broker said no"))
+			we.Errs = append(we.Errs, s.cfg.err("broker said no"))
 			continue
 		}
 		s.w.written = append(s.w.written, int(r.Offset))
@@ -161,10 +183,10 @@ func TestErrorHandling(t *testing.T) {
 		want       []int
 		failed, dl int64
 	}{
-		{name: "stop on operator error", opFail: "3", eh: `strategy = "stop"`, wantErr: `stage "op" failed on record count/0@3: cannot handle {"n":3}`},
+		{name: "stop on operator error", opFail: "3", eh: `strategy = "stop"`, wantErr: `stage "op" failed on record count/0@3: cannot handle {"n":3}`, failed: 1},
 		{name: "continue skips and counts", opFail: "3,7", eh: `strategy = "continue"`, want: []int{0, 1, 2, 4, 5, 6, 8, 9}, failed: 2},
 		{name: "retry recovers a flaky write", sinkFail: "5", times: 2, eh: "strategy = \"retry\"\nmax_retries = 3\nretry_delay_seconds = 0.01", want: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{name: "retry gives up and stops without a dead-letter queue", sinkFail: "5", times: 9, eh: "strategy = \"retry\"\nmax_retries = 2\nretry_delay_seconds = 0.01", wantErr: `stage "out" failed on record count/0@5: broker said no`, want: []int{0, 1, 2, 3, 4, 6, 7}},
+		{name: "retry gives up and stops without a dead-letter queue", sinkFail: "5", times: 9, eh: "strategy = \"retry\"\nmax_retries = 2\nretry_delay_seconds = 0.01", wantErr: `stage "out" failed on record count/0@5: broker said no`, want: []int{0, 1, 2, 3, 4, 6, 7}, failed: 1},
 		{name: "retry then dead-letter", sinkFail: "5", times: 9, eh: "strategy = \"retry\"\nmax_retries = 2\nretry_delay_seconds = 0.01\nbackoff = \"exponential\"\ndead_letter_queue = " + fmt.Sprintf("%q", dlq), want: []int{0, 1, 2, 3, 4, 6, 7, 8, 9}, failed: 1, dl: 1},
 		{name: "continue with dead-letter on operator error", opFail: "0,9", eh: "strategy = \"continue\"\n[error_handling.dead_letter_queue]\npath = " + fmt.Sprintf("%q", dlq), want: []int{1, 2, 3, 4, 5, 6, 7, 8}, failed: 2, dl: 2},
 	}

@@ -16,9 +16,12 @@ type Summary struct {
 	// In counts records the sources emitted; Out records the sinks made
 	// durable (a record written to two sinks counts twice).
 	In, Out int64
-	// Filtered counts records operators dropped; Failed records given up on
-	// (skipped or sent to the dead-letter queue); DeadLettered those of them
-	// written to the dead-letter queue.
+	// Filtered counts records operators dropped. Failed counts records
+	// given up on, once per stage that gave up on them: skipped (continue),
+	// sent to the dead-letter queue, or that stopped the run (stop, or retry
+	// with no dead-letter queue), including every record of a sink write that
+	// failed as a whole. DeadLettered counts those written to the dead-letter
+	// queue.
 	Filtered, Failed, DeadLettered int64
 	// InBytes is the size of the records the sources read, before enrichment.
 	InBytes int64
