@@ -211,6 +211,11 @@ type builder struct {
 	lastLen, lastBufLen int
 }
 
+// maxPrealloc caps the buffer a batch starts with: batch_size records of
+// the first record's size can be far more than the batch will hold, and
+// append grows the buffer when it does.
+const maxPrealloc = 4 << 20
+
 type filledBatch struct {
 	batch *plugin.Batch
 	id    string
@@ -236,7 +241,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 			bufCap = 2*b.lastBufLen + 8*(len(m.Value)+96)
 		}
 		b.recs = make([]plugin.Record, 0, n)
-		b.buf = make([]byte, 0, bufCap)
+		b.buf = make([]byte, 0, min(bufCap, maxPrealloc))
 		b.first = m.Offset
 	}
 	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, Partition: m.Partition, Offset: m.Offset}

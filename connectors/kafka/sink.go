@@ -1,9 +1,11 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -105,8 +107,7 @@ type pending struct {
 	left   atomic.Int64
 	done   chan struct{}
 	mu     sync.Mutex
-	failed []int
-	errs   []error
+	failed []failedRecord
 }
 
 func (p *pending) settle() {
@@ -118,8 +119,7 @@ func (p *pending) settle() {
 func (p *pending) fail(m *sarama.ProducerMessage, err error) {
 	i := indexOf(p.msgs, m)
 	p.mu.Lock()
-	p.failed = append(p.failed, i)
-	p.errs = append(p.errs, err)
+	p.failed = append(p.failed, failedRecord{i, err})
 	p.mu.Unlock()
 	p.settle()
 }
@@ -145,17 +145,18 @@ func (p *pending) Wait(ctx context.Context) error {
 	if len(p.failed) == 0 {
 		return nil
 	}
-	sortFailed(p.failed, p.errs)
-	return &plugin.WriteError{Failed: p.failed, Errs: p.errs}
+	slices.SortFunc(p.failed, func(a, b failedRecord) int { return cmp.Compare(a.index, b.index) })
+	we := &plugin.WriteError{Failed: make([]int, len(p.failed)), Errs: make([]error, len(p.failed))}
+	for i, f := range p.failed {
+		we.Failed[i], we.Errs[i] = f.index, f.err
+	}
+	return we
 }
 
-func sortFailed(idx []int, errs []error) {
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && idx[j] < idx[j-1]; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-			errs[j], errs[j-1] = errs[j-1], errs[j]
-		}
-	}
+// failedRecord is a record of a write that failed: its index in the write.
+type failedRecord struct {
+	index int
+	err   error
 }
 
 // Write queues records for the producer in order and returns at once (it

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -93,7 +94,7 @@ func checkPlugins(p *config.Pipeline, reg *plugin.Registry) []error {
 	var errs []error
 	known := reg.Plugins()
 	for _, name := range p.Global.Plugins {
-		if !contains(known, name) {
+		if !slices.Contains(known, name) {
 			msg := fmt.Sprintf("unknown plugin %q (known: %v)", name, known)
 			if s := config.Closest(name, known); s != "" {
 				msg = fmt.Sprintf("unknown plugin %q (did you mean %q?)", name, s)
@@ -139,15 +140,6 @@ func stageErr(st *config.Stage, pos config.Pos, key, msg string) *config.Error {
 		pos = st.Pos
 	}
 	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: key, Msg: msg}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // errFatal marks an error that must stop the run.

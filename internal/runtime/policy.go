@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/backoff"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -72,16 +72,10 @@ func splitPermanent(failed []failure) (permanent, transient []failure) {
 // delay is RetryDelay, or for exponential backoff RetryDelay·2^(n-1) with
 // ±20% jitter, capped at 30·RetryDelay.
 func (p *policy) delay(n int) time.Duration {
-	d := p.eh.RetryDelay
 	if p.eh.Backoff != "exponential" {
-		return d
+		return p.eh.RetryDelay
 	}
-	d <<= min(n-1, 16)
-	if limit := 30 * p.eh.RetryDelay; d > limit {
-		d = limit
-	}
-	jitter := 0.8 + 0.4*rand.Float64() //nolint:gosec // jitter needs no crypto
-	return time.Duration(float64(d) * jitter)
+	return backoff.Jitter(backoff.Exp(p.eh.RetryDelay, 30*p.eh.RetryDelay, n), 0.2)
 }
 
 // operatorFailed retries each failed record alone (under retry), and gives
