@@ -141,7 +141,7 @@ func (l *loader) meta(t map[string]any, m *Meta) {
 var logLevels = []string{"debug", "info", "warn", "error"}
 
 func (l *loader) global(t map[string]any, g *Global) {
-	l.unknownKeys(t, "global", -1, "", []string{"plugins", "log_level", "variables"})
+	l.unknownKeys(t, "global", -1, "", []string{"plugins", "log_level", "variables", "max_inflight_mb"})
 	g.Variables = map[string]string{}
 	if vt, ok := l.table(t, "variables", "global.variables"); ok {
 		for _, k := range sortedKeys(vt) {
@@ -155,6 +155,15 @@ func (l *loader) global(t map[string]any, g *Global) {
 	g.LogLevel = strings.ToLower(l.str(t, "global", "log_level", -1, ""))
 	if g.LogLevel != "" && !contains(logLevels, g.LogLevel) {
 		l.fail("global.log_level", -1, "", "global.log_level", "unknown level %q (want one of %s)", g.LogLevel, strings.Join(logLevels, ", "))
+	}
+	if v, ok := t["max_inflight_mb"]; ok {
+		const k = "global.max_inflight_mb"
+		before := len(l.errs) // an unset ${VAR} is reported once, not twice
+		n, err := toInt(l.expand(v, k, -1, ""))
+		if len(l.errs) == before && (err != nil || n < 1 || n > 1<<20) {
+			l.fail(k, -1, "", k, "want a whole number of MiB from 1 to %d, got %s", 1<<20, describe(v))
+		}
+		g.MaxInflightMB = int(n)
 	}
 }
 

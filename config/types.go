@@ -36,7 +36,15 @@ type Global struct {
 	LogLevel string
 	// Variables are substituted for {{name}} in string values.
 	Variables map[string]string
+	// MaxInflightMB bounds the MiB of records a run holds in flight across
+	// its sources (max_inflight_mb; 0 means DefaultMaxInflightMB).
+	MaxInflightMB int
 }
+
+// DefaultMaxInflightMB is the in-flight budget when max_inflight_mb is not
+// set: far above what the default batches need for a few partitions, low
+// enough to keep a run over hundreds of partitions within a few hundred MB.
+const DefaultMaxInflightMB = 64
 
 // Stage is one [[stages]] entry.
 type Stage struct {

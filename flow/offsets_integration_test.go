@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -206,5 +208,116 @@ inputs = ["consume"]
 				t.Errorf("partition %d committed at %d though no write finished", p, off)
 			}
 		}
+	}
+}
+
+// holdSink keeps every write pending until released, and records the most
+// record bytes it held at once.
+type holdSink struct {
+	mu       sync.Mutex
+	held     int64
+	peak     int64
+	release  chan struct{}
+	received atomic.Int64
+}
+
+func (s *holdSink) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+	n := int64(0)
+	for _, r := range recs {
+		n += int64(len(r.Value))
+	}
+	s.mu.Lock()
+	s.held += n
+	s.peak = max(s.peak, s.held)
+	s.mu.Unlock()
+	s.received.Add(int64(len(recs)))
+	return pendingFunc(func(ctx context.Context) error {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+		s.held -= n
+		s.mu.Unlock()
+		return nil
+	})
+}
+func (s *holdSink) Durable() bool               { return true }
+func (s *holdSink) Flush(context.Context) error { return nil }
+func (s *holdSink) Close() error                { return nil }
+
+// [global] max_inflight_mb bounds the record bytes a run holds in flight
+// across all partitions: with writes held back, 12 partitions × window 4 ×
+// 100 records of about 1 KB would be 4.8 MB in flight; a 1 MiB budget stops
+// fetching at 1 MiB (plus one batch that takes what is left).
+func TestIntegrationInflightBudgetBoundsMemory(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, group := kafkatest.Name("in"), kafkatest.Name("g")
+	const parts = 12
+	env.CreateTopic(t, in, parts)
+	pad := strings.Repeat("x", 1000)
+	msgs := make([]kafkatest.Msg, 12000)
+	for i := range msgs {
+		msgs[i] = kafkatest.Msg{Partition: int32(i % parts), Value: []byte(fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad))}
+	}
+	env.Produce(t, in, msgs)
+	reg := plugin.Default().Clone()
+	sink := &holdSink{release: make(chan struct{})}
+	if err := reg.Register(&plugin.Spec{Name: "test.hold", Plugin: "test", Sink: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.Parse("budget.toml", []byte(fmt.Sprintf(`
+[global]
+max_inflight_mb = 1
+[[stages]]
+id = "consume"
+function = "kafka"
+[stages.config]
+brokers = %q
+topic = %q
+group_id = %q
+max_messages = 12000
+batch_size = 100
+window = 4
+[[stages]]
+id = "hold"
+function = "test.hold"
+inputs = ["consume"]
+`, env.BrokerList(), in, group)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := flow.Execute(context.Background(), p, flow.WithRegistry(reg))
+		done <- err
+	}()
+	// wait until the source is blocked: nothing new arrives for a while
+	last, still := int64(-1), 0
+	for still < 10 {
+		time.Sleep(100 * time.Millisecond)
+		if n := sink.received.Load(); n == last && n > 0 {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	sink.mu.Lock()
+	peak := sink.peak
+	sink.mu.Unlock()
+	const limit = 1<<20 + 100*1100 // the budget, plus one batch that may take what is left
+	if peak > limit {
+		t.Errorf("with max_inflight_mb = 1 the sink held %d bytes of records at once (limit %d)", peak, limit)
+	}
+	t.Logf("held at most %d bytes (%d records) before the budget stopped fetching", peak, last)
+	close(sink.release)
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := sink.received.Load(); got != 12000 {
+		t.Errorf("the sink received %d records, want 12000", got)
 	}
 }

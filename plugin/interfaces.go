@@ -20,6 +20,10 @@ type Env struct {
 	// It is false when a downstream sink makes records durable only at
 	// Flush; then progress is recorded only by Commit, after the flush.
 	AutoCommit bool
+	// Budget bounds the bytes in flight across the run's sources: a source
+	// that holds batches takes their bytes before emitting them and gives
+	// them back once they are settled. Nil when unlimited.
+	Budget *Budget
 }
 
 // Source reads records and emits them as batch messages (see [NewMessage]).

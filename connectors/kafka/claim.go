@@ -21,6 +21,7 @@ type inflight struct {
 	}
 	next int64 // offset to commit once acked: last offset + 1
 	n    int
+	held int64 // bytes taken from the run's budget, given back when settled
 }
 
 // consumeClaim reads one partition into batches until the session ends or
@@ -121,15 +122,21 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 // next owner) or the claim does.
 func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
 	msg := plugin.NewMessage(ctx, fb.id, fb.batch)
+	held, err := s.env.Budget.Acquire(ctx, int64(fb.size))
+	if err != nil {
+		return false
+	}
 	select {
 	case slots <- struct{}{}:
 	case <-sess.Context().Done():
+		s.env.Budget.Release(held)
 		return false
 	case <-ctx.Done():
+		s.env.Budget.Release(held)
 		return false
 	}
 	s.inflight.Add(1)
-	window <- inflight{msg: msg, next: fb.last + 1, n: len(fb.batch.Records)}
+	window <- inflight{msg: msg, next: fb.last + 1, n: len(fb.batch.Records), held: held}
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(len(fb.batch.Records)))
@@ -152,14 +159,19 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 // coordinator's connection, made the end of a bounded run take seconds).
 func (s *Source) watch(ctx context.Context, sess sarama.ConsumerGroupSession, part *partState, topic string, partition int32,
 	window <-chan inflight, slots <-chan struct{}, done chan<- struct{}) {
-	settled := make(chan int64, cap(slots)) // mark number, 0 when not marked
+	type settledBatch struct {
+		seq  int64 // mark number, 0 when not marked
+		held int64
+	}
+	settled := make(chan settledBatch, cap(slots))
 	released := make(chan struct{})
 	go func() {
 		defer close(released)
-		for seq := range settled {
-			if seq > 0 {
-				s.awaitCommit(ctx, sess, seq)
+		for b := range settled {
+			if b.seq > 0 {
+				s.awaitCommit(ctx, sess, b.seq)
 			}
+			s.env.Budget.Release(b.held)
 			<-slots
 			s.inflight.Done()
 		}
@@ -187,7 +199,7 @@ func (s *Source) watch(ctx context.Context, sess sarama.ConsumerGroupSession, pa
 		case <-ctx.Done():
 			failed = true
 		}
-		settled <- seq
+		settled <- settledBatch{seq, f.held}
 	}
 }
 
@@ -220,7 +232,8 @@ type filledBatch struct {
 	batch *plugin.Batch
 	id    string
 	last  int64
-	bytes int
+	bytes int // input value bytes
+	size  int // bytes of the batch's records, as enriched
 }
 
 func newBuilder(topic string, partition int32, size int) *builder {
@@ -262,7 +275,7 @@ func (b *builder) take() filledBatch {
 	batch := &plugin.Batch{Records: b.recs, Origin: b.topic, Partition: b.partition}
 	batch.After(b.prev)
 	b.prev = batch
-	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), last: b.last, bytes: b.bytes}
+	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), last: b.last, bytes: b.bytes, size: len(b.buf)}
 	b.lastLen, b.lastBufLen = len(b.recs), len(b.buf)
 	b.recs, b.buf, b.bytes = nil, nil, 0
 	return fb

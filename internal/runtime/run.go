@@ -36,6 +36,7 @@ type run struct {
 	cancel context.CancelFunc
 	counts counters
 	policy *policy
+	budget *plugin.Budget
 
 	sources map[*node]plugin.Source
 	ops     map[*node]plugin.Operator
@@ -64,6 +65,11 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]plugin.Sink{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
+	mb := p.Global.MaxInflightMB
+	if mb <= 0 {
+		mb = config.DefaultMaxInflightMB
+	}
+	r.budget = plugin.NewBudget(int64(mb) << 20)
 	start := time.Now()
 	if err := r.build(); err != nil {
 		r.closeAll()
@@ -133,7 +139,7 @@ func buildErr(n *node, err error) error {
 }
 
 func (r *run) env(n *node, autoCommit bool) plugin.Env {
-	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit,
+	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget,
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
