@@ -63,6 +63,9 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 	if s.Sink != nil {
 		printKeys(stdout, "as a sink (with inputs)", s.Sink.Config())
 	}
+	if s.Doc != "" {
+		fmt.Fprintf(stdout, "\n%s", s.Doc)
+	}
 	return 0
 }
 
