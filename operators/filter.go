@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -81,7 +82,7 @@ func FilterSpec() *plugin.Spec {
 
 // Filter keeps records whose column compares true with a constant, as the
 // table of `conveyor info filter.apply` (FilterSpec().Doc) says. It counts
-// what Apply saw ([Filter.Stats]).
+// what Apply saw ([Filter.Stats]) and reports it ([Filter.Report]).
 type Filter struct {
 	path   record.Path
 	column string
@@ -94,8 +95,9 @@ type Filter struct {
 	// counts are added once per batch, under mu, so that a report reads
 	// them as of a batch boundary (independent atomics could pair one
 	// batch's seen with another's missing and warn wrongly).
-	mu     sync.Mutex
-	counts FilterStats
+	mu       sync.Mutex
+	counts   FilterStats
+	reported FilterStats // the counts at the last periodic Report; only Report uses it
 }
 
 // filterOp is an operator, aliases resolved.
@@ -352,4 +354,33 @@ func (f *Filter) Stats() FilterStats {
 
 func (s FilterStats) plus(o FilterStats) FilterStats {
 	return FilterStats{Seen: s.Seen + o.Seen, Passed: s.Passed + o.Passed, Missing: s.Missing + o.Missing, TypeMismatch: s.TypeMismatch + o.TypeMismatch}
+}
+
+func (s FilterStats) minus(o FilterStats) FilterStats {
+	return s.plus(FilterStats{Seen: -o.Seen, Passed: -o.Passed, Missing: -o.Missing, TypeMismatch: -o.TypeMismatch})
+}
+
+// Report implements plugin.Reporter. While running it warns when, since the
+// last report, the filter saw records but none had its column, or every
+// comparison was a type mismatch; at the end it logs the run's counts and
+// warns on the same conditions over the whole run.
+func (f *Filter) Report(log *zap.Logger, final bool) {
+	now := f.Stats()
+	window := now.minus(f.reported)
+	f.reported = now
+	if final {
+		window = now
+		log.Info("filter counts", zap.String("column", f.column), zap.Int64("seen", now.Seen), zap.Int64("passed", now.Passed),
+			zap.Int64("missing", now.Missing), zap.Int64("type_mismatch", now.TypeMismatch))
+	}
+	switch {
+	case window.Seen == 0:
+	case window.Missing == window.Seen:
+		log.Warn("filter: no record has the column; check its name (a.b reads a nested field)",
+			zap.String("column", f.column), zap.Int64("seen", window.Seen), zap.Bool("final", final))
+	case window.TypeMismatch == window.Seen-window.Missing:
+		log.Warn("filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
+			zap.String("column", f.column), zap.String("operator", f.operator), zap.Any("value", f.value), zap.Int64("seen", window.Seen),
+			zap.Int64("missing", window.Missing), zap.Int64("type_mismatch", window.TypeMismatch), zap.Bool("final", final))
+	}
 }

@@ -22,6 +22,10 @@ type Options struct {
 	// before abandoning them (they are not committed, so they are read again
 	// next time). Default 30s.
 	DrainTimeout time.Duration
+	// ReportInterval is how often stages that implement plugin.Reporter
+	// report while the pipeline runs; they report once more at the end.
+	// Default one minute.
+	ReportInterval time.Duration
 }
 
 // run is one execution of a plan.
@@ -190,7 +194,9 @@ func (r *run) execute(ctx context.Context) error {
 		routerDone <- nil
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
+	stopReports := r.startReports()
 	r.wait(ctx, routerDone)
+	stopReports()
 	err = r.finish()
 	if cerr := router.Close(); cerr != nil && err == nil {
 		err = cerr
