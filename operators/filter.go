@@ -1,13 +1,16 @@
 package operators
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -32,6 +35,9 @@ func (c *FilterConfig) Validate() error {
 	if strings.TrimSpace(c.Column) == "" {
 		errs = append(errs, config.Invalid("column", "must not be empty"))
 	}
+	if _, ok := filterOps[c.Operator]; !ok {
+		errs = append(errs, config.Invalid("operator", "unknown operator %q", c.Operator))
+	}
 	list, isList := c.Value.([]any)
 	switch {
 	case c.Operator == "in" && !isList:
@@ -42,6 +48,10 @@ func (c *FilterConfig) Validate() error {
 		errs = append(errs, config.Invalid("value", "want a string, number or boolean, not a table"))
 	case isNaN(c.Value):
 		errs = append(errs, config.Invalid("value", "nan compares with nothing; want a number"))
+	case isList && len(list) == 0:
+		errs = append(errs, config.Invalid("value", "operator in wants at least one value; an empty list matches nothing"))
+	case isBool(c.Value) && filterOps[c.Operator].ordering():
+		errs = append(errs, config.Invalid("value", "operator %s orders numbers and text, not booleans; use == or !=", c.Operator))
 	}
 	for i, v := range list {
 		if _, ok := v.([]any); ok || isMap(v) {
@@ -53,6 +63,8 @@ func (c *FilterConfig) Validate() error {
 
 func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
 
+func isBool(v any) bool { _, ok := v.(bool); return ok }
+
 func isNaN(v any) bool { f, ok := v.(float64); return ok && math.IsNaN(f) }
 
 // FilterSpec is the "filter.apply" function.
@@ -61,40 +73,68 @@ func FilterSpec() *plugin.Spec {
 		Name:    "filter.apply",
 		Plugin:  "filter",
 		Summary: "keep the records whose column compares true with value",
+		Doc:     filterHelp(),
 		Operator: plugin.NewFactory(DefaultFilterConfig, func(c *FilterConfig, _ plugin.Env) (plugin.Operator, error) {
 			return NewFilter(c)
 		}),
 	}
 }
 
-// Filter keeps records whose column compares true with a constant. A record
-// without the column never passes, whatever the operator.
+// Filter keeps records whose column compares true with a constant, as the
+// table of `conveyor info filter.apply` (FilterSpec().Doc) says. It counts
+// what Apply saw ([Filter.Stats]) and reports it ([Filter.Report]).
 type Filter struct {
-	path record.Path
-	op   string
-	want []operand // one, or the elements of an in list
+	path   record.Path
+	column string
+	op     filterOp
+	want   []operand // one, or the elements of an in list
+
+	operator string // as configured, for reports
+	value    any
+
+	// counts are added once per batch, under mu, so that a report reads
+	// them as of a batch boundary (independent atomics could pair one
+	// batch's seen with another's missing and warn wrongly).
+	mu       sync.Mutex
+	counts   FilterStats
+	reported FilterStats // the counts at the last periodic Report; only Report uses it
 }
+
+// filterOp is an operator, aliases resolved.
+type filterOp uint8
+
+const (
+	opEq filterOp = iota
+	opNe
+	opGt
+	opGe
+	opLt
+	opLe
+	opContains
+	opIn
+)
+
+var filterOps = map[string]filterOp{"==": opEq, "=": opEq, "!=": opNe, "<>": opNe, ">": opGt, ">=": opGe,
+	"<": opLt, "<=": opLe, "contains": opContains, "in": opIn}
+
+func (o filterOp) ordering() bool { return o >= opGt && o <= opLe }
 
 // operand is a constant prepared for comparison.
 type operand struct {
 	text  string
 	num   float64
-	isNum bool
+	isNum bool // a number, or a string holding one
 	isStr bool // written as a string (so "100" is both text and number)
 	b     bool
-	isB   bool
+	isB   bool // a boolean, or the string "true" or "false"
 }
 
 func newOperand(v any) operand {
 	switch x := v.(type) {
 	case string:
 		o := operand{text: x, isStr: true}
-		if f, ok := parseNum(x); ok {
-			o.num, o.isNum = f, true
-		}
-		if b, err := strconv.ParseBool(x); err == nil {
-			o.b, o.isB = b, true
-		}
+		o.num, o.isNum = parseNum(x)
+		o.b, o.isB = parseBool(x)
 		return o
 	case int64:
 		return operand{text: strconv.FormatInt(x, 10), num: float64(x), isNum: true}
@@ -111,13 +151,8 @@ func NewFilter(c *FilterConfig) (*Filter, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Filter{path: record.CompilePath(c.Column), op: c.Operator}
-	switch f.op {
-	case "=":
-		f.op = "=="
-	case "<>":
-		f.op = "!="
-	}
+	f := &Filter{path: record.CompilePath(c.Column), column: c.Column, op: filterOps[c.Operator],
+		operator: c.Operator, value: c.Value}
 	if list, ok := c.Value.([]any); ok {
 		for _, v := range list {
 			f.want = append(f.want, newOperand(v))
@@ -128,52 +163,93 @@ func NewFilter(c *FilterConfig) (*Filter, error) {
 	return f, nil
 }
 
-// Apply keeps the records that match, without copying them.
+// verdict is what one record got: whether it passes, and whether it lacked
+// the column or its comparison was a type mismatch.
+type verdict uint8
+
+const (
+	pass verdict = 1 << iota
+	missingColumn
+	typeMismatch
+)
+
+func verdictOf(passes, compared bool) verdict {
+	var v verdict
+	if passes {
+		v |= pass
+	}
+	if !compared {
+		v |= typeMismatch
+	}
+	return v
+}
+
+// Apply keeps the records that match, without copying them, and counts
+// them: one locked addition per batch, nothing shared per record.
 func (f *Filter) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
+	if len(in) == 0 {
+		return out
+	}
+	kept := len(out)
+	var missing, mismatch int64
 	for _, r := range in {
-		if f.Match(r.Value) {
+		v := f.match(r.Value)
+		if v&pass != 0 {
 			out = append(out, r)
 		}
+		if v&missingColumn != 0 {
+			missing++
+		} else if v&typeMismatch != 0 {
+			mismatch++
+		}
 	}
+	f.mu.Lock()
+	f.counts = f.counts.plus(FilterStats{Seen: int64(len(in)), Passed: int64(len(out) - kept), Missing: missing, TypeMismatch: mismatch})
+	f.mu.Unlock()
 	return out
 }
 
-// Match reports whether one record passes.
-func (f *Filter) Match(value []byte) bool {
+// Match reports whether one record passes. Unlike Apply it counts nothing.
+func (f *Filter) Match(value []byte) bool { return f.match(value)&pass != 0 }
+
+func (f *Filter) match(value []byte) verdict {
 	field := f.path.Get(value)
 	if !field.Exists() {
-		return false
+		return missingColumn
+	}
+	w := &f.want[0]
+	switch f.op {
+	case opEq:
+		return verdictOf(equal(field, w))
+	case opNe:
+		eq, ok := equal(field, w)
+		return verdictOf(!eq, ok)
+	case opIn:
+		compared := false
+		for i := range f.want {
+			eq, ok := equal(field, &f.want[i])
+			if eq {
+				return pass
+			}
+			compared = compared || ok
+		}
+		return verdictOf(false, compared)
+	case opContains:
+		return verdictOf(contains(field, w))
+	}
+	c, ok := order(field, w)
+	if !ok {
+		return typeMismatch
 	}
 	switch f.op {
-	case "==":
-		return equal(field, f.want[0])
-	case "!=":
-		return !equal(field, f.want[0])
-	case "in":
-		for _, w := range f.want {
-			if equal(field, w) {
-				return true
-			}
-		}
-		return false
-	case "contains":
-		return contains(field, f.want[0])
-	default:
-		c, ok := compare(field, f.want[0])
-		if !ok {
-			return false
-		}
-		switch f.op {
-		case ">":
-			return c > 0
-		case ">=":
-			return c >= 0
-		case "<":
-			return c < 0
-		default:
-			return c <= 0
-		}
+	case opGt:
+		return verdictOf(c > 0, true)
+	case opGe:
+		return verdictOf(c >= 0, true)
+	case opLt:
+		return verdictOf(c < 0, true)
 	}
+	return verdictOf(c <= 0, true)
 }
 
 // fieldNum reads a field as a number: a JSON number, or a string holding one.
@@ -201,53 +277,110 @@ func parseNum(s string) (float64, bool) {
 	return f, !math.IsNaN(f)
 }
 
-func equal(r gjson.Result, w operand) bool {
+// parseBool reads the strings "true" and "false", and no other spelling.
+func parseBool(s string) (b, ok bool) {
+	return s == "true", s == "true" || s == "false"
+}
+
+// equal compares a present field with w by the == table; ok is false on a
+// type mismatch, and then eq is false too.
+func equal(r gjson.Result, w *operand) (eq, ok bool) {
 	switch r.Type {
 	case gjson.Number:
-		return w.isNum && r.Num == w.num
+		return w.isNum && r.Num == w.num, w.isNum
 	case gjson.String:
-		if w.isStr || w.isB {
-			return r.Str == w.text
-		}
-		n, ok := fieldNum(r)
-		return ok && w.isNum && n == w.num
-	case gjson.True, gjson.False:
-		return w.isB && r.Bool() == w.b
-	case gjson.Null:
-		return w.isStr && w.text == "null"
-	}
-	return w.isStr && r.Raw == w.text
-}
-
-// compare orders a field against w: numerically when both are numbers (a
-// numeric string counts), as text when both are strings.
-func compare(r gjson.Result, w operand) (int, bool) {
-	if n, ok := fieldNum(r); ok && w.isNum {
 		switch {
-		case n < w.num:
-			return -1, true
-		case n > w.num:
-			return 1, true
+		case w.isStr:
+			return r.Str == w.text, true
+		case w.isNum:
+			n, ok := parseNum(r.Str)
+			return ok && n == w.num, ok
 		}
-		return 0, true
+		b, ok := parseBool(r.Str) // w is a boolean
+		return ok && b == w.b, ok
+	case gjson.True, gjson.False:
+		return w.isB && (r.Type == gjson.True) == w.b, w.isB
+	case gjson.Null:
+		ok := w.isStr && w.text == "null"
+		return ok, ok
 	}
-	if r.Type == gjson.String && w.isStr {
-		return strings.Compare(r.Str, w.text), true
-	}
-	return 0, false
+	return false, false // an array or object
 }
 
-func contains(r gjson.Result, w operand) bool {
+// order compares a present field with w by the > >= < <= table: as numbers
+// when w is one (a numeric string counts), as text when w is other text.
+// ok is false on a type mismatch. (A boolean w is refused by Validate.)
+func order(r gjson.Result, w *operand) (c int, ok bool) {
+	if w.isNum {
+		n, ok := fieldNum(r)
+		return cmp.Compare(n, w.num), ok
+	}
+	if r.Type != gjson.String {
+		return 0, false
+	}
+	return strings.Compare(r.Str, w.text), true
+}
+
+// contains looks for w's text in a string field, or for an element == w in
+// an array field; ok is false for a field of any other type.
+func contains(r gjson.Result, w *operand) (found, ok bool) {
 	switch {
 	case r.Type == gjson.String:
-		return strings.Contains(r.Str, w.text)
+		return strings.Contains(r.Str, w.text), true
 	case r.IsArray():
-		found := false
 		r.ForEach(func(_, el gjson.Result) bool {
-			found = equal(el, w)
+			found, _ = equal(el, w)
 			return !found
 		})
-		return found
+		return found, true
 	}
-	return false
+	return false, false
+}
+
+// FilterStats are a filter stage's counts since it was built. Every record
+// Apply saw is in Seen; one that lacked the column is in Missing, one whose
+// comparison was a type mismatch in TypeMismatch (it may still pass: !=).
+type FilterStats struct {
+	Seen, Passed, Missing, TypeMismatch int64
+}
+
+// Stats returns the counts of the batches Apply has finished; it is safe
+// to call while Apply runs.
+func (f *Filter) Stats() FilterStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts
+}
+
+func (s FilterStats) plus(o FilterStats) FilterStats {
+	return FilterStats{Seen: s.Seen + o.Seen, Passed: s.Passed + o.Passed, Missing: s.Missing + o.Missing, TypeMismatch: s.TypeMismatch + o.TypeMismatch}
+}
+
+func (s FilterStats) minus(o FilterStats) FilterStats {
+	return s.plus(FilterStats{Seen: -o.Seen, Passed: -o.Passed, Missing: -o.Missing, TypeMismatch: -o.TypeMismatch})
+}
+
+// Report implements plugin.Reporter. While running it warns when, since the
+// last report, the filter saw records but none had its column, or every
+// comparison was a type mismatch; at the end it logs the run's counts and
+// warns on the same conditions over the whole run.
+func (f *Filter) Report(log *zap.Logger, final bool) {
+	now := f.Stats()
+	window := now.minus(f.reported)
+	f.reported = now
+	if final {
+		window = now
+		log.Info("filter counts", zap.String("column", f.column), zap.Int64("seen", now.Seen), zap.Int64("passed", now.Passed),
+			zap.Int64("missing", now.Missing), zap.Int64("type_mismatch", now.TypeMismatch))
+	}
+	switch {
+	case window.Seen == 0:
+	case window.Missing == window.Seen:
+		log.Warn("filter: no record has the column; check its name (a.b reads a nested field)",
+			zap.String("column", f.column), zap.Int64("seen", window.Seen), zap.Bool("final", final))
+	case window.TypeMismatch == window.Seen-window.Missing:
+		log.Warn("filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
+			zap.String("column", f.column), zap.String("operator", f.operator), zap.Any("value", f.value), zap.Int64("seen", window.Seen),
+			zap.Int64("missing", window.Missing), zap.Int64("type_mismatch", window.TypeMismatch), zap.Bool("final", final))
+	}
 }

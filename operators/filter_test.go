@@ -31,20 +31,32 @@ func filterDoc(configLines ...string) []byte {
 // string, bool, []any) and builds the filter.
 func buildFilter(t testing.TB, configLines ...string) (*operators.Filter, error) {
 	t.Helper()
+	cfg, err := decodeConfig(t, configLines...)
+	if err != nil {
+		return nil, err
+	}
+	return operators.NewFilter(cfg)
+}
+
+// decodeConfig decodes the filter config of filterDoc.
+func decodeConfig(t testing.TB, configLines ...string) (*operators.FilterConfig, error) {
+	t.Helper()
 	p, err := config.Parse("p.toml", filterDoc(configLines...))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
 	cfg, err := plugin.DecodeConfig(operators.FilterSpec().Operator, &p.Stages[1])
-	if err != nil {
-		return nil, err
-	}
-	return operators.NewFilter(cfg.(*operators.FilterConfig))
+	return cfg.(*operators.FilterConfig), err
+}
+
+// configLines are the config of a filter on column with op and value (TOML).
+func configLines(column, op, value string) []string {
+	return []string{fmt.Sprintf("column = %q", column), fmt.Sprintf("operator = %q", op), "value = " + value}
 }
 
 func mustFilter(t testing.TB, column, op, value string) *operators.Filter {
 	t.Helper()
-	f, err := buildFilter(t, fmt.Sprintf("column = %q", column), fmt.Sprintf("operator = %q", op), "value = "+value)
+	f, err := buildFilter(t, configLines(column, op, value)...)
 	if err != nil {
 		t.Fatalf("filter %s %s %s: %v", column, op, value, err)
 	}
@@ -160,8 +172,6 @@ func TestFilterMatch(t *testing.T) {
 		{"name", ">", `5`, false},
 		{"name", "<", `5`, false},
 		{"amount", ">", `"abc"`, false},
-		{"active", ">", `false`, false},
-		{"active", ">=", `true`, false},
 		{"tags", ">", `"a"`, false},
 		{"user", ">", `1`, false},
 		// contains: substring of a string field, element of an array field.
@@ -181,7 +191,6 @@ func TestFilterMatch(t *testing.T) {
 		// in: equal to any element of a TOML array.
 		{"name", "in", `["alice", "bob"]`, true},
 		{"name", "in", `["bob", "carol"]`, false},
-		{"name", "in", `[]`, false},
 		{"amount", "in", `[100, 150]`, true},
 		{"amount", "in", `["150", "200"]`, true},
 		{"amount", "in", `[1.5, 150.0]`, true},
@@ -285,6 +294,12 @@ func TestFilterConfigErrors(t *testing.T) {
 		{"nan value",
 			[]string{c, `operator = ">="`, `value = nan`},
 			`p.toml:12:1: stages[1] "f" config.value: nan compares with nothing; want a number`},
+		{"empty in list",
+			[]string{c, o, `value = []`},
+			`p.toml:12:1: stages[1] "f" config.value: operator in wants at least one value; an empty list matches nothing`},
+		{"boolean with >=",
+			[]string{c, `operator = ">="`, `value = true`},
+			`p.toml:12:1: stages[1] "f" config.value: operator >= orders numbers and text, not booleans; use == or !=`},
 		{"empty column",
 			[]string{`column = " "`, `operator = "=="`, `value = 1`},
 			`p.toml:10:1: stages[1] "f" config.column: must not be empty`},
@@ -325,6 +340,8 @@ func TestNewFilterValidates(t *testing.T) {
 		{Column: "a", Operator: "in", Value: "x"},
 		{Column: "a", Operator: "==", Value: []any{"x"}},
 		{Column: "", Operator: "==", Value: "x"},
+		{Column: "a", Operator: "like", Value: "x"},
+		{Column: "a", Operator: "<", Value: false},
 	} {
 		if _, err := operators.NewFilter(c); err == nil {
 			t.Errorf("NewFilter(%+v) accepted", *c)
@@ -383,5 +400,21 @@ func BenchmarkFilterApply(b *testing.B) {
 	}
 	if len(out) != len(in) {
 		b.Fatalf("kept %d of %d", len(out), len(in))
+	}
+}
+
+// TestFilterNumericValueOrdersOnlyNumbers is issue 8 item 11: with a
+// numeric value, > >= < <= pass only numbers and numeric strings; text that
+// is not a number never passes, whatever its byte order.
+func TestFilterNumericValueOrdersOnlyNumbers(t *testing.T) {
+	for _, value := range []string{`"100"`, `100`, `100.0`, `" 1e2 "`} {
+		for _, op := range []string{">", ">=", "<", "<="} {
+			f := mustFilter(t, "amount", op, value)
+			for _, field := range []string{`"n/a"`, `"pending"`, `"1,000"`, `"abc"`, `""`, `"NaN"`, `"~"`, `" "`, `null`, `true`, `false`, `[150]`, `{"v":150}`} {
+				if f.Match([]byte(`{"amount":` + field + `}`)) {
+					t.Errorf("amount %s %s passes amount = %s", op, value, field)
+				}
+			}
+		}
 	}
 }

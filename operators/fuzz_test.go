@@ -1,85 +1,95 @@
 package operators_test
 
 import (
-	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-var fuzzOps = []string{">", ">=", "<", "<=", "==", "!="}
+var fuzzOps = []string{">", ">=", "<", "<=", "==", "!=", "contains", "in"}
 
-// FuzzFilterNumeric compares filter.apply on a numeric constant against a
-// reference built on encoding/json, for any JSON value in the column; for
-// bytes that are not valid JSON it only must not panic.
+// FuzzFilterNumeric compares filter.apply against the documented table
+// (TestFilterTable's reference, which reads the field with encoding/json)
+// for any JSON value in the column and a value that is a number or any
+// string (numeric or not): whether the record passes and whether it counts
+// as a type mismatch. For bytes that are not valid JSON it only must not
+// panic.
 func FuzzFilterNumeric(f *testing.F) {
-	for _, s := range []string{`100`, `99.5`, `"100"`, `" 1e2 "`, `"NaN"`, `"inf"`, `null`, `true`, `[100]`, `{"a":1}`, `1e400`, `-0`, `"abc"`, `"\u0031\u0030\u0030"`, `{`} {
+	fields := []string{`100`, `99.5`, `"100"`, `" 1e2 "`, `"NaN"`, `"inf"`, `null`, `true`, `[100]`, `{"a":1}`, `1e400`, `-0`,
+		`"abc"`, `"n/a"`, `"pending"`, `"1,000"`, `""`, `"true"`, `"null"`, `["100","x"]`, `"\u0031\u0030\u0030"`, `{`}
+	values := []string{"100", "1e2", "abc", "n/a", "", "true", "null", "1,000", "-0", "inf"}
+	for _, s := range fields {
 		for op := range fuzzOps {
-			f.Add(s, uint8(op), 100.0)
+			f.Add(s, uint8(op), 100.0, "", false)
+			for _, v := range values {
+				f.Add(s, uint8(op), 0.0, v, true)
+			}
 		}
 	}
-	f.Fuzz(func(t *testing.T, amount string, op uint8, v float64) {
-		if math.IsNaN(v) {
+	_, _, groups := operators.Table()
+	f.Fuzz(func(t *testing.T, amount string, op uint8, num float64, str string, asString bool) {
+		var value any = num
+		if asString {
+			if !utf8.ValidString(str) {
+				return // TOML strings are UTF-8
+			}
+			value = str
+		} else if math.IsNaN(num) {
 			return // the config rejects nan (TestFilterConfigErrors)
 		}
 		opName := fuzzOps[int(op)%len(fuzzOps)]
-		flt, err := operators.NewFilter(&operators.FilterConfig{Column: "amount", Operator: opName, Value: v})
+		cfgValue := value
+		if opName == "in" {
+			cfgValue = []any{value}
+		}
+		flt, err := operators.NewFilter(&operators.FilterConfig{Column: "amount", Operator: opName, Value: cfgValue})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := []byte(`{"event":"x","amount":` + amount + `,"z":1}`)
-		got := flt.Match(rec) // must not panic, valid JSON or not
-		if !json.Valid(rec) {
+		got := len(flt.Apply([]plugin.Record{{Value: rec}}, nil, nil)) == 1 // must not panic, valid JSON or not
+		if flt.Match(rec) != got {
+			t.Fatalf("%s: Match and Apply disagree", rec)
+		}
+		field, ok := decodeOne(amount)
+		if !ok || !json.Valid(rec) {
 			return
 		}
-		if want := referenceMatch(t, rec, opName, v); got != want {
-			t.Errorf("%s %s %v: filter says %v, reference %v", rec, opName, v, got, want)
+		g := 1 // == != in
+		switch opName {
+		case ">", ">=", "<", "<=":
+			g = 0
+		case "contains":
+			g = 2
+		}
+		want, class := referenceOutcome(groups, groups[g].Rules[refKind(field)][refKind(value)], opName, field, value)
+		if st := flt.Stats(); got != want || (st.TypeMismatch == 1) != (class == "mismatch") || st.Missing != 0 {
+			t.Errorf("%s %s %#v: filter passes %v and counted %+v, reference passes %v and counts %q", rec, opName, value, got, st, want, class)
 		}
 	})
 }
 
-// referenceMatch decodes the record fully and compares as documented: a
-// number, or a string holding one, compares numerically; any other value
-// is not equal and not ordered.
-func referenceMatch(t *testing.T, rec []byte, op string, v float64) bool {
-	d := json.NewDecoder(bytes.NewReader(rec))
+// decodeOne decodes s as exactly one JSON value holding valid UTF-8 (what a
+// source hands on), numbers as json.Number.
+func decodeOne(s string) (any, bool) {
+	if !utf8.ValidString(s) {
+		return nil, false
+	}
+	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatalf("reference decode of %s: %v", rec, err)
+	var v any
+	if d.Decode(&v) != nil {
+		return nil, false
 	}
-	var n float64
-	ok := false
-	switch x := m["amount"].(type) {
-	case json.Number:
-		n, _ = strconv.ParseFloat(string(x), 64) // out of range: ±Inf, as the filter reads it
-		ok = true
-	case string:
-		var err error
-		n, err = strconv.ParseFloat(strings.TrimSpace(x), 64)
-		ok = err == nil || isRange(err)
-	}
-	if ok && math.IsNaN(n) {
-		ok = false
-	}
-	switch op {
-	case "==":
-		return ok && n == v
-	case "!=":
-		return !(ok && n == v)
-	case ">":
-		return ok && n > v
-	case ">=":
-		return ok && n >= v
-	case "<":
-		return ok && n < v
-	default:
-		return ok && n <= v
-	}
+	_, err := d.Token()
+	return v, err == io.EOF
 }
 
 func isRange(err error) bool {

@@ -66,6 +66,21 @@ type Operator interface {
 	Apply(in []Record, out []Record, fail func(i int, err error)) []Record
 }
 
+// Reporter is an optional interface of a stage's source, operator or sink
+// that keeps counts worth telling the user about, such as a filter that
+// never matches.
+//
+// The runner calls Report every report interval (a minute by default) while
+// the pipeline runs, with final false, and once more after the sources are
+// done, with final true. Calls never overlap one another, but a call may
+// come while Apply (or Write) runs on other goroutines, so what Report reads
+// must be safe for that (atomic counters, or a lock taken once per batch).
+// log names the stage (fields "stage" and "function"). Report must return
+// quickly.
+type Reporter interface {
+	Report(log *zap.Logger, final bool)
+}
+
 // OperatorFunc adapts a function to Operator.
 type OperatorFunc func(in []Record, out []Record, fail func(i int, err error)) []Record
 

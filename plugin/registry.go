@@ -32,6 +32,8 @@ type Spec struct {
 	Plugin string
 	// Summary is one line for `conveyor list`.
 	Summary string
+	// Doc is optional help that `conveyor info` prints after the keys.
+	Doc string
 	// At least one of these is set.
 	Source   *Factory[Source]
 	Operator *Factory[Operator]

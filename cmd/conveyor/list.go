@@ -63,14 +63,8 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 	if s.Sink != nil {
 		printKeys(stdout, "as a sink (with inputs)", s.Sink.Config())
 	}
-	if s.Name == "kafka" { // the function a dead-letter topic is written with
-		fmt.Fprint(stdout, `
-as a dead-letter topic ([error_handling] dead_letter_queue = { topic = "..." }):
-  the sink keys above. Without brokers, it takes the connection keys (brokers, client_id,
-  delivery, dial_timeout_ms, security_protocol, sasl_*, tls_*) of the pipeline's first kafka
-  sink, else of its first kafka source; keys in its table override them one by one. With
-  brokers, it takes nothing.
-`)
+	if s.Doc != "" {
+		fmt.Fprintf(stdout, "\n%s", s.Doc)
 	}
 	return 0
 }

@@ -10,6 +10,12 @@ func Spec() *plugin.Spec {
 		Name:    "kafka",
 		Plugin:  "kafka",
 		Summary: "read a Kafka topic (no inputs) or write one (with inputs)",
+		Doc: `as a dead-letter topic ([error_handling] dead_letter_queue = { topic = "..." }):
+  the sink keys above. Without brokers, it takes the connection keys (brokers, client_id,
+  delivery, dial_timeout_ms, security_protocol, sasl_*, tls_*) of the pipeline's first kafka
+  sink, else of its first kafka source; keys in its table override them one by one. With
+  brokers, it takes nothing.
+`,
 		Source: plugin.NewFactory(DefaultSourceConfig, func(c *SourceConfig, env plugin.Env) (plugin.Source, error) {
 			if c.Delivery == "per-message" {
 				return newPerMessageSource(c, env)

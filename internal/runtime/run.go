@@ -25,6 +25,10 @@ type Options struct {
 	// drain timeout of the pipeline's sources (a kafka source's
 	// drain_timeout_ms), else defaultDrainTimeout.
 	DrainTimeout time.Duration
+	// ReportInterval is how often stages that implement plugin.Reporter
+	// report while the pipeline runs; they report once more at the end.
+	// Default one minute.
+	ReportInterval time.Duration
 }
 
 // run is one execution of a plan.
@@ -199,7 +203,10 @@ func (r *run) execute(ctx context.Context) error {
 		routerDone <- nil
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
-	err = r.finish(r.wait(ctx, routerDone))
+	stopReports := r.startReports()
+	deadline := r.wait(ctx, routerDone)
+	stopReports()
+	err = r.finish(deadline)
 	if cerr := router.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
