@@ -20,6 +20,9 @@ type Env struct {
 	// It is false when a downstream sink makes records durable only at
 	// Flush; then progress is recorded only by Commit, after the flush.
 	AutoCommit bool
+	// RunID names this run of the pipeline (see config.NewRunID): the same
+	// for every stage of the run, different for every run.
+	RunID string
 }
 
 // Source reads records and emits them as batch messages (see [NewMessage]).

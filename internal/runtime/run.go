@@ -27,6 +27,7 @@ type Options struct {
 // run is one execution of a plan.
 type run struct {
 	plan   *Plan
+	id     string // the run id, config.NewRunID
 	opts   Options
 	log    *zap.Logger
 	ctx    context.Context // for writes; cancelled only when draining gives up
@@ -60,7 +61,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{plan: plan, opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
+	r := &run{plan: plan, id: config.NewRunID(time.Now()), opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
 		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]plugin.Sink{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
@@ -130,7 +131,7 @@ func buildErr(n *node, err error) error {
 }
 
 func (r *run) env(n *node, autoCommit bool) plugin.Env {
-	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit,
+	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, RunID: r.id,
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
@@ -189,7 +190,7 @@ func (r *run) execute(ctx context.Context) error {
 		// on to wait, which then drains the sources.
 		routerDone <- nil
 	}
-	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
+	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.String("run_id", r.id), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	r.wait(ctx, routerDone)
 	err = r.finish()
 	if cerr := router.Close(); cerr != nil && err == nil {
