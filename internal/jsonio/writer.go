@@ -339,7 +339,7 @@ func (w *Writer) repairTail(f *os.File) error {
 		return err
 	}
 	if w.opt.Warn != nil {
-		w.opt.Warn(fmt.Sprintf("%s ended in %d bytes of an incomplete line (an append cut short by a crash): removed them before appending", w.path, size-start))
+		w.opt.Warn(fmt.Sprintf("%s ended in %d bytes of an incomplete line, as an append cut short by a crash leaves: removed them before appending", w.path, size-start))
 	}
 	return f.Truncate(start)
 }
