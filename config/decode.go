@@ -23,6 +23,9 @@ type Validator interface {
 //	enum:"a,b,c"        the value must be one of these
 //	unit:"ms"           for time.Duration: bare numbers are in this unit (ms or s)
 //	secret:"true"       the value is never shown in messages
+//	runvars:"true"      a string that may hold {{run_id}} and {{date}}, which
+//	                    the function fills in with ExpandRunVars; any other
+//	                    key holding them is an error
 //	doc:"..."           one line for `conveyor info`
 //
 // Field types: string, []string (a list, or one comma-separated string), int
@@ -123,6 +126,7 @@ type keyField struct {
 	Key      string
 	Required bool
 	Secret   bool
+	RunVars  bool
 	Enum     []string
 	Unit     string
 	Doc      string
@@ -146,7 +150,7 @@ func keyFields(t reflect.Type) []keyField {
 			continue
 		}
 		f := keyField{Key: key, Required: sf.Tag.Get("required") == "true", Secret: sf.Tag.Get("secret") == "true",
-			Unit: sf.Tag.Get("unit"), Doc: sf.Tag.Get("doc"), typ: sf.Type, index: []int{i}}
+			RunVars: sf.Tag.Get("runvars") == "true", Unit: sf.Tag.Get("unit"), Doc: sf.Tag.Get("doc"), typ: sf.Type, index: []int{i}}
 		if e := sf.Tag.Get("enum"); e != "" {
 			f.Enum = strings.Split(e, ",")
 		}
@@ -202,6 +206,9 @@ func setField(fv reflect.Value, f keyField, v any) error {
 			} else {
 				return fmt.Errorf("want a string, got %s", show())
 			}
+		}
+		if name := firstRunVar(s); name != "" && !f.RunVars {
+			return runVarMisplaced(name)
 		}
 		if len(f.Enum) > 0 && !contains(f.Enum, s) {
 			return fmt.Errorf("unknown value %s (want one of %s)%s", show(), strings.Join(f.Enum, ", "), suggestion(s, f.Enum))

@@ -8,17 +8,33 @@ import (
 	"strings"
 )
 
-// expand replaces ${VAR}, ${VAR:-default} and {{name}} in every string inside v.
+// refs says which references a string may hold besides ${VAR}.
+type refs int
+
+const (
+	refVars    refs = 1 << iota // {{name}} from [global.variables]
+	refRunVars                  // {{run_id}} and {{date}}, left as written
+)
+
+// expand replaces ${VAR}, ${VAR:-default} and {{name}} in every string inside
+// v. A run-time variable is an error: it would stay as written.
 func (l *loader) expand(v any, path string, stage int, stageID string) any {
-	return l.walk(v, path, stage, stageID, true)
+	return l.walk(v, path, stage, stageID, refVars)
+}
+
+// expandConfig is expand for a stage's config, where run-time variables
+// are left as written: DecodeStage accepts them only in keys that take
+// them.
+func (l *loader) expandConfig(v any, path string, stage int, stageID string) any {
+	return l.walk(v, path, stage, stageID, refVars|refRunVars)
 }
 
 // expandEnv replaces only environment references (used for [global.variables]).
 func (l *loader) expandEnv(v any, path string, stage int, stageID string) any {
-	return l.walk(v, path, stage, stageID, false)
+	return l.walk(v, path, stage, stageID, 0)
 }
 
-func (l *loader) walk(v any, path string, stage int, stageID string, vars bool) any {
+func (l *loader) walk(v any, path string, stage int, stageID string, vars refs) any {
 	switch x := v.(type) {
 	case string:
 		s, err := interpolate(x, l.env, l.vars, vars)
@@ -55,9 +71,10 @@ func lastKey(path string, stage int) string {
 }
 
 // interpolate expands references in s. An unset ${VAR} with no default is an
-// error; so is an unknown {{name}}. "$$" stands for a literal "$". Errors
-// never quote s: it may be a secret.
-func interpolate(s string, env func(string) (string, bool), vars map[string]string, useVars bool) (string, error) {
+// error; so is an unknown {{name}}, and a run-time variable unless use
+// has refRunVars. "$$" stands for a literal "$". Errors never quote s: it
+// may be a secret.
+func interpolate(s string, env func(string) (string, bool), vars map[string]string, use refs) (string, error) {
 	if !strings.Contains(s, "$") && !strings.Contains(s, "{{") {
 		return s, nil
 	}
@@ -78,12 +95,20 @@ func interpolate(s string, env func(string) (string, bool), vars map[string]stri
 			}
 			b.WriteString(val)
 			i += end + 1
-		case useVars && strings.HasPrefix(s[i:], "{{"):
+		case use&refVars != 0 && strings.HasPrefix(s[i:], "{{"):
 			end := strings.Index(s[i:], "}}")
 			if end < 0 {
 				return "", errors.New("unclosed {{ (a variable is written {{name}})")
 			}
 			name := strings.TrimSpace(s[i+2 : i+end])
+			if isRunVar(name) {
+				if use&refRunVars == 0 {
+					return "", runVarMisplaced(name)
+				}
+				b.WriteString(s[i : i+end+2])
+				i += end + 2
+				continue
+			}
 			val, ok := vars[name]
 			if !ok {
 				return "", fmt.Errorf("unknown variable {{%s}}: define it in [global.variables]%s", name, suggestion(name, mapKeys(vars)))

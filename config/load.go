@@ -145,6 +145,9 @@ func (l *loader) global(t map[string]any, g *Global) {
 	g.Variables = map[string]string{}
 	if vt, ok := l.table(t, "variables", "global.variables"); ok {
 		for _, k := range sortedKeys(vt) {
+			if isRunVar(k) {
+				l.fail("global.variables."+k, -1, "", "global.variables."+k, "%s is reserved: {{%s}} is filled in when a run starts", k, k)
+			}
 			v := l.expandEnv(vt[k], "global.variables."+k, -1, "")
 			g.Variables[k] = scalarText(v)
 		}
@@ -199,7 +202,7 @@ func (l *loader) stage(i int, t map[string]any) Stage {
 		}
 		for k, v := range ct {
 			kp := path + ".config." + k
-			st.Config[k] = Value{V: l.expand(v, kp, i, st.ID), Pos: l.at(kp)}
+			st.Config[k] = Value{V: l.expandConfig(v, kp, i, st.ID), Pos: l.at(kp)}
 		}
 	}
 	return st

@@ -24,6 +24,9 @@ type Env struct {
 	// that holds batches takes their bytes before emitting them and gives
 	// them back once they are settled. Nil when unlimited.
 	Budget *Budget
+	// RunID names this run of the pipeline (see config.NewRunID): the same
+	// for every stage of the run, different for every run.
+	RunID string
 }
 
 // Source reads records and emits them as batch messages (see [NewMessage]).

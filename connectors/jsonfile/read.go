@@ -20,7 +20,9 @@ type ReadConfig struct {
 	Format      string `key:"format" enum:"auto,records,array,jsonl,ndjson" doc:"records (a JSON array), jsonl (one value per line) or auto (by the first character)"`
 	BatchSize   int    `key:"batch_size" doc:"records per batch"`
 	Window      int    `key:"window" doc:"batches in flight at once; each holds batch_size records in memory, and fewer leave a Kafka sink waiting for acks"`
-	SkipInvalid bool   `key:"skip_invalid" doc:"skip malformed JSON Lines (logged with their line) instead of failing the run"`
+	SkipInvalid bool   `key:"skip_invalid" doc:"skip malformed JSON Lines, and records over max_record_bytes in either format (each logged with its line), instead of failing the run"`
+	// MaxRecordBytes bounds the memory one record can take.
+	MaxRecordBytes int `key:"max_record_bytes" doc:"largest record, in bytes (its line, or its element's text in an array; 1024 to 1073741824): a larger one fails the run, naming its line, or with skip_invalid is skipped; it is read past, never held whole"`
 }
 
 // DefaultReadConfig returns the json.read defaults.
@@ -28,7 +30,18 @@ type ReadConfig struct {
 // Window is 16: with 4 batches of 1000 in flight, a Kafka sink spent its
 // time waiting for acks (json.read → kafka ran at 0.8× a raw sarama
 // producer; with 16, at 0.9-1.0×, for 3 MB more memory).
-func DefaultReadConfig() *ReadConfig { return &ReadConfig{Format: "auto", BatchSize: 1000, Window: 16} }
+//
+// MaxRecordBytes is 16 MiB: far above any record a Kafka sink can send
+// (max_message_bytes is 1 MB by default), and little memory.
+func DefaultReadConfig() *ReadConfig {
+	return &ReadConfig{Format: "auto", BatchSize: 1000, Window: 16, MaxRecordBytes: 16 << 20}
+}
+
+// The range of max_record_bytes.
+const (
+	minRecordLimit = 1 << 10
+	maxRecordLimit = 1 << 30
+)
 
 // Validate checks the keys together.
 func (c *ReadConfig) Validate() error {
@@ -41,6 +54,9 @@ func (c *ReadConfig) Validate() error {
 	}
 	if c.Window < 1 {
 		errs = append(errs, config.Invalid("window", "must be >= 1"))
+	}
+	if c.MaxRecordBytes < minRecordLimit || c.MaxRecordBytes > maxRecordLimit {
+		errs = append(errs, config.Invalid("max_record_bytes", "must be between %d (1 KiB) and %d (1 GiB), got %d", minRecordLimit, maxRecordLimit, c.MaxRecordBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -57,6 +73,11 @@ func NewReader(c *ReadConfig, env plugin.Env) (plugin.Source, error) {
 		return nil, fmt.Errorf("json.read: %w", err)
 	}
 	r := jsonio.NewReaderSize(f, format, readBufSize)
+	r.SetMaxRecordBytes(c.MaxRecordBytes)
+	where := "json.read " + path // errors of the source are not wrapped with its stage
+	if env.Stage != nil {
+		where = fmt.Sprintf("stage %q (json.read): %s", env.Stage.ID, path)
+	}
 	var index int64
 	var a arena
 	log := env.Logger
@@ -69,15 +90,22 @@ func NewReader(c *ReadConfig, env plugin.Env) (plugin.Source, error) {
 				index++
 				continue
 			}
-			var re *jsonio.RecordError // escapes to the heap: only on errors
-			switch {
-			case errors.Is(err, io.EOF):
+			if errors.Is(err, io.EOF) {
 				return batch, emitter.ErrStop
-			case errors.As(err, &re) && c.SkipInvalid:
-				log.Warn("skipping malformed record", zap.String("path", path), zap.Int("line", re.Line), zap.Error(re.Err))
+			}
+			var re *jsonio.RecordError // escapes to the heap: only on errors
+			var tl *jsonio.TooLargeError
+			switch {
+			case !errors.As(err, &re):
+				return batch, fmt.Errorf("%s: %w", where, err)
+			case c.SkipInvalid:
+				log.Warn("skipping a record", zap.String("path", path), zap.Int("line", re.Line), zap.Error(re.Err))
 				index++
+			case errors.As(re.Err, &tl):
+				return batch, fmt.Errorf("%s: line %d: record %d is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records",
+					where, re.Line, re.Index, tl.Size, tl.Limit)
 			default:
-				return batch, fmt.Errorf("json.read %s: %w", path, err)
+				return batch, fmt.Errorf("%s: %w", where, err)
 			}
 		}
 		return batch, nil

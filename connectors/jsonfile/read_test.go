@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -104,6 +106,17 @@ func TestReadBatches(t *testing.T) {
 	}
 }
 
+// offsetsAndValues lists the records of batches as "offset:value".
+func offsetsAndValues(batches [][]plugin.Record) string {
+	var out []string
+	for _, b := range batches {
+		for _, r := range b {
+			out = append(out, fmt.Sprintf("%d:%s", r.Offset, r.Value))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 func TestReadSkipInvalid(t *testing.T) {
 	path := writeFile(t, "{\"a\":1}\nnot json\n{\"a\": 2}\n\n{\"a\":3}")
 	c := DefaultReadConfig()
@@ -112,13 +125,7 @@ func TestReadSkipInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, b := range batches {
-		for _, r := range b {
-			got = append(got, fmt.Sprintf("%d:%s", r.Offset, r.Value))
-		}
-	}
-	if want := `0:{"a":1} 2:{"a":2} 3:{"a":3}`; strings.Join(got, " ") != want {
+	if got, want := offsetsAndValues(batches), `0:{"a":1} 2:{"a":2} 3:{"a":3}`; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 
@@ -156,4 +163,111 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records), "ns/record")
+}
+
+// hugeLineFile writes good records around a line of size bytes: a JSON
+// Lines file, or an array with one record per line.
+func hugeLineFile(t *testing.T, format string, size int) (path string, good []string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "in."+format)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sep, open, end := "\n", "", "\n"
+	if format == "json" {
+		sep, open, end = ",\n", "[\n", "\n]\n"
+	}
+	fmt.Fprint(f, open)
+	for i := range 5 {
+		if i > 0 {
+			fmt.Fprint(f, sep)
+		}
+		if i == 2 {
+			fmt.Fprint(f, `{"huge":"`)
+			chunk := strings.Repeat(`x\"y`, 1<<16)
+			for n := 0; n < size-len(`{"huge":""}`); n += len(chunk) {
+				fmt.Fprint(f, chunk[:min(len(chunk), size-len(`{"huge":""}`)-n)])
+			}
+			fmt.Fprint(f, `"}`)
+			continue
+		}
+		rec := fmt.Sprintf(`{"i":%d}`, i)
+		good = append(good, rec)
+		fmt.Fprint(f, rec)
+	}
+	fmt.Fprint(f, end)
+	return path, good
+}
+
+// A record over max_record_bytes between good ones: with skip_invalid it
+// is skipped, logged, and the good records come out with their offsets;
+// otherwise the run fails naming the stage, file, line, size and key, after
+// the records before it. Either way reading it takes memory bounded by the
+// limit, not by the record.
+func TestReadMaxRecordBytes(t *testing.T) {
+	const limit, size = 1 << 20, 24 << 20
+	for _, format := range []string{"jsonl", "json"} {
+		path, good := hugeLineFile(t, format, size)
+		hugeLine := 3
+		if format == "json" {
+			hugeLine = 4 // after "[" on line 1
+		}
+
+		c := DefaultReadConfig()
+		c.SkipInvalid, c.MaxRecordBytes = true, limit
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		batches, err := readSource(t, path, c)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := offsetsAndValues(batches), fmt.Sprintf("0:%s 1:%s 3:%s 4:%s", good[0], good[1], good[2], good[3]); got != want {
+			t.Errorf("%s: got %q, want %q", format, got, want)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*limit {
+			t.Errorf("%s: reading past a record of %d bytes allocated %d bytes, with a limit of %d", format, size, alloc, limit)
+		}
+
+		c = DefaultReadConfig()
+		c.MaxRecordBytes = limit
+		c.Path = path
+		st := &config.Stage{ID: "load", Function: "json.read"}
+		src, err := NewReader(c, plugin.Env{Logger: zap.NewNop(), Stage: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := src.Subscribe(context.Background(), "")
+		n := 0
+		for msg := range msgs {
+			b, _ := plugin.BatchOf(msg)
+			n += len(b.Records)
+			msg.Ack()
+		}
+		<-src.Done()
+		src.(interface{ Close() error }).Close()
+		want := fmt.Sprintf(`stage "load" (json.read): %s: line %d: record 2 is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records`,
+			path, hugeLine, size, limit)
+		if err := src.Err(); err == nil || err.Error() != want || n != 2 {
+			t.Errorf("%s: %d records, then error\n  %v\nwant 2, then\n  %s", format, n, err, want)
+		}
+	}
+}
+
+// max_record_bytes out of range is a config error naming the key.
+func TestReadMaxRecordBytesRange(t *testing.T) {
+	for v, ok := range map[string]bool{"1024": true, "1073741824": true, "1023": false, "0": false, "-1": false, "1073741825": false} {
+		p, err := config.Parse("p.toml", []byte("[[stages]]\nid = \"load\"\nfunction = \"json.read\"\n[stages.config]\npath = \"x.json\"\nmax_record_bytes = "+v+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = config.DecodeStage(&p.Stages[0], DefaultReadConfig())
+		want := `p.toml:6:1: stages[0] "load" config.max_record_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got ` + v
+		if ok != (err == nil) || !ok && err.Error() != want {
+			t.Errorf("max_record_bytes = %s: error %v", v, err)
+		}
+	}
 }

@@ -8,7 +8,7 @@ func init() {
 		Source: plugin.NewFactory(DefaultReadConfig, NewReader),
 	})
 	plugin.MustRegister(&plugin.Spec{
-		Name: "json.write", Plugin: "json", Summary: "write records to a JSON array or JSON Lines file, atomically at the end",
+		Name: "json.write", Plugin: "json", Summary: "write records to a JSON array or JSON Lines file, appended to or replaced atomically when the run ends",
 		Sink: plugin.NewFactory(DefaultWriteConfig, NewWriter),
 	})
 }

@@ -5,8 +5,10 @@
 // A Reader streams records one at a time with a bounded buffer, so files
 // with millions of records are never loaded whole. It validates each record
 // in one pass and returns it as it is when it is already compact (the usual
-// case), or compacted by record.AppendCompact. A Writer writes to a
-// temporary file and replaces the destination atomically on Commit.
+// case), or compacted by record.AppendCompact; SetMaxRecordBytes bounds the
+// memory one record can take. A Writer writes to a temporary file and, on
+// Commit, replaces the destination atomically or appends to it, and syncs
+// it.
 package jsonio
 
 import (

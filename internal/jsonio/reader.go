@@ -10,12 +10,14 @@ import (
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
-// RecordError reports a malformed record in a JSON Lines input. It is not
-// fatal: the next call to Reader.Next continues with the following line.
+// RecordError reports a record that was skipped: a malformed line of a
+// JSON Lines input, or a record of either format larger than the limit set
+// by SetMaxRecordBytes. It is not fatal: the next call to Reader.Next
+// continues with the following record.
 type RecordError struct {
-	Line  int   // 1-based line number
-	Index int   // 0-based index of the record among the non-blank lines
-	Err   error // what is wrong, usually a *json.SyntaxError
+	Line  int   // 1-based line number where the record starts
+	Index int   // 0-based index of the record among the non-blank lines or the elements
+	Err   error // what is wrong: usually a *json.SyntaxError, or a *TooLargeError
 }
 
 func (e *RecordError) Error() string {
@@ -23,6 +25,17 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// TooLargeError is the Err of a *RecordError for a record larger than the
+// limit set by SetMaxRecordBytes.
+type TooLargeError struct {
+	Size  int64 // the record's bytes in the input: its line, or its element's text
+	Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("record of %d bytes is larger than the limit of %d bytes", e.Size, e.Limit)
+}
 
 // SyntaxError reports a fatal error in the structure of a records (JSON
 // array) input. Once it is returned, Reader.Next keeps returning it.
@@ -58,8 +71,8 @@ const (
 // A Reader reads records from a JSON Lines or JSON array input.
 //
 // It keeps one window of the input in memory (64 KiB by default, growing
-// only as far as the longest record needs), so inputs of any size stream
-// through. It reads the input in chunks as large as that window allows, so
+// only as far as the longest record needs, and no further than
+// SetMaxRecordBytes allows), so inputs of any size stream through. It reads the input in chunks as large as that window allows, so
 // it needs no bufio.Reader in front. A Reader is not safe for concurrent
 // use.
 type Reader struct {
@@ -67,6 +80,7 @@ type Reader struct {
 	format   Format
 	detected bool // format resolved and a leading BOM skipped
 	size     int  // initial size of buf
+	max      int  // largest record kept, in bytes; 0 for no limit
 
 	buf  []byte
 	pos  int   // buf[pos:end] is read but not yet consumed
@@ -94,6 +108,26 @@ func NewReaderSize(r io.Reader, format Format, size int) *Reader {
 	return &Reader{src: r, format: format, line: 1, size: max(size, initialBufSize)}
 }
 
+// SetMaxRecordBytes limits the size of a record in the input to n bytes (n
+// <= 0: no limit, the default). The size is that of the record's line in a
+// JSON Lines input, without the newline, and of its element's text in a
+// records input. A larger record is read past without being held whole:
+// Next returns a *RecordError wrapping a *TooLargeError for it and goes on
+// with the next record. The window then never grows beyond n+1 bytes or
+// its initial size, whichever is larger.
+func (r *Reader) SetMaxRecordBytes(n int) { r.max = max(n, 0) }
+
+// tooLarge reports whether n bytes of one record are over the limit.
+func (r *Reader) tooLarge(n int) bool { return r.max > 0 && n > r.max }
+
+// skipped returns the error for a record over the limit that started on
+// line and has been read past.
+func (r *Reader) skipped(line int, size int64) error {
+	index := r.index
+	r.index++
+	return &RecordError{Line: line, Index: index, Err: &TooLargeError{Size: size, Limit: r.max}}
+}
+
 // Format returns the format being read. For FormatAuto it is resolved by
 // the first call to Next.
 func (r *Reader) Format() Format { return r.format }
@@ -105,8 +139,8 @@ func (r *Reader) Format() Format { return r.format }
 // the Reader's window (a record that is already compact is not copied).
 //
 // At the end of the input Next returns io.EOF. For a malformed JSON Lines
-// record it returns a *RecordError, and the following call continues with
-// the next line. Any other error is fatal, and is returned again by every
+// record, or a record over the size limit, it returns a *RecordError, and
+// the following call continues with the next record. Any other error is fatal, and is returned again by every
 // later call: a *SyntaxError for a broken array, or the error of the
 // underlying reader.
 //
@@ -134,7 +168,9 @@ func (r *Reader) Next() ([]byte, error) {
 }
 
 // fill reads more input into buf, keeping the unconsumed bytes, which may
-// move to the start of buf. It reports whether any bytes were added.
+// move to the start of buf. It reports whether any bytes were added. A
+// full buf grows, up to the size limit: the callers stop keeping a record
+// once it is over the limit, before buf would have to grow past it.
 func (r *Reader) fill() bool {
 	if r.eof || r.rerr != nil {
 		return false
@@ -144,7 +180,11 @@ func (r *Reader) fill() bool {
 		r.pos = 0
 	}
 	if r.end == len(r.buf) {
-		nb := make([]byte, max(r.size, 2*len(r.buf)))
+		n := 2 * len(r.buf)
+		if r.max > 0 {
+			n = min(n, r.max+1)
+		}
+		nb := make([]byte, max(r.size, n))
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
@@ -185,46 +225,33 @@ func (r *Reader) detect() {
 		return
 	}
 	r.format = FormatJSONL
-	for i := r.pos; ; i++ {
-		if i == r.end {
-			n := i - r.pos
-			if !r.fill() {
-				return
-			}
-			i = r.pos + n
-		}
-		if !isSpace(r.buf[i]) {
-			if r.buf[i] == '[' {
-				r.format = FormatRecords
-			}
-			return
-		}
+	if r.skipSpace() && r.buf[r.pos] == '[' {
+		r.format = FormatRecords
 	}
+}
+
+// DetectFormat reads src up to its first byte that is not whitespace (or
+// a byte order mark) and returns the format a FormatAuto Reader would
+// read: FormatRecords if that byte is '[', FormatJSONL otherwise, for an
+// empty input too.
+func DetectFormat(src io.Reader) (Format, error) {
+	r := NewReader(src, FormatAuto)
+	r.detect()
+	return r.format, r.rerr
 }
 
 // nextLine returns the next non-blank line as a record.
 func (r *Reader) nextLine() ([]byte, error) {
 	for {
-		var line []byte
-		scanned := 0 // bytes after pos known to hold no newline
-		for {
-			if i := bytes.IndexByte(r.buf[r.pos+scanned:r.end], '\n'); i >= 0 {
-				line = r.buf[r.pos : r.pos+scanned+i]
-				r.pos += scanned + i + 1
-				break
-			}
-			scanned = r.end - r.pos
-			if !r.fill() {
-				if r.rerr != nil || scanned == 0 {
-					return nil, r.endErr()
-				}
-				line = r.buf[r.pos:r.end] // last line without a newline
-				r.pos = r.end
-				break
-			}
+		line, size, err := r.readLine()
+		if err != nil {
+			return nil, err
 		}
 		lineNo := r.line
 		r.line++
+		if size > 0 {
+			return nil, r.skipped(lineNo, size)
+		}
 		if line = trimSpace(line); len(line) == 0 {
 			continue
 		}
@@ -246,6 +273,55 @@ func (r *Reader) nextLine() ([]byte, error) {
 			return nil, &RecordError{Line: lineNo, Index: index, Err: syntaxError(line)}
 		}
 		return r.rec, nil
+	}
+}
+
+// readLine consumes the next line and returns it without its newline. A
+// line over the size limit is read past instead: readLine returns its
+// size.
+func (r *Reader) readLine() (line []byte, tooLarge int64, err error) {
+	scanned := 0 // bytes after pos known to hold no newline
+	for {
+		if i := bytes.IndexByte(r.buf[r.pos+scanned:r.end], '\n'); i >= 0 {
+			line = r.buf[r.pos : r.pos+scanned+i]
+			r.pos += scanned + i + 1
+			break
+		}
+		scanned = r.end - r.pos
+		if r.tooLarge(scanned) {
+			return r.skipLine()
+		}
+		if !r.fill() {
+			if r.rerr != nil || scanned == 0 {
+				return nil, 0, r.endErr()
+			}
+			line = r.buf[r.pos:r.end] // last line without a newline
+			r.pos = r.end
+			break
+		}
+	}
+	if r.tooLarge(len(line)) {
+		return nil, int64(len(line)), nil
+	}
+	return line, 0, nil
+}
+
+// skipLine consumes the rest of the line that starts at pos, keeping no
+// more of it than one window, and returns its length.
+func (r *Reader) skipLine() (line []byte, size int64, err error) {
+	for {
+		if i := bytes.IndexByte(r.buf[r.pos:r.end], '\n'); i >= 0 {
+			r.pos += i + 1
+			return nil, size + int64(i), nil
+		}
+		size += int64(r.end - r.pos)
+		r.pos = r.end
+		if !r.fill() {
+			if r.rerr != nil {
+				return nil, 0, r.rerr
+			}
+			return nil, size, nil // the last line, without a newline
+		}
 	}
 }
 
@@ -330,8 +406,13 @@ func (r *Reader) nextElement() ([]byte, error) {
 		return nil, io.EOF
 	}
 	// The usual element is already compact and lies whole in buf: return
-	// it as it is. Others (and any error) take the general path below.
-	switch end, res := scanValue(r.buf[:r.end], r.pos, false); res {
+	// it as it is. Others (and any error, and an element over the size
+	// limit) take the general path below.
+	end, res := scanValue(r.buf[:r.end], r.pos, false)
+	if r.tooLarge(end - r.pos) {
+		res = scanOther
+	}
+	switch res {
 	case scanClean:
 		elem := r.buf[r.pos:end:end]
 		r.next(end)
@@ -345,9 +426,15 @@ func (r *Reader) nextElement() ([]byte, error) {
 			return rec, nil
 		}
 	}
-	elem, ok := r.scanElement()
+	line := r.line
+	elem, size, ok := r.scanElement()
 	if !ok {
 		return nil, r.syntaxErr("unexpected end of input in element")
+	}
+	if size > 0 {
+		err := r.skipped(line, size)
+		r.state = arrayNext
+		return nil, err
 	}
 	var valid bool
 	if r.rec, valid = record.AppendCompact(r.rec[:0], elem); !valid {
@@ -374,66 +461,102 @@ func (r *Reader) finish() error {
 	return r.endErr()
 }
 
-// scanElement finds the end of the element starting at pos without
-// consuming it: the matching bracket for an array or object, the closing
-// quote for a string, and the next delimiter for a number or literal. It
-// tracks only nesting depth and strings; record.AppendCompact checks the
-// rest.
-func (r *Reader) scanElement() (elem []byte, ok bool) {
-	depth := 0
-	inString := false
+// scanElement finds the end of the element starting at pos and returns the
+// element, not consumed. An element over the size limit is consumed
+// instead, without keeping more of it than one window, and scanElement
+// returns its size. ok is false when the input ends inside the element.
+func (r *Reader) scanElement() (elem []byte, tooLarge int64, ok bool) {
+	var s elemScan
 	i := r.pos
 	for {
-		b := r.buf[:r.end]
-		for i < len(b) {
-			if inString {
-				k := bytes.IndexByte(b[i:], '"')
-				if k < 0 {
-					i = len(b)
-					break
-				}
-				i += k + 1
-				if !escaped(b[r.pos : i-1]) {
-					inString = false
-					if depth == 0 {
-						return b[r.pos:i], true
-					}
-				}
-				continue
+		if k := s.scan(r.buf[i:r.end]); k >= 0 {
+			elem = r.buf[r.pos : i+k]
+			if !r.tooLarge(len(elem)) {
+				return elem, 0, true
 			}
-			switch b[i] {
-			case '"':
-				inString = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					return b[r.pos:i], true
-				}
-				if depth--; depth == 0 {
-					return b[r.pos : i+1], true
-				}
-			case ',', ' ', '\t', '\r', '\n':
-				if depth == 0 {
-					return b[r.pos:i], true
-				}
-			}
-			i++
+			r.line += bytes.Count(elem, []byte{'\n'})
+			r.pos += len(elem)
+			return nil, int64(len(elem)), true
 		}
-		n := i - r.pos
+		n := r.end - r.pos
+		if r.tooLarge(n) {
+			return r.skipElement(&s)
+		}
 		if !r.fill() {
-			return nil, false
+			return nil, 0, false
 		}
 		i = r.pos + n
 	}
 }
 
-// escaped reports whether s ends in an odd number of backslashes, which
-// escape the quote that follows s.
-func escaped(s []byte) bool {
-	n := 0
-	for n < len(s) && s[len(s)-1-n] == '\\' {
-		n++
+// skipElement consumes the rest of an element over the size limit whose
+// start, buf[pos:end], s has scanned, and returns the element's size.
+func (r *Reader) skipElement(s *elemScan) (elem []byte, size int64, ok bool) {
+	for {
+		r.line += bytes.Count(r.buf[r.pos:r.end], []byte{'\n'})
+		size += int64(r.end - r.pos)
+		r.pos = r.end
+		if !r.fill() {
+			return nil, 0, false
+		}
+		if k := s.scan(r.buf[r.pos:r.end]); k >= 0 {
+			r.line += bytes.Count(r.buf[r.pos:r.pos+k], []byte{'\n'})
+			r.pos += k
+			return nil, size + int64(k), true
+		}
 	}
-	return n%2 == 1
+}
+
+// elemScan follows an element read in pieces far enough to find its end:
+// the matching bracket for an array or object, the closing quote for a
+// string, and the next delimiter for a number or literal. It tracks only
+// nesting depth and strings; record.AppendCompact checks the rest.
+type elemScan struct {
+	depth    int
+	inString bool
+	escape   bool // inside a string, after a backslash
+}
+
+// scan reads b, the next bytes of the element, and returns the index in b
+// just past the element's end, or -1 if the element goes on after b.
+func (s *elemScan) scan(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if s.inString {
+			if s.escape {
+				s.escape = false
+				continue
+			}
+			k := bytes.IndexAny(b[i:], `"\`)
+			if k < 0 {
+				return -1
+			}
+			if i += k; b[i] == '\\' {
+				s.escape = true
+				continue
+			}
+			s.inString = false
+			if s.depth == 0 {
+				return i + 1
+			}
+			continue
+		}
+		switch b[i] {
+		case '"':
+			s.inString = true
+		case '{', '[':
+			s.depth++
+		case '}', ']':
+			if s.depth == 0 {
+				return i
+			}
+			if s.depth--; s.depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\r', '\n':
+			if s.depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }

@@ -34,6 +34,7 @@ type Options struct {
 // run is one execution of a plan.
 type run struct {
 	plan   *Plan
+	id     string // the run id, config.NewRunID
 	opts   Options
 	log    *zap.Logger
 	ctx    context.Context // for writes; cancelled only when draining gives up
@@ -65,7 +66,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &run{plan: plan, opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
+	r := &run{plan: plan, id: config.NewRunID(time.Now()), opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
 		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]plugin.Sink{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
@@ -143,7 +144,7 @@ func buildErr(n *node, err error) error {
 }
 
 func (r *run) env(n *node, autoCommit bool) plugin.Env {
-	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget,
+	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget, RunID: r.id,
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
@@ -202,7 +203,7 @@ func (r *run) execute(ctx context.Context) error {
 		// on to wait, which then drains the sources.
 		routerDone <- nil
 	}
-	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
+	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.String("run_id", r.id), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	stopReports := r.startReports()
 	deadline := r.wait(ctx, routerDone)
 	stopReports()

@@ -162,14 +162,23 @@ func (h *harness) goals() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", goal, measured, target, met)
 	}
+	info := func(kind, what, measured string, have bool) {
+		if !have {
+			measured = "not run"
+		}
+		fmt.Fprintf(&b, "| (%s, no goal) %s | %s | — | — |\n", kind, what, measured)
+	}
 	etl, base, pm := h.median("etl"), h.median("baseline"), h.median("permessage")
 	row("Example 3 / hand-written sarama loop (records/s)", fmt.Sprintf("%.2f×", etl/base), "≥ 0.9×", etl/base >= 0.9, etl > 0 && base > 0)
-	row("Example 3 / per-message path (records/s)", fmt.Sprintf("%.1f×", etl/pm), "≥ 10×", etl/pm >= 10, etl > 0 && pm > 0)
-	f2k, prod := h.median("file2kafka"), h.median("producer")
+	// The per-message path is about 100× slower: a target on it could not
+	// fail, so it is shown, not judged.
+	info("information", "Example 3 / per-message path (records/s)", fmt.Sprintf("%.1f×", etl/pm), etl > 0 && pm > 0)
+	// Example 2's goal is against a producer whose records are already in
+	// memory; the producer that reads the same file as it goes is the
+	// like-for-like reference, always shown beside it.
+	f2k, prod, pf := h.median("file2kafka"), h.median("producer"), h.median("producerfile")
 	row("Example 2 / raw sarama AsyncProducer (records/s)", fmt.Sprintf("%.2f×", f2k/prod), "≥ 0.9×", f2k/prod >= 0.9, f2k > 0 && prod > 0)
-	if pf := h.median("producerfile"); pf > 0 && f2k > 0 {
-		fmt.Fprintf(&b, "| (reference, no goal) Example 2 / raw producer that also reads the file | %.2f× | — | — |\n", f2k/pf)
-	}
+	info("reference", "Example 2 / raw producer that also reads the file (producerfile)", fmt.Sprintf("%.2f×", f2k/pf), f2k > 0 && pf > 0)
 	if r := h.find("latency"); r != nil && r.Err == "" && r.Latency != nil {
 		row(fmt.Sprintf("Example 3 p99 latency at %d records/s", r.Latency.Rate), fmt.Sprintf("%.0f ms", r.Latency.AppendP99), "< 50 ms", r.Latency.AppendP99 < 50, true)
 	} else {
