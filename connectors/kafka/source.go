@@ -84,8 +84,14 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	// recommended minimum.
 	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
 	sc.Consumer.Fetch.Max = int32(cfg.FetchMaxBytes)
-	sc.Consumer.Fetch.Default = 1 << 20
-	sc.ChannelBufferSize = 1024
+	// What sarama holds per partition is what grows with partitions: a
+	// fetch of up to Fetch.Default bytes per partition, decoded records
+	// that keep their whole fetch response alive, and ChannelBufferSize of
+	// them queued. With 60 partitions, 1 MiB and 1024 held 600 MB while the
+	// run's batches were bounded to 64 MiB; 256 KiB and 256 hold 140 MB and
+	// read as fast (benchmarks/RESULTS.md).
+	sc.Consumer.Fetch.Default = int32(cfg.FetchPartitionBytes)
+	sc.ChannelBufferSize = 256
 	sc.Consumer.Group.Session.Timeout = cfg.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
 	// A member has this long to rejoin after a rebalance starts; it only has
@@ -606,3 +612,4 @@ func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSessi
 		}
 	}
 }
+
