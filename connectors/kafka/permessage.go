@@ -102,6 +102,10 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		meta.Offset, _ = wkafka.MessagePartitionOffsetFromCtx(ctx)
 		meta.Key, _ = wkafka.MessageKeyFromCtx(ctx)
 		meta.KeyNull = meta.Key == nil
+		// watermill-kafka's DefaultMarshaler passes sarama's value through
+		// as the payload, so a tombstone's payload is nil and an empty
+		// value's is empty but not nil.
+		meta.ValueNull = msg.Payload == nil
 		if ts, ok := wkafka.MessageTimestampFromCtx(ctx); ok && !ts.IsZero() {
 			meta.Timestamp = ts.UnixMilli()
 		}

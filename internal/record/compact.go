@@ -34,14 +34,13 @@ const (
 // nothing beyond growing dst unless the nesting is deeper than 256. Runs of
 // bytes without whitespace are copied with a single append.
 func AppendCompact(dst, src []byte) ([]byte, bool) {
-	dst, ok, _ := appendCompact(dst, src, false)
-	return dst, ok
+	return appendCompact(dst, src, false)
 }
 
-// appendCompact implements AppendCompact. With findMeta set it also
-// reports whether a top-level object has a member named like one that
-// Enrich adds (see isMetaKey).
-func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bool) {
+// appendCompact implements AppendCompact. With renameMeta set it also puts
+// RenamePrefix before the name of each member of a top-level object that is
+// reserved for Enrich's metadata (see isReserved).
+func appendCompact(dst, src []byte, renameMeta bool) (out []byte, ok bool) {
 	start := len(dst)
 	i := skipSpace(src, 0)
 	mark := i // src[mark:i] is scanned but not yet copied to dst
@@ -66,7 +65,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			switch c {
 			case '{', '[':
 				if depth == maxDepth {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if depth/64 == len(stack) {
 					stack = append(stack, 0)
@@ -84,7 +83,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				continue
 			case ']':
 				if state != wantValueOrClose {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				depth--
 				inObject = isObjectAt(stack, depth-1)
@@ -92,7 +91,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			case '"':
 				end, repair := stringEnd(src, i)
 				if end < 0 {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if repair {
 					dst = appendRepaired(append(dst, src[mark:i]...), src[i:end])
@@ -109,7 +108,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				i = scanNumber(src, i)
 			}
 			if i < 0 {
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			if i < len(src) && src[i] == ',' && depth > 0 { // shortcut for the usual comma
 				i++
@@ -125,14 +124,17 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			case c == '"':
 				end, repair := stringEnd(src, i)
 				if end < 0 {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if repair {
 					dst = appendRepaired(append(dst, src[mark:i]...), src[i:end])
 					mark = end
 				}
-				if findMeta && depth == 1 && !metaFound && end-i >= len(`"`+KeyField+`"`) {
-					metaFound = isMetaKey(src[i:end])
+				if renameMeta && depth == 1 && !repair && end-i >= len(`"`+KeyField+`"`) && isReserved(src[i:end]) {
+					// A reserved name is ASCII, so it needed no repair.
+					dst = append(dst, src[mark:i+1]...)
+					dst = append(dst, RenamePrefix...)
+					mark = i + 1
 				}
 				i = end
 				state = wantColon
@@ -146,17 +148,17 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				i++
 				state = wantCommaOrClose
 			default:
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 		case wantColon:
 			if c != ':' {
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			i++
 			state = wantValue
 		case wantCommaOrClose:
 			if depth == 0 {
-				return dst[:start], false, false // data after the value
+				return dst[:start], false // data after the value
 			}
 			switch {
 			case c == ',' && inObject:
@@ -167,15 +169,15 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				depth--
 				inObject = isObjectAt(stack, depth-1)
 			default:
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			i++
 		}
 	}
 	if state != wantCommaOrClose || depth != 0 {
-		return dst[:start], false, false
+		return dst[:start], false
 	}
-	return append(dst, src[mark:i]...), true, metaFound
+	return append(dst, src[mark:i]...), true
 }
 
 // isObjectAt reports whether the container at the given depth in the bit
