@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -193,7 +194,7 @@ func (r *Reader) detect() {
 			}
 			i = r.pos + n
 		}
-		if !isSpace(r.buf[i]) {
+		if !jsonscan.IsSpace(r.buf[i]) {
 			if r.buf[i] == '[' {
 				r.format = FormatRecords
 			}

@@ -1,8 +1,9 @@
 package record
 
 import (
-	"bytes"
 	"unicode/utf8"
+
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 )
 
 // maxDepth is the deepest nesting accepted, the same limit as encoding/json.
@@ -42,7 +43,7 @@ func AppendCompact(dst, src []byte) ([]byte, bool) {
 // reserved for Enrich's metadata (see isReserved).
 func appendCompact(dst, src []byte, renameMeta bool) (out []byte, ok bool) {
 	start := len(dst)
-	i := skipSpace(src, 0)
+	i := jsonscan.SkipSpace(src, 0)
 	mark := i // src[mark:i] is scanned but not yet copied to dst
 	// stack has one bit per open container: 1 for an object, 0 for an
 	// array. It starts on the goroutine stack and moves to the heap only for
@@ -54,9 +55,9 @@ func appendCompact(dst, src []byte, renameMeta bool) (out []byte, ok bool) {
 	state := wantValue
 	for i < len(src) {
 		c := src[i]
-		if c <= ' ' && isSpace(c) {
+		if c <= ' ' && jsonscan.IsSpace(c) {
 			dst = append(dst, src[mark:i]...)
-			i = skipSpace(src, i+1)
+			i = jsonscan.SkipSpace(src, i+1)
 			mark = i
 			continue
 		}
@@ -99,13 +100,13 @@ func appendCompact(dst, src []byte, renameMeta bool) (out []byte, ok bool) {
 				}
 				i = end
 			case 't':
-				i = scanLiteral(src, i, "true")
+				i = whole(jsonscan.Literal(src, i, "true"))
 			case 'f':
-				i = scanLiteral(src, i, "false")
+				i = whole(jsonscan.Literal(src, i, "false"))
 			case 'n':
-				i = scanLiteral(src, i, "null")
+				i = whole(jsonscan.Literal(src, i, "null"))
 			default:
-				i = scanNumber(src, i)
+				i = whole(jsonscan.Number(src, i))
 			}
 			if i < 0 {
 				return dst[:start], false
@@ -186,57 +187,28 @@ func isObjectAt(stack []uint64, depth int) bool {
 	return depth >= 0 && stack[depth/64]&(1<<(depth%64)) != 0
 }
 
-func isSpace(b byte) bool {
-	return b == ' ' || b == '\n' || b == '\r' || b == '\t'
+// whole returns the end of a token that jsonscan scanned in an input held
+// whole, or -1 unless the token is valid: there a Short token is invalid.
+func whole(end int, r jsonscan.Result) int {
+	if r != jsonscan.Clean {
+		return -1
+	}
+	return end
 }
 
-func isDigit(b byte) bool { return '0' <= b && b <= '9' }
-
-// skipSpace returns the index of the first non-whitespace byte at or after i.
-func skipSpace(src []byte, i int) int {
-	for i < len(src) && isSpace(src[i]) {
-		i++
+// stringEnd returns the end of the string starting at src[i] (the opening
+// quote), -1 when it is invalid, and whether its bytes need repairing. The
+// usual string, with no escapes or special bytes, ends at the first quote.
+func stringEnd(src []byte, i int) (end int, repair bool) {
+	end = jsonscan.SkipSafe(src, i+1)
+	if end < len(src) && src[end] == '"' {
+		return end + 1, false
 	}
-	return i
-}
-
-// scanString scans the rest of a string from i, which is after its opening
-// quote and not within an escape, and returns the index after its closing
-// quote, or -1 if it is invalid. repair reports invalid UTF-8 in the string.
-func scanString(src []byte, i int) (end int, repair bool) {
-	for i < len(src) {
-		if i = SkipSafe(src, i); i == len(src) {
-			break
-		}
-		switch b := src[i]; {
-		case b == '"':
-			return i + 1, repair
-		case b == '\\':
-			if i+1 == len(src) {
-				return -1, false
-			}
-			switch src[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
-					return -1, false
-				}
-				i += 6
-			default:
-				return -1, false
-			}
-		case b < utf8.RuneSelf: // a control character
-			return -1, false
-		default:
-			r, size := utf8.DecodeRune(src[i:])
-			if r == utf8.RuneError && size == 1 {
-				repair = true
-			}
-			i += size
-		}
+	end, r := jsonscan.String(src, end)
+	if r > jsonscan.Repair {
+		return -1, false
 	}
-	return -1, false
+	return end, r == jsonscan.Repair
 }
 
 // appendRepaired appends the valid string s, replacing each byte of invalid
@@ -257,73 +229,4 @@ func appendRepaired(dst, s []byte) []byte {
 		i += size
 	}
 	return append(dst, s[start:]...)
-}
-
-func isHex4(h []byte) bool {
-	for _, b := range h {
-		if !isDigit(b) && !('a' <= b && b <= 'f') && !('A' <= b && b <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// scanLiteral returns the index after lit at i, or -1.
-func scanLiteral(src []byte, i int, lit string) int {
-	if !bytes.HasPrefix(src[i:], []byte(lit)) {
-		return -1
-	}
-	return i + len(lit)
-}
-
-// scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i and
-// returns the index after it, or -1.
-func scanNumber(src []byte, i int) int {
-	if i < len(src) && src[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(src) && src[i] == '0':
-		i++
-	case i < len(src) && '1' <= src[i] && src[i] <= '9':
-		i = skipDigits(src, i+1)
-	default:
-		return -1
-	}
-	if i < len(src) && src[i] == '.' {
-		i++
-		if i == len(src) || !isDigit(src[i]) {
-			return -1
-		}
-		i = skipDigits(src, i)
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		i++
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		if i == len(src) || !isDigit(src[i]) {
-			return -1
-		}
-		i = skipDigits(src, i)
-	}
-	return i
-}
-
-func skipDigits(src []byte, i int) int {
-	for i < len(src) && isDigit(src[i]) {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the end of the string starting at src[i] (the opening
-// quote), -1 when it is invalid, and whether its bytes need repairing. The
-// usual string, with no escapes or special bytes, ends at the first quote.
-func stringEnd(src []byte, i int) (end int, repair bool) {
-	end = SkipSafe(src, i+1)
-	if end < len(src) && src[end] == '"' {
-		return end + 1, false
-	}
-	return scanString(src, end)
 }

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 )
 
 // Names of the members that Enrich adds to a record.
@@ -85,7 +87,7 @@ func Enrich(dst []byte, value []byte, m Meta) []byte {
 		dst = append(dst, `{"`+PayloadField+`":null,`...)
 		return appendMeta(dst, m)
 	}
-	if i := skipSpace(value, 0); i < len(value) && value[i] == '{' {
+	if i := jsonscan.SkipSpace(value, 0); i < len(value) && value[i] == '{' {
 		start := len(dst)
 		out, ok := appendCompact(dst, value, true)
 		if ok {
@@ -106,7 +108,7 @@ func Enrich(dst []byte, value []byte, m Meta) []byte {
 
 // appendMeta appends the metadata members and the closing brace.
 func appendMeta(dst []byte, m Meta) []byte {
-	switch i := SkipSafe(m.Key, 0); {
+	switch i := jsonscan.SkipSafe(m.Key, 0); {
 	case m.KeyNull:
 		dst = append(dst, `"`+KeyField+`":null`...)
 	case i == len(m.Key): // the usual key: nothing to escape or check

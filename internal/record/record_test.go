@@ -111,24 +111,6 @@ func TestAppendCompact(t *testing.T) {
 	}
 }
 
-func TestSkipSafe(t *testing.T) {
-	for n := 0; n <= 17; n++ {
-		for pos := 0; pos < n; pos++ {
-			for b := 0; b < 256; b++ {
-				s := bytes.Repeat([]byte("a"), n)
-				s[pos] = byte(b)
-				want := n
-				if !safe[b] {
-					want = pos
-				}
-				if got := SkipSafe(s, 0); got != want {
-					t.Fatalf("SkipSafe(%q) = %d, want %d", s, got, want)
-				}
-			}
-		}
-	}
-}
-
 // mustBeIdentical reports whether Enrich must reproduce the reference byte
 // for byte: the value is wrapped, or the value is an object whose strings
 // are written the way encoding/json writes them.
