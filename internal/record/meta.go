@@ -5,7 +5,7 @@ package record
 // adds, behind any number of RenamePrefix.
 func isReserved(raw []byte) bool {
 	s := raw[1 : len(raw)-1]
-	if s[0] != '_' && s[0] != '\\' {
+	if len(s) == 0 || s[0] != '_' && s[0] != '\\' {
 		return false // the usual key, rejected at once
 	}
 	// name holds the decoded name since the last RenamePrefix. Every
