@@ -286,7 +286,7 @@ func (h *etl) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Consum
 		if cap(buf)-len(buf) < 2*len(m.Value)+256 {
 			buf = make([]byte, 0, arena)
 		}
-		meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, Partition: m.Partition, Offset: m.Offset}
+		meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, ValueNull: m.Value == nil, Partition: m.Partition, Offset: m.Offset}
 		if !m.Timestamp.IsZero() {
 			meta.Timestamp = m.Timestamp.UnixMilli()
 		}

@@ -257,7 +257,8 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 		b.buf = make([]byte, 0, min(bufCap, maxPrealloc))
 		b.first = m.Offset
 	}
-	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, Partition: m.Partition, Offset: m.Offset}
+	// sarama decodes a null key or value as nil, an empty one as non-nil.
+	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, ValueNull: m.Value == nil, Partition: m.Partition, Offset: m.Offset}
 	if !m.Timestamp.IsZero() {
 		meta.Timestamp = m.Timestamp.UnixMilli()
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // ClientConfig holds what both the source and the sink need to reach Kafka.
@@ -120,7 +121,7 @@ func (c *SourceConfig) Validate() error {
 type SinkConfig struct {
 	ClientConfig
 	Topic           string        `key:"topic" required:"true" doc:"topic to produce to"`
-	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; records without it are sent unkeyed"`
+	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`
 	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
 	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
 	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
@@ -130,6 +131,7 @@ type SinkConfig struct {
 	RetryBackoffMax time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
 	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
 	BufferSize      int           `key:"buffer_size" doc:"records queued in the producer before a write blocks"`
+	Tombstones      bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
 }
 
 // DefaultSinkConfig returns the sink defaults.
@@ -164,7 +166,18 @@ func (c *SinkConfig) Validate() error {
 	if c.Idempotent && c.Retries < 1 {
 		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))
 	}
+	if c.Tombstones && c.KeyField == "" {
+		errs = append(errs, config.Invalid("tombstones", "needs key_field: a tombstone without a key deletes nothing"))
+	}
 	return errors.Join(errs...)
+}
+
+// tombstone reports whether the sink sends rec as a tombstone (a null
+// value): with tombstones = true, a record whose top-level _kafka_payload is
+// null, as the kafka source writes a tombstone.
+func (c *SinkConfig) tombstone(rec []byte) bool {
+	return c.Tombstones && record.IsTombstone(rec)
+
 }
 
 // The largest batch_size and window: beyond them a batch or a window no

@@ -144,6 +144,10 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		meta.Offset, _ = wkafka.MessagePartitionOffsetFromCtx(ctx)
 		meta.Key, _ = wkafka.MessageKeyFromCtx(ctx)
 		meta.KeyNull = meta.Key == nil
+		// watermill-kafka's DefaultMarshaler passes sarama's value through
+		// as the payload, so a tombstone's payload is nil and an empty
+		// value's is empty but not nil.
+		meta.ValueNull = msg.Payload == nil
 		if ts, ok := wkafka.MessageTimestampFromCtx(ctx); ok && !ts.IsZero() {
 			meta.Timestamp = ts.UnixMilli()
 		}
@@ -271,7 +275,7 @@ func committedBehind(client sarama.Client, group, topic string, want map[int32]i
 type perMessageSink struct {
 	topicName string
 	pub       *wkafka.Publisher
-	key       record.Path
+	key       record.KeyPath
 }
 
 func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error) {
@@ -286,20 +290,35 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
 	s := &perMessageSink{topicName: cfg.Topic}
 	if cfg.KeyField != "" {
-		s.key = record.CompilePath(cfg.KeyField)
+		s.key = record.CompileKeyPath(cfg.KeyField)
 	}
 	marshal := wkafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
 		if cfg.KeyField == "" {
 			return "", nil
 		}
-		k, _ := record.KeyText(s.key.Get(msg.Payload))
+		k, _ := s.key.Key(msg.Payload)
 		return string(k), nil
 	})
-	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: marshal, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
+	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: tombstoneMarshaler{marshal, cfg}, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	return s, nil
+}
+
+// tombstoneMarshaler sends a record that SinkConfig.tombstone picks with a
+// null value; the key still comes from the record.
+type tombstoneMarshaler struct {
+	wkafka.Marshaler
+	cfg *SinkConfig
+}
+
+func (t tombstoneMarshaler) Marshal(topic string, msg *message.Message) (*sarama.ProducerMessage, error) {
+	pm, err := t.Marshaler.Marshal(topic, msg)
+	if err == nil && t.cfg.tombstone(msg.Payload) {
+		pm.Value = nil
+	}
+	return pm, err
 }
 
 // Write sends each record synchronously, in order.

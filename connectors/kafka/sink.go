@@ -24,7 +24,7 @@ type Sink struct {
 	stage    string
 	producer sarama.AsyncProducer
 	client   sarama.Client // the producer's; closed after it
-	key      record.Path
+	key      record.KeyPath
 	keyed    bool
 
 	acks      sync.WaitGroup // the goroutine reading successes and errors
@@ -79,7 +79,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
 	if cfg.KeyField != "" {
-		s.key, s.keyed = record.CompilePath(cfg.KeyField), true
+		s.key, s.keyed = record.CompileKeyPath(cfg.KeyField), true
 	}
 	s.acks.Add(2)
 	go s.readSuccesses()
@@ -171,9 +171,12 @@ func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pendin
 		m := &p.msgs[i]
 		m.Topic = s.cfg.Topic
 		m.Value = sarama.ByteEncoder(records[i].Value)
+		if s.cfg.tombstone(records[i].Value) {
+			m.Value = nil
+		}
 		m.Metadata = p
 		if s.keyed {
-			if k, ok := record.KeyText(s.key.Get(records[i].Value)); ok {
+			if k, ok := s.key.Key(records[i].Value); ok {
 				m.Key = sarama.ByteEncoder(k)
 			} else {
 				s.unkeyed.Add(1)

@@ -612,4 +612,3 @@ func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSessi
 		}
 	}
 }
-

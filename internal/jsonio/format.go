@@ -14,6 +14,8 @@ package jsonio
 import (
 	"fmt"
 	"strings"
+
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 )
 
 // Format is the layout of a JSON records file.
@@ -58,17 +60,12 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// isSpace reports the JSON whitespace bytes.
-func isSpace(b byte) bool {
-	return b == ' ' || b == '\n' || b == '\r' || b == '\t'
-}
-
 // trimSpace removes JSON whitespace from both ends of b.
 func trimSpace(b []byte) []byte {
-	for len(b) > 0 && isSpace(b[0]) {
+	for len(b) > 0 && jsonscan.IsSpace(b[0]) {
 		b = b[1:]
 	}
-	for len(b) > 0 && isSpace(b[len(b)-1]) {
+	for len(b) > 0 && jsonscan.IsSpace(b[len(b)-1]) {
 		b = b[:len(b)-1]
 	}
 	return b

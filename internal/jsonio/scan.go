@@ -1,29 +1,24 @@
 package jsonio
 
-import (
-	"encoding/binary"
-	"math/bits"
-	"unicode/utf8"
+import "github.com/conveyor-etl/conveyor/internal/jsonscan"
 
-	"github.com/conveyor-etl/conveyor/internal/record"
-)
-
-// scanResult is what scanValue found.
-type scanResult int
+// scanResult is what scanValue found: a jsonscan.Result, in which the
+// repair case also stands for whitespace between tokens.
+type scanResult = jsonscan.Result
 
 const (
 	// scanClean: a valid value with no whitespace and only valid UTF-8, so
 	// its bytes are already what record.AppendCompact would make of them.
-	scanClean scanResult = iota
+	scanClean = jsonscan.Clean
 	// scanCompact: a valid value with whitespace between tokens or invalid
 	// UTF-8 in strings: record.AppendCompact must copy it.
-	scanCompact
+	scanCompact = jsonscan.Repair
 	// scanShort: the input ends before the value does (or before the byte
 	// that ends a top-level number or literal).
-	scanShort
+	scanShort = jsonscan.Short
 	// scanOther: invalid, or nested deeper than scanValue tracks; the
 	// general path (with its error messages) decides.
-	scanOther
+	scanOther = jsonscan.Invalid
 )
 
 // maxScanDepth is the nesting scanValue handles; deeper values take the
@@ -50,9 +45,9 @@ value:
 	scalar = false
 	switch c := src[i]; c {
 	case '"':
-		if e := quickString(src, i+1); e > 0 {
+		if e := jsonscan.QuickString(src, i+1); e > 0 {
 			i = e
-		} else if i, r = scanString(src, i+1); r != scanClean {
+		} else if i, r = jsonscan.String(src, i+1); r != scanClean {
 			if r != scanCompact {
 				return i, r
 			}
@@ -68,9 +63,9 @@ value:
 			stack |= 1
 		}
 		i++
-		if i < len(src) && isSpace(src[i]) {
+		if i < len(src) && jsonscan.IsSpace(src[i]) {
 			res = scanCompact
-			i = skipWS(src, i)
+			i = jsonscan.SkipSpace(src, i)
 		}
 		if i == len(src) {
 			return i, scanShort
@@ -92,16 +87,16 @@ value:
 		}
 		goto value
 	case 't':
-		i, r = scanLiteral(src, i, "true")
+		i, r = jsonscan.Literal(src, i, "true")
 		scalar = true
 	case 'f':
-		i, r = scanLiteral(src, i, "false")
+		i, r = jsonscan.Literal(src, i, "false")
 		scalar = true
 	case 'n':
-		i, r = scanLiteral(src, i, "null")
+		i, r = jsonscan.Literal(src, i, "null")
 		scalar = true
 	default:
-		i, r = scanNumber(src, i)
+		i, r = jsonscan.Number(src, i)
 		scalar = true
 	}
 	if r != scanClean && r != scanCompact {
@@ -124,9 +119,9 @@ next: // after a value
 		}
 		return i, scanOther
 	}
-	if i < len(src) && isSpace(src[i]) {
+	if i < len(src) && jsonscan.IsSpace(src[i]) {
 		res = scanCompact
-		i = skipWS(src, i)
+		i = jsonscan.SkipSpace(src, i)
 	}
 	if i == len(src) {
 		return i, scanShort
@@ -136,9 +131,9 @@ next: // after a value
 		switch src[i] {
 		case ',':
 			i++
-			if i < len(src) && isSpace(src[i]) {
+			if i < len(src) && jsonscan.IsSpace(src[i]) {
 				res = scanCompact
-				i = skipWS(src, i)
+				i = jsonscan.SkipSpace(src, i)
 			}
 			goto key
 		case '}':
@@ -152,9 +147,9 @@ next: // after a value
 	switch src[i] {
 	case ',':
 		i++
-		if i < len(src) && isSpace(src[i]) {
+		if i < len(src) && jsonscan.IsSpace(src[i]) {
 			res = scanCompact
-			i = skipWS(src, i)
+			i = jsonscan.SkipSpace(src, i)
 		}
 		goto value
 	case ']':
@@ -171,9 +166,9 @@ key: // a member key, then ':', then its value
 	if src[i] != '"' {
 		return i, scanOther
 	}
-	if e := quickString(src, i+1); e > 0 {
+	if e := jsonscan.QuickString(src, i+1); e > 0 {
 		i = e
-	} else if i, r = scanString(src, i+1); r != scanClean {
+	} else if i, r = jsonscan.String(src, i+1); r != scanClean {
 		if r != scanCompact {
 			return i, r
 		}
@@ -182,9 +177,9 @@ key: // a member key, then ':', then its value
 	if i < len(src) && src[i] == ':' { // the usual colon
 		i++
 	} else {
-		if i < len(src) && isSpace(src[i]) {
+		if i < len(src) && jsonscan.IsSpace(src[i]) {
 			res = scanCompact
-			i = skipWS(src, i)
+			i = jsonscan.SkipSpace(src, i)
 		}
 		if i == len(src) {
 			return i, scanShort
@@ -194,158 +189,9 @@ key: // a member key, then ':', then its value
 		}
 		i++
 	}
-	if i < len(src) && isSpace(src[i]) {
+	if i < len(src) && jsonscan.IsSpace(src[i]) {
 		res = scanCompact
-		i = skipWS(src, i)
+		i = jsonscan.SkipSpace(src, i)
 	}
 	goto value
-}
-
-// skipWS returns the index of the first non-whitespace byte at or after i.
-func skipWS(src []byte, i int) int {
-	for i < len(src) && isSpace(src[i]) {
-		i++
-	}
-	return i
-}
-
-// unsafeBytes sets the high bit of each byte of x that is not safe, and
-// maybe of bytes after one that is not.
-func unsafeBytes(x uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	return (x | (x - ones*' ') | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones)) & highs
-}
-
-// quickString returns the index after the closing quote of a string whose
-// rest, from i, is at most 7 safe bytes and its closing quote, or -1.
-func quickString(src []byte, i int) int {
-	if i+8 > len(src) {
-		return -1
-	}
-	t := unsafeBytes(binary.LittleEndian.Uint64(src[i:]))
-	if t == 0 {
-		return -1
-	}
-	i += bits.TrailingZeros64(t) / 8
-	if src[i] != '"' {
-		return -1
-	}
-	return i + 1
-}
-
-// scanString scans the rest of a string from i, just after its opening
-// quote, and returns the index after its closing quote. It reports
-// scanCompact for invalid UTF-8 (which AppendCompact repairs).
-func scanString(src []byte, i int) (int, scanResult) {
-	res := scanClean
-	for {
-		if i = record.SkipSafe(src, i); i == len(src) {
-			return i, scanShort
-		}
-		switch b := src[i]; {
-		case b == '"':
-			return i + 1, res
-		case b == '\\':
-			if i+1 == len(src) {
-				return i, scanShort
-			}
-			switch src[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(src) {
-					return i, scanShort
-				}
-				if !isHex4(src[i+2 : i+6]) {
-					return i, scanOther
-				}
-				i += 6
-			default:
-				return i, scanOther
-			}
-		case b < utf8.RuneSelf: // a control byte
-			return i, scanOther
-		default:
-			if !utf8.FullRune(src[i:]) {
-				return i, scanShort
-			}
-			r, size := utf8.DecodeRune(src[i:])
-			if r == utf8.RuneError && size == 1 {
-				res = scanCompact
-			}
-			i += size
-		}
-	}
-}
-
-func isHex4(h []byte) bool {
-	for _, b := range h {
-		if !('0' <= b && b <= '9') && !('a' <= b && b <= 'f') && !('A' <= b && b <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// scanLiteral scans lit at src[i].
-func scanLiteral(src []byte, i int, lit string) (int, scanResult) {
-	n := min(len(lit), len(src)-i)
-	if string(src[i:i+n]) != lit[:n] {
-		return i, scanOther
-	}
-	if n < len(lit) {
-		return i + n, scanShort
-	}
-	return i + n, scanClean
-}
-
-// scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
-func scanNumber(src []byte, i int) (int, scanResult) {
-	if i < len(src) && src[i] == '-' {
-		i++
-	}
-	if i == len(src) {
-		return i, scanShort
-	}
-	switch c := src[i]; {
-	case c == '0':
-		i++
-	case '1' <= c && c <= '9':
-		i = skipDigits(src, i+1)
-	default:
-		return i, scanOther
-	}
-	if i < len(src) && src[i] == '.' {
-		i++
-		if i == len(src) {
-			return i, scanShort
-		}
-		if !isDigit(src[i]) {
-			return i, scanOther
-		}
-		i = skipDigits(src, i)
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		i++
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		if i == len(src) {
-			return i, scanShort
-		}
-		if !isDigit(src[i]) {
-			return i, scanOther
-		}
-		i = skipDigits(src, i)
-	}
-	return i, scanClean
-}
-
-func isDigit(b byte) bool { return '0' <= b && b <= '9' }
-
-func skipDigits(src []byte, i int) int {
-	for i < len(src) && isDigit(src[i]) {
-		i++
-	}
-	return i
 }

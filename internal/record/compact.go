@@ -1,8 +1,9 @@
 package record
 
 import (
-	"bytes"
 	"unicode/utf8"
+
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 )
 
 // maxDepth is the deepest nesting accepted, the same limit as encoding/json.
@@ -34,16 +35,15 @@ const (
 // nothing beyond growing dst unless the nesting is deeper than 256. Runs of
 // bytes without whitespace are copied with a single append.
 func AppendCompact(dst, src []byte) ([]byte, bool) {
-	dst, ok, _ := appendCompact(dst, src, false)
-	return dst, ok
+	return appendCompact(dst, src, false)
 }
 
-// appendCompact implements AppendCompact. With findMeta set it also
-// reports whether a top-level object has a member named like one that
-// Enrich adds (see isMetaKey).
-func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bool) {
+// appendCompact implements AppendCompact. With renameMeta set it also puts
+// RenamePrefix before the name of each member of a top-level object that is
+// reserved for Enrich's metadata (see isReserved).
+func appendCompact(dst, src []byte, renameMeta bool) (out []byte, ok bool) {
 	start := len(dst)
-	i := skipSpace(src, 0)
+	i := jsonscan.SkipSpace(src, 0)
 	mark := i // src[mark:i] is scanned but not yet copied to dst
 	// stack has one bit per open container: 1 for an object, 0 for an
 	// array. It starts on the goroutine stack and moves to the heap only for
@@ -55,9 +55,9 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 	state := wantValue
 	for i < len(src) {
 		c := src[i]
-		if c <= ' ' && isSpace(c) {
+		if c <= ' ' && jsonscan.IsSpace(c) {
 			dst = append(dst, src[mark:i]...)
-			i = skipSpace(src, i+1)
+			i = jsonscan.SkipSpace(src, i+1)
 			mark = i
 			continue
 		}
@@ -66,7 +66,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			switch c {
 			case '{', '[':
 				if depth == maxDepth {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if depth/64 == len(stack) {
 					stack = append(stack, 0)
@@ -84,7 +84,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				continue
 			case ']':
 				if state != wantValueOrClose {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				depth--
 				inObject = isObjectAt(stack, depth-1)
@@ -92,7 +92,7 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			case '"':
 				end, repair := stringEnd(src, i)
 				if end < 0 {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if repair {
 					dst = appendRepaired(append(dst, src[mark:i]...), src[i:end])
@@ -100,16 +100,16 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				}
 				i = end
 			case 't':
-				i = scanLiteral(src, i, "true")
+				i = whole(jsonscan.Literal(src, i, "true"))
 			case 'f':
-				i = scanLiteral(src, i, "false")
+				i = whole(jsonscan.Literal(src, i, "false"))
 			case 'n':
-				i = scanLiteral(src, i, "null")
+				i = whole(jsonscan.Literal(src, i, "null"))
 			default:
-				i = scanNumber(src, i)
+				i = whole(jsonscan.Number(src, i))
 			}
 			if i < 0 {
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			if i < len(src) && src[i] == ',' && depth > 0 { // shortcut for the usual comma
 				i++
@@ -125,14 +125,17 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 			case c == '"':
 				end, repair := stringEnd(src, i)
 				if end < 0 {
-					return dst[:start], false, false
+					return dst[:start], false
 				}
 				if repair {
 					dst = appendRepaired(append(dst, src[mark:i]...), src[i:end])
 					mark = end
 				}
-				if findMeta && depth == 1 && !metaFound && end-i >= len(`"`+KeyField+`"`) {
-					metaFound = isMetaKey(src[i:end])
+				if renameMeta && depth == 1 && !repair && end-i >= len(`"`+KeyField+`"`) && isReserved(src[i:end]) {
+					// A reserved name is ASCII, so it needed no repair.
+					dst = append(dst, src[mark:i+1]...)
+					dst = append(dst, RenamePrefix...)
+					mark = i + 1
 				}
 				i = end
 				state = wantColon
@@ -146,17 +149,17 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				i++
 				state = wantCommaOrClose
 			default:
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 		case wantColon:
 			if c != ':' {
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			i++
 			state = wantValue
 		case wantCommaOrClose:
 			if depth == 0 {
-				return dst[:start], false, false // data after the value
+				return dst[:start], false // data after the value
 			}
 			switch {
 			case c == ',' && inObject:
@@ -167,15 +170,15 @@ func appendCompact(dst, src []byte, findMeta bool) (out []byte, ok, metaFound bo
 				depth--
 				inObject = isObjectAt(stack, depth-1)
 			default:
-				return dst[:start], false, false
+				return dst[:start], false
 			}
 			i++
 		}
 	}
 	if state != wantCommaOrClose || depth != 0 {
-		return dst[:start], false, false
+		return dst[:start], false
 	}
-	return append(dst, src[mark:i]...), true, metaFound
+	return append(dst, src[mark:i]...), true
 }
 
 // isObjectAt reports whether the container at the given depth in the bit
@@ -184,57 +187,28 @@ func isObjectAt(stack []uint64, depth int) bool {
 	return depth >= 0 && stack[depth/64]&(1<<(depth%64)) != 0
 }
 
-func isSpace(b byte) bool {
-	return b == ' ' || b == '\n' || b == '\r' || b == '\t'
+// whole returns the end of a token that jsonscan scanned in an input held
+// whole, or -1 unless the token is valid: there a Short token is invalid.
+func whole(end int, r jsonscan.Result) int {
+	if r != jsonscan.Clean {
+		return -1
+	}
+	return end
 }
 
-func isDigit(b byte) bool { return '0' <= b && b <= '9' }
-
-// skipSpace returns the index of the first non-whitespace byte at or after i.
-func skipSpace(src []byte, i int) int {
-	for i < len(src) && isSpace(src[i]) {
-		i++
+// stringEnd returns the end of the string starting at src[i] (the opening
+// quote), -1 when it is invalid, and whether its bytes need repairing. The
+// usual string, with no escapes or special bytes, ends at the first quote.
+func stringEnd(src []byte, i int) (end int, repair bool) {
+	end = jsonscan.SkipSafe(src, i+1)
+	if end < len(src) && src[end] == '"' {
+		return end + 1, false
 	}
-	return i
-}
-
-// scanString scans the rest of a string from i, which is after its opening
-// quote and not within an escape, and returns the index after its closing
-// quote, or -1 if it is invalid. repair reports invalid UTF-8 in the string.
-func scanString(src []byte, i int) (end int, repair bool) {
-	for i < len(src) {
-		if i = SkipSafe(src, i); i == len(src) {
-			break
-		}
-		switch b := src[i]; {
-		case b == '"':
-			return i + 1, repair
-		case b == '\\':
-			if i+1 == len(src) {
-				return -1, false
-			}
-			switch src[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
-					return -1, false
-				}
-				i += 6
-			default:
-				return -1, false
-			}
-		case b < utf8.RuneSelf: // a control character
-			return -1, false
-		default:
-			r, size := utf8.DecodeRune(src[i:])
-			if r == utf8.RuneError && size == 1 {
-				repair = true
-			}
-			i += size
-		}
+	end, r := jsonscan.String(src, end)
+	if r > jsonscan.Repair {
+		return -1, false
 	}
-	return -1, false
+	return end, r == jsonscan.Repair
 }
 
 // appendRepaired appends the valid string s, replacing each byte of invalid
@@ -255,73 +229,4 @@ func appendRepaired(dst, s []byte) []byte {
 		i += size
 	}
 	return append(dst, s[start:]...)
-}
-
-func isHex4(h []byte) bool {
-	for _, b := range h {
-		if !isDigit(b) && !('a' <= b && b <= 'f') && !('A' <= b && b <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// scanLiteral returns the index after lit at i, or -1.
-func scanLiteral(src []byte, i int, lit string) int {
-	if !bytes.HasPrefix(src[i:], []byte(lit)) {
-		return -1
-	}
-	return i + len(lit)
-}
-
-// scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i and
-// returns the index after it, or -1.
-func scanNumber(src []byte, i int) int {
-	if i < len(src) && src[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(src) && src[i] == '0':
-		i++
-	case i < len(src) && '1' <= src[i] && src[i] <= '9':
-		i = skipDigits(src, i+1)
-	default:
-		return -1
-	}
-	if i < len(src) && src[i] == '.' {
-		i++
-		if i == len(src) || !isDigit(src[i]) {
-			return -1
-		}
-		i = skipDigits(src, i)
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		i++
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		if i == len(src) || !isDigit(src[i]) {
-			return -1
-		}
-		i = skipDigits(src, i)
-	}
-	return i
-}
-
-func skipDigits(src []byte, i int) int {
-	for i < len(src) && isDigit(src[i]) {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the end of the string starting at src[i] (the opening
-// quote), -1 when it is invalid, and whether its bytes need repairing. The
-// usual string, with no escapes or special bytes, ends at the first quote.
-func stringEnd(src []byte, i int) (end int, repair bool) {
-	end = SkipSafe(src, i+1)
-	if end < len(src) && src[end] == '"' {
-		return end + 1, false
-	}
-	return scanString(src, end)
 }

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/base64"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -66,4 +67,40 @@ func KeyText(r gjson.Result) (key []byte, ok bool) {
 		return []byte("false"), true
 	}
 	return nil, false
+}
+
+// KeyPath reads a Kafka message key from a JSON record. Build it once with
+// CompileKeyPath and reuse it for every record. The zero KeyPath finds no
+// key.
+type KeyPath struct {
+	text, base64 Path
+}
+
+// CompileKeyPath compiles a key column (see CompilePath) together with its
+// "_base64" sibling: "_kafka_key" also reads "_kafka_key_base64", where
+// Enrich writes a key that is not valid UTF-8.
+func CompileKeyPath(column string) KeyPath {
+	if column == "" {
+		return KeyPath{}
+	}
+	return KeyPath{text: CompilePath(column), base64: CompilePath(column + "_base64")}
+}
+
+// Key returns the key that the record value holds: the column's KeyText,
+// or, when the column is missing, the bytes that its "_base64" sibling, a
+// string of standard base64, decodes to. ok is false when neither gives a
+// key.
+func (p KeyPath) Key(value []byte) (key []byte, ok bool) {
+	if r := p.text.Get(value); r.Exists() {
+		return KeyText(r)
+	}
+	r := p.base64.Get(value)
+	if r.Type != gjson.String {
+		return nil, false
+	}
+	key, err := base64.StdEncoding.DecodeString(r.Str)
+	if err != nil {
+		return nil, false
+	}
+	return key, true
 }

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -100,5 +101,33 @@ func TestKeyText(t *testing.T) {
 	}
 	if key, ok := KeyText(gjson.Result{Type: gjson.Number, Num: 2.5}); string(key) != "2.5" || !ok {
 		t.Errorf("KeyText(number without Raw) = %q, %v", key, ok)
+	}
+}
+
+// A key column that is missing falls back to its _base64 sibling, the way
+// Enrich writes a key that is not valid UTF-8, so such a key round-trips.
+func TestKeyPath(t *testing.T) {
+	bin := []byte{0xff, 0x00, 0xfe}
+	tests := []struct {
+		column, rec string
+		want        []byte
+		ok          bool
+	}{
+		{KeyField, string(Enrich(nil, []byte(`{"a":1}`), Meta{Key: []byte("k-1")})), []byte("k-1"), true},
+		{KeyField, string(Enrich(nil, []byte(`{"a":1}`), Meta{Key: bin})), bin, true},
+		{KeyField, string(Enrich(nil, nil, Meta{Key: bin, ValueNull: true})), bin, true},
+		{KeyField, string(Enrich(nil, []byte(`{"a":1}`), Meta{KeyNull: true})), nil, false},
+		{"id", `{"id":7,"id_base64":"/w=="}`, []byte("7"), true},
+		{"id", `{"id":null,"id_base64":"/w=="}`, nil, false},
+		{"id", `{"id_base64":"not base64!"}`, nil, false},
+		{"id", `{"id_base64":12}`, nil, false},
+		{"u.id", `{"u":{"id_base64":"AAE="}}`, []byte{0, 1}, true},
+		{"", `{"_base64":"AAE="}`, nil, false},
+	}
+	for _, tt := range tests {
+		key, ok := CompileKeyPath(tt.column).Key([]byte(tt.rec))
+		if !bytes.Equal(key, tt.want) || ok != tt.ok {
+			t.Errorf("CompileKeyPath(%q).Key(%s) = %q, %v; want %q, %v", tt.column, tt.rec, key, ok, tt.want, tt.ok)
+		}
 	}
 }

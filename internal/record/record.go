@@ -9,21 +9,35 @@
 // path.
 package record
 
-import "strconv"
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
+)
 
 // Names of the members that Enrich adds to a record.
 const (
 	PayloadField   = "_kafka_payload"
 	KeyField       = "_kafka_key"
+	KeyBase64Field = "_kafka_key_base64"
 	PartitionField = "_kafka_partition"
 	OffsetField    = "_kafka_offset"
 	TimestampField = "_kafka_timestamp"
 )
 
+// RenamePrefix is put before the name of a payload's own member that is
+// named like one Enrich adds (see Enrich).
+const RenamePrefix = "_payload_"
+
 // Meta is the Kafka metadata of a consumed message.
 type Meta struct {
 	Key       []byte // message key; written as a JSON string
 	KeyNull   bool   // the message has no key; written as null
+	ValueNull bool   // the message has no value (a tombstone)
 	Partition int32
 	Offset    int64
 	Timestamp int64 // milliseconds since the Unix epoch
@@ -42,10 +56,17 @@ type Meta struct {
 // are kept exactly as in the input; only whitespace outside strings is
 // removed. Invalid UTF-8 bytes inside strings are replaced by \ufffd (one per
 // byte, as encoding/json does when decoding), so the result is always valid
-// UTF-8. Top-level members of the input that have one of the added names
-// (however their names are escaped) are dropped, so the metadata wins with
-// every decoder: encoding/json keeps the last duplicate but gjson, and so
-// Path.Get, the first. A "_kafka_payload" member is kept.
+// UTF-8.
+//
+// A top-level member of the input whose name (however escaped) is one that
+// Enrich adds (_kafka_payload, _kafka_key, _kafka_key_base64,
+// _kafka_partition, _kafka_offset, _kafka_timestamp), behind any number of
+// RenamePrefix, is kept in place with one more RenamePrefix before its name:
+// "_kafka_key" becomes "_payload__kafka_key", and "_payload__kafka_key"
+// becomes "_payload__payload__kafka_key". So the plain names always hold the
+// metadata, with every decoder (encoding/json keeps the last duplicate,
+// gjson and so Path.Get the first), and no two members end up with the same
+// name; removing one RenamePrefix gives the payload's own name back.
 //
 // Any other value (invalid JSON, an array, a scalar, an empty payload, or
 // nesting deeper than 10000 levels, which encoding/json rejects too) is
@@ -53,18 +74,23 @@ type Meta struct {
 //
 //	{"_kafka_payload":"<value>","_kafka_key":<key>,...}
 //
-// escaped exactly as encoding/json does with SetEscapeHTML(false).
+// escaped exactly as encoding/json does with SetEscapeHTML(false). A message
+// without a value (m.ValueNull, a tombstone) gives "_kafka_payload":null,
+// whatever value holds; IsTombstone recognizes such a record.
 //
 // The key is written as a JSON string escaped the same way, or null if
-// m.KeyNull is set (a nil Key with KeyNull unset gives "").
+// m.KeyNull is set (a nil Key with KeyNull unset gives ""). A key that is not
+// valid UTF-8 is written instead as "_kafka_key_base64":"<standard base64>",
+// and "_kafka_key" is then absent.
 func Enrich(dst []byte, value []byte, m Meta) []byte {
-	start := len(dst)
-	if i := skipSpace(value, 0); i < len(value) && value[i] == '{' {
-		out, ok, metaFound := appendCompact(dst, value, true)
+	if m.ValueNull {
+		dst = append(dst, `{"`+PayloadField+`":null,`...)
+		return appendMeta(dst, m)
+	}
+	if i := jsonscan.SkipSpace(value, 0); i < len(value) && value[i] == '{' {
+		start := len(dst)
+		out, ok := appendCompact(dst, value, true)
 		if ok {
-			if metaFound {
-				out = out[:start+len(dropMetaMembers(out[start:]))]
-			}
 			if len(out)-start == len("{}") {
 				out = out[:len(out)-1] // keep "{": no comma before the metadata
 			} else {
@@ -82,11 +108,20 @@ func Enrich(dst []byte, value []byte, m Meta) []byte {
 
 // appendMeta appends the metadata members and the closing brace.
 func appendMeta(dst []byte, m Meta) []byte {
-	dst = append(dst, `"`+KeyField+`":`...)
-	if m.KeyNull {
-		dst = append(dst, "null"...)
-	} else {
+	switch i := jsonscan.SkipSafe(m.Key, 0); {
+	case m.KeyNull:
+		dst = append(dst, `"`+KeyField+`":null`...)
+	case i == len(m.Key): // the usual key: nothing to escape or check
+		dst = append(dst, `"`+KeyField+`":"`...)
+		dst = append(dst, m.Key...)
+		dst = append(dst, '"')
+	case utf8.Valid(m.Key[i:]):
+		dst = append(dst, `"`+KeyField+`":`...)
 		dst = appendString(dst, m.Key)
+	default:
+		dst = append(dst, `"`+KeyBase64Field+`":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, m.Key)
+		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"`+PartitionField+`":`...)
 	dst = strconv.AppendInt(dst, int64(m.Partition), 10)
@@ -96,3 +131,13 @@ func appendMeta(dst []byte, m Meta) []byte {
 	dst = strconv.AppendInt(dst, m.Timestamp, 10)
 	return append(dst, '}')
 }
+
+// IsTombstone reports whether rec, a JSON record, has a top-level
+// "_kafka_payload" member that is null: what Enrich makes of a message
+// without a value.
+func IsTombstone(rec []byte) bool {
+	r := payloadPath.Get(rec)
+	return r.Type == gjson.Null && r.Exists()
+}
+
+var payloadPath = CompilePath(PayloadField)

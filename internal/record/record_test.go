@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand"
 	"reflect"
@@ -110,24 +111,6 @@ func TestAppendCompact(t *testing.T) {
 	}
 }
 
-func TestSkipSafe(t *testing.T) {
-	for n := 0; n <= 17; n++ {
-		for pos := 0; pos < n; pos++ {
-			for b := 0; b < 256; b++ {
-				s := bytes.Repeat([]byte("a"), n)
-				s[pos] = byte(b)
-				want := n
-				if !safe[b] {
-					want = pos
-				}
-				if got := SkipSafe(s, 0); got != want {
-					t.Fatalf("SkipSafe(%q) = %d, want %d", s, got, want)
-				}
-			}
-		}
-	}
-}
-
 // mustBeIdentical reports whether Enrich must reproduce the reference byte
 // for byte: the value is wrapped, or the value is an object whose strings
 // are written the way encoding/json writes them.
@@ -228,8 +211,8 @@ func TestEnrichMeta(t *testing.T) {
 			`{"a":1,"_kafka_key":null,"_kafka_partition":0,"_kafka_offset":0,"_kafka_timestamp":0}`},
 		{Meta{Key: nil, Partition: -1, Offset: -1, Timestamp: -1},
 			`{"a":1,"_kafka_key":"","_kafka_partition":-1,"_kafka_offset":-1,"_kafka_timestamp":-1}`},
-		{Meta{Key: []byte("a\"b<\xff>\n"), Partition: 2147483647, Offset: 9223372036854775807, Timestamp: -9223372036854775808},
-			`{"a":1,"_kafka_key":"a\"b<\ufffd>\n","_kafka_partition":2147483647,"_kafka_offset":9223372036854775807,"_kafka_timestamp":-9223372036854775808}`},
+		{Meta{Key: []byte("a\"b<é>\n"), Partition: 2147483647, Offset: 9223372036854775807, Timestamp: -9223372036854775808},
+			`{"a":1,"_kafka_key":"a\"b<é>\n","_kafka_partition":2147483647,"_kafka_offset":9223372036854775807,"_kafka_timestamp":-9223372036854775808}`},
 	}
 	for _, tt := range tests {
 		if got := Enrich(nil, []byte(`{"a":1}`), tt.m); string(got) != tt.want {
@@ -240,21 +223,27 @@ func TestEnrichMeta(t *testing.T) {
 	}
 }
 
-// Members of the input named like the metadata are dropped, so that every
-// reader sees the metadata: encoding/json keeps the last duplicate, gjson
-// the first.
-func TestEnrichMetadataWins(t *testing.T) {
+// A payload's own members named like the metadata are kept, renamed with
+// RenamePrefix (one more for a name that already has it), so every reader
+// sees the source's metadata under the plain names, the payload's under the
+// prefixed ones, and no name appears twice.
+func TestEnrichPayloadMetaRenamed(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"_kafka_key":"old","_kafka_partition":"p","a":1,"_kafka_offset":{"x":[1]},"_kafka_timestamp":null,"_kafka_payload":7}`,
-			`{"a":1,"_kafka_payload":7,`},
-		{`{"_kafka_key":1}`, `{`},
-		{`{"_kafka_key":1,"_kafka_key":2}`, `{`},
-		{`{ "a" : 1 , "_kafka_offset" : [ 1 , 2 ] }`, `{"a":1,`},
+			`{"_payload__kafka_key":"old","_payload__kafka_partition":"p","a":1,"_payload__kafka_offset":{"x":[1]},"_payload__kafka_timestamp":null,"_payload__kafka_payload":7,`},
+		{`{"_kafka_key":1}`, `{"_payload__kafka_key":1,`},
+		{`{"_kafka_key":1,"_kafka_key":2}`, `{"_payload__kafka_key":1,"_payload__kafka_key":2,`},
+		{`{ "a" : 1 , "_kafka_offset" : [ 1 , 2 ] }`, `{"a":1,"_payload__kafka_offset":[1,2],`},
 		{`{"\u005fkafka_key":1,"_k\u0061fka_offset":2,"_kafka_timestam\u0070":3,"b":{"_kafka_key":4}}`,
-			`{"b":{"_kafka_key":4},`},
-		{`{"_kafka_keys":1,"_kafka_ke":2,"\u005Fkafka\/key":3,"_KAFKA_KEY":4}`,
-			`{"_kafka_keys":1,"_kafka_ke":2,"\u005Fkafka\/key":3,"_KAFKA_KEY":4,`},
-		{"{\"_kafka_key\":\"\xff\",\"a\":\"\xff\"}", `{"a":"\ufffd",`},
+			`{"_payload_\u005fkafka_key":1,"_payload__k\u0061fka_offset":2,"_payload__kafka_timestam\u0070":3,"b":{"_kafka_key":4},`},
+		{`{"_kafka_keys":1,"_kafka_ke":2,"\u005Fkafka\/key":3,"_KAFKA_KEY":4,"_payload_x":5,"_payload_":6}`,
+			`{"_kafka_keys":1,"_kafka_ke":2,"\u005Fkafka\/key":3,"_KAFKA_KEY":4,"_payload_x":5,"_payload_":6,`},
+		{"{\"_kafka_key\":\"\xff\",\"a\":\"\xff\"}", `{"_payload__kafka_key":"\ufffd","a":"\ufffd",`},
+		{`{"_kafka_key_base64":"AA=="}`, `{"_payload__kafka_key_base64":"AA==",`},
+		// A record that went through a source before: each hop adds one
+		// prefix, so the earlier metadata stays and no name repeats.
+		{`{"_payload__kafka_key":"hop1","_kafka_key":"hop2","_payload__p\u0061yload__kafka_offset":0}`,
+			`{"_payload__payload__kafka_key":"hop1","_payload__kafka_key":"hop2","_payload__payload__p\u0061yload__kafka_offset":0,`},
 	}
 	for _, tt := range tests {
 		out := Enrich(nil, []byte(tt.in), testMeta)
@@ -275,6 +264,75 @@ func TestEnrichMetadataWins(t *testing.T) {
 			t.Errorf("gjson reads %s = %d from %s", OffsetField, got, out)
 		}
 		checkEnrich(t, []byte(tt.in), testMeta)
+	}
+}
+
+// A tombstone (no value) gives "_kafka_payload":null, an empty value "".
+func TestEnrichTombstone(t *testing.T) {
+	tests := []struct {
+		name  string
+		value []byte
+		null  bool
+		want  string
+	}{
+		{"tombstone", nil, true, `{"_kafka_payload":null,`},
+		{"tombstone with stray bytes", []byte(`{"a":1}`), true, `{"_kafka_payload":null,`},
+		{"empty value", []byte{}, false, `{"_kafka_payload":"",`},
+		{"nil value not marked null", nil, false, `{"_kafka_payload":"",`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testMeta
+			m.ValueNull = tt.null
+			got := Enrich(nil, tt.value, m)
+			if string(got) != tt.want+metaJSON {
+				t.Errorf("Enrich(%q, ValueNull=%v)\n got %s\nwant %s", tt.value, tt.null, got, tt.want+metaJSON)
+			}
+			if IsTombstone(got) != tt.null {
+				t.Errorf("IsTombstone(%s) = %v, want %v", got, !tt.null, tt.null)
+			}
+			checkEnrich(t, tt.value, m)
+		})
+	}
+}
+
+// A key that is not valid UTF-8 is written, losslessly, as standard base64
+// under _kafka_key_base64, and _kafka_key is then absent.
+func TestEnrichBinaryKey(t *testing.T) {
+	tests := []struct {
+		key  string
+		want string
+	}{
+		{"k-1", `"_kafka_key":"k-1"`},
+		{"", `"_kafka_key":""`},
+		{"é\u2028\x00\"", `"_kafka_key":"é\u2028\u0000\""`}, // valid UTF-8: escaped text
+		{"\xff", `"_kafka_key_base64":"/w=="`},
+		{"\x00\x01\xfe\xff", `"_kafka_key_base64":"AAH+/w=="`},
+		{"abc\xc3", `"_kafka_key_base64":"YWJjww=="`},  // a truncated rune
+		{"\xed\xa0\x80", `"_kafka_key_base64":"7aCA"`}, // a UTF-8 encoded surrogate
+	}
+	for _, tt := range tests {
+		m := testMeta
+		m.Key = []byte(tt.key)
+		want := `{"a":1,` + tt.want + `,"_kafka_partition":3,"_kafka_offset":42,"_kafka_timestamp":1764072000000}`
+		got := Enrich(nil, []byte(`{"a":1}`), m)
+		if string(got) != want {
+			t.Errorf("key %q\n got %s\nwant %s", tt.key, got, want)
+			continue
+		}
+		var d map[string]any
+		if err := json.Unmarshal(got, &d); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := d[KeyBase64Field].(string); ok {
+			if b, err := base64.StdEncoding.DecodeString(s); err != nil || string(b) != tt.key {
+				t.Errorf("key %q: %s decodes to %q, %v", tt.key, KeyBase64Field, b, err)
+			}
+		} else if d[KeyField] != tt.key {
+			t.Errorf("key %q: %s = %q", tt.key, KeyField, d[KeyField])
+		}
+		checkEnrich(t, []byte(`{"a":1}`), m)
+		checkEnrich(t, []byte(`not json`), m)
 	}
 }
 
@@ -375,7 +433,7 @@ func (jsonDoc) Generate(r *rand.Rand, size int) reflect.Value {
 				if kind == 0 {
 					ws()
 					if depth == 0 && r.Intn(6) == 0 {
-						b.WriteString([]string{`"_kafka_key"`, `"_kafka_offset"`, `"_kafka_payload"`, `"_kafka_"`}[r.Intn(4)])
+						b.WriteString([]string{`"_kafka_key"`, `"_kafka_offset"`, `"_kafka_payload"`, `"_kafka_"`, `"_payload__kafka_key"`, `"_payload__kafka_"`}[r.Intn(6)])
 					} else {
 						str()
 					}

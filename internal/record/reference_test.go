@@ -2,10 +2,13 @@ package record
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // This file holds the reference that Enrich is tested against: a full,
@@ -124,31 +127,49 @@ func isObject(data []byte) bool {
 	return json.Valid(data) && len(t) > 0 && t[0] == '{'
 }
 
+// refReserved reports whether a payload member's name is one that Enrich
+// adds, behind any number of RenamePrefix.
+func refReserved(name string) bool {
+	for strings.HasPrefix(name, RenamePrefix) {
+		name = name[len(RenamePrefix):]
+	}
+	switch name {
+	case PayloadField, KeyField, KeyBase64Field, PartitionField, OffsetField, TimestampField:
+		return true
+	}
+	return false
+}
+
 // refEnrich is the reference for Enrich.
 func refEnrich(value []byte, m Meta) []byte {
 	obj := object{}
-	if isObject(value) {
+	switch {
+	case m.ValueNull:
+		obj = object{{PayloadField, nil}}
+	case isObject(value):
 		v, err := refDecode(value)
 		if err != nil {
 			panic(fmt.Sprintf("json.Valid accepted %q but the decoder failed: %v", value, err))
 		}
-		// Members named like the metadata are replaced by it.
-		for _, m := range v.(object) {
-			switch m.key {
-			case KeyField, PartitionField, OffsetField, TimestampField:
-			default:
-				obj = append(obj, m)
+		// Members named like the metadata are kept under a prefixed name.
+		for _, mb := range v.(object) {
+			if refReserved(mb.key) {
+				mb.key = RenamePrefix + mb.key
 			}
+			obj = append(obj, mb)
 		}
-	} else {
+	default:
 		obj = object{{PayloadField, string(value)}}
 	}
-	var key any
-	if !m.KeyNull {
-		key = string(m.Key)
+	switch {
+	case m.KeyNull:
+		obj = append(obj, member{KeyField, nil})
+	case utf8.Valid(m.Key):
+		obj = append(obj, member{KeyField, string(m.Key)})
+	default:
+		obj = append(obj, member{KeyBase64Field, base64.StdEncoding.EncodeToString(m.Key)})
 	}
 	obj = append(obj,
-		member{KeyField, key},
 		member{PartitionField, json.Number(strconv.FormatInt(int64(m.Partition), 10))},
 		member{OffsetField, json.Number(strconv.FormatInt(m.Offset, 10))},
 		member{TimestampField, json.Number(strconv.FormatInt(m.Timestamp, 10))},
