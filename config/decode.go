@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,7 +47,7 @@ func DecodeStage(st *Stage, dst any) error {
 		names[i] = f.Key
 	}
 	for _, k := range sortedValueKeys(st.Config) {
-		if !contains(names, k) {
+		if !slices.Contains(names, k) {
 			fail(st.Config[k].Pos, k, "unknown key%s", suggestion(k, names))
 		}
 	}
@@ -210,7 +212,7 @@ func setField(fv reflect.Value, f keyField, v any) error {
 		if name := firstRunVar(s); name != "" && !f.RunVars {
 			return runVarMisplaced(name)
 		}
-		if len(f.Enum) > 0 && !contains(f.Enum, s) {
+		if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
 			return fmt.Errorf("unknown value %s (want one of %s)%s", show(), strings.Join(f.Enum, ", "), suggestion(s, f.Enum))
 		}
 		fv.SetString(s)
@@ -333,5 +335,5 @@ func sortedValueKeys(m map[string]Value) []string {
 	for k := range m {
 		raw[k] = nil
 	}
-	return sortedKeys(raw)
+	return slices.Sorted(maps.Keys(raw))
 }

@@ -3,8 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,8 +87,8 @@ var topKeys = []string{"pipeline", "global", "stages", "error_handling"}
 
 func (l *loader) pipeline(doc map[string]any) *Pipeline {
 	p := &Pipeline{File: l.file, ErrorHandling: DefaultErrorHandling()}
-	for _, k := range sortedKeys(doc) {
-		if !contains(topKeys, k) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
+		if !slices.Contains(topKeys, k) {
 			l.fail(k, -1, "", k, "unknown table%s", suggestion(k, topKeys))
 		}
 	}
@@ -144,7 +145,7 @@ func (l *loader) global(t map[string]any, g *Global) {
 	l.unknownKeys(t, "global", -1, "", []string{"plugins", "log_level", "variables", "max_inflight_mb"})
 	g.Variables = map[string]string{}
 	if vt, ok := l.table(t, "variables", "global.variables"); ok {
-		for _, k := range sortedKeys(vt) {
+		for _, k := range slices.Sorted(maps.Keys(vt)) {
 			if isRunVar(k) {
 				l.fail("global.variables."+k, -1, "", "global.variables."+k, "%s is reserved: {{%s}} is filled in when a run starts", k, k)
 			}
@@ -156,7 +157,7 @@ func (l *loader) global(t map[string]any, g *Global) {
 	g.Plugins = l.strList(t, "global", "plugins", -1, "")
 	g.PluginsPos = l.at("global.plugins")
 	g.LogLevel = strings.ToLower(l.str(t, "global", "log_level", -1, ""))
-	if g.LogLevel != "" && !contains(logLevels, g.LogLevel) {
+	if g.LogLevel != "" && !slices.Contains(logLevels, g.LogLevel) {
 		l.fail("global.log_level", -1, "", "global.log_level", "unknown level %q (want one of %s)", g.LogLevel, strings.Join(logLevels, ", "))
 	}
 	if v, ok := t["max_inflight_mb"]; ok {
@@ -179,8 +180,8 @@ func (l *loader) stage(i int, t map[string]any) Stage {
 	if _, ok := t["id"]; !ok {
 		l.fail(path, i, "", "id", "missing required key")
 	}
-	for _, k := range sortedKeys(t) {
-		if !contains(stageKeys, k) {
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		if !slices.Contains(stageKeys, k) {
 			hint := suggestion(k, stageKeys)
 			if hint == "" {
 				hint = " (a stage has id, function, inputs and config: the function's settings go in [stages.config])"
@@ -257,7 +258,7 @@ func (l *loader) deadLetter(v any) *DeadLetter {
 		case (dl.Path == "") == (dl.Topic == ""):
 			l.fail(p, -1, "", p, "set exactly one of path (a JSON Lines file) or topic (a Kafka topic)")
 		case dl.Path != "":
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				if k != "path" {
 					l.fail(p+"."+k, -1, "", p+"."+k, "unknown key (a dead-letter file takes only path; kafka keys such as brokers go with topic)")
 				}
@@ -281,8 +282,8 @@ func (l *loader) deadLetter(v any) *DeadLetter {
 }
 
 func (l *loader) unknownKeys(t map[string]any, path string, stage int, stageID string, known []string) {
-	for _, k := range sortedKeys(t) {
-		if !contains(known, k) {
+	for _, k := range slices.Sorted(maps.Keys(t)) {
+		if !slices.Contains(known, k) {
 			key := k
 			if stage < 0 {
 				key = path + "." + k
@@ -339,24 +340,6 @@ func keyName(stage int, path, key string) string {
 		return key
 	}
 	return path
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func typeName(v any) string {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,7 +16,7 @@ import (
 // take them, they are an error, and [global.variables] cannot define them.
 var runVarNames = []string{"run_id", "date"}
 
-func isRunVar(name string) bool { return contains(runVarNames, name) }
+func isRunVar(name string) bool { return slices.Contains(runVarNames, name) }
 
 func runVarMisplaced(name string) error {
 	return fmt.Errorf("{{%s}} is filled in when a run starts, and only by keys that take it (such as json.write's path): here it would stay as written", name)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +91,7 @@ func main() {
 		if s == "" {
 			continue
 		}
-		if !contains(allScenarios, s) {
+		if !slices.Contains(allScenarios, s) {
 			fmt.Fprintf(os.Stderr, "unknown scenario %q (known: %s)\n", s, strings.Join(allScenarios, ","))
 			os.Exit(2)
 		}
@@ -140,15 +141,6 @@ func main() {
 	if h.failed() {
 		os.Exit(1)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func appendFile(path, text string) error {
