@@ -268,7 +268,7 @@ func TestIntegrationGracefulStopNoDuplicates(t *testing.T) {
 // and a file): each branch gets every passing record of both inputs.
 func TestIntegrationFanInFanOut(t *testing.T) {
 	env := kafkatest.Start(t)
-	a, b, out := kafkatest.Name("a"), kafkatest.Name("b"), kafkatest.Name("out")
+	a, b, out, group := kafkatest.Name("a"), kafkatest.Name("b"), kafkatest.Name("out"), kafkatest.Name("g")
 	for _, tp := range []string{a, b, out} {
 		env.CreateTopic(t, tp, 3)
 	}
@@ -320,8 +320,13 @@ inputs = ["big"]
 [stages.config]
 path = "out.jsonl"
 format = "jsonl"
-`, env.BrokerList(), a, b, kafkatest.Name("g"), out)
+`, env.BrokerList(), a, b, group, out)
 	sum := runFile(t, writePipeline(t, dir, text))
+	// Both sources are members of one group: one finishing while the other
+	// joins rebalances it after the first stopped. Its acked offsets must
+	// still be committed (they used to be dropped with the old session).
+	assertCommittedToEnd(t, env, group, a)
+	assertCommittedToEnd(t, env, group, b)
 	want := 300 + 500 // amounts cycle 0..249: 300 of a's 600 and 500 of b's 900 are >= 100
 	got := env.ReadAll(t, out)
 	if len(got) != want {

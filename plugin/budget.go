@@ -61,6 +61,14 @@ func (b *Budget) Release(n int64) {
 	b.mu.Unlock()
 }
 
+// Total is the budget's size in bytes; 0 for a nil (unlimited) budget.
+func (b *Budget) Total() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.total
+}
+
 // Used reports the bytes taken now.
 func (b *Budget) Used() int64 {
 	if b == nil {

@@ -60,26 +60,26 @@ type SourceConfig struct {
 	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`
 	FetchMaxBytes  int           `key:"fetch_max_bytes" doc:"largest fetch from one broker"`
 	// FetchPartitionBytes is Kafka's max.partition.fetch.bytes.
-	FetchPartitionBytes int    `key:"fetch_partition_bytes" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole): what the source holds per partition, so lower it to read many partitions in less memory"`
+	FetchPartitionBytes int    `key:"fetch_partition_bytes" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = an eighth of [global] max_inflight_mb over the topic's partitions, from 64 KiB to 1 MiB, so that many partitions stay within the run's memory budget"`
 	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
 }
 
 // DefaultSourceConfig returns the source defaults.
 func DefaultSourceConfig() *SourceConfig {
 	return &SourceConfig{
-		ClientConfig:        defaultClient(),
-		MaxMessages:         1000,
-		Timeout:             -1,
-		StartOffset:         "earliest",
-		BatchSize:           1000,
-		BatchLinger:         5 * time.Millisecond,
-		Window:              4,
-		DrainTimeout:        10 * time.Second,
-		SessionTimeout:      10 * time.Second,
-		Rebalance:           "range",
-		FetchMaxBytes:       50 << 20,
-		FetchPartitionBytes: 256 << 10,
-		IsolationLevel:      "read_uncommitted",
+		ClientConfig:   defaultClient(),
+		MaxMessages:    1000,
+		Timeout:        -1,
+		StartOffset:    "earliest",
+		BatchSize:      1000,
+		BatchLinger:    5 * time.Millisecond,
+		Window:         4,
+		DrainTimeout:   10 * time.Second,
+		SessionTimeout: 10 * time.Second,
+		Rebalance:      "range",
+		FetchMaxBytes:  50 << 20,
+
+		IsolationLevel: "read_uncommitted",
 	}
 }
 
@@ -107,7 +107,7 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, config.Invalid("max_messages", "must be >= 0 (0 streams until stopped)"))
 	}
 	errs = append(errs, inRange("batch_size", c.BatchSize, 1, maxBatchSize), inRange("window", c.Window, 1, maxWindow),
-		inRange("fetch_max_bytes", c.FetchMaxBytes, 1<<10, 1<<30), inRange("fetch_partition_bytes", c.FetchPartitionBytes, 1<<10, 1<<30))
+		inRange("fetch_max_bytes", c.FetchMaxBytes, 1<<10, 1<<30), inRange("fetch_partition_bytes", c.FetchPartitionBytes, 0, 1<<30))
 	if c.DrainTimeout < 100*time.Millisecond {
 		errs = append(errs, config.Invalid("drain_timeout_ms", "must be at least 100"))
 	}

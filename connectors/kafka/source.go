@@ -84,14 +84,11 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	// recommended minimum.
 	sc.Consumer.MaxWaitTime = 100 * time.Millisecond
 	sc.Consumer.Fetch.Max = int32(cfg.FetchMaxBytes)
-	// What sarama holds per partition is what grows with partitions: a
-	// fetch of up to Fetch.Default bytes per partition, decoded records
-	// that keep their whole fetch response alive, and ChannelBufferSize of
-	// them queued. With 60 partitions, 1 MiB and 1024 held 600 MB while the
-	// run's batches were bounded to 64 MiB; 256 KiB and 256 hold 140 MB and
-	// read as fast (benchmarks/RESULTS.md).
-	sc.Consumer.Fetch.Default = int32(cfg.FetchPartitionBytes)
-	sc.ChannelBufferSize = 256
+	// Fetch.Default (per partition) is set in Subscribe, once the topic's
+	// partitions are known: see fetchPartitionBytes. A queue of 256 records
+	// per partition instead of 1024 saved little memory once fetches were
+	// small, and cost 0-20% of Example 3's rate.
+	sc.ChannelBufferSize = 1024
 	sc.Consumer.Group.Session.Timeout = cfg.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
 	// A member has this long to rejoin after a rebalance starts; it only has
@@ -133,6 +130,7 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 		return nil, err
 	}
 	makePatient(s.client)
+	s.client.Config().Consumer.Fetch.Default = int32(s.fetchPartitionBytes())
 	if !s.subscribed.CompareAndSwap(false, true) {
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
@@ -142,6 +140,27 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 	go s.logErrors()
 	go s.consume()
 	return s.out, nil
+}
+
+// fetchPartitionBytes is fetch_partition_bytes, or when it is 0 (auto) a
+// share of the run's in-flight budget: what sarama holds grows with
+// partitions (each fetches up to this much, and a decoded record keeps its
+// whole fetch response alive while it waits in the partition's queue), so
+// with 60 partitions 1 MiB fetches held 620 MB while the run's own batches
+// were bounded to 64 MiB. An eighth of the budget spread over the topic's
+// partitions, between 64 KiB and 1 MiB, keeps a few partitions at full
+// speed (256 KiB fetches halved Example 3's rate on 6 partitions) and held
+// 150 MB on 60 (benchmarks/RESULTS.md).
+func (s *Source) fetchPartitionBytes() int {
+	if s.cfg.FetchPartitionBytes > 0 {
+		return s.cfg.FetchPartitionBytes
+	}
+	parts, err := s.client.Partitions(s.cfg.Topic)
+	if err != nil || len(parts) == 0 || s.env.Budget.Total() == 0 {
+		return 1 << 20
+	}
+	share := s.env.Budget.Total() / 8 / int64(len(parts))
+	return int(min(max(share, 64<<10), 1<<20))
 }
 
 // checkTopic fails early and clearly when the topic does not exist and the
