@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -319,5 +322,120 @@ inputs = ["consume"]
 	}
 	if got := sink.received.Load(); got != 12000 {
 		t.Errorf("the sink received %d records, want 12000", got)
+	}
+}
+
+// gateSink is durable only at Flush, which waits until the test opens the
+// gate: the window in which a stopped source waits for its final commit.
+type gateSink struct {
+	flushing chan struct{}
+	gate     chan struct{}
+}
+
+func (s *gateSink) Write(context.Context, []plugin.Record) plugin.Pending { return plugin.Done{} }
+func (s *gateSink) Durable() bool                                         { return false }
+func (s *gateSink) Flush(ctx context.Context) error {
+	close(s.flushing)
+	select {
+	case <-s.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (s *gateSink) Close() error { return nil }
+
+// idleMember joins a group and holds what it is given without reading.
+type idleMember struct{ assigned chan []int32 }
+
+func (m idleMember) Setup(sess sarama.ConsumerGroupSession) error {
+	for _, parts := range sess.Claims() {
+		m.assigned <- parts
+	}
+	return nil
+}
+func (idleMember) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (idleMember) ConsumeClaim(sess sarama.ConsumerGroupSession, _ sarama.ConsumerGroupClaim) error {
+	<-sess.Context().Done()
+	return nil
+}
+
+// A source that has stopped and waits for its sink's flush loses its group
+// session when another member joins. It used to rejoin, reset its marks and
+// report a final commit that committed nothing. Now it keeps its marks,
+// rejoins only to commit, commits the partitions it gets back and names the
+// ones it could not commit.
+func TestIntegrationStoppedSourceKeepsMarksAcrossRebalance(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, group := kafkatest.Name("in"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 2)
+	msgs, _ := events(200)
+	for i := range msgs {
+		msgs[i].Partition = int32(i % 2)
+	}
+	env.Produce(t, in, msgs)
+	reg := plugin.Default().Clone()
+	sink := &gateSink{flushing: make(chan struct{}), gate: make(chan struct{})}
+	if err := reg.Register(&plugin.Spec{Name: "test.gate", Plugin: "test", Sink: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.Parse("gate.toml", []byte(fmt.Sprintf(`
+[[stages]]
+id = "consume"
+function = "kafka"
+[stages.config]
+brokers = %q
+topic = %q
+group_id = %q
+max_messages = 200
+session_timeout_ms = 6000
+[[stages]]
+id = "gate"
+function = "test.gate"
+inputs = ["consume"]
+`, env.BrokerList(), in, group)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- flow.Run(context.Background(), p, flow.WithRegistry(reg)) }()
+	select {
+	case <-sink.flushing:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the run never reached its flush")
+	}
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V3_0_0_0
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second
+	member, err := sarama.NewConsumerGroup(env.Brokers, group, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	idle := idleMember{assigned: make(chan []int32, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = member.Consume(ctx, []string{in}, idle) }()
+	var theirs []int32
+	select {
+	case theirs = <-idle.assigned:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the second member was never assigned partitions")
+	}
+	t.Logf("the second member holds partitions %v", theirs)
+	close(sink.gate)
+	err = <-done
+	committed, ends := env.Committed(t, group, in), env.EndOffsets(t, in)
+	t.Logf("run: %v; committed %v of %v", err, committed, ends)
+	for part, end := range ends {
+		mine := !slices.Contains(theirs, part)
+		switch {
+		case mine && committed[part] != end:
+			t.Errorf("partition %d came back to the stopped source but was not committed (%d of %d)", part, committed[part], end)
+		case !mine && (err == nil || !strings.Contains(err.Error(), fmt.Sprint(part))):
+			t.Errorf("partition %d went to another member uncommitted, and the run's error %v does not say so", part, err)
+		}
 	}
 }

@@ -318,11 +318,11 @@ func (s *Source) Commit(ctx context.Context) error {
 	}
 	for attempt := 1; ; attempt++ {
 		pending, orphans := s.pending(sess)
-		if len(orphans) > 0 {
-			return fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
-				s.env.Stage.ID, partitionList(orphans))
-		}
 		if len(pending) == 0 {
+			if len(orphans) > 0 {
+				return fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
+					s.env.Stage.ID, partitionList(orphans))
+			}
 			return nil
 		}
 		err := s.commitOffsets(sess, pending)
