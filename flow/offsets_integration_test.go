@@ -417,7 +417,11 @@ inputs = ["consume"]
 	idle := idleMember{assigned: make(chan []int32, 4)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = member.Consume(ctx, []string{in}, idle) }()
+	go func() { // Consume returns at each rebalance: join again, as a member does
+		for ctx.Err() == nil {
+			_ = member.Consume(ctx, []string{in}, idle)
+		}
+	}()
 	var theirs []int32
 	select {
 	case theirs = <-idle.assigned:
@@ -438,4 +442,53 @@ inputs = ["consume"]
 			t.Errorf("partition %d went to another member uncommitted, and the run's error %v does not say so", part, err)
 		}
 	}
+}
+
+// A bounded run whose partitions another member keeps fails, saying why,
+// once a crashed member's session would have expired, instead of ending
+// with in=0 and exit 0.
+func TestIntegrationBoundedRunWithoutPartitionsSaysWhy(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 1)
+	env.CreateTopic(t, out, 1)
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V3_0_0_0
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second
+	// The range strategy gives a lone partition to the member whose id sorts
+	// first: "a-idle-…" before "conveyor-…".
+	sc.ClientID = "a-idle"
+	member, err := sarama.NewConsumerGroup(env.Brokers, group, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	idle := idleMember{assigned: make(chan []int32, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Consume returns at each rebalance: join again, as a member does
+		for ctx.Err() == nil {
+			_ = member.Consume(ctx, []string{in}, idle)
+		}
+	}()
+	select {
+	case <-idle.assigned:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the idle member was never assigned the partition")
+	}
+	start := time.Now()
+	_, err = runText(t, etl(env, in, out, group, "max_messages = 100\ntimeout_ms = 2000\nsession_timeout_ms = 6000\ndrain_timeout_ms = 1000"), 2*time.Minute)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("a bounded run that never got a partition ended without error after %s", took)
+	}
+	for _, want := range []string{`kafka source "consume"`, "waiting for partitions", "group_instance_id"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if took > 40*time.Second {
+		t.Errorf("it took %s to give up (session 6 s + drain 1 s + 15 s expected)", took)
+	}
+	t.Logf("gave up after %s: %v", took, err)
 }

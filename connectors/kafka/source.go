@@ -186,9 +186,9 @@ func (s *Source) deadline(d time.Duration) {
 	case <-s.stopCh:
 		return
 	case <-time.After(wait):
-		s.fail(fmt.Errorf("kafka source %q: timed out after %s waiting for partitions of %q (group %q): another member holds them. "+
-			"A crashed run's member keeps them until its session expires (session_timeout_ms = %d); "+
-			"set group_instance_id so that a restarted run takes its partitions back at once",
+		s.fail(fmt.Errorf("kafka source %q: timed out after %s waiting for partitions of %q (group %q): other members hold them all. "+
+			"The group may have more members than the topic has partitions, or a crashed run's member keeps them until its session expires "+
+			"(session_timeout_ms = %d); set group_instance_id so that a restarted run takes its partitions back at once",
 			s.env.Stage.ID, wait, s.cfg.Topic, s.cfg.GroupID, s.cfg.SessionTimeout.Milliseconds()))
 		return
 	}
