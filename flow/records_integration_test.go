@@ -29,9 +29,10 @@ func TestIntegrationRecordFidelity(t *testing.T) {
 
 func testRecordFidelity(t *testing.T, delivery string) {
 	env := kafkatest.Start(t)
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+	in, out, copies, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("copies"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 1)
 	env.CreateTopic(t, out, 1)
+	env.CreateTopic(t, copies, 1)
 	binKey := []byte{0xff, 0x00, 0xfe, 'k'}
 	env.Produce(t, in, []kafkatest.Msg{
 		{Key: []byte("k-del"), Value: nil},
@@ -41,6 +42,30 @@ func testRecordFidelity(t *testing.T, delivery string) {
 		{Value: []byte(`{"a":3}`)},
 	})
 	dir := t.TempDir()
+	// The records as the source made them: in a JSON Lines file, or, as
+	// per-message delivery refuses sinks that are durable only at the end,
+	// in a topic written without tombstones.
+	copyStage := `
+[[stages]]
+id = "file"
+function = "json.write"
+inputs = ["consume"]
+[stages.config]
+path = "out.jsonl"
+format = "jsonl"
+`
+	if delivery == "per-message" {
+		copyStage = fmt.Sprintf(`
+[[stages]]
+id = "copies"
+function = "kafka"
+inputs = ["consume"]
+[stages.config]
+brokers = %q
+topic = %q
+delivery = %q
+`, env.BrokerList(), copies, delivery)
+	}
 	text := fmt.Sprintf(`
 [[stages]]
 id = "consume"
@@ -51,15 +76,7 @@ topic = %q
 group_id = %q
 max_messages = 5
 delivery = %q
-
-[[stages]]
-id = "file"
-function = "json.write"
-inputs = ["consume"]
-[stages.config]
-path = "out.jsonl"
-format = "jsonl"
-
+%s
 [[stages]]
 id = "produce"
 function = "kafka"
@@ -70,15 +87,26 @@ topic = %q
 key_field = "_kafka_key"
 tombstones = true
 delivery = %q
-`, env.BrokerList(), in, group, delivery, env.BrokerList(), out, delivery)
+`, env.BrokerList(), in, group, delivery, copyStage, env.BrokerList(), out, delivery)
 	sum := runFile(t, writePipeline(t, dir, text))
 	if sum.In != 5 {
 		t.Errorf("summary %s; want in=5", sum)
 	}
 
-	recs := readJSONLines(t, filepath.Join(dir, "out.jsonl"))
+	var recs []map[string]json.RawMessage
+	if delivery == "per-message" {
+		for _, m := range env.ReadAll(t, copies) {
+			var r map[string]json.RawMessage
+			if err := json.Unmarshal(m.Value, &r); err != nil {
+				t.Fatalf("copy %q is not JSON: %v", m.Value, err)
+			}
+			recs = append(recs, r)
+		}
+	} else {
+		recs = readJSONLines(t, filepath.Join(dir, "out.jsonl"))
+	}
 	if len(recs) != 5 {
-		t.Fatalf("file holds %d records, want 5", len(recs))
+		t.Fatalf("the copies hold %d records, want 5", len(recs))
 	}
 	wantFile := []map[string]string{
 		{"_kafka_payload": `null`, "_kafka_key": `"k-del"`, "_kafka_offset": `0`},
