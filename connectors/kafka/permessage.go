@@ -39,6 +39,7 @@ type perMessageSource struct {
 
 	stopOnce  sync.Once
 	closeOnce sync.Once
+	started   atomic.Bool // forward is running (Subscribe succeeded)
 	stopCh    chan struct{}
 	done      chan struct{}
 	records   atomic.Int64
@@ -112,6 +113,7 @@ func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *mes
 	if d := s.cfg.Deadline(); d > 0 {
 		time.AfterFunc(d, s.Stop)
 	}
+	s.started.Store(true)
 	go s.forward(in)
 	return s.out, nil
 }
@@ -228,7 +230,9 @@ func (s *perMessageSource) Commit(ctx context.Context) error {
 
 func (s *perMessageSource) Close() error {
 	s.Stop()
-	<-s.done // forward sends on out no more
+	if s.started.Load() {
+		<-s.done // forward sends on out no more
+	}
 	s.closeOnce.Do(func() { close(s.out) })
 	err := s.sub.Close()
 	if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
