@@ -122,7 +122,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 // next owner) or the claim does.
 func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
 	msg := plugin.NewMessage(ctx, fb.id, fb.batch)
-	held, err := s.env.Budget.Acquire(ctx, int64(fb.size))
+	held, err := s.acquire(ctx, sess, fb.size)
 	if err != nil {
 		return false
 	}
@@ -145,6 +145,18 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	case <-ctx.Done():
 		return false // the watcher gives this one up with the context
 	}
+}
+
+// acquire takes n bytes of the run's budget, giving up when the claim or
+// the session ends.
+func (s *Source) acquire(ctx context.Context, sess sarama.ConsumerGroupSession, n int) (int64, error) {
+	if s.env.Budget == nil {
+		return 0, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(sess.Context(), cancel)()
+	return s.env.Budget.Acquire(ctx, int64(n))
 }
 
 // watch marks offsets in emission order as batches are acked. After a nack
