@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -48,21 +49,46 @@ func partitionList(offsets map[int32]int64) string {
 	return strings.Join(s, ", ")
 }
 
+// commitPending commits every acked offset of the session's partitions
+// that is not committed yet, and returns what it tried to commit and nil
+// only when the coordinator took all of it. It gives up waiting when ctx
+// ends (the request may still land; a later commit covers the same marks).
+func (s *Source) commitPending(ctx context.Context, sess sarama.ConsumerGroupSession) (map[int32]int64, error) {
+	type result struct {
+		pending map[int32]int64
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// One request at a time, pending read under the same lock, so that
+		// requests land in order and none carries older marks than the last.
+		s.sendMu.Lock()
+		defer s.sendMu.Unlock()
+		pending, _ := s.pending(sess)
+		done <- result{pending, s.commitOffsets(sess, pending)}
+	}()
+	select {
+	case r := <-done:
+		return r.pending, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // commitOffsets commits offsets (next offset to read, per partition) for
 // the session's generation and returns nil only when the coordinator took
 // every one of them. On success each partition's committed offset is
-// recorded in s.
+// recorded in s. Callers hold sendMu.
 func (s *Source) commitOffsets(sess sarama.ConsumerGroupSession, offsets map[int32]int64) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
 	req := &sarama.OffsetCommitRequest{
 		Version:                 8, // Kafka 2.4+: flexible, with group instance id
 		ConsumerGroup:           s.cfg.GroupID,
 		ConsumerGroupGeneration: sess.GenerationID(),
 		ConsumerID:              sess.MemberID(),
+		RetentionTime:           -1, // the broker's (only v2-v4 carry it)
 	}
 	if id := s.cfg.GroupInstanceID; id != "" {
 		req.GroupInstanceId = &id

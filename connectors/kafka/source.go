@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,12 +42,17 @@ type Source struct {
 	err      error
 	sess     sarama.ConsumerGroupSession
 	parts    map[int32]*partState // progress per partition; see part
+	lost     map[int32]int64      // marks given up when a stopped source's partition went elsewhere
 
-	kick     chan struct{} // a batch was marked: commit soon
-	sendMu   sync.Mutex    // one commit request at a time, so they land in order
-	newSess  chan struct{} // closed and replaced when a session starts
-	assigned chan struct{} // closed when the group first gives this member partitions
-	assign   sync.Once
+	kick    chan struct{} // a batch was marked: commit soon
+	sendMu  sync.Mutex    // one commit request at a time, so they land in order
+	newSess chan struct{} // closed and replaced when a session starts
+	// noCommits is closed when the commit loop gives up: nothing waits for
+	// a commit after that.
+	noCommits   chan struct{}
+	commitsOver sync.Once
+	assigned    chan struct{} // closed when the group first gives this member partitions
+	assign      sync.Once
 
 	// Marks are numbered; a commit that started after mark n covers it.
 	// With AutoCommit a window slot is freed only once its batch's offset
@@ -119,7 +125,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, ctx: ctx, cancel: cancel,
 		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
-		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{})}
+		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
 	s.budget.Store(cfg.MaxMessages)
 	return s, nil
 }
@@ -317,21 +323,26 @@ func (s *Source) Commit(ctx context.Context) error {
 		return nil
 	}
 	for attempt := 1; ; attempt++ {
-		pending, orphans := s.pending(sess)
-		if len(pending) == 0 {
-			if len(orphans) > 0 {
+		pending, err := s.commitPending(ctx, sess)
+		switch {
+		case err == nil && len(pending) == 0:
+			if lost := s.lostMarks(); len(lost) > 0 {
 				return fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
-					s.env.Stage.ID, partitionList(orphans))
+					s.env.Stage.ID, partitionList(lost))
 			}
 			return nil
-		}
-		err := s.commitOffsets(sess, pending)
-		switch {
 		case err == nil:
 			continue
 		case errors.Is(err, errSessionOver):
+			// the member rejoins to commit (see consume): commit there
+			if next := s.liveSession(ctx); next != sess && next.Context().Err() == nil {
+				sess = next
+				continue
+			}
 			return fmt.Errorf("kafka source %q: the group rebalanced before the final commit (%v); records acked on partition(s) %s were not committed and will be read again",
 				s.env.Stage.ID, err, partitionList(pending))
+		case ctx.Err() != nil:
+			return fmt.Errorf("kafka source %q: final commit: %w", s.env.Stage.ID, ctx.Err())
 		case attempt == 3:
 			return fmt.Errorf("kafka source %q: the broker did not take the final commit of partition(s) %s: %w; those records will be read again", s.env.Stage.ID, partitionList(pending), err)
 		}
@@ -412,9 +423,8 @@ func (s *Source) hasPending() bool {
 	return false
 }
 
-// pending returns the marks not yet committed: of the session's partitions
-// (to commit) and of partitions it does not hold (orphans, which it cannot
-// commit).
+// pending returns the session's partitions whose acked offsets are not
+// committed yet, and the uncommitted marks of partitions it does not hold.
 func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map[int32]int64) {
 	held := sess.Claims()[s.cfg.Topic]
 	s.mu.Lock()
@@ -433,6 +443,30 @@ func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map
 		(*m)[partition] = p.mark
 	}
 	return pending, orphans
+}
+
+// dropOrphans forgets the uncommitted marks of partitions the session does
+// not hold (another member reads them again from the last commit;
+// committing an old mark there could move its progress back), remembering
+// them in lost for the final commit's report.
+func (s *Source) dropOrphans(sess sarama.ConsumerGroupSession) {
+	_, orphans := s.pending(sess)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, mark := range orphans {
+		if s.lost == nil {
+			s.lost = map[int32]int64{}
+		}
+		s.lost[p] = mark
+		delete(s.parts, p)
+	}
+}
+
+// lostMarks returns the marks dropOrphans gave up.
+func (s *Source) lostMarks() map[int32]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.lost)
 }
 
 // Close leaves the group and closes the client. Call Commit first.
@@ -489,6 +523,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.newSess = make(chan struct{})
 	s.mu.Unlock()
 	s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
+	s.dropOrphans(sess)
 	if len(sess.Claims()[s.cfg.Topic]) > 0 {
 		s.assign.Do(func() { close(s.assigned) })
 	}
@@ -505,12 +540,12 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	s := h.s
 	if s.env.AutoCommit {
-		if pending, _ := s.pending(sess); len(pending) > 0 {
-			if err := s.commitOffsets(sess, pending); err != nil {
-				s.log.Warn("commit on giving up partitions failed; their records since the last commit will be read again",
-					zap.String("partitions", partitionList(pending)), zap.Error(err))
-			}
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DrainTimeout)
+		if pending, err := s.commitPending(ctx, sess); err != nil {
+			s.log.Warn("commit on giving up partitions failed; their records since the last commit will be read again",
+				zap.String("partitions", partitionList(pending)), zap.Error(err))
 		}
+		cancel()
 	}
 	s.mu.Lock()
 	if !s.stopped {
@@ -545,9 +580,12 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 		case <-sess.Context().Done():
 			return
 		}
+		if sess.Context().Err() != nil {
+			s.kickCommit() // the kick belongs to the next session's loop
+			return
+		}
 		seq := s.markSeq.Load()
-		pending, _ := s.pending(sess)
-		err := s.commitOffsets(sess, pending)
+		pending, err := s.commitPending(sess.Context(), sess)
 		switch {
 		case err == nil:
 			failingSince, retry = time.Time{}, 0
@@ -564,6 +602,7 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 			}
 			var ce *commitError
 			if (errors.As(err, &ce) && ce.permanent) || time.Since(failingSince) > commitPatience {
+				s.commitsOver.Do(func() { close(s.noCommits) }) // frees the window slots waiting for a commit
 				s.fail(fmt.Errorf("kafka source %q: offset commit of partition(s) %s failing since %s: %w; nothing more is read",
 					s.env.Stage.ID, partitionList(pending), failingSince.Format(time.RFC3339), err))
 				return
@@ -581,6 +620,7 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 		if s.cfg.CommitInterval > 0 {
 			select {
 			case <-time.After(s.cfg.CommitInterval):
+			case <-s.stopCh: // stopping: commit what comes at once
 			case <-sess.Context().Done():
 				return
 			}
@@ -624,6 +664,8 @@ func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSessi
 		}
 		select {
 		case <-ch:
+		case <-s.noCommits:
+			return
 		case <-sess.Context().Done():
 			return
 		case <-ctx.Done():

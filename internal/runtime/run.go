@@ -249,6 +249,16 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 		}
 		close(all)
 	}()
+	// A source that fails (its commits refused for good, say) stops the
+	// whole run, not only itself.
+	for _, s := range r.sources {
+		go func() {
+			<-s.Done()
+			if err := s.Err(); err != nil {
+				r.fatal(err)
+			}
+		}()
+	}
 	select {
 	case <-all:
 		return time.Now().Add(r.opts.DrainTimeout)
