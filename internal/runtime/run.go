@@ -91,6 +91,17 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	return sum, err
 }
 
+// fatalError is the error that stopped the run, or nil. (fatal may still be
+// called from a source's watcher while the run finishes.)
+func (r *run) fatalError() error {
+	select {
+	case <-r.fatalCh:
+		return r.fatalErr
+	default:
+		return nil
+	}
+}
+
 // fatal records the first error that stops the run and returns err.
 func (r *run) fatal(err error) error {
 	r.fatalOnce.Do(func() {
@@ -292,9 +303,10 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 // sources whose sinks are durable on ack commit (what they commit was
 // acked); the others commit nothing, and their unflushed output is dropped.
 func (r *run) finish(deadline time.Time) error {
-	errs := []error{r.fatalErr}
+	fatalErr := r.fatalError()
+	errs := []error{fatalErr}
 	for _, s := range r.sources {
-		if err := s.Err(); err != nil && r.fatalErr == nil {
+		if err := s.Err(); err != nil && fatalErr == nil {
 			errs = append(errs, err)
 		}
 	}
