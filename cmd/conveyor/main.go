@@ -6,6 +6,7 @@
 //	conveyor info FUNCTION          show a function's config keys
 //	conveyor demo                   run the ETL example on an in-process broker
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
+//	conveyor lag PIPELINE.toml      show the consumer lag of its kafka sources
 package main
 
 import (
@@ -23,6 +24,7 @@ usage:
   conveyor info FUNCTION
   conveyor demo [--records N]
   conveyor dev-kafka [--port 9092] [--partitions 3]
+  conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
 `
 
 func main() {
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "dev-kafka":
 		return cmdDevKafka(rest, stdout, stderr)
+	case "lag":
+		return cmdLag(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
