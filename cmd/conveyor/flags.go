@@ -30,7 +30,7 @@ func (f *cmdFlags) printUsage(w io.Writer) {
 }
 
 // parse parses args, accepting flags before and after the positional
-// arguments, and returns those. The exit code is -1 to go on, 0 after
+// arguments (all arguments after "--" are positional), and returns those. The exit code is -1 to go on, 0 after
 // --help (usage printed on stdout) or 2 after a bad flag (the error and the
 // usage printed on stderr).
 func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (pos []string, code int) {
@@ -44,7 +44,11 @@ func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (pos []string,
 			f.printUsage(stderr)
 			return nil, 2
 		}
-		args = f.Args()
+		rest := f.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), -1 // all positional after "--"
+		}
+		args = rest
 		if len(args) == 0 {
 			return pos, -1
 		}
