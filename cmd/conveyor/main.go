@@ -6,6 +6,8 @@
 //	conveyor info FUNCTION          show a function's config keys
 //	conveyor demo                   run the ETL example on an in-process broker
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
+//	conveyor lag PIPELINE.toml      show the consumer lag of its kafka sources
+//	conveyor graph PIPELINE.toml    draw the stages as Mermaid or DOT
 package main
 
 import (
@@ -23,6 +25,8 @@ usage:
   conveyor info FUNCTION
   conveyor demo [--records N]
   conveyor dev-kafka [--port 9092] [--partitions 3]
+  conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
+  conveyor graph [--format mermaid|dot] PIPELINE.toml
 `
 
 func main() {
@@ -48,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "dev-kafka":
 		return cmdDevKafka(rest, stdout, stderr)
+	case "lag":
+		return cmdLag(rest, stdout, stderr)
+	case "graph":
+		return cmdGraph(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

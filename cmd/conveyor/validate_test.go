@@ -15,7 +15,7 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files testdata/broken/*.err")
+var update = flag.Bool("update", false, "rewrite the golden files (testdata/broken/*.err, testdata/graph/*)")
 
 // brokenDir is the corpus of broken pipelines, each with one mistake and a
 // NAME.err golden file holding what `conveyor validate` prints. Goldens name

@@ -131,10 +131,20 @@ func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Ste
 
 func (c *scramClient) Done() bool { return c.conv.Done() }
 
-// reachError explains a failure to connect, naming the brokers but never
-// credentials, with a hint at the likely cause.
+// reachError explains a failure to connect, naming the stage (when stage
+// is not "") and the brokers but never credentials, with a hint at the
+// likely cause.
 func reachError(role, stage string, c *ClientConfig, err error) error {
-	return fmt.Errorf("kafka %s %q: cannot reach brokers %s: %w%s", role, stage, strings.Join(c.Brokers, ","), err, connectHint(&c.Security, err))
+	return fmt.Errorf("%s: cannot reach brokers %s: %w%s", who(role, stage), strings.Join(c.Brokers, ","), err, connectHint(&c.Security, err))
+}
+
+// who names the stage an error is about: `kafka source "in"`, or just
+// "kafka" when stage is "" (a command run without a pipeline).
+func who(role, stage string) string {
+	if stage == "" {
+		return "kafka"
+	}
+	return fmt.Sprintf("kafka %s %q", role, stage)
 }
 
 // connectHint says what a connection error most likely means for these
