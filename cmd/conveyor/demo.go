@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,12 +22,15 @@ import (
 // Example 3 unchanged but for the broker address, and shows what came out
 // and what was committed.
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("demo", "[flags]",
+		"start an in-process broker, seed raw-events, run the spec's Example 3 on it and show what came out and what was committed")
 	n := fs.Int("records", 1000, "events to seed (Example 3 reads max_messages = 1000 by default)")
 	level := fs.String("log-level", "warn", "log level of the pipeline run")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if fs.NArg() != 0 {
+		return fs.badArgs(stderr, "takes no arguments")
 	}
 	b, err := devkafka.Start(devkafka.Options{Topics: map[string]int32{"raw-events": 3, "processed-events": 3}})
 	if err != nil {
@@ -114,12 +116,15 @@ func sampleEvents(n int) []kafkautil.Msg {
 }
 
 func cmdDevKafka(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dev-kafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("dev-kafka", "[flags]",
+		"run an in-process Kafka-protocol broker on 127.0.0.1 for trying pipelines out, seeding the spec's input topics")
 	port := fs.Int("port", 9092, "port on 127.0.0.1")
 	parts := fs.Int("partitions", 3, "partitions of topics created on first use")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if fs.NArg() != 0 {
+		return fs.badArgs(stderr, "takes no arguments")
 	}
 	b, err := devkafka.Start(devkafka.Options{Port: *port, Partitions: *parts})
 	if err != nil {

@@ -6,6 +6,9 @@
 //	conveyor info FUNCTION          show a function's config keys
 //	conveyor demo                   run the ETL example on an in-process broker
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
+//	conveyor version                print the version
+//
+// `conveyor COMMAND --help` shows a command's flags.
 package main
 
 import (
@@ -17,12 +20,15 @@ import (
 const usage = `conveyor: stream-processing and ETL pipelines, Kafka first
 
 usage:
-  conveyor run [--log-level L] [--log-format F] PIPELINE.toml
-  conveyor validate PIPELINE.toml...
+  conveyor run [--log-level L] [--log-format F] PIPELINE.toml|-
+  conveyor validate PIPELINE.toml|-...
   conveyor list
   conveyor info FUNCTION
   conveyor demo [--records N]
-  conveyor dev-kafka [--port 9092] [--partitions 3]
+  conveyor dev-kafka [--port 9092] [--partitions 3] [--no-seed]
+  conveyor version
+
+"conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.
 `
 
 func main() {
@@ -41,14 +47,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
 	case "list":
-		return cmdList(stdout)
+		return cmdList(rest, stdout, stderr)
 	case "info":
 		return cmdInfo(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
 	case "dev-kafka":
 		return cmdDevKafka(rest, stdout, stderr)
+	case "version", "--version":
+		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
+		if len(rest) == 1 && rest[0] != "help" {
+			return run([]string{rest[0], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
