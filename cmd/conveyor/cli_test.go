@@ -58,7 +58,7 @@ var commands = map[string][]string{
 	"list":      nil,
 	"info":      nil,
 	"demo":      {"-records", "-log-level"},
-	"dev-kafka": {"-port", "-partitions", "-no-seed"},
+	"dev-kafka": {"-port", "-partitions", "-records", "-no-seed"},
 	"version":   nil,
 }
 
