@@ -177,5 +177,7 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: want console, json or auto, got %q", format)
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), lvl)), nil
+	// Locked: stages log from several goroutines, and w need not be safe
+	// for concurrent writes (an os.File is; a bytes.Buffer is not).
+	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
 }
