@@ -317,7 +317,7 @@ func defaultText(v reflect.Value, f keyField) string {
 		}
 		return d.String()
 	}
-	if v.IsZero() {
+	if v.IsZero() || v.CanInt() && v.Int() < 0 { // negative: "depends", as for durations
 		return ""
 	}
 	if v.Kind() == reflect.Slice {

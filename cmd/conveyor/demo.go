@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,12 +22,15 @@ import (
 // Example 3 unchanged but for the broker address, and shows what came out
 // and what was committed.
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("demo", "[flags]",
+		"start an in-process broker, seed raw-events, run the spec's Example 3 on it and show what came out and what was committed")
 	n := fs.Int("records", 1000, "events to seed (Example 3 reads max_messages = 1000 by default)")
 	level := fs.String("log-level", "warn", "log level of the pipeline run")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if fs.NArg() != 0 {
+		return fs.badArgs(stderr, "takes no arguments")
 	}
 	b, err := devkafka.Start(devkafka.Options{Topics: map[string]int32{"raw-events": 3, "processed-events": 3}})
 	if err != nil {
@@ -38,11 +40,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	defer b.Close()
 	brokers := []string{b.Addr}
 	fmt.Fprintf(stdout, "in-process Kafka-protocol broker on %s (for trying things out; see README for real Kafka)\n", b.Addr)
-	if err := kafkautil.Produce(brokers, "raw-events", sampleEvents(*n)); err != nil {
+	if err := seed(brokers, []string{"raw-events"}, *n, stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "seeded raw-events with %d events (3 partitions)\n\n", *n)
+	fmt.Fprintln(stdout)
 
 	src, _ := examples.FS.ReadFile("kafka-etl-example.toml")
 	text := strings.ReplaceAll(string(src), "localhost:9092", b.Addr)
@@ -96,6 +98,26 @@ func report(brokers []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// specInputs are the topics the spec's examples read: Example 1 reads
+// events, Example 3 raw-events.
+var specInputs = []string{"events", "raw-events"}
+
+// seed writes n sample events to each topic and says how they spread over
+// its partitions.
+func seed(brokers, topics []string, n int, w io.Writer) error {
+	for _, topic := range topics {
+		if err := kafkautil.Produce(brokers, topic, sampleEvents(n)); err != nil {
+			return fmt.Errorf("seed %s: %w", topic, err)
+		}
+		ends, err := kafkautil.EndOffsets(brokers, topic)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", topic, err)
+		}
+		fmt.Fprintf(w, "seeded %s with %d sample events (per partition: %v)\n", topic, n, ends)
+	}
+	return nil
+}
+
 // sampleEvents makes events like the spec's, keyed "user-N", spread by key,
 // with one in fifty not JSON at all (it is wrapped, and filtered out).
 func sampleEvents(n int) []kafkautil.Msg {
@@ -114,12 +136,17 @@ func sampleEvents(n int) []kafkautil.Msg {
 }
 
 func cmdDevKafka(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dev-kafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("dev-kafka", "[flags]",
+		"run an in-process Kafka-protocol broker on 127.0.0.1 for trying pipelines out, seeding the spec's input topics")
 	port := fs.Int("port", 9092, "port on 127.0.0.1")
 	parts := fs.Int("partitions", 3, "partitions of topics created on first use")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	n := fs.Int("records", 1000, "sample events seeded into each of events and raw-events (the examples read max_messages = 1000 by default)")
+	noSeed := fs.Bool("no-seed", false, "start with no topics instead of seeding the spec's input topics")
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if fs.NArg() != 0 {
+		return fs.badArgs(stderr, "takes no arguments")
 	}
 	b, err := devkafka.Start(devkafka.Options{Port: *port, Partitions: *parts})
 	if err != nil {
@@ -128,6 +155,12 @@ func cmdDevKafka(args []string, stdout, stderr io.Writer) int {
 	}
 	defer b.Close()
 	fmt.Fprintf(stdout, "in-process Kafka-protocol broker listening on %s; topics are created on first use with %d partitions.\n", b.Addr, *parts)
+	if !*noSeed {
+		if err := seed([]string{b.Addr}, specInputs, *n, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	fmt.Fprintln(stdout, "It keeps everything in memory and is for trying things out, not for production. Ctrl-C stops it.")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

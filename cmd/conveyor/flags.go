@@ -5,54 +5,76 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 )
 
-// cmdFlags is a command's flag set and usage text.
-type cmdFlags struct {
+// stdin is where a pipeline named "-" is read from; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// command is one subcommand's flags, with what its usage says.
+type command struct {
 	*flag.FlagSet
-	usage string // "usage: conveyor NAME ...\n\nwhat it does\n"
+	synopsis string // after "conveyor NAME", e.g. "[flags] PIPELINE.toml|-"
+	about    string // what the command does, one or a few lines
 }
 
-// newFlags makes the flag set of command name; usage is printed before the
-// flags' defaults.
-func newFlags(name, usage string) *cmdFlags {
+// newCommand makes the flag set of `conveyor name`.
+func newCommand(name, synopsis, about string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.Usage = func() {} // printed by parse, on the right stream
-	return &cmdFlags{FlagSet: fs, usage: usage}
+	fs.SetOutput(io.Discard) // parse reports errors itself, with the usage
+	fs.Usage = func() {}
+	return &command{FlagSet: fs, synopsis: synopsis, about: about}
 }
 
-// printUsage writes the usage text and the flags to w.
-func (f *cmdFlags) printUsage(w io.Writer) {
-	fmt.Fprint(w, f.usage)
-	fmt.Fprintln(w, "\nflags:")
-	f.SetOutput(w)
-	f.PrintDefaults()
+// usage is the command's help: synopsis, what it does, and every flag.
+func (c *command) usage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: conveyor %s %s\n\n%s\n\nflags:\n", c.Name(), c.synopsis, c.about)
+	c.SetOutput(&b)
+	c.PrintDefaults()
+	c.SetOutput(io.Discard)
+	b.WriteString("  -h, --help\n    \tshow this help\n")
+	return b.String()
 }
 
-// parse parses args, accepting flags before and after the positional
-// arguments (all arguments after "--" are positional), and returns those. The exit code is -1 to go on, 0 after
-// --help (usage printed on stdout) or 2 after a bad flag (the error and the
-// usage printed on stderr).
-func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (pos []string, code int) {
-	f.SetOutput(stderr)
+// parse parses args, taking flags before and after the positional
+// arguments (`run FILE --log-level debug` as well as `run --log-level debug
+// FILE`); "--" ends the flags. It returns ok to go on; otherwise the command
+// returns exit: 0 after printing the help asked for with -h or --help, 2
+// after an unknown or malformed flag, reported with the usage.
+func (c *command) parse(args []string, stdout, stderr io.Writer) (exit int, ok bool) {
+	var positional []string
 	for {
-		if err := f.Parse(args); err != nil {
+		if err := c.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				f.printUsage(stdout)
-				return nil, 0
+				fmt.Fprint(stdout, c.usage())
+				return 0, false
 			}
-			f.printUsage(stderr)
-			return nil, 2
+			fmt.Fprintf(stderr, "conveyor %s: %v\n\n%s", c.Name(), err, c.usage())
+			return 2, false
 		}
-		rest := f.Args()
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), -1 // all positional after "--"
+		rest := c.Args()
+		if len(rest) == 0 {
+			break
 		}
-		args = rest
-		if len(args) == 0 {
-			return pos, -1
+		// The flag package stops at the first argument that is not a flag,
+		// and after "--", which it consumes: tell the two apart.
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
+	// Parse again with no arguments left to flag-parse, so that Args
+	// returns the positional arguments gathered.
+	_ = c.Parse(append([]string{"--"}, positional...))
+	return 0, true
+}
+
+// badArgs reports wrong positional arguments with the usage; exit code 2.
+func (c *command) badArgs(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, "conveyor %s: %s\n\n%s", c.Name(), fmt.Sprintf(format, args...), c.usage())
+	return 2
 }

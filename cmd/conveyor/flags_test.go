@@ -22,14 +22,15 @@ func TestFlagsAnywhere(t *testing.T) {
 		{[]string{"a.toml", "--", "-v"}, []string{"a.toml", "-v"}, "text", false},
 		{[]string{"--", "a.toml", "-v"}, []string{"a.toml", "-v"}, "text", false},
 	} {
-		fs := newFlags("test", "usage: test\n")
+		fs := newCommand("test", "", "")
 		format := fs.String("format", "text", "")
 		verbose := fs.Bool("v", false, "")
 		var out, errOut bytes.Buffer
-		pos, code := fs.parse(tc.args, &out, &errOut)
-		if code != -1 || !slices.Equal(pos, tc.pos) || *format != tc.format || *verbose != tc.verbose {
-			t.Errorf("%q: code %d, positional %q, format %q, v %v; want %q, %q, %v (stderr %q)",
-				tc.args, code, pos, *format, *verbose, tc.pos, tc.format, tc.verbose, errOut.String())
+		code, ok := fs.parse(tc.args, &out, &errOut)
+		pos := fs.Args()
+		if !ok || !slices.Equal(pos, tc.pos) || *format != tc.format || *verbose != tc.verbose {
+			t.Errorf("%q: exit %d ok %v, positional %q, format %q, v %v; want %q, %q, %v (stderr %q)",
+				tc.args, code, ok, pos, *format, *verbose, tc.pos, tc.format, tc.verbose, errOut.String())
 		}
 	}
 }

@@ -10,14 +10,12 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-const graphUsage = `usage: conveyor graph [--format mermaid|dot] PIPELINE.toml
-
-Prints the pipeline's stages and how they are wired, as a Mermaid flowchart
+// graphAbout is what `conveyor graph --help` says the command does.
+const graphAbout = `Prints the pipeline's stages and how they are wired, as a Mermaid flowchart
 (paste it into a Markdown file GitHub renders) or as Graphviz DOT
 (conveyor graph --format dot p.toml | dot -Tsvg > p.svg). Each node is
 labelled with the stage id and its function; sources are rounded, operators
-rectangles and sinks cylinders. The pipeline must pass conveyor validate.
-`
+rectangles and sinks cylinders. The pipeline must pass conveyor validate.`
 
 // graphNode is one stage as drawn.
 type graphNode struct {
@@ -27,15 +25,14 @@ type graphNode struct {
 }
 
 func cmdGraph(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("graph", graphUsage)
+	fs := newCommand("graph", "[--format mermaid|dot] PIPELINE.toml", graphAbout)
 	format := fs.String("format", "mermaid", "mermaid or dot")
-	pos, code := fs.parse(args, stdout, stderr)
-	if code >= 0 {
-		return code
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
 	}
+	pos := fs.Args()
 	if len(pos) != 1 {
-		fs.printUsage(stderr)
-		return 2
+		return fs.badArgs(stderr, "want one pipeline file, got %d arguments", len(pos))
 	}
 	var draw func(io.Writer, *config.Pipeline, []graphNode)
 	switch *format {

@@ -86,7 +86,7 @@ value = "1"
 	if code, _, stderr := cli(t, "graph", "--format", "png", example); code != 2 || !strings.Contains(stderr, `want mermaid or dot, got "png"`) {
 		t.Errorf("--format png: exit %d, stderr %q", code, stderr)
 	}
-	if code, _, stderr := cli(t, "graph"); code != 2 || !strings.HasPrefix(stderr, "usage: conveyor graph") {
+	if code, _, stderr := cli(t, "graph"); code != 2 || !strings.Contains(stderr, "usage: conveyor graph") {
 		t.Errorf("no file: exit %d, stderr %q", code, stderr)
 	}
 	if code, stdout, stderr := cli(t, "graph", "--help"); code != 0 || !strings.HasPrefix(stdout, "usage: conveyor graph") || !strings.Contains(stdout, "-format") || stderr != "" {

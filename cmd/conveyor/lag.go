@@ -13,18 +13,14 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-const lagUsage = `usage:
-  conveyor lag [--format text|json] PIPELINE.toml
-  conveyor lag [--format text|json] --group G --topic T --brokers HOST:PORT[,...] [--start-offset earliest|latest]
-
-Prints, per partition, the consumer group's committed offset, the end offset
+// lagAbout is what `conveyor lag --help` says the command does.
+const lagAbout = `Prints, per partition, the consumer group's committed offset, the end offset
 and the lag (end - committed), like kafka-consumer-groups --describe: for
 every kafka source stage of the pipeline (with its brokers, group, topic and
 security settings), or for one group and topic (PLAINTEXT). Where the group
 has committed nothing, COMMITTED is "-" and the lag counts from where the
 source would start (start_offset: earliest = the log start offset, latest =
-the end, so 0). Commits nothing, creates nothing.
-`
+the end, so 0). Commits nothing, creates nothing.`
 
 // lagReport is one group's lag on one topic, as printed.
 type lagReport struct {
@@ -47,25 +43,23 @@ type partitionLag struct {
 }
 
 func cmdLag(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("lag", lagUsage)
+	fs := newCommand("lag", "[--format text|json] PIPELINE.toml | --group G --topic T --brokers HOST:PORT[,...] [--start-offset earliest|latest]", lagAbout)
 	format := fs.String("format", "text", "text or json")
 	group := fs.String("group", "", "consumer group (instead of a pipeline file)")
 	topic := fs.String("topic", "", "topic, with --group")
 	brokers := fs.String("brokers", "", "brokers, comma-separated host:port, with --group")
 	start := fs.String("start-offset", "earliest", "where the group starts when it has committed nothing, with --group: earliest or latest")
-	pos, code := fs.parse(args, stdout, stderr)
-	if code >= 0 {
-		return code
+	if exit, ok := fs.parse(args, stdout, stderr); !ok {
+		return exit
 	}
+	pos := fs.Args()
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "conveyor lag: --format: want text or json, got %q\n", *format)
 		return 2
 	}
 	byFlags := *group != "" || *topic != "" || *brokers != ""
 	if (len(pos) == 1) == byFlags || len(pos) > 1 {
-		fmt.Fprintln(stderr, "conveyor lag: give either a pipeline file or --group, --topic and --brokers")
-		fs.printUsage(stderr)
-		return 2
+		return fs.badArgs(stderr, "give either a pipeline file or --group, --topic and --brokers")
 	}
 	var sources []lagSource
 	if byFlags {
@@ -83,7 +77,7 @@ func cmdLag(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	reports := make([]lagReport, len(sources))
-	code = 0
+	code := 0
 	for i, s := range sources {
 		reports[i] = s.report()
 		if reports[i].Error != "" {

@@ -11,7 +11,14 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func cmdList(stdout io.Writer) int {
+func cmdList(args []string, stdout, stderr io.Writer) int {
+	c := newCommand("list", "", "list the functions a pipeline's stages can use, with their plugin and roles")
+	if exit, ok := c.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if c.NArg() != 0 {
+		return c.badArgs(stderr, "takes no arguments")
+	}
 	reg := flow.Registry()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FUNCTION\tPLUGIN\tROLES\tSUMMARY")
@@ -39,15 +46,19 @@ func roles(s *plugin.Spec) []string {
 }
 
 func cmdInfo(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: conveyor info FUNCTION")
-		return 2
+	c := newCommand("info", "FUNCTION", "show a function's config keys, their types and defaults (`conveyor list` lists the functions)")
+	if exit, ok := c.parse(args, stdout, stderr); !ok {
+		return exit
 	}
+	if c.NArg() != 1 {
+		return c.badArgs(stderr, "want one function name, got %d arguments", c.NArg())
+	}
+	name := c.Arg(0)
 	reg := flow.Registry()
-	s, ok := reg.Lookup(args[0])
+	s, ok := reg.Lookup(name)
 	if !ok {
-		msg := fmt.Sprintf("conveyor: unknown function %q", args[0])
-		if c := config.Closest(args[0], reg.Names()); c != "" {
+		msg := fmt.Sprintf("conveyor: unknown function %q", name)
+		if c := config.Closest(name, reg.Names()); c != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", c)
 		}
 		fmt.Fprintln(stderr, msg)

@@ -8,6 +8,9 @@
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
 //	conveyor lag PIPELINE.toml      show the consumer lag of its kafka sources
 //	conveyor graph PIPELINE.toml    draw the stages as Mermaid or DOT
+//	conveyor version                print the version
+//
+// `conveyor COMMAND --help` shows a command's flags.
 package main
 
 import (
@@ -19,14 +22,17 @@ import (
 const usage = `conveyor: stream-processing and ETL pipelines, Kafka first
 
 usage:
-  conveyor run [--log-level L] [--log-format F] PIPELINE.toml
-  conveyor validate PIPELINE.toml...
+  conveyor run [--log-level L] [--log-format F] PIPELINE.toml|-
+  conveyor validate PIPELINE.toml|-...
   conveyor list
   conveyor info FUNCTION
   conveyor demo [--records N]
-  conveyor dev-kafka [--port 9092] [--partitions 3]
+  conveyor dev-kafka [--port 9092] [--partitions 3] [--no-seed]
   conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
   conveyor graph [--format mermaid|dot] PIPELINE.toml
+  conveyor version
+
+"conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.
 `
 
 func main() {
@@ -45,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
 	case "list":
-		return cmdList(stdout)
+		return cmdList(rest, stdout, stderr)
 	case "info":
 		return cmdInfo(rest, stdout, stderr)
 	case "demo":
@@ -56,7 +62,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdLag(rest, stdout, stderr)
 	case "graph":
 		return cmdGraph(rest, stdout, stderr)
+	case "version", "--version":
+		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
+		if len(rest) == 1 && rest[0] != "help" {
+			return run([]string{rest[0], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,13 +17,27 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
-// load parses and checks a pipeline file, reporting every problem.
+// load parses and checks a pipeline file, or stdin when path is "-",
+// reporting every problem.
 func load(path string) (*config.Pipeline, error) {
-	p, err := config.Load(path)
+	p, err := readPipeline(path)
 	if p == nil {
 		return nil, err
 	}
 	return p, config.Merge(err, dropReported(err, flow.Validate(p)))
+}
+
+// readPipeline parses the pipeline file at path, or stdin (named "<stdin>"
+// in errors) when path is "-".
+func readPipeline(path string) (*config.Pipeline, error) {
+	if path != "-" {
+		return config.Load(path)
+	}
+	data, err := io.ReadAll(stdin)
+	if err != nil {
+		return nil, fmt.Errorf("read pipeline from stdin: %w", err)
+	}
+	return config.Parse("<stdin>", data)
 }
 
 // dropReported leaves out the errors checked finds about a stage config key
@@ -60,12 +73,16 @@ func dropReported(parsed, checked error) error {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: conveyor validate PIPELINE.toml...")
-		return 2
+	c := newCommand("validate", "PIPELINE.toml|-...",
+		"check pipelines (\"-\" reads one from stdin) without connecting to anything, reporting every problem")
+	if exit, ok := c.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if c.NArg() == 0 {
+		return c.badArgs(stderr, "no pipeline file given")
 	}
 	code := 0
-	for _, path := range args {
+	for _, path := range c.Args() {
 		if _, err := load(path); err != nil {
 			fmt.Fprintln(stderr, err)
 			code = 1
@@ -77,18 +94,17 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	level := fs.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
-	format := fs.String("log-format", "auto", "console, json, or auto (console on a terminal)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	c := newCommand("run", "[flags] PIPELINE.toml|-",
+		"run a pipeline (\"-\" reads it from stdin) until its sources end, then commit and print a summary")
+	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
+	format := c.String("log-format", "auto", "console, json, or auto (console on a terminal)")
+	if exit, ok := c.parse(args, stdout, stderr); !ok {
+		return exit
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: conveyor run [--log-level L] PIPELINE.toml")
-		return 2
+	if c.NArg() != 1 {
+		return c.badArgs(stderr, "want one pipeline file, got %d arguments", c.NArg())
 	}
-	p, err := load(fs.Arg(0))
+	p, err := load(c.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -161,5 +177,7 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: want console, json or auto, got %q", format)
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), lvl)), nil
+	// Locked: stages log from several goroutines, and w need not be safe
+	// for concurrent writes (an os.File is; a bytes.Buffer is not).
+	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
 }

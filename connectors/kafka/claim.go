@@ -77,9 +77,18 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		}
 		return s.emit(ctx, sess, b.take(), window, slots)
 	}
+	// With until = "end", a partition read up to its end stops reading
+	// (msgs is nil) but holds its claim: a claim that returns ends the
+	// group session, and with it the other partitions' claims.
+	msgs := claim.Messages()
+	end, caught := s.claimEnd(claim)
+	if caught {
+		msgs = nil
+		s.caughtUp(claim.Partition(), end)
+	}
 	for {
 		select {
-		case m, ok := <-claim.Messages():
+		case m, ok := <-msgs:
 			if !ok {
 				return false // partition revoked: what was not emitted is read again by its next owner
 			}
@@ -98,9 +107,16 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				}
 			}
 			if last {
-				s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.MaxMessages))
+				s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.Limit()))
 				s.Stop()
 				return true
+			}
+			if end >= 0 && m.Offset+1 >= end {
+				if !emit() {
+					return false
+				}
+				msgs = nil
+				s.caughtUp(claim.Partition(), end)
 			}
 		case <-linger.C:
 			if !emit() {

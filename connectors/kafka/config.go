@@ -45,10 +45,14 @@ type SourceConfig struct {
 	GroupID string `key:"group_id" required:"true" doc:"consumer group whose committed offsets record progress"`
 	// GroupInstanceID makes the member static (Kafka's group.instance.id).
 	GroupInstanceID string `key:"group_instance_id" doc:"static group membership (Kafka's group.instance.id): a run restarted with the same id takes its partitions back at once instead of waiting session_timeout_ms for the old member to expire; unique per running instance"`
-	// MaxMessages bounds a run; 0 streams until stopped.
-	MaxMessages int64 `key:"max_messages" doc:"stop after this many records, commit and exit; 0 = stream until stopped"`
+	// MaxMessages bounds a run; 0 streams until stopped; negative means
+	// "the default": see Limit.
+	MaxMessages int64 `key:"max_messages" doc:"stop after this many records, commit and exit; 0 = no count limit (streams until stopped, unless until is set); default 1000, or 0 with until = \"end\""`
+	// Until = "end" bounds a run by the end offsets its partitions had
+	// when they were assigned.
+	Until string `key:"until" doc:"\"end\": stop, commit and exit once every partition is read up to the end offset it had when assigned (a run that catches up; max_messages then defaults to 0); \"\" (default): no such bound"`
 	// Timeout bounds a run; negative means "the default": 30 s when
-	// MaxMessages > 0, none when streaming.
+	// bounded, none when streaming.
 	Timeout        time.Duration `key:"timeout_ms" unit:"ms" doc:"stop reading after this long (default 30000 for bounded runs, none when streaming; 0 = none)"`
 	StartOffset    string        `key:"start_offset" enum:"earliest,latest" doc:"where a group with no committed offset starts"`
 	BatchSize      int           `key:"batch_size" doc:"records per batch (per partition)"`
@@ -68,7 +72,7 @@ type SourceConfig struct {
 func DefaultSourceConfig() *SourceConfig {
 	return &SourceConfig{
 		ClientConfig:   defaultClient(),
-		MaxMessages:    1000,
+		MaxMessages:    -1,
 		Timeout:        -1,
 		StartOffset:    "earliest",
 		BatchSize:      1000,
@@ -83,12 +87,31 @@ func DefaultSourceConfig() *SourceConfig {
 	}
 }
 
+// UntilEnd is the until value that ends a run at the end offsets its
+// partitions had when they were assigned.
+const UntilEnd = "end"
+
+// defaultMaxMessages is max_messages when it is not set, as in the spec.
+const defaultMaxMessages = 1000
+
+// Limit is the most records a run reads (max_messages); 0 means no count
+// limit. Unset, it is 1000, or none with until = "end".
+func (c *SourceConfig) Limit() int64 {
+	switch {
+	case c.MaxMessages >= 0:
+		return c.MaxMessages
+	case c.Until == UntilEnd:
+		return 0
+	}
+	return defaultMaxMessages
+}
+
 // Deadline is how long a run reads; 0 means no limit.
 func (c *SourceConfig) Deadline() time.Duration {
 	switch {
 	case c.Timeout >= 0:
 		return c.Timeout
-	case c.MaxMessages > 0:
+	case c.Limit() > 0, c.Until == UntilEnd:
 		return 30 * time.Second
 	}
 	return 0
@@ -103,8 +126,14 @@ func (c *SourceConfig) Validate() error {
 	if strings.TrimSpace(c.GroupID) == "" {
 		errs = append(errs, config.Invalid("group_id", "must not be empty"))
 	}
-	if c.MaxMessages < 0 {
+	if c.MaxMessages < -1 { // -1: not set
 		errs = append(errs, config.Invalid("max_messages", "must be >= 0 (0 streams until stopped)"))
+	}
+	switch {
+	case c.Until != "" && c.Until != UntilEnd:
+		errs = append(errs, config.Invalid("until", "want \"end\" (stop once caught up with the end offsets seen when the partitions were assigned) or \"\" (no such bound), got %q", c.Until))
+	case c.Until == UntilEnd && c.Delivery == "per-message":
+		errs = append(errs, config.Invalid("until", "needs delivery = \"batch\": the per-message source does not track end offsets"))
 	}
 	errs = append(errs, inRange("batch_size", c.BatchSize, 1, maxBatchSize), inRange("window", c.Window, 1, maxWindow),
 		inRange("fetch_max_bytes", c.FetchMaxBytes, 1<<10, 1<<30), inRange("fetch_partition_bytes", c.FetchPartitionBytes, 0, 1<<30))

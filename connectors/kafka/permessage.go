@@ -84,7 +84,7 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
-	s.budget.Store(cfg.MaxMessages)
+	s.budget.Store(cfg.Limit())
 	return s, nil
 }
 
@@ -136,7 +136,7 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		case <-s.stopCh:
 			return
 		}
-		if s.cfg.MaxMessages > 0 && s.budget.Add(-1) < 0 {
+		if s.cfg.Limit() > 0 && s.budget.Add(-1) < 0 {
 			s.Stop()
 			return
 		}
@@ -168,7 +168,7 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 				s.env.Stage.ID, s.cfg.Topic, meta.Partition, meta.Offset))
 			return // never ack it: the stock subscriber marks nothing more of this partition
 		}
-		if s.cfg.MaxMessages > 0 && s.budget.Load() <= 0 {
+		if s.cfg.Limit() > 0 && s.budget.Load() <= 0 {
 			s.Stop()
 			return
 		}

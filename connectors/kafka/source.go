@@ -32,6 +32,7 @@ type Source struct {
 	out    chan *message.Message
 
 	budget atomic.Int64 // records left in a bounded run
+	behind atomic.Int64 // with until = "end", the session's partitions not yet read to their end; see caughtUp
 
 	mu       sync.Mutex
 	stopped  bool
@@ -126,7 +127,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 		client: client, group: group, ctx: ctx, cancel: cancel,
 		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
 		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
-	s.budget.Store(cfg.MaxMessages)
+	s.budget.Store(cfg.Limit())
 	return s, nil
 }
 
@@ -506,7 +507,7 @@ func (s *Source) register() bool {
 // take reserves one record of a bounded run's budget: include the record
 // when ok, and stop after it when last.
 func (s *Source) take() (ok, last bool) {
-	if s.cfg.MaxMessages <= 0 {
+	if s.cfg.Limit() <= 0 {
 		return true, false
 	}
 	n := s.budget.Add(-1)
@@ -524,6 +525,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.mu.Unlock()
 	s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
 	s.dropOrphans(sess)
+	s.behind.Store(int64(len(sess.Claims()[s.cfg.Topic])))
 	if len(sess.Claims()[s.cfg.Topic]) > 0 {
 		s.assign.Do(func() { close(s.assigned) })
 	}
