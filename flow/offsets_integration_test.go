@@ -348,6 +348,31 @@ func (s *gateSink) Close() error { return nil }
 // idleMember joins a group and holds what it is given without reading.
 type idleMember struct{ assigned chan []int32 }
 
+// startIdleMember joins group (on topic, as clientID) with an idleMember
+// until the test ends, rejoining after each rebalance as a member does.
+func startIdleMember(t *testing.T, env kafkatest.Env, group, topic, clientID string) idleMember {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V3_0_0_0
+	sc.ClientID = clientID
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second
+	member, err := sarama.NewConsumerGroup(env.Brokers, group, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := idleMember{assigned: make(chan []int32, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for ctx.Err() == nil {
+			_ = member.Consume(ctx, []string{topic}, idle)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-stopped; member.Close() })
+	return idle
+}
+
 func (m idleMember) Setup(sess sarama.ConsumerGroupSession) error {
 	for _, parts := range sess.Claims() {
 		m.assigned <- parts
@@ -406,22 +431,7 @@ inputs = ["consume"]
 	case <-time.After(60 * time.Second):
 		t.Fatal("the run never reached its flush")
 	}
-	sc := sarama.NewConfig()
-	sc.Version = sarama.V3_0_0_0
-	sc.Consumer.Group.Session.Timeout = 6 * time.Second
-	member, err := sarama.NewConsumerGroup(env.Brokers, group, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer member.Close()
-	idle := idleMember{assigned: make(chan []int32, 4)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { // Consume returns at each rebalance: join again, as a member does
-		for ctx.Err() == nil {
-			_ = member.Consume(ctx, []string{in}, idle)
-		}
-	}()
+	idle := startIdleMember(t, env, group, in, "sarama")
 	var theirs []int32
 	select {
 	case theirs = <-idle.assigned:
@@ -452,32 +462,16 @@ func TestIntegrationBoundedRunWithoutPartitionsSaysWhy(t *testing.T) {
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 1)
 	env.CreateTopic(t, out, 1)
-	sc := sarama.NewConfig()
-	sc.Version = sarama.V3_0_0_0
-	sc.Consumer.Group.Session.Timeout = 6 * time.Second
 	// The range strategy gives a lone partition to the member whose id sorts
 	// first: "a-idle-…" before "conveyor-…".
-	sc.ClientID = "a-idle"
-	member, err := sarama.NewConsumerGroup(env.Brokers, group, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer member.Close()
-	idle := idleMember{assigned: make(chan []int32, 4)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { // Consume returns at each rebalance: join again, as a member does
-		for ctx.Err() == nil {
-			_ = member.Consume(ctx, []string{in}, idle)
-		}
-	}()
+	idle := startIdleMember(t, env, group, in, "a-idle")
 	select {
 	case <-idle.assigned:
 	case <-time.After(60 * time.Second):
 		t.Fatal("the idle member was never assigned the partition")
 	}
 	start := time.Now()
-	_, err = runText(t, etl(env, in, out, group, "max_messages = 100\ntimeout_ms = 2000\nsession_timeout_ms = 6000\ndrain_timeout_ms = 1000"), 2*time.Minute)
+	_, err := runText(t, etl(env, in, out, group, "max_messages = 100\ntimeout_ms = 2000\nsession_timeout_ms = 6000\ndrain_timeout_ms = 1000"), 2*time.Minute)
 	took := time.Since(start)
 	if err == nil {
 		t.Fatalf("a bounded run that never got a partition ended without error after %s", took)
