@@ -541,9 +541,10 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 // by their next owner. A stopped source keeps its marks for Commit.
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	s := h.s
-	if s.env.AutoCommit {
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DrainTimeout)
-		if pending, err := s.commitPending(ctx, sess); err != nil {
+	if pending, _ := s.pending(sess); s.env.AutoCommit && len(pending) > 0 {
+		// not s.ctx: Close cancels it, and then this is the last chance
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		if _, err := s.commitPending(ctx, sess); err != nil {
 			s.log.Warn("commit on giving up partitions failed; their records since the last commit will be read again",
 				zap.String("partitions", partitionList(pending)), zap.Error(err))
 		}
