@@ -40,6 +40,7 @@ type perMessageSource struct {
 	stopOnce  sync.Once
 	closeOnce sync.Once
 	started   atomic.Bool // forward is running (Subscribe succeeded)
+	closeErr  error
 	stopCh    chan struct{}
 	done      chan struct{}
 	records   atomic.Int64
@@ -228,17 +229,22 @@ func (s *perMessageSource) Commit(ctx context.Context) error {
 	}
 }
 
+// Close stops the source and closes the stock subscriber and the client,
+// once: the router closes its subscribers, and the runner closes its
+// sources (sarama's client.Close panics the second time).
 func (s *perMessageSource) Close() error {
-	s.Stop()
-	if s.started.Load() {
-		<-s.done // forward sends on out no more
-	}
-	s.closeOnce.Do(func() { close(s.out) })
-	err := s.sub.Close()
-	if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
-		err = e
-	}
-	return err
+	s.closeOnce.Do(func() {
+		s.Stop()
+		if s.started.Load() {
+			<-s.done // forward sends on out no more
+		}
+		close(s.out)
+		s.closeErr = s.sub.Close()
+		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && s.closeErr == nil {
+			s.closeErr = e
+		}
+	})
+	return s.closeErr
 }
 
 func (s *perMessageSource) Stats() plugin.SourceStats {

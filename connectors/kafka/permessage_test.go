@@ -13,7 +13,8 @@ import (
 
 // A per-message source that was built but never subscribed (another stage
 // failed to build, say) closes at once instead of waiting for a forward
-// loop that never started.
+// loop that never started, and closing it twice at once (the router and
+// the runner both do) does not panic in sarama's client.Close.
 func TestPerMessageSourceClosesUnsubscribed(t *testing.T) {
 	env := kafkatest.Start(t)
 	cfg := DefaultSourceConfig()
@@ -22,11 +23,15 @@ func TestPerMessageSourceClosesUnsubscribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	// The router and the runner both close it, concurrently.
+	done := make(chan error, 2)
 	go func() { done <- src.Close() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close of a never-subscribed per-message source hung")
+	go func() { done <- src.Close() }()
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close of a never-subscribed per-message source hung")
+		}
 	}
 }
