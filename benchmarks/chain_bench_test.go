@@ -142,8 +142,7 @@ func BenchmarkChainJSONWrite(b *testing.B) {
 		recs[i] = plugin.Record{Value: record.Enrich(nil, v, meta(keys[i], i)), Offset: int64(i)}
 	}
 	path := filepath.Join(b.TempDir(), "out.json")
-	p := &config.Pipeline{File: path}
-	sink, err := jsonfile.NewWriter(&jsonfile.WriteConfig{Path: path, Format: "records"}, plugin.Env{Pipeline: p, Stage: &config.Stage{ID: "save"}})
+	sink, err := jsonfile.NewWriter(context.Background(), &jsonfile.WriteConfig{Path: path, Format: "records"}, plugin.Env{Stage: &config.Stage{ID: "save"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,12 +151,12 @@ func BenchmarkChainJSONWrite(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(recs[0].Value) * batchSize))
 	for b.Loop() {
-		if err := sink.Write(ctx, recs).Wait(ctx); err != nil {
+		if err := sink.(plugin.Sender).Send(ctx, recs).Wait(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/record")
-	if err := sink.Flush(ctx); err != nil {
+	if err := sink.(plugin.Flusher).Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
 }

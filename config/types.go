@@ -166,3 +166,15 @@ func (p *Pipeline) ResolvePath(path string) string {
 	}
 	return filepath.Join(filepath.Dir(p.File), path)
 }
+
+// Dir is the directory of the pipeline's file, where relative paths in it
+// start; empty when the pipeline was not read from a file.
+func (p *Pipeline) Dir() string {
+	if p == nil || p.File == "" {
+		return ""
+	}
+	if fi, err := os.Stat(p.File); err != nil || fi.IsDir() {
+		return ""
+	}
+	return filepath.Dir(p.File)
+}

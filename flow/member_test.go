@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ func testRegistry() *plugin.Registry {
 	reg := plugin.Default().Clone()
 	err := reg.Register(&plugin.Spec{Name: "test.member", Plugin: "test", Operator: plugin.NewFactory(
 		func() *memberConfig { return &memberConfig{} },
-		func(c *memberConfig, _ plugin.Env) (plugin.Operator, error) {
+		func(_ context.Context, c *memberConfig, _ plugin.Env) (plugin.Operator, error) {
 			return plugin.OperatorFunc(func(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
 				tag := []byte(`,"_member":` + strconv.Quote(c.Member) + `,"_at":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `}`)
 				for _, r := range in {

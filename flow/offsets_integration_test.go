@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -132,16 +133,17 @@ func TestIntegrationRerunAfterKillReadsRecords(t *testing.T) {
 // stuckSink never finishes a write until its context ends.
 type stuckSink struct{ wrote chan struct{} }
 
-func (s *stuckSink) Write(ctx context.Context, _ []plugin.Record) plugin.Pending {
+func (s *stuckSink) Send(ctx context.Context, _ []plugin.Record) plugin.Pending {
 	select {
 	case s.wrote <- struct{}{}:
 	default:
 	}
 	return pendingFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 }
-func (s *stuckSink) Durable() bool               { return true }
-func (s *stuckSink) Flush(context.Context) error { return nil }
-func (s *stuckSink) Close() error                { return nil }
+func (s *stuckSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+func (s *stuckSink) Close() error { return nil }
 
 type pendingFunc func(context.Context) error
 
@@ -160,7 +162,7 @@ func TestIntegrationStopIsBoundedByDrainTimeout(t *testing.T) {
 	sink := &stuckSink{wrote: make(chan struct{}, 1)}
 	if err := reg.Register(&plugin.Spec{Name: "test.stuck", Plugin: "test", Sink: plugin.NewFactory(
 		func() *struct{} { return &struct{}{} },
-		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
 		t.Fatal(err)
 	}
 	text := fmt.Sprintf(`
@@ -224,7 +226,7 @@ type holdSink struct {
 	received atomic.Int64
 }
 
-func (s *holdSink) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+func (s *holdSink) Send(_ context.Context, recs []plugin.Record) plugin.Pending {
 	n := int64(0)
 	for _, r := range recs {
 		n += int64(len(r.Value))
@@ -246,9 +248,10 @@ func (s *holdSink) Write(_ context.Context, recs []plugin.Record) plugin.Pending
 		return nil
 	})
 }
-func (s *holdSink) Durable() bool               { return true }
-func (s *holdSink) Flush(context.Context) error { return nil }
-func (s *holdSink) Close() error                { return nil }
+func (s *holdSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+func (s *holdSink) Close() error { return nil }
 
 // [global] max_inflight_mb bounds the record bytes a run holds in flight
 // across all partitions: with writes held back, 12 partitions × window 4 ×
@@ -269,7 +272,7 @@ func TestIntegrationInflightBudgetBoundsMemory(t *testing.T) {
 	sink := &holdSink{release: make(chan struct{})}
 	if err := reg.Register(&plugin.Spec{Name: "test.hold", Plugin: "test", Sink: plugin.NewFactory(
 		func() *struct{} { return &struct{}{} },
-		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := config.Parse("budget.toml", []byte(fmt.Sprintf(`
@@ -332,8 +335,10 @@ type gateSink struct {
 	gate     chan struct{}
 }
 
-func (s *gateSink) Write(context.Context, []plugin.Record) plugin.Pending { return plugin.Done{} }
-func (s *gateSink) Durable() bool                                         { return false }
+func (s *gateSink) Send(context.Context, []plugin.Record) plugin.Pending { return plugin.Done{} }
+func (s *gateSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
 func (s *gateSink) Flush(ctx context.Context) error {
 	close(s.flushing)
 	select {
@@ -403,7 +408,7 @@ func TestIntegrationStoppedSourceKeepsMarksAcrossRebalance(t *testing.T) {
 	sink := &gateSink{flushing: make(chan struct{}), gate: make(chan struct{})}
 	if err := reg.Register(&plugin.Spec{Name: "test.gate", Plugin: "test", Sink: plugin.NewFactory(
 		func() *struct{} { return &struct{}{} },
-		func(*struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
+		func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := config.Parse("gate.toml", []byte(fmt.Sprintf(`

@@ -2,6 +2,7 @@ package operators
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -74,7 +75,7 @@ func FilterSpec() *plugin.Spec {
 		Plugin:  "filter",
 		Summary: "keep the records whose column compares true with value",
 		Doc:     filterHelp(),
-		Operator: plugin.NewFactory(DefaultFilterConfig, func(c *FilterConfig, _ plugin.Env) (plugin.Operator, error) {
+		Operator: plugin.NewFactory(DefaultFilterConfig, func(_ context.Context, c *FilterConfig, _ plugin.Env) (plugin.Operator, error) {
 			return NewFilter(c)
 		}),
 	}

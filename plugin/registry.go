@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -13,15 +14,17 @@ type Factory[T any] struct {
 	// Config returns a pointer to a fresh config struct holding the defaults;
 	// [config.DecodeStage] fills it and [config.Describe] documents it.
 	Config func() any
-	// Build makes the component; cfg is what Config returned, decoded.
-	Build func(cfg any, env Env) (T, error)
+	// Build makes the component; cfg is what Config returned, decoded. ctx
+	// bounds what building does (a source dialling its brokers) and ends
+	// when the run is abandoned; a component must not keep it.
+	Build func(ctx context.Context, cfg any, env Env) (T, error)
 }
 
 // NewFactory makes a Factory from a typed defaults function and builder.
-func NewFactory[C any, T any](defaults func() *C, build func(*C, Env) (T, error)) *Factory[T] {
+func NewFactory[C any, T any](defaults func() *C, build func(context.Context, *C, Env) (T, error)) *Factory[T] {
 	return &Factory[T]{
 		Config: func() any { return defaults() },
-		Build:  func(cfg any, env Env) (T, error) { return build(cfg.(*C), env) },
+		Build:  func(ctx context.Context, cfg any, env Env) (T, error) { return build(ctx, cfg.(*C), env) },
 	}
 }
 
@@ -34,6 +37,11 @@ type Spec struct {
 	Summary string
 	// Doc is optional help that `conveyor info` prints after the keys.
 	Doc string
+	// Check, when set, is a check of a stage's decoded config against the
+	// rest of the pipeline (a file sink refusing the file a source reads),
+	// run by Compile after every stage's own config is decoded. Its error is
+	// reported at the stage.
+	Check func(cfg any, st *config.Stage, p *config.Pipeline) error
 	// At least one of these is set.
 	Source   *Factory[Source]
 	Operator *Factory[Operator]

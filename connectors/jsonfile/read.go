@@ -1,6 +1,7 @@
 package jsonfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,12 +63,12 @@ func (c *ReadConfig) Validate() error {
 }
 
 // NewReader opens the file and returns a source over it.
-func NewReader(c *ReadConfig, env plugin.Env) (plugin.Source, error) {
+func NewReader(_ context.Context, c *ReadConfig, env plugin.Env) (plugin.Source, error) {
 	format, err := jsonio.ParseFormat(c.Format)
 	if err != nil {
 		return nil, err
 	}
-	path := env.Pipeline.ResolvePath(c.Path)
+	path := env.ResolvePath(c.Path)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("json.read: %w", err)

@@ -21,7 +21,7 @@ import (
 func readSource(t testing.TB, path string, c *ReadConfig) ([][]plugin.Record, error) {
 	t.Helper()
 	c.Path = path
-	src, err := NewReader(c, plugin.Env{Logger: zap.NewNop()})
+	src, err := NewReader(context.Background(), c, plugin.Env{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,15 +32,15 @@ func readSource(t testing.TB, path string, c *ReadConfig) ([][]plugin.Record, er
 	}
 	var batches [][]plugin.Record
 	for msg := range msgs {
-		b, ok := plugin.BatchOf(msg)
-		if !ok {
-			t.Fatal("message without a batch")
+		b, err := plugin.DecodeBatch(msg)
+		if err != nil {
+			t.Fatal(err)
 		}
 		batches = append(batches, b.Records)
 		msg.Ack()
 	}
 	<-src.Done()
-	return batches, src.Err()
+	return batches, src.(plugin.Failer).Err()
 }
 
 func writeFile(t testing.TB, data string) string {
@@ -236,14 +236,14 @@ func TestReadMaxRecordBytes(t *testing.T) {
 		c.MaxRecordBytes = limit
 		c.Path = path
 		st := &config.Stage{ID: "load", Function: "json.read"}
-		src, err := NewReader(c, plugin.Env{Logger: zap.NewNop(), Stage: st})
+		src, err := NewReader(context.Background(), c, plugin.Env{Logger: zap.NewNop(), Stage: st})
 		if err != nil {
 			t.Fatal(err)
 		}
 		msgs, _ := src.Subscribe(context.Background(), "")
 		n := 0
 		for msg := range msgs {
-			b, _ := plugin.BatchOf(msg)
+			b, _ := plugin.DecodeBatch(msg)
 			n += len(b.Records)
 			msg.Ack()
 		}
@@ -251,7 +251,7 @@ func TestReadMaxRecordBytes(t *testing.T) {
 		src.(interface{ Close() error }).Close()
 		want := fmt.Sprintf(`stage "load" (json.read): %s: line %d: record 2 is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records`,
 			path, hugeLine, size, limit)
-		if err := src.Err(); err == nil || err.Error() != want || n != 2 {
+		if err := src.(plugin.Failer).Err(); err == nil || err.Error() != want || n != 2 {
 			t.Errorf("%s: %d records, then error\n  %v\nwant 2, then\n  %s", format, n, err, want)
 		}
 	}

@@ -9,6 +9,6 @@ func init() {
 	})
 	plugin.MustRegister(&plugin.Spec{
 		Name: "json.write", Plugin: "json", Summary: "write records to a JSON array or JSON Lines file, appended to or replaced atomically when the run ends",
-		Sink: plugin.NewFactory(DefaultWriteConfig, NewWriter),
+		Sink: plugin.NewFactory(DefaultWriteConfig, NewWriter), Check: CheckWrite,
 	})
 }

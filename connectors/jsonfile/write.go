@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -43,18 +44,15 @@ type Writer struct {
 
 // NewWriter starts a temporary file beside the path (with {{run_id}} and
 // {{date}} filled in), holding the file's records first when appending to
-// a JSON array. It refuses a path that a json.read stage of the same
-// pipeline reads.
-func NewWriter(c *WriteConfig, env plugin.Env) (plugin.Sink, error) {
+// a JSON array. (Compile refuses a path that a json.read stage of the
+// same pipeline reads: see CheckWrite.)
+func NewWriter(_ context.Context, c *WriteConfig, env plugin.Env) (plugin.Sink, error) {
 	now := time.Now()
 	runID := env.RunID
 	if runID == "" {
 		runID = config.NewRunID(now)
 	}
-	path := env.Pipeline.ResolvePath(config.ExpandRunVars(c.Path, runID, now))
-	if err := notAnInput(path, env.Pipeline); err != nil {
-		return nil, err
-	}
+	path := env.ResolvePath(config.ExpandRunVars(c.Path, runID, now))
 	format, err := jsonio.ParseFormat(c.Format)
 	if err != nil {
 		return nil, err
@@ -66,7 +64,7 @@ func NewWriter(c *WriteConfig, env plugin.Env) (plugin.Sink, error) {
 	appending, why := appendMode(c.Mode, env)
 	log.Info("json.write", zap.String("path", path), zap.Bool("append", appending), zap.String("because", why))
 	perRun := config.ExpandRunVars(c.Path, "a", now) != config.ExpandRunVars(c.Path, "b", now) // {{run_id}}
-	if !appending && c.Mode == "overwrite" && !perRun && !readsOnlyFiles(env.Pipeline, env.Stage) {
+	if !appending && c.Mode == "overwrite" && !perRun && !readsOnlyFiles(env) {
 		log.Warn("mode = \"overwrite\" replaces the file on every run, while a source feeding it commits what it consumed: "+
 			"the next run's file will not hold this run's records (use mode = \"append\", or {{run_id}} in the path)", zap.String("path", path))
 	}
@@ -88,44 +86,36 @@ func appendMode(mode string, env plugin.Env) (appending bool, why string) {
 	switch {
 	case mode == "append" || mode == "overwrite":
 		return mode == "append", fmt.Sprintf("mode = %q", mode)
-	case readsOnlyFiles(env.Pipeline, env.Stage):
+	case readsOnlyFiles(env):
 		return false, `mode "auto" overwrites: every source feeding the stage is json.read`
 	default:
 		return true, `mode "auto" appends: a source feeding the stage commits what it consumed`
 	}
 }
 
-// readsOnlyFiles reports whether every source that st reads from, through
-// any chain of stages, is a json.read, which reads its whole file on every
-// run. It is false when the pipeline is unknown.
-func readsOnlyFiles(p *config.Pipeline, st *config.Stage) bool {
-	if p == nil || st == nil {
+// readsOnlyFiles reports whether every source the stage reads from,
+// through any chain of stages, is a json.read, which reads its whole file
+// on every run. It is false when the sources are unknown.
+func readsOnlyFiles(env plugin.Env) bool {
+	if len(env.SourceFunctions) == 0 {
 		return false
 	}
-	seen := map[string]bool{}
-	var only func(st *config.Stage) bool
-	only = func(st *config.Stage) bool {
-		if len(st.Inputs) == 0 {
-			return st.Function == "json.read"
+	for _, f := range env.SourceFunctions {
+		if f != "json.read" {
+			return false
 		}
-		for _, id := range st.Inputs {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			if in := p.StageByID(id); in == nil || !only(in) {
-				return false
-			}
-		}
-		return true
 	}
-	return only(st)
+	return true
 }
 
-func notAnInput(path string, p *config.Pipeline) error {
-	if p == nil {
-		return nil
+// CheckWrite is json.write's cross-stage check: its path must not be the
+// file a json.read stage of the same pipeline reads.
+func CheckWrite(cfg any, _ *config.Stage, p *config.Pipeline) error {
+	c := cfg.(*WriteConfig)
+	if c.Path == "" || config.ExpandRunVars(c.Path, "a", time.Time{}) != config.ExpandRunVars(c.Path, "b", time.Time{}) {
+		return nil // a per-run path is never an input
 	}
+	path := p.ResolvePath(config.ExpandRunVars(c.Path, "", time.Now()))
 	target, _ := filepath.Abs(path)
 	for _, st := range p.Stages {
 		if st.Function != "json.read" {
@@ -140,8 +130,14 @@ func notAnInput(path string, p *config.Pipeline) error {
 	return nil
 }
 
-// Write appends records to the temporary file.
-func (w *Writer) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+// Publish appends the records of msgs to the temporary file; they are
+// durable only once Flush returns.
+func (w *Writer) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(w, msgs)
+}
+
+// Send appends records to the temporary file.
+func (w *Writer) Send(_ context.Context, recs []plugin.Record) plugin.Pending {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.bufs = w.bufs[:0]
@@ -150,10 +146,6 @@ func (w *Writer) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
 	}
 	return plugin.Done{Err: w.w.Write(w.bufs...)}
 }
-
-// Durable is false: records are durable only once Flush has put them in
-// the file.
-func (w *Writer) Durable() bool { return false }
 
 // Flush finishes the document and makes it durable before returning: the
 // temporary file is synced and renamed over the target (and the directory

@@ -21,7 +21,7 @@ import (
 // writeRun runs json.write once over recs, as a pipeline run does.
 func writeRun(t *testing.T, c *WriteConfig, env plugin.Env, recs ...string) {
 	t.Helper()
-	s, err := NewWriter(c, env)
+	s, err := NewWriter(context.Background(), c, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +30,10 @@ func writeRun(t *testing.T, c *WriteConfig, env plugin.Env, recs ...string) {
 	for i, r := range recs {
 		batch[i] = plugin.Record{Value: []byte(r)}
 	}
-	if err := s.Write(context.Background(), batch).Wait(context.Background()); err != nil {
+	if err := s.(plugin.Sender).Send(context.Background(), batch).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Flush(context.Background()); err != nil {
+	if err := s.(plugin.Flusher).Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -50,7 +50,23 @@ func pipelineEnv(t *testing.T, dir, stages string) plugin.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plugin.Env{Pipeline: p, Stage: p.StageByID("w"), Logger: zap.NewNop()}
+	w := p.StageByID("w")
+	return plugin.Env{Stage: w, Dir: p.Dir(), SourceFunctions: sourceFunctions(p, w), Logger: zap.NewNop()}
+}
+
+// sourceFunctions are the functions of the sources st reads from, as the
+// runtime gives them in plugin.Env.
+func sourceFunctions(p *config.Pipeline, st *config.Stage) []string {
+	if len(st.Inputs) == 0 {
+		return []string{st.Function}
+	}
+	var out []string
+	for _, id := range st.Inputs {
+		if in := p.StageByID(id); in != nil {
+			out = append(out, sourceFunctions(p, in)...)
+		}
+	}
+	return out
 }
 
 const kafkaStage = `
@@ -174,7 +190,7 @@ func TestWriteAppendRefused(t *testing.T) {
 	}
 	c := DefaultWriteConfig()
 	c.Path = "out.json"
-	_, err := NewWriter(c, env)
+	_, err := NewWriter(context.Background(), c, env)
 	want := `json.write (mode "auto" appends: a source feeding the stage commits what it consumed): jsonio: cannot append to ` + path +
 		`: it holds JSON Lines, not the JSON array that format records appends to; set format to the file's, mode = "overwrite" to replace it, or write to another path`
 	if err == nil || err.Error() != want {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -137,7 +138,8 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 // session ends (a rebalance: the batch is read again by the partition's
 // next owner) or the claim does.
 func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
-	msg := plugin.NewMessage(ctx, fb.id, fb.batch)
+	msg := fb.msg
+	msg.SetContext(ctx)
 	held, err := s.acquire(ctx, sess, fb.size)
 	if err != nil {
 		return false
@@ -152,10 +154,10 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		return false
 	}
 	s.inflight.Add(1)
-	window <- inflight{msg: msg, next: fb.last + 1, n: len(fb.batch.Records), held: held}
+	window <- inflight{msg: msg, next: fb.last + 1, n: fb.n, held: held}
 	select {
 	case s.out <- msg:
-		s.records.Add(int64(len(fb.batch.Records)))
+		s.records.Add(int64(fb.n))
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
@@ -231,15 +233,13 @@ func (s *Source) watch(ctx context.Context, sess sarama.ConsumerGroupSession, pa
 	}
 }
 
-// builder collects one partition's records into a batch whose values share
-// one growing buffer.
+// builder collects one partition's records into a batch message's
+// payload, enriched as they are read.
 type builder struct {
 	topic     string
 	partition int32
 	size      int
-	recs      []plugin.Record
-	buf       []byte
-	prev      *plugin.Batch
+	bb        plugin.BatchBuilder
 	first     int64
 	last      int64
 	bytes     int
@@ -257,8 +257,8 @@ type builder struct {
 const maxPrealloc = 4 << 20
 
 type filledBatch struct {
-	batch *plugin.Batch
-	id    string
+	msg   *message.Message
+	n     int // records
 	last  int64
 	bytes int // input value bytes
 	size  int // bytes of the batch's records, as enriched
@@ -268,21 +268,18 @@ func newBuilder(topic string, partition int32, size int) *builder {
 	return &builder{topic: topic, partition: partition, size: size}
 }
 
-func (b *builder) empty() bool { return len(b.recs) == 0 }
-func (b *builder) full() bool  { return len(b.recs) >= b.size }
+func (b *builder) empty() bool { return b.bb.Len() == 0 }
+func (b *builder) full() bool  { return b.bb.Len() >= b.size }
 
 // add enriches m into the batch and returns the batch's new length.
 func (b *builder) add(m *sarama.ConsumerMessage) int {
-	if b.recs == nil {
+	if b.bb.Len() == 0 {
 		n, bufCap := b.size, b.size*(len(m.Value)+96)
 		if b.lastLen > 0 && b.lastLen < b.size {
-			// Room for twice the previous batch; append grows it beyond
-			// (records keep pointing into the buffer they were written to).
 			n = min(b.size, 2*b.lastLen+8)
 			bufCap = 2*b.lastBufLen + 8*(len(m.Value)+96)
 		}
-		b.recs = make([]plugin.Record, 0, n)
-		b.buf = make([]byte, 0, min(bufCap, maxPrealloc))
+		b.bb.Grow(n, min(bufCap, maxPrealloc))
 		b.first = m.Offset
 	}
 	// sarama decodes a null key or value as nil, an empty one as non-nil.
@@ -290,22 +287,18 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	if !m.Timestamp.IsZero() {
 		meta.Timestamp = m.Timestamp.UnixMilli()
 	}
-	start := len(b.buf)
-	b.buf = record.Enrich(b.buf, m.Value, meta)
-	b.recs = append(b.recs, plugin.Record{Value: b.buf[start:len(b.buf):len(b.buf)], Offset: m.Offset})
+	b.bb.AppendFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
 	b.last = m.Offset
 	b.bytes += len(m.Value)
-	return len(b.recs)
+	return b.bb.Len()
 }
 
-// take returns the filled batch, ordered after the previous one, and starts
-// a new one.
+// take returns the filled batch as a message and starts a new one.
 func (b *builder) take() filledBatch {
-	batch := &plugin.Batch{Records: b.recs, Origin: b.topic, Partition: b.partition}
-	batch.After(b.prev)
-	b.prev = batch
-	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), last: b.last, bytes: b.bytes, size: len(b.buf)}
-	b.lastLen, b.lastBufLen = len(b.recs), len(b.buf)
-	b.recs, b.buf, b.bytes = nil, nil, 0
+	n, size := b.bb.Len(), b.bb.Size()
+	id := b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10)
+	fb := filledBatch{msg: b.bb.Message(id, b.topic, b.partition), n: n, last: b.last, bytes: b.bytes, size: size}
+	b.lastLen, b.lastBufLen = n, size
+	b.bytes = 0
 	return fb
 }

@@ -54,7 +54,7 @@ type perMessageSource struct {
 }
 
 func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, error) {
-	if !env.AutoCommit {
+	if !env.DurableOnAck {
 		return nil, errPerMessageNeedsDurableSinks(env.Stage)
 	}
 	sc, err := cfg.saramaConfig()
@@ -125,7 +125,6 @@ func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *mes
 // and closing the stock subscriber before Commit could lose its last marks.
 func (s *perMessageSource) forward(in <-chan *message.Message) {
 	defer close(s.done)
-	var buf []byte
 	for {
 		var msg *message.Message
 		var ok bool
@@ -154,9 +153,9 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		if ts, ok := wkafka.MessageTimestampFromCtx(ctx); ok && !ts.IsZero() {
 			meta.Timestamp = ts.UnixMilli()
 		}
-		buf = record.Enrich(buf[:0:0], msg.Payload, meta)
-		b := &plugin.Batch{Records: []plugin.Record{{Value: buf, Offset: meta.Offset}}, Origin: s.cfg.Topic, Partition: meta.Partition}
-		out := plugin.NewMessage(context.Background(), msg.UUID, b)
+		var bb plugin.BatchBuilder
+		bb.AppendFunc(meta.Offset, func(buf []byte) []byte { return record.Enrich(buf, msg.Payload, meta) })
+		out := bb.Message(msg.UUID, s.cfg.Topic, meta.Partition)
 		s.out <- out
 		s.records.Add(1)
 		s.bytes.Add(int64(len(msg.Payload)))
@@ -331,8 +330,13 @@ func (t tombstoneMarshaler) Marshal(topic string, msg *message.Message) (*sarama
 	return pm, err
 }
 
-// Write sends each record synchronously, in order.
-func (s *perMessageSink) Write(_ context.Context, records []plugin.Record) plugin.Pending {
+// Publish sends each record of msgs synchronously, in order.
+func (s *perMessageSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+
+// Send sends each record synchronously, in order.
+func (s *perMessageSink) Send(_ context.Context, records []plugin.Record) plugin.Pending {
 	var werr plugin.WriteError
 	for i, r := range records {
 		if err := s.pub.Publish(s.topic(), message.NewMessage(watermill.NewShortUUID(), r.Value)); err != nil {
@@ -346,7 +350,5 @@ func (s *perMessageSink) Write(_ context.Context, records []plugin.Record) plugi
 	return plugin.Done{}
 }
 
-func (s *perMessageSink) topic() string               { return s.topicName }
-func (s *perMessageSink) Durable() bool               { return true }
-func (s *perMessageSink) Flush(context.Context) error { return nil }
-func (s *perMessageSink) Close() error                { return s.pub.Close() }
+func (s *perMessageSink) topic() string { return s.topicName }
+func (s *perMessageSink) Close() error  { return s.pub.Close() }

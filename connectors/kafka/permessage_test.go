@@ -19,7 +19,7 @@ func TestPerMessageSourceClosesUnsubscribed(t *testing.T) {
 	env := kafkatest.Start(t)
 	cfg := DefaultSourceConfig()
 	cfg.Brokers, cfg.Topic, cfg.GroupID, cfg.Delivery = env.Brokers, kafkatest.Name("t"), kafkatest.Name("g"), "per-message"
-	src, err := newPerMessageSource(cfg, plugin.Env{Stage: &config.Stage{ID: "consume"}, Logger: zap.NewNop(), AutoCommit: true})
+	src, err := newPerMessageSource(cfg, plugin.Env{Stage: &config.Stage{ID: "consume"}, Logger: zap.NewNop(), DurableOnAck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package kafka
 
-import "github.com/conveyor-etl/conveyor/plugin"
+import (
+	"context"
+
+	"github.com/conveyor-etl/conveyor/plugin"
+)
 
 func init() { plugin.MustRegister(Spec()) }
 
@@ -16,13 +20,13 @@ func Spec() *plugin.Spec {
   sink, else of its first kafka source; keys in its table override them one by one. With
   brokers, it takes nothing.
 `,
-		Source: plugin.NewFactory(DefaultSourceConfig, func(c *SourceConfig, env plugin.Env) (plugin.Source, error) {
+		Source: plugin.NewFactory(DefaultSourceConfig, func(_ context.Context, c *SourceConfig, env plugin.Env) (plugin.Source, error) {
 			if c.Delivery == "per-message" {
 				return newPerMessageSource(c, env)
 			}
 			return NewSource(c, env)
 		}),
-		Sink: plugin.NewFactory(DefaultSinkConfig, func(c *SinkConfig, env plugin.Env) (plugin.Sink, error) {
+		Sink: plugin.NewFactory(DefaultSinkConfig, func(_ context.Context, c *SinkConfig, env plugin.Env) (plugin.Sink, error) {
 			if c.Delivery == "per-message" {
 				return newPerMessageSink(c, env)
 			}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -159,9 +160,16 @@ type failedRecord struct {
 	err   error
 }
 
-// Write queues records for the producer in order and returns at once (it
-// blocks only while the producer's buffer is full).
-func (s *Sink) Write(ctx context.Context, records []plugin.Record) plugin.Pending {
+// Publish writes the records of msgs (see plugin.Sink) and returns when
+// the broker has acknowledged every one of them (acks=all), or they failed.
+func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+
+// Send queues records for the producer in order and returns at once (it
+// blocks only while the producer's buffer is full); Wait returns when the
+// broker has acknowledged them.
+func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending {
 	if len(records) == 0 {
 		return plugin.Done{}
 	}
@@ -275,12 +283,6 @@ func (s *Sink) readErrors() {
 		}
 	}
 }
-
-// Durable is true: a nil Wait means the broker acknowledged (acks=all).
-func (s *Sink) Durable() bool { return true }
-
-// Flush has nothing to do: every Write's Wait already covered its records.
-func (s *Sink) Flush(context.Context) error { return nil }
 
 // Close flushes the producer and waits for its last acks.
 func (s *Sink) Close() error {

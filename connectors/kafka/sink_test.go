@@ -33,7 +33,7 @@ func write(t *testing.T, s *Sink, value string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.Write(ctx, []plugin.Record{{Value: []byte(value)}}).Wait(ctx)
+	err := s.Send(ctx, []plugin.Record{{Value: []byte(value)}}).Wait(ctx)
 	if err == nil {
 		return nil
 	}

@@ -529,7 +529,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	if len(sess.Claims()[s.cfg.Topic]) > 0 {
 		s.assign.Do(func() { close(s.assigned) })
 	}
-	if s.env.AutoCommit {
+	if s.env.DurableOnAck {
 		go s.commitLoop(sess)
 	}
 	return nil
@@ -541,7 +541,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 // by their next owner. A stopped source keeps its marks for Commit.
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	s := h.s
-	if pending, _ := s.pending(sess); s.env.AutoCommit && len(pending) > 0 {
+	if pending, _ := s.pending(sess); s.env.DurableOnAck && len(pending) > 0 {
 		// not s.ctx: Close cancels it, and then this is the last chance
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 		if _, err := s.commitPending(ctx, sess); err != nil {
@@ -655,7 +655,7 @@ func (s *Source) kickCommit() {
 // covers it (or the session or the claim ends). Without AutoCommit it
 // returns at once: the runner commits after the sinks have flushed.
 func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSession, seq int64) {
-	if !s.env.AutoCommit {
+	if !s.env.DurableOnAck {
 		return
 	}
 	for {

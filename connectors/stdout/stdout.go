@@ -11,13 +11,15 @@ import (
 	"os"
 	"sync"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 func init() {
 	plugin.MustRegister(&plugin.Spec{
 		Name: "stdout.write", Plugin: "stdout", Summary: "print records as JSON Lines on standard output",
-		Sink: plugin.NewFactory(DefaultConfig, func(c *Config, _ plugin.Env) (plugin.Sink, error) {
+		Sink: plugin.NewFactory(DefaultConfig, func(_ context.Context, c *Config, _ plugin.Env) (plugin.Sink, error) {
 			return New(os.Stdout, c), nil
 		}),
 	})
@@ -41,8 +43,13 @@ type Sink struct {
 // New makes a sink writing to w.
 func New(w io.Writer, c *Config) *Sink { return &Sink{w: bufio.NewWriter(w), pretty: c.Pretty} }
 
-// Write prints the records and flushes.
-func (s *Sink) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+// Publish prints the records of msgs and flushes.
+func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+
+// Send prints the records and flushes.
+func (s *Sink) Send(_ context.Context, recs []plugin.Record) plugin.Pending {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ind bytes.Buffer
@@ -60,11 +67,5 @@ func (s *Sink) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
 	return plugin.Done{Err: s.w.Flush()}
 }
 
-// Durable is true: what was printed stays printed.
-func (s *Sink) Durable() bool { return true }
-
-// Flush flushes the buffer.
-func (s *Sink) Flush(context.Context) error { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Flush() }
-
-// Close flushes.
-func (s *Sink) Close() error { return s.Flush(context.Background()) }
+// Close flushes what is left in the buffer.
+func (s *Sink) Close() error { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Flush() }

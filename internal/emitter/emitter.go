@@ -17,6 +17,12 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
+// emitted is a batch waiting for its ack, with its number of records.
+type emitted struct {
+	msg *message.Message
+	n   int
+}
+
 // ErrStop is returned by a ReadFunc at the end of its input.
 var ErrStop = errors.New("end of input")
 
@@ -30,7 +36,7 @@ type Source struct {
 	origin    string
 	read      ReadFunc
 	batchSize int
-	window    chan *message.Message
+	window    chan emitted
 	out       chan *message.Message
 	closeFn   func() error
 
@@ -48,7 +54,7 @@ type Source struct {
 // flight. origin names the input in batches and errors; closeFn (may be
 // nil) releases the input.
 func New(origin string, batchSize, window int, read ReadFunc, closeFn func() error) *Source {
-	return &Source{origin: origin, read: read, batchSize: batchSize, window: make(chan *message.Message, window),
+	return &Source{origin: origin, read: read, batchSize: batchSize, window: make(chan emitted, window),
 		out: make(chan *message.Message), closeFn: closeFn, stopCh: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -62,7 +68,6 @@ func (s *Source) Subscribe(context.Context, string) (<-chan *message.Message, er
 
 func (s *Source) loop(watched <-chan struct{}) {
 	defer close(s.out)
-	var prev *plugin.Batch
 	for seq := 0; ; seq++ {
 		select {
 		case <-s.stopCh:
@@ -74,11 +79,8 @@ func (s *Source) loop(watched <-chan struct{}) {
 		}
 		recs, err := s.read(make([]plugin.Record, 0, s.batchSize), s.batchSize)
 		if len(recs) > 0 {
-			b := &plugin.Batch{Records: recs, Origin: s.origin}
-			b.After(prev)
-			prev = b
-			msg := plugin.NewMessage(context.Background(), s.origin+"-"+strconv.Itoa(seq), b)
-			s.window <- msg
+			msg := plugin.Batch{Records: recs, Origin: s.origin}.Message(s.origin + "-" + strconv.Itoa(seq))
+			s.window <- emitted{msg, len(recs)}
 			s.out <- msg
 			s.records.Add(int64(len(recs)))
 			for _, r := range recs {
@@ -97,14 +99,12 @@ func (s *Source) loop(watched <-chan struct{}) {
 // watch waits for acks in emission order; a nack fails the source.
 func (s *Source) watch(done chan<- struct{}) {
 	defer close(done)
-	for msg := range s.window {
+	for e := range s.window {
 		select {
-		case <-msg.Acked():
-			if b, ok := plugin.BatchOf(msg); ok {
-				s.acked.Add(int64(len(b.Records)))
-			}
-		case <-msg.Nacked():
-			s.setErr(fmt.Errorf("%s: batch %s failed", s.origin, msg.UUID))
+		case <-e.msg.Acked():
+			s.acked.Add(int64(e.n))
+		case <-e.msg.Nacked():
+			s.setErr(fmt.Errorf("%s: batch %s failed", s.origin, e.msg.UUID))
 			s.Stop()
 		}
 	}

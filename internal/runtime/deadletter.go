@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -24,16 +25,26 @@ const dlqTopicRecordLimit = 128 << 10
 
 // buildDeadLetter makes the dead-letter sink of [error_handling], if any: a
 // JSON Lines file, or a Kafka topic through the sink Compile checked.
-func (r *run) buildDeadLetter() (plugin.Sink, error) {
+// A relative path is relative to the pipeline file's directory.
+func (r *run) buildDeadLetter(ctx context.Context) (*sinkStage, error) {
 	dl := r.plan.Pipeline.ErrorHandling.DeadLetterQueue
+	st := &config.Stage{ID: dlqTable, Function: "dead-letter queue"}
 	switch {
 	case dl == nil:
 		return nil, nil
 	case dl.Path != "":
-		return openFileDLQ(dl.Path)
+		s, err := openFileDLQ(r.plan.Pipeline.ResolvePath(dl.Path))
+		if err != nil {
+			return nil, err
+		}
+		return &sinkStage{st: st, sink: s}, nil
 	}
 	n := r.plan.deadLetter
-	return n.spec.Sink.Build(n.cfg, plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, Logger: r.log.With(zap.String("stage", n.st.ID))})
+	s, err := n.spec.Sink.Build(ctx, n.cfg, plugin.Env{Stage: n.st, Dir: r.dir(), Logger: r.log.With(zap.String("stage", n.st.ID))})
+	if err != nil {
+		return nil, err
+	}
+	return &sinkStage{st: n.st, sink: s}, nil
 }
 
 // dlqTable is the dead-letter table's place in the file, for errors.
@@ -158,7 +169,13 @@ func openFileDLQ(path string) (*fileDLQ, error) {
 	return &fileDLQ{f: f}, nil
 }
 
-func (d *fileDLQ) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+// Publish appends the records of msgs and syncs the file.
+func (d *fileDLQ) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(d, msgs)
+}
+
+// Send appends recs and syncs the file before it returns.
+func (d *fileDLQ) Send(_ context.Context, recs []plugin.Record) plugin.Pending {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var buf []byte
@@ -171,6 +188,4 @@ func (d *fileDLQ) Write(_ context.Context, recs []plugin.Record) plugin.Pending 
 	return plugin.Done{Err: d.f.Sync()}
 }
 
-func (d *fileDLQ) Durable() bool               { return true }
-func (d *fileDLQ) Flush(context.Context) error { return nil }
-func (d *fileDLQ) Close() error                { return d.f.Close() }
+func (d *fileDLQ) Close() error { return d.f.Close() }

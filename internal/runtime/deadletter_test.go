@@ -32,7 +32,7 @@ func TestDeadLetterEntry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out := deadLetter("produce", b, failure{rec: plugin.Record{Value: []byte(tc.value), Offset: 41}, err: errors.New("too big")}, tc.limit)
+			out := deadLetter("produce", *b, failure{rec: plugin.Record{Value: []byte(tc.value), Offset: 41}, err: errors.New("too big")}, tc.limit)
 			var e struct {
 				Error, Stage, Source string
 				Partition            int32

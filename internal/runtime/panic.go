@@ -54,17 +54,7 @@ func safeApply(op plugin.Operator, in, out []plugin.Record, fail func(int, error
 	return op.Apply(in, out, fail), nil
 }
 
-// safeWrite is sink.Write with a panic, in Write or in the Wait of what it
-// returns, reported by Wait as an error.
-func safeWrite(ctx context.Context, sink plugin.Sink, recs []plugin.Record) (p plugin.Pending) {
-	defer func() {
-		if err := recovered(recover()); err != nil {
-			p = plugin.Done{Err: err}
-		}
-	}()
-	return safePending{sink.Write(ctx, recs)}
-}
-
+// safePending is a Pending whose Wait reports a panic as an error.
 type safePending struct{ p plugin.Pending }
 
 func (s safePending) Wait(ctx context.Context) (err error) {

@@ -74,6 +74,13 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 			errs = append(errs, stageErr(n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
 		}
 	}
+	for _, n := range plan.nodes {
+		if n.spec.Check != nil && n.cfg != nil && !broken[n.st] {
+			if err := n.spec.Check(n.cfg, n.st, p); err != nil {
+				errs = append(errs, stageErr(n.st, n.st.Pos, "", err.Error()))
+			}
+		}
+	}
 	var err error
 	if plan.deadLetter, err = compileDeadLetter(p, reg, broken); err != nil {
 		errs = append(errs, err)
@@ -140,6 +147,28 @@ func stageErr(st *config.Stage, pos config.Pos, key, msg string) *config.Error {
 		pos = st.Pos
 	}
 	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: key, Msg: msg}
+}
+
+// sourceFunctions are the functions of the sources n reads from, through
+// any chain of stages.
+func (p *Plan) sourceFunctions(n *node) []string {
+	var out []string
+	for _, s := range p.sources {
+		if s == n || reaches(s, n) {
+			out = append(out, s.st.Function)
+		}
+	}
+	return out
+}
+
+// reaches reports whether to is below from.
+func reaches(from, to *node) bool {
+	for _, c := range from.children {
+		if c == to || reaches(c, to) {
+			return true
+		}
+	}
+	return false
 }
 
 // errFatal marks an error that must stop the run.

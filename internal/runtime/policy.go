@@ -24,7 +24,7 @@ type failure struct {
 // policy applies [error_handling].
 type policy struct {
 	eh  config.ErrorHandling
-	dlq plugin.Sink // nil when none is configured
+	dlq *sinkStage // nil when none is configured
 	// dlqLimit caps the record bytes kept in a dead-letter entry (0: no
 	// cap): a record too large for Kafka must still fit the dead-letter topic.
 	dlqLimit int
@@ -80,13 +80,13 @@ func (p *policy) delay(n int) time.Duration {
 
 // operatorFailed retries each failed record alone (under retry), and gives
 // up on those that still fail. It returns the records recovered by retries.
-func (p *policy) operatorFailed(ctx context.Context, s *step, b *plugin.Batch, failed []failure) ([]plugin.Record, error) {
+func (p *policy) operatorFailed(ctx context.Context, s *stageOperator, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
 	var recovered []plugin.Record
 	var lost []failure
 	for _, f := range failed {
-		out, err := p.retryOperator(ctx, s, f)
+		out, err := p.retryOperator(ctx, s, failure{rec: f.Record, err: f.Err})
 		if err != nil {
-			lost = append(lost, failure{rec: f.rec, err: err})
+			lost = append(lost, failure{rec: f.Record, err: err})
 			continue
 		}
 		recovered = append(recovered, out...)
@@ -99,7 +99,7 @@ func (p *policy) operatorFailed(ctx context.Context, s *step, b *plugin.Batch, f
 
 // retryOperator applies the record alone again, unless its error is
 // permanent, until it succeeds or the retries run out.
-func (p *policy) retryOperator(ctx context.Context, s *step, f failure) ([]plugin.Record, error) {
+func (p *policy) retryOperator(ctx context.Context, s *stageOperator, f failure) ([]plugin.Record, error) {
 	err := f.err
 	for n := 1; !plugin.IsPermanent(err) && p.retryAgain(ctx, n); n++ {
 		var again error
@@ -116,7 +116,7 @@ func (p *policy) retryOperator(ctx context.Context, s *step, f failure) ([]plugi
 // stop is the strategy's choice, and retry's fallback when there is no
 // dead-letter queue. Each record given up on counts as failed, whichever
 // of the three happens to it.
-func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, lost []failure) error {
+func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, lost []failure) error {
 	first := lost[0]
 	where := batchPlace(b, first.rec)
 	p.counts.failed.Add(int64(len(lost)))
@@ -131,7 +131,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, 
 	for i, f := range lost {
 		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f, p.dlqLimit), Offset: f.rec.Offset}
 	}
-	if err := p.dlq.Write(ctx, entries).Wait(ctx); err != nil {
+	if err := send(ctx, p.dlq, entries).Wait(ctx); err != nil {
 		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
 	}
 	p.counts.deadLettered.Add(int64(len(lost)))
@@ -143,7 +143,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b *plugin.Batch, 
 // as text otherwise), the error, the stage, where it came from and when. A
 // record longer than limit (when limit > 0) is kept as the text of its first
 // limit bytes, with truncated set and its full length in record_bytes.
-func deadLetter(stage string, b *plugin.Batch, f failure, limit int) []byte {
+func deadLetter(stage string, b plugin.Batch, f failure, limit int) []byte {
 	entry := struct {
 		Error     string          `json:"error"`
 		Stage     string          `json:"stage"`
@@ -170,7 +170,7 @@ func deadLetter(stage string, b *plugin.Batch, f failure, limit int) []byte {
 }
 
 // batchPlace names where rec came from: origin/partition@offset.
-func batchPlace(b *plugin.Batch, rec plugin.Record) string {
+func batchPlace(b plugin.Batch, rec plugin.Record) string {
 	return fmt.Sprintf("%s/%d@%d", b.Origin, b.Partition, rec.Offset)
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -83,7 +84,7 @@ func (w *world) panicky(t *testing.T) *plugin.Registry {
 	reg := w.registry().Clone()
 	err := reg.Register(&plugin.Spec{Name: "panicop", Plugin: "test", Operator: plugin.NewFactory(
 		func() *failCfg { return &failCfg{} },
-		func(c *failCfg, _ plugin.Env) (plugin.Operator, error) {
+		func(_ context.Context, c *failCfg, _ plugin.Env) (plugin.Operator, error) {
 			return plugin.OperatorFunc(func(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
 				for _, r := range in {
 					if bad(r, c.Fail) {
@@ -170,7 +171,9 @@ func TestSinkPanicStopsTheRun(t *testing.T) {
 			reg := w.registry().Clone()
 			if err := reg.Register(&plugin.Spec{Name: "panicsink", Plugin: "test", Sink: plugin.NewFactory(
 				func() *struct{} { return &struct{}{} },
-				func(*struct{}, plugin.Env) (plugin.Sink, error) { return &panicSink{where: where}, nil })}); err != nil {
+				func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) {
+					return &panicSink{where: where}, nil
+				})}); err != nil {
 				t.Fatal(err)
 			}
 			p := pipeline(t, `
@@ -201,13 +204,14 @@ strategy = "continue"
 
 type panicSink struct{ where string }
 
-func (s *panicSink) Write(context.Context, []plugin.Record) plugin.Pending {
+func (s *panicSink) Send(context.Context, []plugin.Record) plugin.Pending {
 	if s.where == "write" {
 		panic("sink broke in write")
 	}
 	return s
 }
-func (s *panicSink) Wait(context.Context) error  { panic("sink broke in wait") }
-func (s *panicSink) Durable() bool               { return true }
-func (s *panicSink) Flush(context.Context) error { return nil }
-func (s *panicSink) Close() error                { return nil }
+func (s *panicSink) Wait(context.Context) error { panic("sink broke in wait") }
+func (s *panicSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+func (s *panicSink) Close() error { return nil }

@@ -47,7 +47,7 @@ func (w *world) reportRegistry(t *testing.T) *plugin.Registry {
 	}
 	err := reg.Register(&plugin.Spec{Name: "ticks", Plugin: "test", Source: plugin.NewFactory(
 		func() *struct{} { return &struct{}{} },
-		func(*struct{}, plugin.Env) (plugin.Source, error) {
+		func(context.Context, *struct{}, plugin.Env) (plugin.Source, error) {
 			i := 0
 			return emitter.New("ticks", 1, 2, func(b []plugin.Record, _ int) ([]plugin.Record, error) {
 				time.Sleep(time.Millisecond)

@@ -29,6 +29,10 @@ type Options struct {
 	// report while the pipeline runs; they report once more at the end.
 	// Default one minute.
 	ReportInterval time.Duration
+	// Middleware is added to every source's router handler, outside the
+	// operators (Watermill's Recoverer, Timeout, Throttle, CorrelationID
+	// and the like).
+	Middleware []message.HandlerMiddleware
 }
 
 // run is one execution of a plan.
@@ -45,7 +49,8 @@ type run struct {
 
 	sources map[*node]plugin.Source
 	ops     map[*node]plugin.Operator
-	sinks   map[*node]plugin.Sink
+	sinks   map[*node]*sinkStage
+	seq     *sequencer
 
 	fatalOnce sync.Once
 	fatalErr  error
@@ -67,7 +72,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 		return Summary{}, err
 	}
 	r := &run{plan: plan, id: config.NewRunID(time.Now()), opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
-		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]plugin.Sink{}}
+		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]*sinkStage{}, seq: newSequencer()}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
 	mb := p.Global.MaxInflightMB
@@ -76,7 +81,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	}
 	r.budget = plugin.NewBudget(int64(mb) << 20)
 	start := time.Now()
-	if err := r.build(); err != nil {
+	if err := r.build(ctx); err != nil {
 		r.closeAll()
 		return Summary{}, err
 	}
@@ -113,17 +118,17 @@ func (r *run) fatal(err error) error {
 
 // build makes sinks first (a source needs to know whether its sinks are
 // durable on ack), then operators, then sources.
-func (r *run) build() error {
+func (r *run) build(ctx context.Context) error {
 	for _, n := range r.plan.nodes {
 		if n.role == plugin.RoleSink {
-			s, err := n.spec.Sink.Build(n.cfg, r.env(n, false))
+			s, err := n.spec.Sink.Build(ctx, n.cfg, r.env(n, false))
 			if err != nil {
 				return buildErr(n, err)
 			}
-			r.sinks[n] = s
+			r.sinks[n] = &sinkStage{st: n.st, sink: s}
 		}
 	}
-	dlq, err := r.buildDeadLetter()
+	dlq, err := r.buildDeadLetter(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +138,7 @@ func (r *run) build() error {
 	}
 	for _, n := range r.plan.nodes {
 		if n.role == plugin.RoleOperator {
-			op, err := n.spec.Operator.Build(n.cfg, r.env(n, false))
+			op, err := n.spec.Operator.Build(ctx, n.cfg, r.env(n, false))
 			if err != nil {
 				return buildErr(n, err)
 			}
@@ -141,7 +146,7 @@ func (r *run) build() error {
 		}
 	}
 	for _, n := range r.plan.sources {
-		src, err := n.spec.Source.Build(n.cfg, r.env(n, r.durableBelow(n)))
+		src, err := n.spec.Source.Build(ctx, n.cfg, r.env(n, r.durableBelow(n)))
 		if err != nil {
 			return buildErr(n, err)
 		}
@@ -154,39 +159,28 @@ func buildErr(n *node, err error) error {
 	return fmt.Errorf("stage %q (%s): %w", n.st.ID, n.st.Function, err)
 }
 
-func (r *run) env(n *node, autoCommit bool) plugin.Env {
-	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget, RunID: r.id,
+func (r *run) env(n *node, durableOnAck bool) plugin.Env {
+	return plugin.Env{Stage: n.st, Dir: r.dir(), SourceFunctions: r.plan.sourceFunctions(n), DurableOnAck: durableOnAck, Budget: r.budget, RunID: r.id,
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
-// durableBelow reports whether every sink below n is durable on ack, so
-// that n may commit as acks come in.
+// dir is the pipeline file's directory, where relative paths start.
+func (r *run) dir() string { return r.plan.Pipeline.Dir() }
+
+// durableBelow reports whether every sink below n is durable when Publish
+// returns (none is a Flusher), so that n may commit as acks come in.
 func (r *run) durableBelow(n *node) bool {
 	for _, c := range n.children {
-		if c.role == plugin.RoleSink && !r.sinks[c].Durable() {
-			return false
+		if c.role == plugin.RoleSink {
+			if _, flushes := r.sinks[c].sink.(plugin.Flusher); flushes {
+				return false
+			}
 		}
 		if !r.durableBelow(c) {
 			return false
 		}
 	}
 	return true
-}
-
-// steps builds the tree of operators and sinks below n.
-func (r *run) steps(n *node) []*step {
-	var out []*step
-	for _, c := range n.children {
-		s := &step{st: c.st}
-		if c.role == plugin.RoleSink {
-			s.sink = r.sinks[c]
-		} else {
-			s.op = r.ops[c]
-			s.next = r.steps(c)
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 // execute runs the router until the sources are done, then flushes the
@@ -196,9 +190,18 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sinks := map[string]*sinkStage{}
+	for _, s := range r.sinks {
+		sinks[s.st.ID] = s
+	}
+	d := &dispatcher{r: r, sinks: sinks}
+	runEnded := make(chan struct{})
+	defer close(runEnded)
 	for _, n := range r.plan.sources {
-		c := &chain{r: r, steps: r.steps(n)}
-		router.AddConsumerHandler(n.st.ID, n.st.ID, r.sources[n], c.handle)
+		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
+		for _, m := range r.opts.Middleware {
+			h.AddMiddleware(m)
+		}
 	}
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- router.Run(context.Background()) }()
@@ -265,7 +268,7 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 	for _, s := range r.sources {
 		go func() {
 			<-s.Done()
-			if err := s.Err(); err != nil {
+			if err := sourceErr(s); err != nil {
 				r.fatal(err)
 			}
 		}()
@@ -306,7 +309,7 @@ func (r *run) finish(deadline time.Time) error {
 	fatalErr := r.fatalError()
 	errs := []error{fatalErr}
 	for _, s := range r.sources {
-		if err := s.Err(); err != nil && fatalErr == nil {
+		if err := sourceErr(s); err != nil && fatalErr == nil {
 			errs = append(errs, err)
 		}
 	}
@@ -315,15 +318,17 @@ func (r *run) finish(deadline time.Time) error {
 	defer cancel()
 	if ok {
 		for n, s := range r.sinks {
-			if err := s.Flush(ctx); err != nil {
-				errs = append(errs, buildErr(n, fmt.Errorf("flush: %w", err)))
-				ok = false
+			if f, flushes := s.sink.(plugin.Flusher); flushes {
+				if err := f.Flush(ctx); err != nil {
+					errs = append(errs, buildErr(n, fmt.Errorf("flush: %w", err)))
+					ok = false
+				}
 			}
 		}
 	}
 	for n, s := range r.sources {
-		if ok || r.durableBelow(n) {
-			if err := s.Commit(ctx); err != nil {
+		if c, commits := s.(plugin.Committer); commits && (ok || r.durableBelow(n)) {
+			if err := c.Commit(ctx); err != nil {
 				errs = append(errs, buildErr(n, err))
 			}
 		}
@@ -338,13 +343,12 @@ func (r *run) closeAll() {
 		}
 	}
 	for n, s := range r.sinks {
-		if err := s.Close(); err != nil {
+		if err := s.sink.Close(); err != nil {
 			r.log.Warn("closing sink", zap.String("stage", n.st.ID), zap.Error(err))
 		}
 	}
 	if r.policy != nil && r.policy.dlq != nil {
-		_ = r.policy.dlq.Flush(context.Background())
-		_ = r.policy.dlq.Close()
+		_ = r.policy.dlq.sink.Close()
 	}
 }
 
@@ -352,9 +356,19 @@ func (r *run) summary(elapsed time.Duration) Summary {
 	s := Summary{Out: r.counts.out.Load(), Filtered: r.counts.filtered.Load(), Failed: r.counts.failed.Load(),
 		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed}
 	for _, src := range r.sources {
-		st := src.Stats()
-		s.In += st.Records
-		s.InBytes += st.Bytes
+		if c, ok := src.(plugin.Counter); ok {
+			st := c.Stats()
+			s.In += st.Records
+			s.InBytes += st.Bytes
+		}
 	}
 	return s
+}
+
+// sourceErr is why s failed, for a source that can fail on its own.
+func sourceErr(s plugin.Source) error {
+	if f, ok := s.(plugin.Failer); ok {
+		return f.Err()
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/emitter"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -57,7 +58,7 @@ func (w *world) registry() *plugin.Registry {
 	}
 	must(reg.Register(&plugin.Spec{Name: "count", Plugin: "test", Source: plugin.NewFactory(
 		func() *srcCfg { return &srcCfg{N: 10, Batch: 4} },
-		func(c *srcCfg, _ plugin.Env) (plugin.Source, error) {
+		func(_ context.Context, c *srcCfg, _ plugin.Env) (plugin.Source, error) {
 			i := 0
 			return emitter.New("count", c.Batch, 2, func(b []plugin.Record, max int) ([]plugin.Record, error) {
 				for len(b) < max && i < c.N {
@@ -72,7 +73,7 @@ func (w *world) registry() *plugin.Registry {
 		})}))
 	must(reg.Register(&plugin.Spec{Name: "failop", Plugin: "test", Operator: plugin.NewFactory(
 		func() *failCfg { return &failCfg{} },
-		func(c *failCfg, _ plugin.Env) (plugin.Operator, error) {
+		func(_ context.Context, c *failCfg, _ plugin.Env) (plugin.Operator, error) {
 			return plugin.OperatorFunc(func(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
 				for i, r := range in {
 					if bad(r, c.Fail) {
@@ -87,7 +88,9 @@ func (w *world) registry() *plugin.Registry {
 		})}))
 	must(reg.Register(&plugin.Spec{Name: "flaky", Plugin: "test", Sink: plugin.NewFactory(
 		func() *failCfg { return &failCfg{} },
-		func(c *failCfg, _ plugin.Env) (plugin.Sink, error) { return &flakySink{w: w, cfg: c}, nil })}))
+		func(_ context.Context, c *failCfg, _ plugin.Env) (plugin.Sink, error) {
+			return &flakySink{w: w, cfg: c}, nil
+		})}))
 	return reg
 }
 
@@ -115,7 +118,7 @@ type flakySink struct {
 	cfg *failCfg
 }
 
-func (s *flakySink) Write(_ context.Context, recs []plugin.Record) plugin.Pending {
+func (s *flakySink) Send(_ context.Context, recs []plugin.Record) plugin.Pending {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
 	if s.w.tries == nil {
@@ -136,9 +139,10 @@ func (s *flakySink) Write(_ context.Context, recs []plugin.Record) plugin.Pendin
 	}
 	return plugin.Done{}
 }
-func (s *flakySink) Durable() bool               { return true }
-func (s *flakySink) Flush(context.Context) error { return nil }
-func (s *flakySink) Close() error                { return nil }
+func (s *flakySink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+func (s *flakySink) Close() error { return nil }
 
 func pipeline(t *testing.T, text string) *config.Pipeline {
 	t.Helper()

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/conveyor-etl/conveyor/connectors/kafka"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -19,7 +21,7 @@ func slowKafkaSpec(rate int) *plugin.Spec {
 		Name:    "slow.kafka",
 		Plugin:  "kafka",
 		Summary: "benchmarks: the kafka sink, limited to a fixed number of records per second",
-		Sink: plugin.NewFactory(kafka.DefaultSinkConfig, func(c *kafka.SinkConfig, env plugin.Env) (plugin.Sink, error) {
+		Sink: plugin.NewFactory(kafka.DefaultSinkConfig, func(_ context.Context, c *kafka.SinkConfig, env plugin.Env) (plugin.Sink, error) {
 			s, err := kafka.NewSink(c, env)
 			if err != nil {
 				return nil, err
@@ -37,7 +39,13 @@ type slowSink struct {
 	next time.Time // when the limiter is free again
 }
 
-func (s *slowSink) Write(ctx context.Context, recs []plugin.Record) plugin.Pending {
+// Publish writes through Send, at the limited rate.
+func (s *slowSink) Publish(_ string, msgs ...*message.Message) error {
+	return plugin.PublishBySend(s, msgs)
+}
+
+// Send waits for the limiter, then queues recs.
+func (s *slowSink) Send(ctx context.Context, recs []plugin.Record) plugin.Pending {
 	if s.rate > 0 && len(recs) > 0 {
 		s.mu.Lock()
 		now := time.Now()
@@ -52,5 +60,5 @@ func (s *slowSink) Write(ctx context.Context, recs []plugin.Record) plugin.Pendi
 		case <-ctx.Done():
 		}
 	}
-	return s.Sink.Write(ctx, recs)
+	return s.Sink.Send(ctx, recs)
 }

@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// metaSink names, on a message a source's handler produces, the sink stage
+// it goes to (see dispatcher).
+const metaSink = "conveyor_sink"
+
+// handler builds the router handler of source n: the operators below it as
+// Watermill middleware (plain function calls, no channel between them), and
+// for each sink below a produced message naming the sink. The router hands
+// the produced messages to the dispatcher and acks n's message only after
+// the dispatcher returned, that is once every sink made its records durable.
+func (r *run) handler(n *node) message.HandlerFunc {
+	h := r.below(n.children)
+	return func(msg *message.Message) (out []*message.Message, err error) {
+		// The dispatcher ends the turn of a batch it gets; one that never
+		// reaches it (nothing to write, or it failed) ends its turn here.
+		defer func() {
+			if len(out) > 0 {
+				return
+			}
+			if v := recover(); v != nil {
+				r.seq.of(msg).end()
+				panic(v)
+			}
+			if err != nil {
+				r.seq.of(msg).end()
+			} else {
+				r.seq.of(msg).pass()
+			}
+		}()
+		// Retries end when the run gives up draining, or when the source
+		// gives the batch up (its partition moved on). The dispatcher does
+		// the same for the writes.
+		orig := msg.Context()
+		ctx, cancel := context.WithCancel(orig)
+		defer cancel()
+		defer context.AfterFunc(r.ctx, cancel)()
+		msg.SetContext(ctx)
+		out, err = h(msg)
+		if err != nil {
+			return nil, r.failed(ctx, err)
+		}
+		for _, m := range out {
+			m.SetContext(orig)
+		}
+		return out, nil
+	}
+}
+
+// below is the handler of a stage's children: each child's handler on the
+// same message, their produced messages together.
+func (r *run) below(children []*node) message.HandlerFunc {
+	hs := make([]message.HandlerFunc, len(children))
+	for i, c := range children {
+		if c.role == plugin.RoleSink {
+			hs[i] = toSink(c.st.ID)
+		} else {
+			hs[i] = r.operatorMiddleware(c)(r.below(c.children))
+		}
+	}
+	if len(hs) == 1 {
+		return hs[0]
+	}
+	return func(msg *message.Message) ([]*message.Message, error) {
+		var out []*message.Message
+		for _, h := range hs {
+			m, err := h(msg)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m...)
+		}
+		return out, nil
+	}
+}
+
+// toSink produces msg for the sink stage id, unless it carries no records.
+func toSink(id string) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		if len(msg.Payload) == 0 {
+			return nil, nil
+		}
+		m := message.NewMessage(msg.UUID, msg.Payload)
+		m.Metadata = make(message.Metadata, len(msg.Metadata)+1)
+		for k, v := range msg.Metadata {
+			m.Metadata[k] = v
+		}
+		m.Metadata[metaSink] = id
+		m.SetContext(msg.Context())
+		return []*message.Message{m}, nil
+	}
+}
+
+// failed is the error a source's handler returns for a batch that failed:
+// it stops the run, unless the source gave the batch up (then it is not
+// committed, and the partition's next owner reads it).
+func (r *run) failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil && r.ctx.Err() == nil {
+		return fmt.Errorf("batch given up by its source: %w", err)
+	}
+	return r.fatal(err)
+}
+
+// operatorMiddleware is n's operator as a handler middleware, with the
+// error policy deciding what becomes of the records it fails.
+func (r *run) operatorMiddleware(n *node) message.HandlerMiddleware {
+	op := &stageOperator{r: r, st: n.st, op: r.ops[n]}
+	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
+		return r.policy.operatorFailed(ctx, op, b, failed)
+	})
+}
+
+// stageOperator is an operator of the pipeline: it counts what it filters
+// out, and isolates the records it panics on.
+type stageOperator struct {
+	r  *run
+	st *config.Stage
+	op plugin.Operator
+}
+
+type indexedFailure struct {
+	i   int
+	err error
+}
+
+// Apply runs the operator on in. When Apply panics there is no telling
+// which record did it, so each record is applied again alone: only those
+// that panic alone fail (permanently), and the good ones around them go on.
+func (s *stageOperator) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
+	start := len(out)
+	var failed []indexedFailure
+	res, err := safeApply(s.op, in, out, func(i int, err error) { failed = append(failed, indexedFailure{i, err}) })
+	if err != nil {
+		s.r.log.Error("operator panicked: applying the batch's records one at a time to find the ones it panics on",
+			stageField(s.st), zap.Int64("first_offset", in[0].Offset), countField(len(in)), errField(err), stackField(err))
+		res, failed = out[:start], nil
+		for i := range in {
+			var ferr error
+			one, err := safeApply(s.op, in[i:i+1], res, func(_ int, e error) { ferr = e })
+			switch {
+			case err != nil:
+				failed = append(failed, indexedFailure{i, err})
+			case ferr != nil:
+				failed = append(failed, indexedFailure{i, ferr})
+			default:
+				res = one
+			}
+		}
+	}
+	for _, f := range failed {
+		fail(f.i, f.err)
+	}
+	if dropped := len(in) - (len(res) - start) - len(failed); dropped > 0 {
+		s.r.counts.filtered.Add(int64(dropped))
+	}
+	return res
+}

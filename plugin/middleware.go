@@ -1,0 +1,83 @@
+package plugin
+
+import (
+	"context"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Failure is a record an operator could not process, and why.
+type Failure struct {
+	Record Record
+	Err    error
+}
+
+// OnFailure decides what becomes of the records an operator failed in batch
+// b: it returns records to pass on in their place (a retry's output, say),
+// or an error that fails the whole batch.
+type OnFailure func(ctx context.Context, b Batch, failed []Failure) ([]Record, error)
+
+// OperatorMiddleware makes op a Watermill handler middleware. For each
+// message it decodes the batch (see [DecodeBatch]), applies op, and calls
+// the next handler with a batch message of the records op returned, in
+// order: the same metadata (so origin, partition and any correlation id
+// survive), the same context, and the same UUID. Records op failed go to
+// onFail; with onFail nil the batch fails with the first record's error.
+// An error (from decoding, onFail or the next handler) is returned, and the
+// router nacks the message. The middleware holds no state of its own: the
+// handler it makes is called concurrently, as Apply is.
+func OperatorMiddleware(op Operator, onFail OnFailure) message.HandlerMiddleware {
+	return func(next message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			b, err := DecodeBatch(msg)
+			if err != nil {
+				return nil, err
+			}
+			var failed []Failure
+			out := op.Apply(b.Records, make([]Record, 0, len(b.Records)), func(i int, err error) {
+				failed = append(failed, Failure{Record: b.Records[i], Err: err})
+			})
+			if len(failed) > 0 {
+				if onFail == nil {
+					return nil, failed[0].Err
+				}
+				more, err := onFail(msg.Context(), b, failed)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, more...)
+			}
+			return next(Rebatch(msg, b, out))
+		}
+	}
+}
+
+// Rebatch returns a message carrying out in place of the records of msg
+// (decoded as b): msg itself when out is exactly b's records, else a new
+// batch message with msg's UUID, metadata and context.
+func Rebatch(msg *message.Message, b Batch, out []Record) *message.Message {
+	if sameRecords(b.Records, out) {
+		return msg
+	}
+	b.Records = out
+	m := b.Message(msg.UUID)
+	for k, v := range msg.Metadata {
+		if _, own := m.Metadata[k]; !own && k != MetaOffsets {
+			m.Metadata[k] = v
+		}
+	}
+	m.SetContext(msg.Context())
+	return m
+}
+
+func sameRecords(a, b []Record) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i].Value) != len(b[i].Value) || (len(a[i].Value) > 0 && &a[i].Value[0] != &b[i].Value[0]) {
+			return false
+		}
+	}
+	return true
+}
