@@ -287,7 +287,8 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	if !m.Timestamp.IsZero() {
 		meta.Timestamp = m.Timestamp.UnixMilli()
 	}
-	b.bb.AppendFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
+	// Enrich's output is compact JSON: one line.
+	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
 	b.last = m.Offset
 	b.bytes += len(m.Value)
 	return b.bb.Len()

@@ -22,6 +22,9 @@ func New(l *zap.Logger) watermill.LoggerAdapter {
 func fields(f watermill.LogFields) []zap.Field {
 	out := make([]zap.Field, 0, len(f))
 	for k, v := range f {
+		if k == "not_sent_message" {
+			continue // the router's dump of a whole failed batch: the runtime names what failed
+		}
 		out = append(out, zap.Any(k, v))
 	}
 	return out
