@@ -23,10 +23,7 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 
 	// The built-in functions register themselves in plugin.Default().
-	_ "github.com/conveyor-etl/conveyor/connectors/jsonfile"
-	_ "github.com/conveyor-etl/conveyor/connectors/kafka"
-	_ "github.com/conveyor-etl/conveyor/connectors/stdout"
-	_ "github.com/conveyor-etl/conveyor/operators"
+	_ "github.com/conveyor-etl/conveyor/connectors/all"
 )
 
 // Summary is what a run did: records in, out, filtered, failed, and time.
