@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -252,5 +253,36 @@ func TestErrAuthenticationTLS(t *testing.T) {
 			_, err, _, _ := runSecure(t, copyPipeline(tc.brokers, in, out, kafkatest.Name("err-g"), 1, tc.sec), "")
 			assertKinds(t, err, []string{"kafka.ErrAuthentication"}, "cannot reach brokers "+tc.brokers, tc.text)
 		})
+	}
+}
+
+func TestErrCannotAppend(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.json")
+	writeFileT(t, in, "{\"n\":1}\n")
+	writeFileT(t, out, "{\"n\":0}\n") // JSON Lines, where a JSON array is to be appended to
+	_, err := runText(t, fmt.Sprintf(`
+[[stages]]
+id = "in"
+function = "json.read"
+[stages.config]
+path = %q
+
+[[stages]]
+id = "out"
+function = "json.write"
+inputs = ["in"]
+[stages.config]
+path = %q
+format = "records"
+mode = "append"
+`, in, out), time.Minute)
+	assertKinds(t, err, []string{"jsonfile.ErrCannotAppend"}, "cannot append to "+out, "mode = \"overwrite\"")
+}
+
+func writeFileT(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
