@@ -8,8 +8,13 @@
 // limit or its end, everything read was written, sinks flushed and offsets
 // committed) or, for a streaming one, when ctx is cancelled and the run has
 // drained. The built-in functions (kafka, json.read, json.write,
-// filter.apply, stdout.write) are available through the default registry;
-// WithRegistry runs against another one.
+// filter.apply, stdout.write; package connectors/all registers them) are
+// available through the default registry; WithRegistry runs against
+// another one.
+//
+// A failed run's error wraps the connectors' sentinel errors
+// (kafka.ErrUnreachable, kafka.ErrTopicNotFound, jsonfile.ErrInputNotFound,
+// ...) for errors.Is.
 package flow
 
 import (
@@ -23,28 +28,62 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 
 	// The built-in functions register themselves in plugin.Default().
-	_ "github.com/conveyor-etl/conveyor/connectors/jsonfile"
-	_ "github.com/conveyor-etl/conveyor/connectors/kafka"
-	_ "github.com/conveyor-etl/conveyor/connectors/stdout"
-	_ "github.com/conveyor-etl/conveyor/operators"
+	_ "github.com/conveyor-etl/conveyor/connectors/all"
 )
 
 // Summary is what a run did: records in, out, filtered, failed, and time.
-type Summary = runtime.Summary
+type Summary struct {
+	// In counts records the sources emitted; Out records the sinks made
+	// durable (a record written to two sinks counts twice).
+	In, Out int64
+	// Filtered counts records operators dropped. Failed counts records
+	// given up on, once per stage that gave up on them: skipped (continue),
+	// sent to the dead-letter queue, or that stopped the run (stop, or retry
+	// with no dead-letter queue), including every record of a sink write that
+	// failed as a whole. DeadLettered counts those written to the dead-letter
+	// queue.
+	Filtered, Failed, DeadLettered int64
+	// InBytes is the size of the records the sources read, before enrichment.
+	InBytes int64
+	// Elapsed is how long the run took.
+	Elapsed time.Duration
+}
 
-// Option changes how a pipeline runs.
-type Option func(*runtime.Options)
+// RecordsPerSecond is In over Elapsed.
+func (s Summary) RecordsPerSecond() float64 { return runtime.Summary(s).RecordsPerSecond() }
+
+func (s Summary) String() string { return runtime.Summary(s).String() }
+
+// summary converts the runtime's summary at the package boundary: the two
+// types have the same fields, so that a field added to one and not the
+// other fails to compile here.
+func summary(s runtime.Summary) Summary { return Summary(s) }
+
+// Option changes how a pipeline runs. Options are made by the With
+// functions of this package.
+type Option struct{ apply func(*options) }
+
+// options is what the Options set; run converts it to the runtime's.
+type options struct {
+	registry     *plugin.Registry
+	logger       *zap.Logger
+	drainTimeout time.Duration
+}
 
 // WithRegistry runs with reg instead of plugin.Default().
-func WithRegistry(reg *plugin.Registry) Option { return func(o *runtime.Options) { o.Registry = reg } }
+func WithRegistry(reg *plugin.Registry) Option {
+	return Option{func(o *options) { o.registry = reg }}
+}
 
 // WithLogger logs to l (default: no logging).
-func WithLogger(l *zap.Logger) Option { return func(o *runtime.Options) { o.Logger = l } }
+func WithLogger(l *zap.Logger) Option { return Option{func(o *options) { o.logger = l }} }
 
 // WithDrainTimeout bounds how long a stopping run waits for in-flight
 // batches (default 30s). What does not finish in time is not committed and
 // is read again by the next run.
-func WithDrainTimeout(d time.Duration) Option { return func(o *runtime.Options) { o.DrainTimeout = d } }
+func WithDrainTimeout(d time.Duration) Option {
+	return Option{func(o *options) { o.drainTimeout = d }}
+}
 
 // Run runs the pipeline; see the package doc.
 func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {
@@ -54,24 +93,29 @@ func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {
 
 // Execute is Run that also returns the run's Summary.
 func Execute(ctx context.Context, cfg *config.Pipeline, opts ...Option) (Summary, error) {
-	return runtime.Run(ctx, cfg, options(opts))
+	sum, err := runtime.Run(ctx, cfg, runtimeOptions(opts))
+	return summary(sum), err
 }
 
 // Validate checks cfg against the registry (functions, roles, every stage's
 // config) without connecting to anything, and returns every problem at once
 // as config.Errors.
 func Validate(cfg *config.Pipeline, opts ...Option) error {
-	_, err := runtime.Compile(cfg, options(opts).Registry)
+	_, err := runtime.Compile(cfg, runtimeOptions(opts).Registry)
 	return err
 }
 
 // Registry is the default registry, holding the built-in functions.
 func Registry() *plugin.Registry { return plugin.Default() }
 
-func options(opts []Option) runtime.Options {
-	o := runtime.Options{Registry: plugin.Default()}
-	for _, f := range opts {
-		f(&o)
+// runtimeOptions applies opts over the defaults and converts them to the
+// runtime's options at the package boundary. A zero Option does nothing.
+func runtimeOptions(opts []Option) runtime.Options {
+	o := options{registry: plugin.Default()}
+	for _, opt := range opts {
+		if opt.apply != nil {
+			opt.apply(&o)
+		}
 	}
-	return o
+	return runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout}
 }

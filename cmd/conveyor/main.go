@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	// The built-in functions, which list, info, validate and run offer.
+	_ "github.com/conveyor-etl/conveyor/connectors/all"
 )
 
 const usage = `conveyor: stream-processing and ETL pipelines, Kafka first

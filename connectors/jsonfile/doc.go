@@ -14,4 +14,7 @@
 // output becomes durable only then, a Kafka source feeding it commits
 // offsets only after that. mode "auto" appends when such a source feeds it,
 // so that a second run keeps the first run's committed records.
+//
+// Their failures wrap [ErrInputNotFound], [ErrInvalidRecord] or
+// [ErrCannotAppend] for errors.Is.
 package jsonfile

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/emitter"
+	"github.com/conveyor-etl/conveyor/internal/errkind"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -70,6 +72,9 @@ func NewReader(_ context.Context, c *ReadConfig, env plugin.Env) (plugin.Source,
 	}
 	path := env.ResolvePath(c.Path)
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errkind.Mark(fmt.Errorf("json.read: %w", err), ErrInputNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("json.read: %w", err)
 	}
@@ -103,10 +108,10 @@ func NewReader(_ context.Context, c *ReadConfig, env plugin.Env) (plugin.Source,
 				log.Warn("skipping a record", zap.String("path", path), zap.Int("line", re.Line), zap.Error(re.Err))
 				index++
 			case errors.As(re.Err, &tl):
-				return batch, fmt.Errorf("%s: line %d: record %d is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records",
-					where, re.Line, re.Index, tl.Size, tl.Limit)
+				return batch, errkind.Mark(fmt.Errorf("%s: line %d: record %d is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records",
+					where, re.Line, re.Index, tl.Size, tl.Limit), ErrInvalidRecord)
 			default:
-				return batch, fmt.Errorf("%s: %w", where, err)
+				return batch, errkind.Mark(fmt.Errorf("%s: %w", where, err), ErrInvalidRecord)
 			}
 		}
 		return batch, nil

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/errkind"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -72,7 +73,7 @@ func NewWriter(_ context.Context, c *WriteConfig, env plugin.Env) (plugin.Sink, 
 		Warn: func(msg string) { log.Warn(msg) }}
 	w, err := jsonio.Create(path, opt)
 	if errors.Is(err, jsonio.ErrCannotAppend) {
-		return nil, fmt.Errorf("json.write (%s): %w; set format to the file's, mode = \"overwrite\" to replace it, or write to another path", why, err)
+		return nil, errkind.Mark(fmt.Errorf("json.write (%s): %w; set format to the file's, mode = \"overwrite\" to replace it, or write to another path", why, err), ErrCannotAppend)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("json.write: %w", err)

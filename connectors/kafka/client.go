@@ -134,8 +134,42 @@ func (c *scramClient) Done() bool { return c.conv.Done() }
 // reachError explains a failure to connect, naming the stage (when stage
 // is not "") and the brokers but never credentials, with a hint at the
 // likely cause.
+// The error is marked ErrAuthentication when SASL or TLS refused the
+// connection, else ErrUnreachable.
 func reachError(role, stage string, c *ClientConfig, err error) error {
-	return fmt.Errorf("%s: cannot reach brokers %s: %w%s", who(role, stage), strings.Join(c.Brokers, ","), err, connectHint(&c.Security, err))
+	kind := ErrUnreachable
+	if authFailure(&c.Security, err) {
+		kind = ErrAuthentication
+	}
+	return mark(fmt.Errorf("%s: cannot reach brokers %s: %w%s", who(role, stage), strings.Join(c.Brokers, ","), err, connectHint(&c.Security, err)), kind)
+}
+
+// authFailure reports a connection that a broker answered but whose
+// identity SASL or TLS refused: the failures connectHint explains as such,
+// and, with SASL, a connection the broker closed while it was being set
+// up, which is how brokers without SaslAuthenticate error responses
+// (kfake, older Kafka) refuse a password. Without SASL a closed connection
+// is ErrUnreachable: most likely a listener of another protocol.
+func authFailure(s *Security, err error) bool {
+	var (
+		hostErr   x509.HostnameError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		verifyErr *tls.CertificateVerificationError
+	)
+	return errors.Is(err, sarama.ErrSASLAuthenticationFailed) || errors.Is(err, sarama.ErrUnsupportedSASLMechanism) ||
+		errors.As(err, &hostErr) || errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &verifyErr) ||
+		remoteCertRefused(err.Error()) ||
+		(strings.HasPrefix(s.Protocol, "SASL") && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)))
+}
+
+// remoteCertRefused reports a TLS alert by which the broker refused the
+// client's certificate (or its lack of one).
+func remoteCertRefused(msg string) bool {
+	return strings.Contains(msg, "remote error: tls: certificate required") ||
+		strings.Contains(msg, "remote error: tls: bad certificate") ||
+		strings.Contains(msg, "remote error: tls: unknown certificate authority") ||
+		strings.Contains(msg, "remote error: tls: certificate unknown")
 }
 
 // who names the stage an error is about: `kafka source "in"`, or just
@@ -157,10 +191,7 @@ func connectHint(s *Security, err error) string {
 		invalid    x509.CertificateInvalidError
 		verifyErr  *tls.CertificateVerificationError
 		recordErr  tls.RecordHeaderError
-		remoteCert = strings.Contains(msg, "remote error: tls: certificate required") ||
-			strings.Contains(msg, "remote error: tls: bad certificate") ||
-			strings.Contains(msg, "remote error: tls: unknown certificate authority") ||
-			strings.Contains(msg, "remote error: tls: certificate unknown")
+		remoteCert = remoteCertRefused(msg)
 	)
 	switch {
 	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):

@@ -39,6 +39,15 @@ func (e *commitError) Error() string {
 	return "offset commit refused: " + strings.Join(msgs, "; ")
 }
 
+// Unwrap gives the partitions' errors (sarama.KErrors), for errors.Is.
+func (e *commitError) Unwrap() []error {
+	out := make([]error, 0, len(e.failed))
+	for _, p := range slices.Sorted(maps.Keys(e.failed)) {
+		out = append(out, e.failed[p])
+	}
+	return out
+}
+
 // partitionList names the partitions of offsets, ascending, for messages.
 func partitionList(offsets map[int32]int64) string {
 	parts := slices.Sorted(maps.Keys(offsets))

@@ -14,4 +14,9 @@
 // delivery = "per-message" swaps both for watermill-kafka's own Subscriber and
 // Publisher (one message per record, one synchronous send per message), kept
 // for compatibility and as a benchmark baseline.
+//
+// A stage that fails says why in words and wraps one of the sentinels of
+// errors.go ([ErrUnreachable], [ErrAuthentication], [ErrAuthorization],
+// [ErrTopicNotFound], [ErrGroupRefused], [ErrCommitRefused]) for programs
+// to branch on with errors.Is.
 package kafka

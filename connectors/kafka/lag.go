@@ -47,10 +47,10 @@ func Lag(cfg *SourceConfig, stage string) ([]PartitionLag, error) {
 	where := who("source", stage) + ": "
 	parts, err := client.Partitions(cfg.Topic)
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return nil, fmt.Errorf("%stopic %q does not exist on %v", where, cfg.Topic, cfg.Brokers)
+		return nil, mark(fmt.Errorf("%stopic %q does not exist on %v", where, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%stopic %q: %w", where, cfg.Topic, err)
+		return nil, mark(fmt.Errorf("%stopic %q: %w", where, cfg.Topic, err), accessKind(err)...)
 	}
 	slices.Sort(parts)
 	iso := sarama.ReadUncommitted

@@ -70,7 +70,8 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	}
 	if err := client.RefreshMetadata(cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		client.Close()
-		return nil, fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first", env.Stage.ID, cfg.Topic, cfg.Brokers)
+		return nil, mark(fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
+			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
 	}
 	makePatient(client)
 	producer, err := sarama.NewAsyncProducerFromClient(client)
@@ -236,7 +237,8 @@ func (s *Sink) checkSize(m *sarama.ProducerMessage) error {
 // classify marks the producer errors that sending the record again cannot
 // fix as permanent (see plugin.ErrPermanent): the record or the topic is
 // refused as it is. The others (a broker down, a leader moving, a timeout)
-// stay transient. The error's text is unchanged.
+// stay transient. A refusal by ACL is also marked ErrAuthorization. The
+// error's text is unchanged.
 func classify(err error) error {
 	var ce sarama.ConfigurationError
 	if errors.As(err, &ce) {
@@ -244,7 +246,7 @@ func classify(err error) error {
 	}
 	for _, k := range permanentKErrors {
 		if errors.Is(err, k) {
-			return plugin.Permanent(err)
+			return mark(plugin.Permanent(err), accessKind(err)...)
 		}
 	}
 	return err

@@ -175,9 +175,10 @@ func (s *Source) fetchPartitionBytes() int {
 func (s *Source) checkTopic() error {
 	if err := s.client.RefreshMetadata(s.cfg.Topic); err != nil {
 		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return fmt.Errorf("kafka source %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first", s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers)
+			return mark(fmt.Errorf("kafka source %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
+				s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers), ErrTopicNotFound, err)
 		}
-		return fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err)
+		return mark(fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err), accessKind(err)...)
 	}
 	return nil
 }
@@ -227,7 +228,8 @@ func (s *Source) consume() {
 		case s.ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return
 		case groupConfigError(err) != "":
-			s.fail(fmt.Errorf("kafka source %q: consumer group %q: %s: %w", s.env.Stage.ID, s.cfg.GroupID, groupConfigError(err), err))
+			s.fail(mark(fmt.Errorf("kafka source %q: consumer group %q: %s: %w", s.env.Stage.ID, s.cfg.GroupID, groupConfigError(err), err),
+				append([]error{ErrGroupRefused}, accessKind(err)...)...))
 			return
 		case err != nil:
 			retry++
@@ -328,8 +330,8 @@ func (s *Source) Commit(ctx context.Context) error {
 		switch {
 		case err == nil && len(pending) == 0:
 			if lost := s.lostMarks(); len(lost) > 0 {
-				return fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
-					s.env.Stage.ID, partitionList(lost))
+				return mark(fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
+					s.env.Stage.ID, partitionList(lost)), ErrCommitRefused)
 			}
 			return nil
 		case err == nil:
@@ -340,12 +342,13 @@ func (s *Source) Commit(ctx context.Context) error {
 				sess = next
 				continue
 			}
-			return fmt.Errorf("kafka source %q: the group rebalanced before the final commit (%v); records acked on partition(s) %s were not committed and will be read again",
-				s.env.Stage.ID, err, partitionList(pending))
+			return mark(fmt.Errorf("kafka source %q: the group rebalanced before the final commit (%v); records acked on partition(s) %s were not committed and will be read again",
+				s.env.Stage.ID, err, partitionList(pending)), ErrCommitRefused)
 		case ctx.Err() != nil:
 			return fmt.Errorf("kafka source %q: final commit: %w", s.env.Stage.ID, ctx.Err())
 		case attempt == 3:
-			return fmt.Errorf("kafka source %q: the broker did not take the final commit of partition(s) %s: %w; those records will be read again", s.env.Stage.ID, partitionList(pending), err)
+			return mark(fmt.Errorf("kafka source %q: the broker did not take the final commit of partition(s) %s: %w; those records will be read again", s.env.Stage.ID, partitionList(pending), err),
+				append([]error{ErrCommitRefused}, accessKind(err)...)...)
 		}
 		s.log.Warn("final commit not confirmed yet, committing again", zap.String("partitions", partitionList(pending)), zap.Error(err))
 		select {
@@ -606,8 +609,8 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 			var ce *commitError
 			if (errors.As(err, &ce) && ce.permanent) || time.Since(failingSince) > commitPatience {
 				s.commitsOver.Do(func() { close(s.noCommits) }) // frees the window slots waiting for a commit
-				s.fail(fmt.Errorf("kafka source %q: offset commit of partition(s) %s failing since %s: %w; nothing more is read",
-					s.env.Stage.ID, partitionList(pending), failingSince.Format(time.RFC3339), err))
+				s.fail(mark(fmt.Errorf("kafka source %q: offset commit of partition(s) %s failing since %s: %w; nothing more is read",
+					s.env.Stage.ID, partitionList(pending), failingSince.Format(time.RFC3339), err), append([]error{ErrCommitRefused}, accessKind(err)...)...))
 				return
 			}
 			s.log.Warn("offset commit failed, retrying", zap.String("partitions", partitionList(pending)), zap.Error(err))

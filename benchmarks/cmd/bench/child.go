@@ -25,6 +25,9 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/plugin"
+
+	// The built-in functions, which the child's registry clones.
+	_ "github.com/conveyor-etl/conveyor/connectors/all"
 )
 
 // childEnv names the environment variable that turns the binary into one

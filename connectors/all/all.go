@@ -1,0 +1,24 @@
+// Package all registers every built-in function of Conveyor in
+// plugin.Default() when it is imported, and is the one place that lists
+// them:
+//
+//   - "kafka": the Kafka source and sink (package connectors/kafka)
+//   - "json.read", "json.write": JSON array and JSON Lines files (connectors/jsonfile)
+//   - "stdout.write": records as JSON Lines on standard output (connectors/stdout)
+//   - "filter.apply": keep the records a condition holds for (operators)
+//
+// Package flow imports it, so a program that runs pipelines through flow
+// has them all; a program that builds its own registry imports it for its
+// side effect only:
+//
+//	import _ "github.com/conveyor-etl/conveyor/connectors/all"
+//
+// A new built-in function is added here, not to each command.
+package all
+
+import (
+	_ "github.com/conveyor-etl/conveyor/connectors/jsonfile"
+	_ "github.com/conveyor-etl/conveyor/connectors/kafka"
+	_ "github.com/conveyor-etl/conveyor/connectors/stdout"
+	_ "github.com/conveyor-etl/conveyor/operators"
+)

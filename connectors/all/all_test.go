@@ -1,0 +1,21 @@
+package all_test
+
+import (
+	"slices"
+	"testing"
+
+	_ "github.com/conveyor-etl/conveyor/connectors/all"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// Importing the package registers exactly the built-in functions its doc
+// lists, each under its plugin name.
+func TestRegistersTheBuiltIns(t *testing.T) {
+	want := []string{"filter.apply", "json.read", "json.write", "kafka", "stdout.write"}
+	if got := plugin.Default().Names(); !slices.Equal(got, want) {
+		t.Errorf("registered %q, want %q", got, want)
+	}
+	if got, want := plugin.Default().Plugins(), []string{"filter", "json", "kafka", "stdout"}; !slices.Equal(got, want) {
+		t.Errorf("plugins %q, want %q", got, want)
+	}
+}
