@@ -58,7 +58,7 @@ func Example() {
 	err := reg.Register(&plugin.Spec{
 		Name: "upper.field", Plugin: "upper", Summary: "upper-case a string field",
 		Operator: plugin.NewFactory(func() *UpperConfig { return &UpperConfig{} },
-			func(c *UpperConfig, _ plugin.Env) (plugin.Operator, error) { return upper(c), nil }),
+			func(_ context.Context, c *UpperConfig, _ plugin.Env) (plugin.Operator, error) { return upper(c), nil }),
 	})
 	if err != nil {
 		panic(err)
