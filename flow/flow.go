@@ -21,6 +21,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -68,6 +69,7 @@ type options struct {
 	registry     *plugin.Registry
 	logger       *zap.Logger
 	drainTimeout time.Duration
+	middleware   []message.HandlerMiddleware
 }
 
 // WithRegistry runs with reg instead of plugin.Default().
@@ -83,6 +85,17 @@ func WithLogger(l *zap.Logger) Option { return Option{func(o *options) { o.logge
 // is read again by the next run.
 func WithDrainTimeout(d time.Duration) Option {
 	return Option{func(o *options) { o.drainTimeout = d }}
+}
+
+// WithMiddleware adds Watermill handler middleware to the router handler
+// of every source, outside the pipeline's operators, in the order given
+// (the first is outermost): Recoverer, Timeout, Throttle, CorrelationID,
+// or your own. A handler's produced messages carry its source message's
+// metadata, so CorrelationID and the like see them. Timeout bounds the
+// handler (operators and their retries), not the sink writes that follow
+// it, which end with the source's claim or the drain timeout.
+func WithMiddleware(m ...message.HandlerMiddleware) Option {
+	return Option{func(o *options) { o.middleware = append(o.middleware, m...) }}
 }
 
 // Run runs the pipeline; see the package doc.
@@ -117,5 +130,5 @@ func runtimeOptions(opts []Option) runtime.Options {
 			opt.apply(&o)
 		}
 	}
-	return runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout}
+	return runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware}
 }

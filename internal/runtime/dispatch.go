@@ -33,6 +33,7 @@ type sinkStage struct {
 type write struct {
 	sink  *sinkStage
 	batch plugin.Batch
+	msg   *message.Message // what the handler produced for the sink
 }
 
 // Publish writes the records of msgs, all produced from one source message.
@@ -44,7 +45,7 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 	defer t.end()
 	// Writes and retries end when the run gives up draining, or when the
 	// source gives the batch up (its partition moved on).
-	ctx, cancel := context.WithCancel(msgs[0].Context())
+	ctx, cancel := context.WithCancel(t.ctx)
 	defer cancel()
 	defer context.AfterFunc(d.r.ctx, cancel)()
 	writes := make([]write, len(msgs))
@@ -57,7 +58,7 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 		if err != nil {
 			return d.r.failed(ctx, err)
 		}
-		writes[i] = write{sink: s, batch: b}
+		writes[i] = write{sink: s, batch: b, msg: m}
 	}
 	if err := t.wait(ctx); err != nil {
 		b := writes[0].batch
@@ -65,7 +66,7 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 	}
 	pending := make([]plugin.Pending, len(writes))
 	for i, w := range writes {
-		pending[i] = send(ctx, w.sink, w.batch.Records)
+		pending[i] = send(ctx, w.sink, w.msg, w.batch.Records)
 	}
 	t.end()
 	var errs []error
@@ -83,10 +84,11 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 // Close does nothing: the runtime closes the sinks after the final flush.
 func (d *dispatcher) Close() error { return nil }
 
-// send hands recs to a sink: at once with a [plugin.Sender] (durable when
-// the Pending says so), else through Publish, which returns when they are
-// durable. A panic in the sink is reported as an error.
-func send(ctx context.Context, s *sinkStage, recs []plugin.Record) (p plugin.Pending) {
+// send hands recs, which msg carries, to a sink: at once with a
+// [plugin.Sender] (durable when the Pending says so), else as msg (its
+// metadata kept) through Publish, which returns when they are durable. A
+// panic in the sink is reported as an error.
+func send(ctx context.Context, s *sinkStage, msg *message.Message, recs []plugin.Record) (p plugin.Pending) {
 	defer func() {
 		if err := recovered(recover()); err != nil {
 			p = plugin.Done{Err: err}
@@ -95,7 +97,6 @@ func send(ctx context.Context, s *sinkStage, recs []plugin.Record) (p plugin.Pen
 	if snd, ok := s.sink.(plugin.Sender); ok {
 		return safePending{snd.Send(ctx, recs)}
 	}
-	msg := plugin.Batch{Records: recs}.Message(s.st.ID)
 	msg.SetContext(ctx)
 	return plugin.Done{Err: s.sink.Publish(s.st.ID, msg)}
 }
@@ -144,6 +145,7 @@ func (r *run) settle(ctx context.Context, w write, err error) error {
 		for i, f := range again {
 			recs[i] = f.rec
 		}
-		err = send(ctx, w.sink, recs).Wait(ctx)
+		msg := plugin.Rebatch(w.msg, w.batch, recs)
+		err = send(ctx, w.sink, msg, recs).Wait(ctx)
 	}
 }

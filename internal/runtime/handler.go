@@ -42,8 +42,7 @@ func (r *run) handler(n *node) message.HandlerFunc {
 		// Retries end when the run gives up draining, or when the source
 		// gives the batch up (its partition moved on). The dispatcher does
 		// the same for the writes.
-		orig := msg.Context()
-		ctx, cancel := context.WithCancel(orig)
+		ctx, cancel := context.WithCancel(msg.Context())
 		defer cancel()
 		defer context.AfterFunc(r.ctx, cancel)()
 		msg.SetContext(ctx)
@@ -51,10 +50,32 @@ func (r *run) handler(n *node) message.HandlerFunc {
 		if err != nil {
 			return nil, r.failed(ctx, err)
 		}
-		for _, m := range out {
-			m.SetContext(orig)
-		}
 		return out, nil
+	}
+}
+
+// outermost wraps every source's handler, outside the user's middleware: an
+// error or a panic from any of it fails the batch and stops the run with
+// its cause (the router would only nack the message and log the error).
+func (r *run) outermost(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) (out []*message.Message, err error) {
+		ctx := msg.Context()
+		defer func() {
+			if perr := recovered(recover()); perr != nil {
+				out, err = nil, perr
+			}
+			// The dispatcher ends the turn of what it gets; a batch that
+			// will not reach it (an error, or a middleware that dropped the
+			// produced messages) must not hold its partition back.
+			switch {
+			case err != nil:
+				r.seq.of(msg).end()
+				err = r.failed(ctx, err)
+			case len(out) == 0:
+				r.seq.of(msg).pass()
+			}
+		}()
+		return h(msg)
 	}
 }
 

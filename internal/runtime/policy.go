@@ -131,7 +131,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, l
 	for i, f := range lost {
 		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f, p.dlqLimit), Offset: f.rec.Offset}
 	}
-	if err := send(ctx, p.dlq, entries).Wait(ctx); err != nil {
+	if err := send(ctx, p.dlq, plugin.Batch{Records: entries}.Message(dlqTable), entries).Wait(ctx); err != nil {
 		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
 	}
 	p.counts.deadLettered.Add(int64(len(lost)))

@@ -34,6 +34,11 @@ type turn struct {
 	id   string
 	prev <-chan struct{} // closed when the batch before has handed over
 	own  chan struct{}
+	// ctx is the message's context as its source emitted it: it ends when
+	// the source gives the batch up. The writes use it, not the context the
+	// handler's middleware left (Watermill's Timeout ends that one when the
+	// handler returns, before the router publishes).
+	ctx context.Context
 	once sync.Once
 }
 
@@ -46,7 +51,7 @@ func newSequencer() *sequencer {
 func (s *sequencer) stamp(msg *message.Message) {
 	key := msg.Metadata.Get(plugin.MetaOrigin) + "\x00" + msg.Metadata.Get(plugin.MetaPartition)
 	id := strconv.FormatUint(s.n.Add(1), 10)
-	t := &turn{s: s, id: id, own: make(chan struct{})}
+	t := &turn{s: s, id: id, own: make(chan struct{}), ctx: msg.Context()}
 	s.mu.Lock()
 	t.prev = s.last[key]
 	s.last[key] = t.own
@@ -62,7 +67,7 @@ func (s *sequencer) of(msg *message.Message) *turn {
 	t := s.turns[msg.Metadata.Get(metaTurn)]
 	s.mu.Unlock()
 	if t == nil {
-		return &turn{own: make(chan struct{})}
+		return &turn{own: make(chan struct{}), ctx: msg.Context()}
 	}
 	return t
 }
