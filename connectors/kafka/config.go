@@ -39,6 +39,9 @@ func defaultClient() ClientConfig {
 }
 
 // SourceConfig is the config of a kafka stage with no inputs.
+//
+// Beyond the largest batch_size and window (their max tags), a batch or a
+// window no longer buys throughput, only memory (a batch is preallocated).
 type SourceConfig struct {
 	ClientConfig
 	Topic   string `key:"topic" required:"true" doc:"topic to consume"`
@@ -55,8 +58,6 @@ type SourceConfig struct {
 	// bounded, none when streaming.
 	Timeout        time.Duration `key:"timeout_ms" unit:"ms" doc:"stop reading after this long (default 30000 for bounded runs, none when streaming; 0 = none)"`
 	StartOffset    string        `key:"start_offset" enum:"earliest,latest" doc:"where a group with no committed offset starts"`
-	// Beyond the largest batch_size and window, a batch or a window no
-	// longer buys throughput, only memory (a batch is preallocated).
 	BatchSize      int           `key:"batch_size" min:"1" max:"100000" doc:"records per batch (per partition)"`
 	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
 	Window         int           `key:"window" min:"1" max:"64" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
