@@ -139,24 +139,20 @@ func (l *loader) table(doc map[string]any, name string) (map[string]any, bool) {
 // in them, they are what {{name}} means in every other value.
 func (l *loader) global(t map[string]any, g *Global) {
 	vt, ok := t["variables"].(map[string]any)
-	if !ok {
-		l.decode("global", t, g)
-		l.vars = g.Variables
-		g.PluginsPos = l.at("global.plugins")
-		return
-	}
-	vars := make(map[string]any, len(vt))
-	l.vars = map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(vt)) {
-		path := "global.variables." + k
-		if isRunVar(k) {
-			l.fail(BadValue, path, -1, "", path, "%s is reserved: {{%s}} is filled in when a run starts", k, k)
+	if ok {
+		vars := make(map[string]any, len(vt))
+		l.vars = map[string]string{}
+		for _, k := range slices.Sorted(maps.Keys(vt)) {
+			path := "global.variables." + k
+			if isRunVar(k) {
+				l.fail(BadValue, path, -1, "", path, "%s is reserved: {{%s}} is filled in when a run starts", k, k)
+			}
+			vars[k] = l.expandEnv(vt[k], path, -1, "")
+			l.vars[k] = scalarText(vars[k])
 		}
-		vars[k] = l.expandEnv(vt[k], path, -1, "")
-		l.vars[k] = scalarText(vars[k])
+		t = maps.Clone(t)
+		t["variables"] = vars
 	}
-	t = maps.Clone(t)
-	t["variables"] = vars
 	l.decode("global", t, g, "variables")
 	g.PluginsPos = l.at("global.plugins")
 }

@@ -241,7 +241,7 @@ func TestReferenceReportedOnce(t *testing.T) {
 		`count = "${COUNT}"`,      // 16: would be want a whole number
 		`tags = ["a", "${TAG}"]`,  // 17: an element of a list
 		`ratio = "x"`,             // 18: checked as usual
-		`wait_ms = "{{run_id}}x"`, // 19: refused by decoding (BadReference)
+		`wait_ms = "{{run_id}}x"`, // 19: left for decoding, which refuses it
 	), noEnv)
 	sameErrs(t, asErrors(t, err), []string{
 		`p.toml:15:1: stages[2] "target" config.mode: environment variable MODE is not set (write ${MODE:-default} to give a default)`,
