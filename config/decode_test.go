@@ -166,7 +166,7 @@ func TestDecodeErrors(t *testing.T) {
 		{`wait_ms = "-5s"`, at + `config.wait_ms: want a duration >= 0 (a number of milliseconds, or a string such as "1.5s"), got "-5s"`},
 		{`wait_ms = "soon"`, at + `config.wait_ms: want a duration >= 0 (a number of milliseconds, or a string such as "1.5s"), got "soon"`},
 		{`period_s = false`, at + `config.period_s: want a duration >= 0 (a number of seconds, or a string such as "1.5s"), got a boolean false`},
-		{`tags = [1, "a"]`, at + `config.tags: want a list of strings, element 0 is an integer 1`},
+		{`tags = [1, "a"]`, `p.toml:15:9: stages[2] "target" config.tags: want a list of strings, element 0 is an integer 1`}, // at the element
 		{`tags = 5`, at + `config.tags: want a string or a list of strings, got an integer 5`},
 		{`mode = "fats"`, at + `config.mode: unknown value "fats" (want one of fast, slow) (did you mean "fast"?)`},
 		{`mode = "turbo"`, at + `config.mode: unknown value "turbo" (want one of fast, slow)`},

@@ -9,7 +9,10 @@ import (
 
 // Error is one problem in a pipeline file.
 type Error struct {
-	Pos Pos
+	// Kind says what sort of problem it is, for callers that branch on it
+	// (the text in Msg is for people and may change).
+	Kind Kind
+	Pos  Pos
 	// Stage is the index of the stage the problem is in, or -1.
 	Stage int
 	// StageID is that stage's id ("" when it has none or Stage is -1).
@@ -51,6 +54,17 @@ func (es Errors) Error() string {
 		parts[i] = e.Error()
 	}
 	return strings.Join(parts, "\n")
+}
+
+// Of returns the errors of kind k, in order.
+func (es Errors) Of(k Kind) Errors {
+	var out Errors
+	for _, e := range es {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Unwrap lets errors.As find each *Error.
@@ -119,8 +133,51 @@ func appendErr(all Errors, err error) Errors {
 	return append(all, &Error{Stage: -1, Msg: err.Error()})
 }
 
+// Kind is the sort of problem an [Error] reports.
+type Kind int
+
+// The kinds of [Error]. Errors built outside this package without a Kind
+// (a registry's checks, say) are [Other].
+const (
+	// Other is any problem not classified below.
+	Other Kind = iota
+	// Syntax: the document is not valid TOML; nothing else is checked.
+	Syntax
+	// UnknownKey: a key or table that nothing reads; Msg holds a
+	// did-you-mean when a known name is close.
+	UnknownKey
+	// Missing: a required key is absent; the error is at the table.
+	Missing
+	// BadType: a value of the wrong type ("ten" for a whole number).
+	BadType
+	// BadValue: a value of the right type that is not allowed: not one of
+	// the key's enum, or refused by the component's Validate.
+	BadValue
+	// OutOfRange: a number outside the key's `min`/`max` tags (or its
+	// Go type).
+	OutOfRange
+	// BadReference: a ${VAR} that is not set, an unknown {{name}}, a
+	// reference left unclosed or used where it cannot be. The value is
+	// left out: decoding keeps the key's default and reports nothing more
+	// about that key, so each mistake is reported once.
+	BadReference
+	// Graph: the stages do not form a pipeline: duplicate ids, inputs that
+	// name no stage, cycles.
+	Graph
+)
+
+var kindNames = [...]string{"other", "syntax", "unknown key", "missing", "bad type", "bad value", "out of range", "bad reference", "graph"}
+
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
 // FieldError is what a component's Validate returns about one of its keys;
-// DecodeStage turns it into an *Error at that key's position.
+// DecodeStage turns it into an *Error of kind [BadValue] at that key's
+// position.
 type FieldError struct {
 	Key string
 	Msg string

@@ -23,7 +23,7 @@ func checkGraph(p *Pipeline) Errors {
 			continue // reported while loading, or nothing to say for code
 		}
 		if first, dup := seen[st.ID]; dup {
-			errs = append(errs, &Error{Pos: st.Pos, Stage: i, StageID: st.ID, Key: "id",
+			errs = append(errs, &Error{Kind: Graph, Pos: st.Pos, Stage: i, StageID: st.ID, Key: "id",
 				Msg: fmt.Sprintf("duplicate stage id (first used by stages[%d] at %s)", first, p.Stages[first].Pos)})
 			continue
 		}
@@ -36,12 +36,12 @@ func checkGraph(p *Pipeline) Errors {
 		for _, in := range st.Inputs {
 			switch _, ok := seen[in]; {
 			case in == st.ID:
-				errs = append(errs, &Error{Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs", Msg: "a stage cannot be its own input"})
+				errs = append(errs, &Error{Kind: Graph, Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs", Msg: "a stage cannot be its own input"})
 			case !ok:
-				errs = append(errs, &Error{Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs",
+				errs = append(errs, &Error{Kind: Graph, Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs",
 					Msg: fmt.Sprintf("no stage has id %q%s", in, suggestion(in, ids))})
 			case dup[in]:
-				errs = append(errs, &Error{Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs", Msg: fmt.Sprintf("input %q is listed twice", in)})
+				errs = append(errs, &Error{Kind: Graph, Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs", Msg: fmt.Sprintf("input %q is listed twice", in)})
 			}
 			dup[in] = true
 		}
@@ -79,7 +79,7 @@ func cycles(p *Pipeline, index map[string]int) Errors {
 				loop := append(append([]string{}, stack[k:]...), in)
 				reverse(loop) // data flows input -> stage
 				st := &p.Stages[i]
-				errs = append(errs, &Error{Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs",
+				errs = append(errs, &Error{Kind: Graph, Pos: st.InputsPos, Stage: i, StageID: st.ID, Key: "inputs",
 					Msg: "cycle: " + strings.Join(loop, " -> ")})
 			}
 		}

@@ -39,7 +39,8 @@ func (l *loader) walk(v any, path string, stage int, stageID string, vars refs) 
 	case string:
 		s, err := interpolate(x, l.env, l.vars, vars)
 		if err != nil {
-			l.fail(path, stage, stageID, lastKey(path, stage), "%v", err)
+			l.fail(BadReference, path, stage, stageID, lastKey(path, stage), "%v", err)
+			l.bad[path] = true
 		}
 		return s
 	case []any:

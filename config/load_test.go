@@ -96,13 +96,13 @@ func TestParseErrors(t *testing.T) {
 			[]string{`p.toml:1:1: global: must be a table, got a string`}},
 		{"plugins not a list",
 			append([]string{`[global]`, `plugins = 5`}, twoStages...),
-			[]string{`p.toml:2:1: global.plugins: want a list of strings, got an integer 5`}},
+			[]string{`p.toml:2:1: global.plugins: want a string or a list of strings, got an integer 5`}},
 		{"plugins element not a string",
 			append([]string{`[global]`, `plugins = ["kafka", 5]`}, twoStages...),
 			[]string{`p.toml:2:21: global.plugins: want a list of strings, element 1 is an integer 5`}},
 		{"bad log level",
 			append([]string{`[global]`, `log_level = "verbose"`}, twoStages...),
-			[]string{`p.toml:2:1: global.log_level: unknown level "verbose" (want one of debug, info, warn, error)`}},
+			[]string{`p.toml:2:1: global.log_level: unknown value "verbose" (want one of debug, info, warn, error)`}},
 		{"variables not a table",
 			append([]string{`[global]`, `variables = ["a"]`}, twoStages...),
 			[]string{`p.toml:2:1: global.variables: must be a table, got an array`}},
@@ -187,7 +187,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{`p.toml:10:1: error_handling.max_retry: unknown key (did you mean "max_retries"?)`}},
 		{"strategy unknown",
 			with(`[error_handling]`, `strategy = "skip"`),
-			[]string{`p.toml:10:1: error_handling.strategy: unknown strategy "skip" (want stop, continue or retry)`}},
+			[]string{`p.toml:10:1: error_handling.strategy: unknown value "skip" (want one of stop, continue, retry)`}},
 		{"strategy not a string",
 			with(`[error_handling]`, `strategy = 1`),
 			[]string{`p.toml:10:1: error_handling.strategy: want a string, got an integer 1`}},
@@ -208,7 +208,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{`p.toml:10:1: error_handling.retry_delay_seconds: want a number of seconds >= 0, got an integer -1`}},
 		{"backoff unknown",
 			with(`[error_handling]`, `backoff = "linear"`),
-			[]string{`p.toml:10:1: error_handling.backoff: unknown backoff "linear" (want fixed or exponential)`}},
+			[]string{`p.toml:10:1: error_handling.backoff: unknown value "linear" (want one of fixed, exponential)`}},
 		{"dead_letter_queue with path and topic",
 			with(`[error_handling.dead_letter_queue]`, `path = "dead.jsonl"`, `topic = "dlq"`),
 			[]string{`p.toml:9:1: error_handling.dead_letter_queue: set exactly one of path (a JSON Lines file) or topic (a Kafka topic)`}},
@@ -233,9 +233,9 @@ func TestParseErrors(t *testing.T) {
 				`[error_handling]`, `strategy = "panic"`,
 			},
 			[]string{
-				`p.toml:2:1: global.log_level: unknown level "loud" (want one of debug, info, warn, error)`,
+				`p.toml:2:1: global.log_level: unknown value "loud" (want one of debug, info, warn, error)`,
 				`p.toml:6:1: stages[0] "a" inputs: no stage has id "nope"`,
-				`p.toml:8:1: error_handling.strategy: unknown strategy "panic" (want stop, continue or retry)`,
+				`p.toml:8:1: error_handling.strategy: unknown value "panic" (want one of stop, continue, retry)`,
 			}},
 	}
 	for _, tt := range tests {
@@ -484,7 +484,7 @@ func TestMerge(t *testing.T) {
 func TestClosest(t *testing.T) {
 	known := []string{"==", "=", "!=", "<>", ">", ">=", "<", "<=", "contains", "in"}
 	for got, want := range map[string]string{
-		"=>": ">=", "=<": "<=", "><": "<>", "contians": "contains", "IN": "in", "between": "",
+		"=>": ">=", "=<": "<=", "><": "<>", "contians": "contains", "IN": "in", "between": "", "inn": "in",
 	} {
 		if c := config.Closest(got, known); c != want {
 			t.Errorf("Closest(%q) = %q, want %q", got, c, want)
@@ -492,6 +492,13 @@ func TestClosest(t *testing.T) {
 	}
 	for got, want := range map[string]string{"fucntion": "function", "group-id": "group_id", "kafak": "kafka", "compresion": "compression"} {
 		if c := config.Closest(got, []string{"function", "group_id", "kafka", "compression", "id"}); c != want {
+			t.Errorf("Closest(%q) = %q, want %q", got, c, want)
+		}
+	}
+	// Short words: one edit at most, so that "skip" is not taken for "stop"
+	// (its opposite) while "rety" is "retry".
+	for got, want := range map[string]string{"skip": "", "rety": "retry", "stpo": "stop", "fxd": ""} {
+		if c := config.Closest(got, []string{"stop", "continue", "retry", "fixed"}); c != want {
 			t.Errorf("Closest(%q) = %q, want %q", got, c, want)
 		}
 	}

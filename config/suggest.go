@@ -21,9 +21,11 @@ func Closest(got string, known []string) string {
 			best, bestD = k, d
 		}
 	}
-	limit := len(got) / 3
-	if limit < 2 {
-		limit = 2
+	// Two edits turn a word of four letters into most others of four
+	// ("skip" into "stop"): short words get one.
+	limit := max(len(got)/3, 2)
+	if len(got) <= 4 {
+		limit = 1
 	}
 	if bestD <= limit {
 		return best

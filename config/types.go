@@ -20,26 +20,33 @@ type Pipeline struct {
 }
 
 // Meta is the [pipeline] table.
+//
+// The tables [pipeline], [global] and [error_handling] are decoded from
+// their fields' tags, as stage configs are (see [DecodeStage]): a key is
+// one tagged field, and `conveyor info global` documents it from the tags.
 type Meta struct {
-	Name        string
-	Version     string
-	Description string
+	Name        string `key:"name" doc:"the pipeline's name, shown in logs and the run summary"`
+	Version     string `key:"version" doc:"the pipeline's version, free text"`
+	Description string `key:"description" doc:"what the pipeline does, free text"`
 }
 
 // Global is the [global] table.
 type Global struct {
 	// Plugins lists the plugins the pipeline needs; each must be known to the
 	// registry that runs it.
-	Plugins    []string
+	Plugins    []string `key:"plugins" doc:"plugins the pipeline needs; each must be known to the registry that runs it (conveyor list)"`
 	PluginsPos Pos
 	// LogLevel is debug, info, warn or error ("" means info).
-	LogLevel string
+	LogLevel string `key:"log_level" enum:"debug,info,warn,error" lower:"true" empty:"default" doc:"debug, info, warn or error (default info; run's --log-level wins)"`
 	// Variables are substituted for {{name}} in string values.
-	Variables map[string]string
+	Variables map[string]string `key:"variables" doc:"values for {{name}} in every string of the pipeline; ${VAR} is expanded in them, {{name}} is not"`
 	// MaxInflightMB bounds the MiB of records a run holds in flight across
 	// its sources (max_inflight_mb; 0 means DefaultMaxInflightMB).
-	MaxInflightMB int
+	MaxInflightMB int `key:"max_inflight_mb" unit:"MiB" min:"1" max:"1048576" doc:"MiB of records all batches in flight hold between them, over every source and partition; a source that would go over waits"`
 }
+
+// DefaultGlobal is what an absent [global] table means.
+func DefaultGlobal() Global { return Global{MaxInflightMB: DefaultMaxInflightMB} }
 
 // DefaultMaxInflightMB is the in-flight budget when max_inflight_mb is not
 // set: far above what the default batches need for a few partitions, low
@@ -58,6 +65,8 @@ type Stage struct {
 	// Pos is where the stage's [[stages]] header is; FunctionPos and InputsPos
 	// where those keys are (zero when absent).
 	Pos, FunctionPos, InputsPos Pos
+
+	loc *locator // where the elements of Config are; nil when built in code
 }
 
 // Value is one config value with the place it was written. V is a string,
@@ -65,6 +74,10 @@ type Stage struct {
 type Value struct {
 	V   any
 	Pos Pos
+
+	// reported: a reference in V could not be expanded, and Parse reported
+	// it ([BadReference]); decoding keeps the key's default.
+	reported bool
 }
 
 // Pos is a place in a pipeline file. Line and Col start at 1; a zero Pos
@@ -106,16 +119,16 @@ const (
 // ErrorHandling is the [error_handling] table.
 type ErrorHandling struct {
 	// Strategy defaults to Stop.
-	Strategy Strategy
+	Strategy Strategy `key:"strategy" enum:"stop,continue,retry" lower:"true" empty:"default" doc:"what happens to a record an operator or sink fails on: stop the run, continue without it (to the dead-letter queue when there is one), or retry it"`
 	// MaxRetries defaults to 3.
-	MaxRetries int
+	MaxRetries int `key:"max_retries" min:"0" doc:"tries after the first, with strategy = retry"`
 	// RetryDelay defaults to 1s (retry_delay_seconds; fractions allowed).
-	RetryDelay time.Duration
+	RetryDelay time.Duration `key:"retry_delay_seconds" unit:"s" numeric:"true" doc:"wait before a retry; fractions allowed"`
 	// Backoff is "fixed" (default) or "exponential" (doubling, with ±20%
 	// jitter, capped at 30 times RetryDelay).
-	Backoff string
+	Backoff string `key:"backoff" enum:"fixed,exponential" lower:"true" empty:"default" doc:"fixed, or exponential: the wait doubles each retry, with ±20% jitter, up to 30 times retry_delay_seconds"`
 	// DeadLetterQueue receives records that are given up on; nil when none.
-	DeadLetterQueue *DeadLetter
+	DeadLetterQueue *DeadLetter `key:"dead_letter_queue" doc:"where records given up on go: a JSON Lines file (\"dead.jsonl\" or { path = \"dead.jsonl\" }), or { topic = \"dlq\" } with any kafka sink key"`
 }
 
 // DeadLetter says where failed records go: a JSON Lines file (Path) or a

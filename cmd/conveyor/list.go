@@ -46,7 +46,7 @@ func roles(s *plugin.Spec) []string {
 }
 
 func cmdInfo(args []string, stdout, stderr io.Writer) int {
-	c := newCommand("info", "FUNCTION", "show a function's config keys, their types and defaults (`conveyor list` lists the functions)")
+	c := newCommand("info", "FUNCTION|TABLE", "show a function's config keys, their types and defaults (`conveyor list` lists the functions), or a table's: "+strings.Join(config.TableNames(), ", "))
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -54,11 +54,16 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 		return c.badArgs(stderr, "want one function name, got %d arguments", c.NArg())
 	}
 	name := c.Arg(0)
+	if keys, ok := config.DescribeTable(name); ok {
+		fmt.Fprintf(stdout, "[%s]:\n", name)
+		printKeys(stdout, keys)
+		return 0
+	}
 	reg := flow.Registry()
 	s, ok := reg.Lookup(name)
 	if !ok {
-		msg := fmt.Sprintf("conveyor: unknown function %q", name)
-		if c := config.Closest(name, reg.Names()); c != "" {
+		msg := fmt.Sprintf("conveyor: unknown function or table %q", name)
+		if c := config.Closest(name, append(reg.Names(), config.TableNames()...)); c != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", c)
 		}
 		fmt.Fprintln(stderr, msg)
@@ -66,13 +71,16 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s (plugin %q): %s\n", s.Name, s.Plugin, s.Summary)
 	if s.Source != nil {
-		printKeys(stdout, "as a source (inputs = [])", s.Source.Config())
+		fmt.Fprintf(stdout, "\nas a source (inputs = []):\n")
+		printKeys(stdout, config.Describe(s.Source.Config()))
 	}
 	if s.Operator != nil {
-		printKeys(stdout, "as an operator", s.Operator.Config())
+		fmt.Fprintf(stdout, "\nas an operator:\n")
+		printKeys(stdout, config.Describe(s.Operator.Config()))
 	}
 	if s.Sink != nil {
-		printKeys(stdout, "as a sink (with inputs)", s.Sink.Config())
+		fmt.Fprintf(stdout, "\nas a sink (with inputs):\n")
+		printKeys(stdout, config.Describe(s.Sink.Config()))
 	}
 	if s.Doc != "" {
 		fmt.Fprintf(stdout, "\n%s", s.Doc)
@@ -80,23 +88,33 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printKeys(w io.Writer, title string, defaults any) {
-	fmt.Fprintf(w, "\n%s:\n", title)
+func printKeys(w io.Writer, keys []config.KeyDoc) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  KEY\tTYPE\tDEFAULT\tDESCRIPTION")
-	for _, k := range config.Describe(defaults) {
-		def := k.Default
-		switch {
-		case k.Required:
-			def = "(required)"
-		case def == "":
-			def = "-"
-		}
-		typ := k.Type
-		if len(k.Enum) > 0 {
-			typ = strings.Join(k.Enum, "|")
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", k.Key, typ, def, k.Doc)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", k.Key, keyType(k), keyDefault(k), k.Doc)
 	}
 	tw.Flush()
+}
+
+// keyType is a key's type with its choices or bounds: "integer, 1 to 64".
+func keyType(k config.KeyDoc) string {
+	typ := k.Type
+	if len(k.Enum) > 0 {
+		typ = strings.Join(k.Enum, "|")
+	}
+	if r := k.Range(); r != "" {
+		typ += ", " + r
+	}
+	return typ
+}
+
+func keyDefault(k config.KeyDoc) string {
+	switch {
+	case k.Required:
+		return "(required)"
+	case k.Default == "":
+		return "-"
+	}
+	return k.Default
 }

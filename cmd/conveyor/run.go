@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -24,7 +22,7 @@ func load(path string) (*config.Pipeline, error) {
 	if p == nil {
 		return nil, err
 	}
-	return p, config.Merge(err, dropReported(err, flow.Validate(p)))
+	return p, config.Merge(err, flow.Validate(p))
 }
 
 // readPipeline parses the pipeline file at path, or stdin (named "<stdin>"
@@ -38,38 +36,6 @@ func readPipeline(path string) (*config.Pipeline, error) {
 		return nil, fmt.Errorf("read pipeline from stdin: %w", err)
 	}
 	return config.Parse("<stdin>", data)
-}
-
-// dropReported leaves out the errors checked finds about a stage config key
-// that parsed already reported (an unset ${VAR} or unknown {{name}}): the
-// registry only sees the value left empty, and "must not be empty" after
-// "environment variable X is not set" says nothing new.
-func dropReported(parsed, checked error) error {
-	var pes, ces config.Errors
-	if !errors.As(parsed, &pes) || !errors.As(checked, &ces) {
-		return checked
-	}
-	type stageKey struct {
-		stage int
-		key   string
-	}
-	bad := map[stageKey]bool{}
-	for _, e := range pes {
-		k := e.Key // "config.value[1]" is about "config.value"
-		if rest, ok := strings.CutPrefix(k, "config."); ok {
-			if i := strings.IndexAny(rest, ".["); i >= 0 {
-				k = "config." + rest[:i]
-			}
-		}
-		bad[stageKey{e.Stage, k}] = true
-	}
-	var out []error
-	for _, e := range ces {
-		if !strings.HasPrefix(e.Key, "config.") || !bad[stageKey{e.Stage, e.Key}] {
-			out = append(out, e)
-		}
-	}
-	return config.Merge(out...)
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {

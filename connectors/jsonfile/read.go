@@ -21,11 +21,11 @@ import (
 type ReadConfig struct {
 	Path        string `key:"path" required:"true" doc:"file to read"`
 	Format      string `key:"format" enum:"auto,records,array,jsonl,ndjson" doc:"records (a JSON array), jsonl (one value per line) or auto (by the first character)"`
-	BatchSize   int    `key:"batch_size" doc:"records per batch"`
-	Window      int    `key:"window" doc:"batches in flight at once; each holds batch_size records in memory, and fewer leave a Kafka sink waiting for acks"`
+	BatchSize   int    `key:"batch_size" min:"1" doc:"records per batch"`
+	Window      int    `key:"window" min:"1" doc:"batches in flight at once; each holds batch_size records in memory, and fewer leave a Kafka sink waiting for acks"`
 	SkipInvalid bool   `key:"skip_invalid" doc:"skip malformed JSON Lines, and records over max_record_bytes in either format (each logged with its line), instead of failing the run"`
 	// MaxRecordBytes bounds the memory one record can take.
-	MaxRecordBytes int `key:"max_record_bytes" doc:"largest record, in bytes (its line, or its element's text in an array; 1024 to 1073741824): a larger one fails the run, naming its line, or with skip_invalid is skipped; it is read past, never held whole"`
+	MaxRecordBytes int `key:"max_record_bytes" min:"1024" max:"1073741824" why:"1 KiB to 1 GiB" doc:"largest record, in bytes (its line, or its element's text in an array): a larger one fails the run, naming its line, or with skip_invalid is skipped; it is read past, never held whole"`
 }
 
 // DefaultReadConfig returns the json.read defaults.
@@ -40,28 +40,13 @@ func DefaultReadConfig() *ReadConfig {
 	return &ReadConfig{Format: "auto", BatchSize: 1000, Window: 16, MaxRecordBytes: 16 << 20}
 }
 
-// The range of max_record_bytes.
-const (
-	minRecordLimit = 1 << 10
-	maxRecordLimit = 1 << 30
-)
-
 // Validate checks the keys together.
+// The numbers' bounds are in their tags.
 func (c *ReadConfig) Validate() error {
-	var errs []error
 	if c.Path == "" {
-		errs = append(errs, config.Invalid("path", "must not be empty"))
+		return config.Invalid("path", "must not be empty")
 	}
-	if c.BatchSize < 1 {
-		errs = append(errs, config.Invalid("batch_size", "must be >= 1"))
-	}
-	if c.Window < 1 {
-		errs = append(errs, config.Invalid("window", "must be >= 1"))
-	}
-	if c.MaxRecordBytes < minRecordLimit || c.MaxRecordBytes > maxRecordLimit {
-		errs = append(errs, config.Invalid("max_record_bytes", "must be between %d (1 KiB) and %d (1 GiB), got %d", minRecordLimit, maxRecordLimit, c.MaxRecordBytes))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // NewReader opens the file and returns a source over it.

@@ -265,7 +265,7 @@ func TestReadMaxRecordBytesRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = config.DecodeStage(&p.Stages[0], DefaultReadConfig())
-		want := `p.toml:6:1: stages[0] "load" config.max_record_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got ` + v
+		want := `p.toml:6:1: stages[0] "load" config.max_record_bytes: want a whole number from 1024 to 1073741824 (1 KiB to 1 GiB), got an integer ` + v
 		if ok != (err == nil) || !ok && err.Error() != want {
 			t.Errorf("max_record_bytes = %s: error %v", v, err)
 		}

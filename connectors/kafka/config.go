@@ -39,6 +39,9 @@ func defaultClient() ClientConfig {
 }
 
 // SourceConfig is the config of a kafka stage with no inputs.
+//
+// Beyond the largest batch_size and window (their max tags), a batch or a
+// window no longer buys throughput, only memory (a batch is preallocated).
 type SourceConfig struct {
 	ClientConfig
 	Topic   string `key:"topic" required:"true" doc:"topic to consume"`
@@ -47,7 +50,7 @@ type SourceConfig struct {
 	GroupInstanceID string `key:"group_instance_id" doc:"static group membership (Kafka's group.instance.id): a run restarted with the same id takes its partitions back at once instead of waiting session_timeout_ms for the old member to expire; unique per running instance"`
 	// MaxMessages bounds a run; 0 streams until stopped; negative means
 	// "the default": see Limit.
-	MaxMessages int64 `key:"max_messages" doc:"stop after this many records, commit and exit; 0 = no count limit (streams until stopped, unless until is set); default 1000, or 0 with until = \"end\""`
+	MaxMessages int64 `key:"max_messages" min:"0" why:"0 streams until stopped" doc:"stop after this many records, commit and exit; 0 = no count limit (streams until stopped, unless until is set); default 1000, or 0 with until = \"end\""`
 	// Until = "end" bounds a run by the end offsets its partitions had
 	// when they were assigned.
 	Until string `key:"until" doc:"\"end\": stop, commit and exit once every partition is read up to the end offset it had when assigned (a run that catches up; max_messages then defaults to 0); \"\" (default): no such bound"`
@@ -55,16 +58,16 @@ type SourceConfig struct {
 	// bounded, none when streaming.
 	Timeout        time.Duration `key:"timeout_ms" unit:"ms" doc:"stop reading after this long (default 30000 for bounded runs, none when streaming; 0 = none)"`
 	StartOffset    string        `key:"start_offset" enum:"earliest,latest" doc:"where a group with no committed offset starts"`
-	BatchSize      int           `key:"batch_size" doc:"records per batch (per partition)"`
+	BatchSize      int           `key:"batch_size" min:"1" max:"100000" doc:"records per batch (per partition)"`
 	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
-	Window         int           `key:"window" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
+	Window         int           `key:"window" min:"1" max:"64" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
 	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"0 commits acked offsets as soon as they are marked (coalesced, one commit in flight); more: at most once per interval"`
-	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" doc:"on stop, the longest wait for in-flight batches, the sinks' flush and the final commit together (the last quarter, at most 5 s, is kept for the flush and commit); on rebalance, how long to wait for in-flight batches before giving a partition up"`
-	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" doc:"consumer group session timeout"`
+	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" min:"100" doc:"on stop, the longest wait for in-flight batches, the sinks' flush and the final commit together (the last quarter, at most 5 s, is kept for the flush and commit); on rebalance, how long to wait for in-flight batches before giving a partition up"`
+	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" min:"6000" why:"the broker's group.min.session.timeout.ms" doc:"consumer group session timeout"`
 	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`
-	FetchMaxBytes  int           `key:"fetch_max_bytes" doc:"largest fetch from one broker"`
+	FetchMaxBytes  int           `key:"fetch_max_bytes" min:"1024" max:"1073741824" doc:"largest fetch from one broker"`
 	// FetchPartitionBytes is Kafka's max.partition.fetch.bytes.
-	FetchPartitionBytes int    `key:"fetch_partition_bytes" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = an eighth of [global] max_inflight_mb over the topic's partitions, from 64 KiB to 1 MiB, so that many partitions stay within the run's memory budget"`
+	FetchPartitionBytes int    `key:"fetch_partition_bytes" min:"0" max:"1073741824" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = an eighth of [global] max_inflight_mb over the topic's partitions, from 64 KiB to 1 MiB, so that many partitions stay within the run's memory budget"`
 	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
 }
 
@@ -126,22 +129,11 @@ func (c *SourceConfig) Validate() error {
 	if strings.TrimSpace(c.GroupID) == "" {
 		errs = append(errs, config.Invalid("group_id", "must not be empty"))
 	}
-	if c.MaxMessages < -1 { // -1: not set
-		errs = append(errs, config.Invalid("max_messages", "must be >= 0 (0 streams until stopped)"))
-	}
 	switch {
 	case c.Until != "" && c.Until != UntilEnd:
 		errs = append(errs, config.Invalid("until", "want \"end\" (stop once caught up with the end offsets seen when the partitions were assigned) or \"\" (no such bound), got %q", c.Until))
 	case c.Until == UntilEnd && c.Delivery == "per-message":
 		errs = append(errs, config.Invalid("until", "needs delivery = \"batch\": the per-message source does not track end offsets"))
-	}
-	errs = append(errs, inRange("batch_size", c.BatchSize, 1, maxBatchSize), inRange("window", c.Window, 1, maxWindow),
-		inRange("fetch_max_bytes", c.FetchMaxBytes, 1<<10, 1<<30), inRange("fetch_partition_bytes", c.FetchPartitionBytes, 0, 1<<30))
-	if c.DrainTimeout < 100*time.Millisecond {
-		errs = append(errs, config.Invalid("drain_timeout_ms", "must be at least 100"))
-	}
-	if c.SessionTimeout < 6*time.Second {
-		errs = append(errs, config.Invalid("session_timeout_ms", "must be at least 6000 (the broker's group.min.session.timeout.ms)"))
 	}
 	return errors.Join(errs...)
 }
@@ -153,13 +145,13 @@ type SinkConfig struct {
 	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`
 	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
 	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
-	MaxMessageBytes int           `key:"max_message_bytes" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
-	FlushMessages   int           `key:"flush_max_messages" doc:"most records in one produce request per partition (0 = no limit)"`
-	Retries         int           `key:"retries" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
+	MaxMessageBytes int           `key:"max_message_bytes" min:"1" max:"1073741824" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
+	FlushMessages   int           `key:"flush_max_messages" min:"0" max:"1048576" doc:"most records in one produce request per partition (0 = no limit)"`
+	Retries         int           `key:"retries" min:"0" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
 	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
 	RetryBackoffMax time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
 	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
-	BufferSize      int           `key:"buffer_size" doc:"records queued in the producer before a write blocks"`
+	BufferSize      int           `key:"buffer_size" min:"1" max:"1048576" doc:"records queued in the producer before a write blocks"`
 	Tombstones      bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
 }
 
@@ -184,14 +176,6 @@ func (c *SinkConfig) Validate() error {
 	if strings.TrimSpace(c.Topic) == "" {
 		errs = append(errs, config.Invalid("topic", "must not be empty"))
 	}
-	errs = append(errs, inRange("max_message_bytes", c.MaxMessageBytes, 1, 1<<30), inRange("buffer_size", c.BufferSize, 1, 1<<20),
-		inRange("flush_max_messages", c.FlushMessages, 0, 1<<20))
-	if c.Retries < 0 {
-		errs = append(errs, config.Invalid("retries", "must be >= 0"))
-	}
-	if c.RetryBackoff < 0 || c.RetryBackoffMax < 0 {
-		errs = append(errs, config.Invalid("retry_backoff_ms", "must be >= 0"))
-	}
 	if c.Idempotent && c.Retries < 1 {
 		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))
 	}
@@ -207,21 +191,6 @@ func (c *SinkConfig) Validate() error {
 func (c *SinkConfig) tombstone(rec []byte) bool {
 	return c.Tombstones && record.IsTombstone(rec)
 
-}
-
-// The largest batch_size and window: beyond them a batch or a window no
-// longer buys throughput, only memory (a batch is preallocated).
-const (
-	maxBatchSize = 100_000
-	maxWindow    = 64
-)
-
-// inRange checks lo <= v <= hi.
-func inRange(key string, v, lo, hi int) error {
-	if v < lo || v > hi {
-		return config.Invalid(key, "must be between %d and %d, got %d", lo, hi, v)
-	}
-	return nil
 }
 
 func (c *ClientConfig) validate() error {
