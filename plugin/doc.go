@@ -6,9 +6,17 @@
 // stage with inputs is an [Operator] when the function has one, and a [Sink]
 // otherwise (so "kafka" reads when it has no inputs and writes when it has).
 //
-// Records travel as JSON bytes in batches. A source emits one Watermill
-// message per [Batch]; the runner calls the operators of a chain as plain
-// functions on the batch and hands the result to the sinks; the message is
-// acked only when every sink has made its records durable, and a source
-// records progress (commits offsets) only for acked messages.
+// The stage contracts are Watermill's own. A [Source] is a
+// message.Subscriber that emits one message per [Batch] of records (JSON
+// Lines in the payload, where they came from in the metadata: see [Batch]).
+// An [Operator] runs as a message.HandlerMiddleware built by
+// [OperatorMiddleware]: the operators below a source are composed into that
+// source's router handler, called as plain functions on each batch. A [Sink]
+// is a message.Publisher whose Publish returns only when every record it was
+// handed is durable. The router acks a source's message only after the sinks'
+// Publish returned, and a source records progress (commits offsets) only for
+// acked messages: at-least-once comes from Watermill's own contract.
+//
+// Optional interfaces refine a stage: [Sender] and [Flusher] for sinks,
+// [Committer], [Failer] and [Counter] for sources, [Reporter] for any.
 package plugin

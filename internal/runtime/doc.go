@@ -1,9 +1,14 @@
 // Package runtime compiles a pipeline into a Watermill router and runs it.
 //
 // [Compile] checks a pipeline against a registry without touching any
-// external system. [Run] builds the components, adds one router handler per
-// source, and drives the run to its end: the chain of operators below a
-// source is evaluated as plain function calls inside that handler, the
-// result is handed to every sink below it in source-partition order, and the
-// message is acked only when every sink has made its records durable.
+// external system. [Run] builds the components and adds one router handler
+// per source (router.AddHandler): the source is the handler's Subscriber,
+// wrapped so that the sequencer gives each batch its turn in its partition;
+// the handler is the operators below the source composed as Watermill
+// middleware (handler.go), producing one message per sink below; the
+// handler's Publisher is the dispatcher (dispatch.go), which hands each sink
+// its records in the batch's turn and returns once they are durable or the
+// error policy dealt with them. The router acks the source's message only
+// after that, and the run ends by flushing the sinks that need it and
+// committing the sources.
 package runtime

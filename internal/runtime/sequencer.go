@@ -38,7 +38,7 @@ type turn struct {
 	// the source gives the batch up. The writes use it, not the context the
 	// handler's middleware left (Watermill's Timeout ends that one when the
 	// handler returns, before the router publishes).
-	ctx context.Context
+	ctx  context.Context
 	once sync.Once
 }
 
