@@ -61,6 +61,8 @@ var commands = map[string][]string{
 	"dev-kafka": {"-port", "-partitions", "-records", "-no-seed"},
 	"lag":       {"-format", "-group", "-topic", "-brokers", "-start-offset"},
 	"graph":     {"-format"},
+	"produce":   {"-brokers", "-key-field"},
+	"consume":   {"-brokers", "-from-beginning", "-n", "-group"},
 	"version":   nil,
 }
 
