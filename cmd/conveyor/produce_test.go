@@ -119,7 +119,7 @@ func TestProduceErrors(t *testing.T) {
 		{"bad.jsonl", "{\"a\":1}\n{\"a\":2 \"b\":3}\n{\"a\":4}\n", "",
 			`bad.jsonl: line 2, column 8: record 2: expected ',' or '}' after an object value, found '"'`, 1},
 		{"bad.json", "[{\"a\":1},\n {\"a\":2},\n {\"a\": tru}]", "",
-			`bad.json: line 3, column 8: element 3: expected true, found "tru}"`, 0},
+			`bad.json: line 3, column 8: element 3: expected true, found "tru}"`, 2},
 		{"nokey.jsonl", "{\"id\":\"x\"}\n{\"id\":null}\n{\"id\":\"z\"}\n", "id",
 			`nokey.jsonl: record 2 has no --key-field "id" (a string, number or boolean): {"id":null}`, 1},
 	} {

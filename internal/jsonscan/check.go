@@ -49,13 +49,18 @@ type checker struct {
 }
 
 // found describes what is at src[i]: a quoted character, or the end.
-func (c *checker) found(i int) string {
-	if i >= len(c.src) {
+func (c *checker) found(i int) string { return Found(c.src, i) }
+
+// Found describes the character at src[i] for an error message: quoted
+// ('x', '\n'), a byte that is not UTF-8 in hex, or "the end of the input"
+// past the end of src.
+func Found(src []byte, i int) string {
+	if i >= len(src) {
 		return "the end of the input"
 	}
-	r, _ := utf8.DecodeRune(c.src[i:])
-	if r == utf8.RuneError {
-		return fmt.Sprintf("byte 0x%02x", c.src[i])
+	r, size := utf8.DecodeRune(src[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("byte 0x%02x", src[i])
 	}
 	return strconv.QuoteRune(r)
 }
