@@ -78,6 +78,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *level == "" {
 		*level = p.Global.LogLevel
 	}
+	if p.Pipeline.Name == "" { // the logs and the summary name it somehow
+		p.Pipeline.Name = c.Arg(0)
+		if c.Arg(0) == "-" {
+			p.Pipeline.Name = "<stdin>"
+		}
+	}
 	log, err := newLogger(*level, *format, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -116,6 +122,9 @@ func signalContext(log *zap.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
+// newLogger logs at level (default info) to w, as format: console, json,
+// or auto (console on a terminal, else JSON). Durations are logged with
+// their unit, and levels are coloured only on a terminal.
 func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	lvl := zapcore.InfoLevel
 	if level != "" {
@@ -123,20 +132,23 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 			return nil, fmt.Errorf("--log-level: %w", err)
 		}
 	}
+	tty := isTerminal(w)
 	if format == "auto" {
 		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				format = "console"
-			}
+		if tty {
+			format = "console"
 		}
 	}
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc.EncodeDuration = zapcore.StringDurationEncoder // "30s", not 30000000000
 	var encoder zapcore.Encoder
 	switch format {
 	case "console":
-		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		if tty { // colour codes only for a terminal, not in a file or a pipe
+			enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		encoder = zapcore.NewConsoleEncoder(enc)
 	case "json":
 		encoder = zapcore.NewJSONEncoder(enc)
