@@ -49,10 +49,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, path := range c.Args() {
-		if _, err := load(path); err != nil {
+		p, err := load(path)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			code = 1
 			continue
+		}
+		for _, w := range missingInputs(p) {
+			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
 	}
@@ -93,6 +97,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext(log)
 	defer stop()
 	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	if sum.In == 0 {
+		for _, w := range emptyInputs(p) {
+			fmt.Fprintf(stderr, "conveyor: %s\n", w)
+		}
+	}
 	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
 	if err != nil {
 		fmt.Fprintf(stderr, "conveyor: %v\n", err)
