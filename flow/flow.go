@@ -98,6 +98,14 @@ func WithMiddleware(m ...message.HandlerMiddleware) Option {
 	return Option{func(o *options) { o.middleware = append(o.middleware, m...) }}
 }
 
+// WithProgress has f called every interval (one second if interval <= 0)
+// while the pipeline runs, from one goroutine, with the run's counts so far
+// (Elapsed is the time since the run started). f is never called after
+// Execute returns, and must return quickly.
+func WithProgress(interval time.Duration, f func(Summary)) Option {
+	return func(o *runtime.Options) { o.Progress, o.ProgressInterval = f, interval }
+}
+
 // Run runs the pipeline; see the package doc.
 func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {
 	_, err := Execute(ctx, cfg, opts...)
