@@ -53,7 +53,7 @@ func TestVersionLine(t *testing.T) {
 
 // commands are every command with its flags (the ones --help must list).
 var commands = map[string][]string{
-	"run":       {"-log-level", "-log-format"},
+	"run":       {"-log-level", "-log-format", "-no-progress"},
 	"validate":  nil,
 	"list":      nil,
 	"info":      nil,

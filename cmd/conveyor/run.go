@@ -68,6 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		"run a pipeline (\"-\" reads it from stdin) until its sources end, then commit and print a summary")
 	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
 	format := c.String("log-format", "auto", "console, json, or auto (console on a terminal)")
+	noProgress := c.Bool("no-progress", false, "no live progress line (there is none when stderr is not a terminal)")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -88,7 +89,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			p.Pipeline.Name = "<stdin>"
 		}
 	}
-	log, err := newLogger(*level, *format, stderr)
+	tty := isTerminal(stderr)
+	logTo := stderr
+	var opts []flow.Option
+	var pr *progress
+	if tty && !*noProgress {
+		pr = newProgress(p, stderr)
+		logTo = pr // a log line clears the progress line first
+		opts = append(opts, flow.WithProgress(progressInterval, pr.update))
+	}
+	log, err := newLogger(*level, *format, logTo, tty)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -96,7 +106,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signalContext(log)
 	defer stop()
-	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	sum, err := flow.Execute(ctx, p, append(opts, flow.WithLogger(log))...)
+	if pr != nil {
+		pr.close()
+	}
 	if sum.In == 0 {
 		for _, w := range emptyInputs(p) {
 			fmt.Fprintf(stderr, "conveyor: %s\n", w)
@@ -132,16 +145,16 @@ func signalContext(log *zap.Logger) (context.Context, func()) {
 }
 
 // newLogger logs at level (default info) to w, as format: console, json,
-// or auto (console on a terminal, else JSON). Durations are logged with
-// their unit, and levels are coloured only on a terminal.
-func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+// or auto (console when tty, else JSON). Durations are logged with their
+// unit, and levels are coloured only when tty, which says whether w ends
+// on a terminal.
+func newLogger(level, format string, w io.Writer, tty bool) (*zap.Logger, error) {
 	lvl := zapcore.InfoLevel
 	if level != "" {
 		if err := lvl.Set(level); err != nil {
 			return nil, fmt.Errorf("--log-level: %w", err)
 		}
 	}
-	tty := isTerminal(w)
 	if format == "auto" {
 		format = "json"
 		if tty {
