@@ -26,7 +26,7 @@ const (
 type bounds struct {
 	records int64 // the sum of the kafka sources' max_messages, when every source is one
 	bytes   int64 // the sum of the json.read files' sizes, when every source is one
-	lagEnds bool  // every source is kafka with until = "end" and no count limit: the lag is what is left
+	lagEnds bool  // every source is kafka with until = "end" and no count limit: the lag at the start is what there is to read
 }
 
 // progress draws a one-line, redrawn-in-place progress report on a
@@ -41,6 +41,11 @@ type progress struct {
 	prev   flow.Summary // at the previous draw, for the rate
 
 	lag    atomic.Int64 // total lag, or -1 when unknown
+	// toRead is, with until = "end", the records the run has to read in
+	// all: the lag first seen plus what was read by then (committed
+	// offsets trail what is read, so the lag alone is no measure of what
+	// is left). 0 until known.
+	toRead atomic.Int64
 	stopLg func()
 }
 
@@ -115,6 +120,11 @@ func (p *progress) watchLag(srcs []*kafka.SourceConfig) (stop func()) {
 				}
 			}
 			p.lag.Store(total)
+			if total >= 0 && p.toRead.Load() == 0 {
+				p.mu.Lock()
+				p.toRead.Store(total + p.prev.In)
+				p.mu.Unlock()
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -169,8 +179,8 @@ func (p *progress) eta(s flow.Summary, rate float64, lag int64) (time.Duration, 
 		// per record so far.
 		perRecord := float64(s.InBytes) / float64(s.In)
 		left = float64(max(p.bounds.bytes-s.InBytes, 0)) / perRecord
-	case p.bounds.lagEnds && lag >= 0:
-		left = float64(lag)
+	case p.bounds.lagEnds && p.toRead.Load() > 0:
+		left = float64(max(p.toRead.Load()-s.In, 0))
 	default:
 		return 0, false
 	}

@@ -29,10 +29,16 @@ func TestProgressRender(t *testing.T) {
 		{"max_messages", bounds{records: 10_000}, 7000, "in 3,000  out 2,950  2,000 rec/s  lag 7,000  ETA 0:04  0:05"},
 		// 1,500,000 bytes at 100 bytes a record: 12,000 records left at 2,000/s.
 		{"file size", bounds{bytes: 1_500_000}, -1, "in 3,000  out 2,950  2,000 rec/s  ETA 0:06  0:05"},
-		{"until end", bounds{lagEnds: true}, 7_200_000, "in 3,000  out 2,950  2,000 rec/s  lag 7,200,000  ETA 1:00:00  0:05"},
+		// 7,203,000 to read in all (the lag first seen plus what was read
+		// by then), 3,000 read: 7,200,000 left at 2,000/s, whatever the
+		// lag of the committed offsets says now.
+		{"until end", bounds{lagEnds: true}, 9_000_000, "in 3,000  out 2,950  2,000 rec/s  lag 9,000,000  ETA 1:00:00  0:05"},
 		{"until end, lag unknown", bounds{lagEnds: true}, -1, "in 3,000  out 2,950  2,000 rec/s  0:05"},
 	} {
 		p := &progress{bounds: tc.bounds}
+		if tc.lag >= 0 {
+			p.toRead.Store(7_203_000)
+		}
 		if got := p.render(now, prev, tc.lag); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
