@@ -40,7 +40,7 @@ type progress struct {
 	bounds bounds
 	prev   flow.Summary // at the previous draw, for the rate
 
-	lag    atomic.Int64 // total lag, or -1 when unknown
+	lag atomic.Int64 // total lag, or -1 when unknown
 	// toRead is, with until = "end", the records the run has to read in
 	// all: the lag first seen plus what was read by then (committed
 	// offsets trail what is read, so the lag alone is no measure of what
