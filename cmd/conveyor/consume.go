@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -137,6 +138,7 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
 	p := &printer{w: w, left: left, cancel: cancel}
 	cfg := kafkautil.Config()
 	cfg.ClientID = "conveyor-consume"
+	cfg.Metadata.AllowAutoTopicCreation = false // looking must not create the topic
 	cfg.Consumer.Offsets.Initial = sarama.OffsetNewest
 	if o.fromStart {
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -150,6 +152,9 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
 	}
 	defer cons.Close()
 	parts, err := cons.Partitions(o.topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return fmt.Errorf("topic %q does not exist on %s", o.topic, strings.Join(o.brokers, ","))
+	}
 	if err != nil {
 		return fmt.Errorf("topic %s: %w", o.topic, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -144,6 +145,11 @@ func TestProduceErrors(t *testing.T) {
 	if code, _, stderr := cli(t, "produce", "--brokers", env.BrokerList(), "t", filepath.Join(dir, "missing.json")); code != 1 ||
 		!strings.Contains(stderr, "missing.json: no such file or directory") {
 		t.Errorf("missing file: exit %d, stderr %q", code, stderr)
+	}
+	missing := kafkatest.Name("missing")
+	if code, _, stderr := cli(t, "consume", "--brokers", env.BrokerList(), missing, "-n", "1"); code != 1 ||
+		stderr != fmt.Sprintf("conveyor consume: topic %q does not exist on %s\n", missing, env.BrokerList()) {
+		t.Errorf("consume of a missing topic: exit %d, stderr %q", code, stderr)
 	}
 	if code, _, stderr := cli(t, "produce"); code != 2 || !strings.Contains(stderr, "usage: conveyor produce") {
 		t.Errorf("no topic: exit %d, stderr %q", code, stderr)
