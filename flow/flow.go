@@ -70,6 +70,8 @@ type options struct {
 	logger       *zap.Logger
 	drainTimeout time.Duration
 	middleware   []message.HandlerMiddleware
+	progress     func(Summary)
+	progressIntv time.Duration
 }
 
 // WithRegistry runs with reg instead of plugin.Default().
@@ -103,7 +105,7 @@ func WithMiddleware(m ...message.HandlerMiddleware) Option {
 // (Elapsed is the time since the run started). f is never called after
 // Execute returns, and must return quickly.
 func WithProgress(interval time.Duration, f func(Summary)) Option {
-	return func(o *runtime.Options) { o.Progress, o.ProgressInterval = f, interval }
+	return Option{func(o *options) { o.progress, o.progressIntv = f, interval }}
 }
 
 // Run runs the pipeline; see the package doc.
@@ -138,5 +140,10 @@ func runtimeOptions(opts []Option) runtime.Options {
 			opt.apply(&o)
 		}
 	}
-	return runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware}
+	ro := runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware,
+		ProgressInterval: o.progressIntv}
+	if f := o.progress; f != nil {
+		ro.Progress = func(s runtime.Summary) { f(summary(s)) }
+	}
+	return ro
 }
