@@ -70,6 +70,8 @@ type options struct {
 	logger       *zap.Logger
 	drainTimeout time.Duration
 	middleware   []message.HandlerMiddleware
+	progress     func(Summary)
+	progressIntv time.Duration
 }
 
 // WithRegistry runs with reg instead of plugin.Default().
@@ -96,6 +98,14 @@ func WithDrainTimeout(d time.Duration) Option {
 // it, which end with the source's claim or the drain timeout.
 func WithMiddleware(m ...message.HandlerMiddleware) Option {
 	return Option{func(o *options) { o.middleware = append(o.middleware, m...) }}
+}
+
+// WithProgress has f called every interval (one second if interval <= 0)
+// while the pipeline runs, from one goroutine, with the run's counts so far
+// (Elapsed is the time since the run started). f is never called after
+// Execute returns, and must return quickly.
+func WithProgress(interval time.Duration, f func(Summary)) Option {
+	return Option{func(o *options) { o.progress, o.progressIntv = f, interval }}
 }
 
 // Run runs the pipeline; see the package doc.
@@ -130,5 +140,10 @@ func runtimeOptions(opts []Option) runtime.Options {
 			opt.apply(&o)
 		}
 	}
-	return runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware}
+	ro := runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware,
+		ProgressInterval: o.progressIntv}
+	if f := o.progress; f != nil {
+		ro.Progress = func(s runtime.Summary) { f(summary(s)) }
+	}
+	return ro
 }

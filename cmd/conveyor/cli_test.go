@@ -53,7 +53,7 @@ func TestVersionLine(t *testing.T) {
 
 // commands are every command with its flags (the ones --help must list).
 var commands = map[string][]string{
-	"run":       {"-log-level", "-log-format"},
+	"run":       {"-log-level", "-log-format", "-no-progress"},
 	"validate":  nil,
 	"list":      nil,
 	"info":      nil,
@@ -61,6 +61,8 @@ var commands = map[string][]string{
 	"dev-kafka": {"-port", "-partitions", "-records", "-no-seed"},
 	"lag":       {"-format", "-group", "-topic", "-brokers", "-start-offset"},
 	"graph":     {"-format"},
+	"produce":   {"-brokers", "-key-field"},
+	"consume":   {"-brokers", "-from-beginning", "-n", "-group"},
 	"version":   nil,
 }
 

@@ -54,7 +54,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, "running examples/kafka-etl-example.toml: raw-events -> filter amount >= 100 -> processed-events keyed by user_id")
-	log, _ := newLogger(*level, "console", stderr)
+	log, _ := newLogger(*level, "console", stderr, isTerminal(stderr))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))

@@ -156,6 +156,13 @@ func pipelineSources(path string) ([]lagSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return kafkaSources(p)
+}
+
+// kafkaSources returns the kafka source stages of p, which has passed
+// validation, with their decoded configs, in file order.
+func kafkaSources(p *config.Pipeline) ([]lagSource, error) {
+	path := p.File
 	spec, _ := flow.Registry().Lookup("kafka")
 	var out []lagSource
 	for i := range p.Stages {

@@ -8,6 +8,8 @@
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
 //	conveyor lag PIPELINE.toml      show the consumer lag of its kafka sources
 //	conveyor graph PIPELINE.toml    draw the stages as Mermaid or DOT
+//	conveyor produce TOPIC [FILE]   send JSON records to a topic
+//	conveyor consume TOPIC          print a topic's records as JSON Lines
 //	conveyor version                print the version
 //
 // `conveyor COMMAND --help` shows a command's flags.
@@ -33,6 +35,8 @@ usage:
   conveyor dev-kafka [--port 9092] [--partitions 3] [--no-seed]
   conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
   conveyor graph [--format mermaid|dot] PIPELINE.toml
+  conveyor produce [--brokers B] [--key-field F] TOPIC [FILE|-]
+  conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] TOPIC
   conveyor version
 
 "conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.
@@ -65,6 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdLag(rest, stdout, stderr)
 	case "graph":
 		return cmdGraph(rest, stdout, stderr)
+	case "produce":
+		return cmdProduce(rest, stdout, stderr)
+	case "consume":
+		return cmdConsume(rest, stdout, stderr)
 	case "version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":

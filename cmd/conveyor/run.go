@@ -49,10 +49,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, path := range c.Args() {
-		if _, err := load(path); err != nil {
+		p, err := load(path)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			code = 1
 			continue
+		}
+		for _, w := range missingInputs(p) {
+			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
 	}
@@ -64,6 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		"run a pipeline (\"-\" reads it from stdin) until its sources end, then commit and print a summary")
 	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
 	format := c.String("log-format", "auto", "console, json, or auto (console on a terminal)")
+	noProgress := c.Bool("no-progress", false, "no live progress line (there is none when stderr is not a terminal)")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -78,7 +83,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *level == "" {
 		*level = p.Global.LogLevel
 	}
-	log, err := newLogger(*level, *format, stderr)
+	if p.Pipeline.Name == "" { // the logs and the summary name it somehow
+		p.Pipeline.Name = c.Arg(0)
+		if c.Arg(0) == "-" {
+			p.Pipeline.Name = "<stdin>"
+		}
+	}
+	tty := isTerminal(stderr)
+	logTo := stderr
+	var opts []flow.Option
+	var pr *progress
+	if tty && !*noProgress {
+		pr = newProgress(p, stderr)
+		logTo = pr // a log line clears the progress line first
+		opts = append(opts, flow.WithProgress(progressInterval, pr.update))
+	}
+	log, err := newLogger(*level, *format, logTo, tty)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -86,7 +106,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signalContext(log)
 	defer stop()
-	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	sum, err := flow.Execute(ctx, p, append(opts, flow.WithLogger(log))...)
+	if pr != nil {
+		pr.close()
+	}
+	if sum.In == 0 {
+		for _, w := range emptyInputs(p) {
+			fmt.Fprintf(stderr, "conveyor: %s\n", w)
+		}
+	}
 	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
 	if err != nil {
 		fmt.Fprintf(stderr, "conveyor: %v\n", err)
@@ -116,7 +144,11 @@ func signalContext(log *zap.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+// newLogger logs at level (default info) to w, as format: console, json,
+// or auto (console when tty, else JSON). Durations are logged with their
+// unit, and levels are coloured only when tty, which says whether w ends
+// on a terminal.
+func newLogger(level, format string, w io.Writer, tty bool) (*zap.Logger, error) {
 	lvl := zapcore.InfoLevel
 	if level != "" {
 		if err := lvl.Set(level); err != nil {
@@ -125,18 +157,20 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	}
 	if format == "auto" {
 		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				format = "console"
-			}
+		if tty {
+			format = "console"
 		}
 	}
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc.EncodeDuration = zapcore.StringDurationEncoder // "30s", not 30000000000
 	var encoder zapcore.Encoder
 	switch format {
 	case "console":
-		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		if tty { // colour codes only for a terminal, not in a file or a pipe
+			enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		encoder = zapcore.NewConsoleEncoder(enc)
 	case "json":
 		encoder = zapcore.NewJSONEncoder(enc)

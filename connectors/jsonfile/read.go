@@ -94,7 +94,7 @@ func NewReader(_ context.Context, c *ReadConfig, env plugin.Env) (plugin.Source,
 				index++
 			case errors.As(re.Err, &tl):
 				return batch, errkind.Mark(fmt.Errorf("%s: line %d: record %d is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records",
-					where, re.Line, re.Index, tl.Size, tl.Limit), ErrInvalidRecord)
+					where, re.Line, re.Index+1, tl.Size, tl.Limit), ErrInvalidRecord)
 			default:
 				return batch, errkind.Mark(fmt.Errorf("%s: %w", where, err), ErrInvalidRecord)
 			}

@@ -130,8 +130,8 @@ func TestReadSkipInvalid(t *testing.T) {
 	}
 
 	_, err = readSource(t, path, DefaultReadConfig())
-	if err == nil || !strings.Contains(err.Error(), path+": line 2: record 1: ") {
-		t.Errorf("error %v, want one naming %s line 2", err, path)
+	if want := "json.read " + path + `: line 2, column 1: record 2: expected null, found "not"`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
 	}
 }
 
@@ -249,7 +249,7 @@ func TestReadMaxRecordBytes(t *testing.T) {
 		}
 		<-src.Done()
 		src.(interface{ Close() error }).Close()
-		want := fmt.Sprintf(`stage "load" (json.read): %s: line %d: record 2 is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records`,
+		want := fmt.Sprintf(`stage "load" (json.read): %s: line %d: record 3 is %d bytes, over max_record_bytes = %d: raise max_record_bytes, or set skip_invalid = true to skip such records`,
 			path, hugeLine, size, limit)
 		if err := src.(plugin.Failer).Err(); err == nil || err.Error() != want || n != 2 {
 			t.Errorf("%s: %d records, then error\n  %v\nwant 2, then\n  %s", format, n, err, want)

@@ -71,7 +71,7 @@ func TestAppendRefusesOtherFormat(t *testing.T) {
 		msg      string
 	}{
 		{FormatRecords, "{\"a\":1}\n{\"a\":2}\n", "it holds JSON Lines, not the JSON array that format records appends to"},
-		{FormatRecords, "[{\"a\":1},", "it is not a valid JSON array: line 1: element 1: unexpected end of input"},
+		{FormatRecords, "[{\"a\":1},", "it is not a valid JSON array: line 1, column 10: element 2: expected a record after ',' in the array, found the end of the input"},
 		{FormatJSONL, "[{\"a\":1}]\n", "it holds a JSON array, and JSON Lines appended to it would make it invalid"},
 		{FormatJSONL, "\n  [\n{\"a\":1}\n]", "it holds a JSON array"},
 	} {

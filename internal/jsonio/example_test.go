@@ -29,6 +29,6 @@ func ExampleReader_Next() {
 	}
 	// Output:
 	// {"id":1}
-	// skipped: line 2: record 1: unexpected end of JSON input
+	// skipped: line 2, column 8: record 2: expected a value after ':', found the end of the input
 	// {"id":3}
 }

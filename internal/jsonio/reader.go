@@ -2,11 +2,11 @@ package jsonio
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -15,13 +15,24 @@ import (
 // by SetMaxRecordBytes. It is not fatal: the next call to Reader.Next
 // continues with the following record.
 type RecordError struct {
-	Line  int   // 1-based line number where the record starts
-	Index int   // 0-based index of the record among the non-blank lines or the elements
-	Err   error // what is wrong: usually a *json.SyntaxError, or a *TooLargeError
+	Line   int   // 1-based line number where the record starts
+	Column int   // 1-based byte column of the offending byte of a malformed record; 0 for a record too large
+	Index  int   // 0-based index of the record among the non-blank lines or the elements
+	Err    error // what is wrong: what was expected and found, or a *TooLargeError
 }
 
+// Error is "line L, column C: record N: what", with N counted from 1 like
+// lines and columns.
 func (e *RecordError) Error() string {
-	return fmt.Sprintf("line %d: record %d: %v", e.Line, e.Index, e.Err)
+	return fmt.Sprintf("%s: record %d: %v", position(e.Line, e.Column), e.Index+1, e.Err)
+}
+
+// position is "line L, column C", or "line L" for column 0.
+func position(line, column int) string {
+	if column == 0 {
+		return fmt.Sprintf("line %d", line)
+	}
+	return fmt.Sprintf("line %d, column %d", line, column)
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
@@ -40,13 +51,16 @@ func (e *TooLargeError) Error() string {
 // SyntaxError reports a fatal error in the structure of a records (JSON
 // array) input. Once it is returned, Reader.Next keeps returning it.
 type SyntaxError struct {
-	Line  int   // 1-based line number where the offending element or token starts
-	Index int   // 0-based index of the element being read
-	Err   error // what is wrong
+	Line   int   // 1-based line number of the offending byte
+	Column int   // 1-based byte column of the offending byte
+	Index  int   // 0-based index of the element being read
+	Err    error // what was expected and found
 }
 
+// Error is "line L, column C: element N: what", with N counted from 1 like
+// lines and columns.
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("line %d: element %d: %v", e.Line, e.Index, e.Err)
+	return fmt.Sprintf("%s: element %d: %v", position(e.Line, e.Column), e.Index+1, e.Err)
 }
 
 func (e *SyntaxError) Unwrap() error { return e.Err }
@@ -88,11 +102,13 @@ type Reader struct {
 	eof  bool  // src is exhausted
 	rerr error // read error of src, returned once buf is consumed
 
-	line  int // 1-based line number at buf[pos]
-	index int // index of the next record
-	state arrayState
-	err   error  // sticky fatal error
-	rec   []byte // the compacted record returned by Next
+	line      int   // 1-based line number at buf[pos]
+	base      int64 // offset in the input of buf[0]
+	lineStart int64 // offset in the input of the start of line, for columns
+	index     int   // index of the next record
+	state     arrayState
+	err       error  // sticky fatal error
+	rec       []byte // the compacted record returned by Next
 }
 
 // NewReader returns a Reader of records in r, in the given format or, for
@@ -176,6 +192,7 @@ func (r *Reader) fill() bool {
 		return false
 	}
 	if r.pos > 0 {
+		r.base += int64(r.pos)
 		r.end = copy(r.buf, r.buf[r.pos:r.end])
 		r.pos = 0
 	}
@@ -220,6 +237,7 @@ func (r *Reader) detect() {
 	}
 	if bytes.HasPrefix(r.buf[r.pos:r.end], utf8BOM) {
 		r.pos += len(utf8BOM)
+		r.lineStart = int64(len(utf8BOM)) // editors show no column for it
 	}
 	if r.format != FormatAuto {
 		return
@@ -252,6 +270,7 @@ func (r *Reader) nextLine() ([]byte, error) {
 		if size > 0 {
 			return nil, r.skipped(lineNo, size)
 		}
+		raw := line
 		if line = trimSpace(line); len(line) == 0 {
 			continue
 		}
@@ -270,7 +289,8 @@ func (r *Reader) nextLine() ([]byte, error) {
 		}
 		var ok bool
 		if r.rec, ok = record.AppendCompact(r.rec[:0], line); !ok {
-			return nil, &RecordError{Line: lineNo, Index: index, Err: syntaxError(line)}
+			e := checkJSON(raw)
+			return nil, &RecordError{Line: lineNo, Column: e.Column, Index: index, Err: errors.New(e.Msg)}
 		}
 		return r.rec, nil
 	}
@@ -325,14 +345,25 @@ func (r *Reader) skipLine() (line []byte, size int64, err error) {
 	}
 }
 
-// syntaxError describes why data is not valid JSON.
-func syntaxError(data []byte) error {
-	var v json.RawMessage
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
+// checkJSON describes why data, which record.AppendCompact rejected, is
+// not valid JSON.
+func checkJSON(data []byte) *jsonscan.Error {
+	if e := jsonscan.Check(data); e != nil {
+		return e
 	}
-	return errors.New("invalid JSON")
+	return &jsonscan.Error{Offset: 1, Line: 1, Column: 1, Msg: "invalid JSON"} // AppendCompact and Check disagree
 }
+
+// countLines advances line past the newlines of b, which starts at buf[at].
+func (r *Reader) countLines(b []byte, at int) {
+	if n := bytes.Count(b, []byte{'\n'}); n > 0 {
+		r.line += n
+		r.lineStart = r.base + int64(at+bytes.LastIndexByte(b, '\n')+1)
+	}
+}
+
+// column is the 1-based byte column of buf[i].
+func (r *Reader) column(i int) int { return int(r.base+int64(i)-r.lineStart) + 1 }
 
 // skipSpace consumes whitespace and reports whether a byte follows.
 func (r *Reader) skipSpace() bool {
@@ -341,6 +372,7 @@ func (r *Reader) skipSpace() bool {
 			switch r.buf[r.pos] {
 			case '\n':
 				r.line++
+				r.lineStart = r.base + int64(r.pos) + 1
 			case ' ', '\t', '\r':
 			default:
 				return true
@@ -353,31 +385,54 @@ func (r *Reader) skipSpace() bool {
 	}
 }
 
-// syntaxErr returns a *SyntaxError at the current position, or the read
-// error if reading failed.
-func (r *Reader) syntaxErr(format string, args ...any) error {
+// syntaxErr returns a *SyntaxError at the current position saying what was
+// expected there and what was found, or the read error if reading failed.
+func (r *Reader) syntaxErr(expected string) error {
 	if r.rerr != nil {
 		return r.rerr
 	}
-	return &SyntaxError{Line: r.line, Index: r.index, Err: fmt.Errorf(format, args...)}
+	found := "the end of the input"
+	if r.pos < r.end {
+		found = jsonscan.Found(r.buf[:r.end], r.pos)
+	}
+	return &SyntaxError{Line: r.line, Column: r.column(r.pos), Index: r.index, Err: fmt.Errorf("expected %s, found %s", expected, found)}
+}
+
+// elemErr returns the *SyntaxError of the element at pos, elem, which is
+// not valid JSON (or cut short by the end of the input), or the read error.
+func (r *Reader) elemErr(elem []byte) error {
+	if r.rerr != nil {
+		return r.rerr
+	}
+	if len(elem) == 0 { // a delimiter where the element should start
+		return r.syntaxErr("a record in the array")
+	}
+	e := jsonscan.Check(elem)
+	if e == nil { // valid so far, but cut short: a number's end is its delimiter
+		nl := bytes.LastIndexByte(elem, '\n')
+		e = &jsonscan.Error{Line: 1 + bytes.Count(elem, []byte{'\n'}), Column: len(elem) - nl,
+			Msg: "expected ',' or ']' after an array element, found the end of the input"}
+	}
+	col := e.Column
+	if e.Line == 1 {
+		col += r.column(r.pos) - 1
+	}
+	return &SyntaxError{Line: r.line + e.Line - 1, Column: col, Index: r.index, Err: errors.New(e.Msg)}
 }
 
 // nextElement returns the next element of a records input.
 func (r *Reader) nextElement() ([]byte, error) {
 	switch r.state {
 	case arrayStart:
-		if !r.skipSpace() {
-			return nil, r.syntaxErr("unexpected end of input, expected '['")
-		}
-		if c := r.buf[r.pos]; c != '[' {
-			return nil, r.syntaxErr("expected '[', found %q", c)
+		if !r.skipSpace() || r.buf[r.pos] != '[' {
+			return nil, r.syntaxErr("'[' to start the array of records")
 		}
 		r.pos++
 		r.state = arrayFirst
 		fallthrough
 	case arrayFirst:
 		if !r.skipSpace() {
-			return nil, r.syntaxErr("unexpected end of input, expected element or ']'")
+			return nil, r.syntaxErr("a record or ']' in the array")
 		}
 		if r.buf[r.pos] == ']' {
 			r.pos++
@@ -385,22 +440,19 @@ func (r *Reader) nextElement() ([]byte, error) {
 		}
 	case arrayNext:
 		if !r.skipSpace() {
-			return nil, r.syntaxErr("unexpected end of input, expected ',' or ']'")
+			return nil, r.syntaxErr("',' or ']' after an array element")
 		}
-		switch c := r.buf[r.pos]; c {
+		switch r.buf[r.pos] {
 		case ']':
 			r.pos++
 			return nil, r.finish()
 		case ',':
 			r.pos++
 		default:
-			return nil, r.syntaxErr("expected ',' or ']' after element, found %q", c)
+			return nil, r.syntaxErr("',' or ']' after an array element")
 		}
-		if !r.skipSpace() {
-			return nil, r.syntaxErr("unexpected end of input, expected element")
-		}
-		if r.buf[r.pos] == ']' {
-			return nil, r.syntaxErr("unexpected ']' after ','")
+		if !r.skipSpace() || r.buf[r.pos] == ']' {
+			return nil, r.syntaxErr("a record after ',' in the array")
 		}
 	case arrayDone:
 		return nil, io.EOF
@@ -421,7 +473,7 @@ func (r *Reader) nextElement() ([]byte, error) {
 		elem := r.buf[r.pos:end]
 		if rec, ok := record.AppendCompact(r.rec[:0], elem); ok {
 			r.rec = rec
-			r.line += bytes.Count(elem, []byte{'\n'})
+			r.countLines(elem, r.pos)
 			r.next(end)
 			return rec, nil
 		}
@@ -429,7 +481,7 @@ func (r *Reader) nextElement() ([]byte, error) {
 	line := r.line
 	elem, size, ok := r.scanElement()
 	if !ok {
-		return nil, r.syntaxErr("unexpected end of input in element")
+		return nil, r.elemErr(r.buf[r.pos:r.end])
 	}
 	if size > 0 {
 		err := r.skipped(line, size)
@@ -438,9 +490,9 @@ func (r *Reader) nextElement() ([]byte, error) {
 	}
 	var valid bool
 	if r.rec, valid = record.AppendCompact(r.rec[:0], elem); !valid {
-		return nil, r.syntaxErr("%w", syntaxError(elem))
+		return nil, r.elemErr(elem)
 	}
-	r.line += bytes.Count(elem, []byte{'\n'})
+	r.countLines(elem, r.pos)
 	r.next(r.pos + len(elem))
 	return r.rec, nil
 }
@@ -456,7 +508,7 @@ func (r *Reader) next(end int) {
 func (r *Reader) finish() error {
 	r.state = arrayDone
 	if r.skipSpace() {
-		return r.syntaxErr("unexpected %q after the closing ']'", r.buf[r.pos])
+		return r.syntaxErr("the end of the input after the array's closing ']'")
 	}
 	return r.endErr()
 }
@@ -474,7 +526,7 @@ func (r *Reader) scanElement() (elem []byte, tooLarge int64, ok bool) {
 			if !r.tooLarge(len(elem)) {
 				return elem, 0, true
 			}
-			r.line += bytes.Count(elem, []byte{'\n'})
+			r.countLines(elem, r.pos)
 			r.pos += len(elem)
 			return nil, int64(len(elem)), true
 		}
@@ -493,14 +545,14 @@ func (r *Reader) scanElement() (elem []byte, tooLarge int64, ok bool) {
 // start, buf[pos:end], s has scanned, and returns the element's size.
 func (r *Reader) skipElement(s *elemScan) (elem []byte, size int64, ok bool) {
 	for {
-		r.line += bytes.Count(r.buf[r.pos:r.end], []byte{'\n'})
+		r.countLines(r.buf[r.pos:r.end], r.pos)
 		size += int64(r.end - r.pos)
 		r.pos = r.end
 		if !r.fill() {
 			return nil, 0, false
 		}
 		if k := s.scan(r.buf[r.pos:r.end]); k >= 0 {
-			r.line += bytes.Count(r.buf[r.pos:r.pos+k], []byte{'\n'})
+			r.countLines(r.buf[r.pos:r.pos+k], r.pos)
 			r.pos += k
 			return nil, size + int64(k), true
 		}

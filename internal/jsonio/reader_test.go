@@ -2,7 +2,6 @@ package jsonio
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,21 +72,17 @@ func TestReadJSONLBadLine(t *testing.T) {
 	if want := []string{`{"a":1}`, `{"a":3}`, `{"a":6}`}; strings.Join(recs, "|") != strings.Join(want, "|") {
 		t.Errorf("records %q, want %q", recs, want)
 	}
-	wantErrs := []struct{ line, index int }{{3, 1}, {5, 3}, {6, 4}}
+	wantErrs := []string{
+		`line 3, column 8: record 2: expected a string key after ',' in an object, found '}'`,
+		`line 5, column 1: record 4: expected null, found "not"`,
+		`line 6, column 9: record 5: expected the end of the input after the value, found '{'`,
+	}
 	if len(recErrs) != len(wantErrs) {
 		t.Fatalf("errors %v, want %d", recErrs, len(wantErrs))
 	}
-	for i, w := range wantErrs {
-		e := recErrs[i]
-		if e.Line != w.line || e.Index != w.index {
-			t.Errorf("error %d at line %d, index %d; want line %d, index %d", i, e.Line, e.Index, w.line, w.index)
-		}
-		if prefix := fmt.Sprintf("line %d: ", w.line); !strings.HasPrefix(e.Error(), prefix) {
-			t.Errorf("error %q does not start with %q", e, prefix)
-		}
-		var se *json.SyntaxError
-		if !errors.As(e, &se) {
-			t.Errorf("error %v does not wrap a *json.SyntaxError", e)
+	for i, want := range wantErrs {
+		if e := recErrs[i]; e.Error() != want {
+			t.Errorf("error %d:\n%s\nwant\n%s", i, e, want)
 		}
 	}
 }
@@ -172,26 +167,31 @@ func TestAutoDetect(t *testing.T) {
 	}
 }
 
+// TestReadRecordsFatal: a broken array stops the read with an error that
+// names the line and column (from 1) of the offending byte, the element
+// (from 1) and what was expected there.
 func TestReadRecordsFatal(t *testing.T) {
 	tests := []struct {
-		in          string
-		line, index int
-		valid       int // records returned before the error
+		in    string
+		want  string
+		valid int // records returned before the error
 	}{
-		{`{"a":1}`, 1, 0, 0},
-		{`[1,2`, 1, 1, 1}, // a number is only complete at its delimiter
-		{"[1,\n2,\n{\"a\":}\n,3]", 3, 2, 2},
-		{"[1,\n\n2 3]", 3, 2, 2},
-		{`[1,]`, 1, 1, 1},
-		{`[,1]`, 1, 0, 0},
-		{`[1] [2]`, 1, 1, 1},
-		{`[1]x`, 1, 1, 1},
-		{`[01]`, 1, 0, 0},
-		{`["abc]`, 1, 0, 0},
-		{`[{"a":1]`, 1, 0, 0},
-		{`[tru]`, 1, 0, 0},
-		{"[\n{\"a\":\n\"b\nc\"}]", 2, 0, 0},
-		{"[", 1, 0, 0},
+		{`{"a":1}`, `line 1, column 1: element 1: expected '[' to start the array of records, found '{'`, 0},
+		{`[1,2`, `line 1, column 5: element 2: expected ',' or ']' after an array element, found the end of the input`, 1},
+		{"[1,\n2,\n{\"a\":}\n,3]", `line 3, column 6: element 3: expected a value after ':', found '}'`, 2},
+		{"[1,\n\n2 3]", `line 3, column 3: element 3: expected ',' or ']' after an array element, found '3'`, 2},
+		{`[1,]`, `line 1, column 4: element 2: expected a record after ',' in the array, found ']'`, 1},
+		{`[,1]`, `line 1, column 2: element 1: expected a record in the array, found ','`, 0},
+		{`[1] [2]`, `line 1, column 5: element 2: expected the end of the input after the array's closing ']', found '['`, 1},
+		{`[1]x`, `line 1, column 4: element 2: expected the end of the input after the array's closing ']', found 'x'`, 1},
+		{`[01]`, `line 1, column 3: element 1: expected the end of the input after the value, found '1'`, 0},
+		{`["abc]`, `line 1, column 7: element 1: expected '"' to end the string that starts at column 1, found the end of the input`, 0},
+		{`[{"a":1]`, `line 1, column 8: element 1: expected ',' or '}' after an object value, found ']'`, 0},
+		{`[tru]`, `line 1, column 2: element 1: expected true, found "tru"`, 0},
+		{"[\n{\"a\":\n\"b\nc\"}]", `line 3, column 3: element 1: expected '"' to end the string or a character, found control character U+000A (write it escaped, e.g. \n or \u0000)`, 0},
+		{"[", `line 1, column 2: element 1: expected a record or ']' in the array, found the end of the input`, 0},
+		{"  [1, 2,\t{\"a\": 1 2}]", `line 1, column 18: element 3: expected ',' or '}' after an object value, found '2'`, 2},
+		{"\xef\xbb\xbf[x]", `line 1, column 2: element 1: expected a value (an object, array, string, number, true, false or null), found 'x'`, 0},
 	}
 	for _, tt := range tests {
 		r := NewReader(strings.NewReader(tt.in), FormatRecords)
@@ -201,12 +201,8 @@ func TestReadRecordsFatal(t *testing.T) {
 			t.Errorf("read %q: error %v, want a *SyntaxError", tt.in, err)
 			continue
 		}
-		if se.Line != tt.line || se.Index != tt.index || len(recs) != tt.valid {
-			t.Errorf("read %q: %d records, then %v (line %d, index %d); want %d records, line %d, index %d",
-				tt.in, len(recs), err, se.Line, se.Index, tt.valid, tt.line, tt.index)
-		}
-		if prefix := fmt.Sprintf("line %d: ", tt.line); !strings.HasPrefix(err.Error(), prefix) {
-			t.Errorf("error %q does not start with %q", err, prefix)
+		if err.Error() != tt.want || len(recs) != tt.valid {
+			t.Errorf("read %q: %d records, then\n%v\nwant %d records, then\n%s", tt.in, len(recs), err, tt.valid, tt.want)
 		}
 		for range 2 {
 			if _, again := r.Next(); again != err {
@@ -259,7 +255,7 @@ func TestReadSmallReadsAndLongRecords(t *testing.T) {
 }
 
 func TestReadRecordsLineNumbers(t *testing.T) {
-	// Pretty-printed elements span lines; the error names the element's line.
+	// Pretty-printed elements span lines; the error names the offending byte's line.
 	var buf bytes.Buffer
 	buf.WriteString("[\n")
 	for i := range 5 {
@@ -269,8 +265,9 @@ func TestReadRecordsLineNumbers(t *testing.T) {
 	r := NewReader(&buf, FormatAuto)
 	recs, _, err := readAll(t, r)
 	var se *SyntaxError
-	if len(recs) != 5 || !errors.As(err, &se) || se.Line != 17 || se.Index != 5 {
-		t.Errorf("got %d records, then %v; want 5, then line 17 element 5", len(recs), err)
+	want := `line 18, column 10: element 6: expected a value after ':' (an object, array, string, number, true, false or null), found 'x'`
+	if len(recs) != 5 || !errors.As(err, &se) || err.Error() != want {
+		t.Errorf("got %d records, then %v; want 5, then %s", len(recs), err, want)
 	}
 }
 
@@ -349,6 +346,19 @@ func TestReadMillionStreaming(t *testing.T) {
 		}
 		if len(r.buf) > initialBufSize {
 			t.Errorf("%v: buffer grew to %d bytes", f, len(r.buf))
+		}
+	}
+}
+
+// TestReadRecordsColumnAcrossRefills: the column stays right when the
+// line's start left the window many refills ago.
+func TestReadRecordsColumnAcrossRefills(t *testing.T) {
+	in := "[\n" + strings.Repeat(`{"a":1}, `, 20_000) + `{"a" 2}]`
+	for _, wrap := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.HalfReader} {
+		recs, _, err := readAll(t, NewReader(wrap(strings.NewReader(in)), FormatAuto))
+		want := fmt.Sprintf("line 2, column %d: element 20001: expected ':' after an object key, found '2'", 9*20_000+6)
+		if len(recs) != 20_000 || err == nil || err.Error() != want {
+			t.Errorf("got %d records, then %v; want 20000, then %s", len(recs), err, want)
 		}
 	}
 }

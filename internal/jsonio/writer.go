@@ -212,7 +212,7 @@ func (w *Writer) encode(dst, rec []byte) ([]byte, error) {
 	recStart := len(dst)
 	dst, ok := record.AppendCompact(dst, rec)
 	if !ok {
-		return dst[:start], syntaxError(rec)
+		return dst[:start], fmt.Errorf("record is not valid JSON: %w", checkJSON(rec))
 	}
 	switch {
 	case w.opt.Format == FormatJSONL:

@@ -33,6 +33,11 @@ type Options struct {
 	// operators (Watermill's Recoverer, Timeout, Throttle, CorrelationID
 	// and the like).
 	Middleware []message.HandlerMiddleware
+	// Progress, when set, is called every ProgressInterval (default one
+	// second) while the pipeline runs, from one goroutine, with the counts
+	// so far; never after Run returns. It must return quickly.
+	Progress         func(Summary)
+	ProgressInterval time.Duration
 }
 
 // run is one execution of a plan.
@@ -88,7 +93,9 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	if r.opts.DrainTimeout <= 0 {
 		r.opts.DrainTimeout = r.sourcesDrainTimeout()
 	}
+	stopProgress := r.startProgress(start)
 	err = r.execute(ctx)
+	stopProgress()
 	sum := r.summary(time.Since(start))
 	r.log.Info("pipeline finished", zap.String("pipeline", p.Pipeline.Name), zap.Int64("in", sum.In), zap.Int64("out", sum.Out),
 		zap.Int64("filtered", sum.Filtered), zap.Int64("failed", sum.Failed), zap.Duration("elapsed", sum.Elapsed),
