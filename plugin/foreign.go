@@ -48,11 +48,13 @@ import (
 // understands it) when Publish returns nil, because the sink reports the
 // records durable then, and the source above it commits their progress.
 // Publish is called with one message per record, all the records of a
-// batch in one call, in order; calls may be concurrent. Close is called
-// once, when the run ends.
+// batch in one call, in order; calls may be concurrent. The sink closes
+// the Publisher when the run ends, unless KeepOpen is set (a Publisher
+// made outside the builder, that outlives the run).
 type ForeignPublisher struct {
 	Publisher message.Publisher
 	Topic     string
+	KeepOpen  bool
 }
 
 // ForeignSubscriber is what a [SubscriberSource] builder returns: a
@@ -94,7 +96,7 @@ func PublisherSink[C any](defaults func() *C, build func(*C, Env) (ForeignPublis
 		if fp.Publisher == nil {
 			return nil, errors.New("the builder returned no Publisher")
 		}
-		return &foreignSink{pub: fp.Publisher, topic: fp.Topic}, nil
+		return &foreignSink{pub: fp.Publisher, topic: fp.Topic, keepOpen: fp.KeepOpen}, nil
 	})
 }
 
@@ -171,8 +173,9 @@ func messageRecord(dst, payload []byte) []byte {
 
 // foreignSink is a Sink over a Watermill Publisher.
 type foreignSink struct {
-	pub   message.Publisher
-	topic string
+	pub      message.Publisher
+	topic    string
+	keepOpen bool
 }
 
 // Write publishes the records, one message each, in one Publish call.
@@ -194,7 +197,14 @@ func (s *foreignSink) Write(ctx context.Context, recs []Record) Pending {
 
 func (s *foreignSink) Durable() bool               { return true }
 func (s *foreignSink) Flush(context.Context) error { return nil }
-func (s *foreignSink) Close() error                { return s.pub.Close() }
+
+// Close closes the Publisher, unless it is to be kept open.
+func (s *foreignSink) Close() error {
+	if s.keepOpen {
+		return nil
+	}
+	return s.pub.Close()
+}
 
 // foreignSource is a Source over a Watermill Subscriber.
 type foreignSource struct {
