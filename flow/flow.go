@@ -8,8 +8,8 @@
 // limit or its end, everything read was written, sinks flushed and offsets
 // committed) or, for a streaming one, when ctx is cancelled and the run has
 // drained. The built-in functions (kafka, json.read, json.write,
-// filter.apply, stdout.write) are available through the default registry;
-// WithRegistry runs against another one.
+// sql.outbox, sql.write, filter.apply, stdout.write) are available
+// through the default registry; WithRegistry runs against another one.
 package flow
 
 import (
@@ -25,6 +25,7 @@ import (
 	// The built-in functions register themselves in plugin.Default().
 	_ "github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	_ "github.com/conveyor-etl/conveyor/connectors/kafka"
+	_ "github.com/conveyor-etl/conveyor/connectors/sql"
 	_ "github.com/conveyor-etl/conveyor/connectors/stdout"
 	_ "github.com/conveyor-etl/conveyor/operators"
 )
