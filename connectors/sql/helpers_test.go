@@ -167,8 +167,9 @@ func ackedOffset(t *testing.T, db *stdsql.DB, topic, group string) int64 {
 	return off
 }
 
-// report checks that every id in [0, n) arrived and logs the duplicates.
-func report(t *testing.T, what string, kills int, got map[int]int, n int) {
+// report checks that every id in [0, n) arrived and that duplicates stay
+// within maxDup, and logs a row of the crash table.
+func report(t *testing.T, what string, kills int, got map[int]int, n, maxDup int) {
 	t.Helper()
 	missing, dups, total := 0, 0, 0
 	for id := 0; id < n; id++ {
@@ -182,7 +183,10 @@ func report(t *testing.T, what string, kills int, got map[int]int, n int) {
 	for _, c := range got {
 		total += c
 	}
-	t.Logf("SQL-CRASH-TABLE | %s | kills %d | in %d | out %d | distinct %d | missing %d | duplicates %d", what, kills, n, total, len(got), missing, dups)
+	t.Logf("SQL-CRASH-TABLE | %s | kills %d | in %d | out %d | distinct %d | missing %d | duplicates %d (allowed %d)", what, kills, n, total, len(got), missing, dups, maxDup)
+	if dups > maxDup {
+		t.Errorf("%d duplicates, want at most %d", dups, maxDup)
+	}
 	if missing > 0 {
 		t.Errorf("%d of %d records missing", missing, n)
 	}

@@ -115,7 +115,7 @@ func TestIntegrationSQLOutboxToKafka(t *testing.T) {
 		values = append(values, m.Value)
 	}
 	got := ids(t, values)
-	report(t, "sql.outbox → kafka, no fault", 0, got, n)
+	report(t, "sql.outbox → kafka, no fault", 0, got, n, 0)
 	if got[-1] != 0 {
 		t.Error("a row of a rolled-back transaction reached Kafka")
 	}
@@ -164,7 +164,7 @@ func TestIntegrationSQLWriteFromKafka(t *testing.T) {
 		t.Errorf("summary out %d, want %d", sum.Out, n)
 	}
 	got := ids(t, tableValues(t, db, topic))
-	report(t, "kafka → sql.write, no fault", 0, got, n)
+	report(t, "kafka → sql.write, no fault", 0, got, n, 0)
 	if rows := countRows(t, db, topic); rows != n {
 		t.Errorf("%d rows, want %d (no fault: no duplicate)", rows, n)
 	}
