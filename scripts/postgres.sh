@@ -10,6 +10,7 @@
 #             .cache/postgres/data, runs initdb, starts, creates database "conveyor", waits until
 #             it answers, and prints the DSN (also written to .cache/postgres/dsn)
 #   down      stop the server (fast shutdown); the data stays until the next up
+#   restart   stop and start it again with its data (what a reconnect test needs)
 #   status    running or not (exit 3 if not)
 #   dsn       print the DSN
 #
@@ -99,6 +100,14 @@ cmd_up() {
   echo "POSTGRES_DSN=$DSN"
 }
 
+cmd_restart() {
+  find_bin && running || die "no PostgreSQL started by postgres.sh is running (scripts/postgres.sh up)"
+  as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 restart -m fast \
+    -o "-p $PORT -c listen_addresses=127.0.0.1 -k $SOCK -c max_connections=200" >/dev/null ||
+    { tail -n 30 "$LOG" >&2; die "the server did not restart"; }
+  echo "PostgreSQL on 127.0.0.1:$PORT restarted"
+}
+
 cmd_status() {
   if find_bin && running; then
     echo "PostgreSQL running on 127.0.0.1:$PORT (data in ${DATA#"$ROOT"/}); POSTGRES_DSN=$DSN"
@@ -111,6 +120,7 @@ cmd_status() {
 case "${1:-help}" in
 up) cmd_up ;;
 down) cmd_down ;;
+restart) cmd_restart ;;
 status) cmd_status ;;
 dsn) echo "$DSN" ;;
 help | -h | --help) usage ;;
