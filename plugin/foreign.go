@@ -128,7 +128,7 @@ func errForeignNeedsDurableSinks(st *config.Stage) error {
 	if st == nil {
 		return errors.New(msg)
 	}
-	return &config.Error{Pos: st.Pos, Stage: st.Index, StageID: st.ID, Key: "inputs", Msg: msg}
+	return &config.Error{Pos: st.Pos, Stage: st.Index, StageID: st.ID, Msg: msg}
 }
 
 // metaFields are the record members copied into message metadata.

@@ -22,7 +22,7 @@ type ConnConfig struct {
 type OutboxConfig struct {
 	ConnConfig
 	ConsumerGroup string        `key:"consumer_group" doc:"watermill-sql consumer group whose offset (in watermill_offsets_<topic>) records progress; runs with the same group continue where the last stopped"`
-	BatchSize     int           `key:"batch_size" doc:"rows read per query (and most records per batch); their offsets are stored together, in the query's transaction, once all of them are acked"`
+	BatchSize     int           `key:"batch_size" doc:"rows read per query; their offset is stored once all of them are acked, in the query's transaction (watermill-sql hands the rows over one at a time, each after the last was acked, so a crash replays at most this many)"`
 	PollInterval  time.Duration `key:"poll_interval_ms" unit:"ms" doc:"wait before querying again when no row was found"`
 	AckDeadline   time.Duration `key:"ack_deadline_ms" unit:"ms" doc:"a row whose batch is not acked within this long is read again (0 = wait forever, which holds back the reads of other outbox readers)"`
 	MaxMessages   int64         `key:"max_messages" doc:"stop after this many rows and exit; 0 streams until stopped"`
