@@ -60,6 +60,10 @@ func TestIntegrationSQLUniversalPubSub(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != dsn || exec.Command("../../scripts/postgres.sh", "status").Run() != nil {
 			t.Skip("\n*** SKIPPED: TestReconnect restarts the server with scripts/postgres.sh restart, and POSTGRES_DSN is not that script's server")
 		}
+		if raceEnabled {
+			t.Skip("\n*** SKIPPED under -race: Watermill's TestReconnect appends to its list of published messages in a goroutine " +
+				"and reads it without synchronization (pubsub/tests/test_pubsub.go:1086 and :1120, watermill v1.5.1); run it without -race")
+		}
 		features.ExactlyOnceDelivery = false
 		features.RestartServiceCommand = []string{"../../scripts/postgres.sh", "restart"}
 		tests.TestReconnect(t, tests.TestContext{TestID: tests.NewTestID(), Features: features}, single)
