@@ -66,7 +66,8 @@ type ForeignPublisher struct {
 // stops, failing the run, like every source when a batch fails). The
 // Subscriber must therefore record progress (commit, delete, mark) only for
 // acked messages. Messages are emitted in the order the Subscriber's
-// channel delivers them. The Subscriber is closed once the run has
+// channel delivers them; a Subscriber that closes its channel ends the
+// source, like the end of a file. The Subscriber is closed once the run has
 // finished (Commit) or is torn down (Close), so that it can record the
 // progress of the last acked messages as it closes.
 type ForeignSubscriber struct {
@@ -178,8 +179,13 @@ type foreignSink struct {
 	keepOpen bool
 }
 
-// Write publishes the records, one message each, in one Publish call.
+// Write publishes the records, one message each, in one Publish call;
+// nothing for no records (watermill-sql's Publisher, for one, fails on an
+// empty INSERT).
 func (s *foreignSink) Write(ctx context.Context, recs []Record) Pending {
+	if len(recs) == 0 {
+		return Done{}
+	}
 	msgs := make([]*message.Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = recordMessage(r)

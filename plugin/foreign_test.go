@@ -254,6 +254,10 @@ func TestPublisherSinkPublishesOneMessagePerRecord(t *testing.T) {
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// An empty write publishes nothing, so it cannot fail.
+	if err := sink.Write(context.Background(), nil).Wait(context.Background()); err != nil {
+		t.Errorf("an empty write: %v, want nil (nothing to publish)", err)
+	}
 	// A Publish that fails fails every record of the write.
 	err = sink.Write(context.Background(), recs).Wait(context.Background())
 	var werr *WriteError
