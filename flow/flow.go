@@ -8,9 +8,9 @@
 // limit or its end, everything read was written, sinks flushed and offsets
 // committed) or, for a streaming one, when ctx is cancelled and the run has
 // drained. The built-in functions (kafka, json.read, json.write,
-// filter.apply, stdout.write; package connectors/all registers them) are
-// available through the default registry; WithRegistry runs against
-// another one.
+// sql.outbox, sql.write, filter.apply, stdout.write; package connectors/all
+// registers them) are available through the default registry; WithRegistry
+// runs against another one.
 //
 // A failed run's error wraps the connectors' sentinel errors
 // (kafka.ErrUnreachable, kafka.ErrTopicNotFound, jsonfile.ErrInputNotFound,

@@ -5,6 +5,7 @@
 //   - "kafka": the Kafka source and sink (package connectors/kafka)
 //   - "json.read", "json.write": JSON array and JSON Lines files (connectors/jsonfile)
 //   - "stdout.write": records as JSON Lines on standard output (connectors/stdout)
+//   - "sql.outbox", "sql.write": PostgreSQL through watermill-sql (connectors/sql)
 //   - "filter.apply": keep the records a condition holds for (operators)
 //
 // Package flow imports it, so a program that runs pipelines through flow
@@ -19,6 +20,7 @@ package all
 import (
 	_ "github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	_ "github.com/conveyor-etl/conveyor/connectors/kafka"
+	_ "github.com/conveyor-etl/conveyor/connectors/sql"
 	_ "github.com/conveyor-etl/conveyor/connectors/stdout"
 	_ "github.com/conveyor-etl/conveyor/operators"
 )

@@ -141,3 +141,13 @@ func IsTombstone(rec []byte) bool {
 }
 
 var payloadPath = CompilePath(PayloadField)
+
+// Wrap appends to dst the record made of a value that is not a JSON object
+// (an array, a scalar, invalid JSON, empty): {"_kafka_payload":"<value>"},
+// the value escaped as Enrich escapes it, without metadata. Sources that
+// take payloads from elsewhere than Kafka wrap them so.
+func Wrap(dst []byte, value []byte) []byte {
+	dst = append(dst, `{"`+PayloadField+`":`...)
+	dst = appendString(dst, value)
+	return append(dst, '}')
+}

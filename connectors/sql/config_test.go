@@ -1,0 +1,91 @@
+package sql_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+)
+
+func loadText(t *testing.T, text string) (*config.Pipeline, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, path
+}
+
+// Bad keys are reported together, each naming the file, line, stage and
+// key, before anything connects.
+func TestConfigErrorsNameStageAndKey(t *testing.T) {
+	p, path := loadText(t, `
+[pipeline]
+name = "bad"
+
+[[stages]]
+id = "outbox"
+function = "sql.outbox"
+[stages.config]
+dsn = "postgres://127.0.0.1:1/db"
+topic = "orders; DROP TABLE x"
+batch_size = 0
+
+[[stages]]
+id = "rows"
+function = "sql.write"
+inputs = ["outbox"]
+[stages.config]
+dsn = ""
+topic = "out"
+max_rows_per_insert = 30000
+`)
+	err := flow.Validate(p)
+	if err == nil {
+		t.Fatal("Validate accepted the bad keys")
+	}
+	msg := err.Error()
+	for _, want := range []string{"p.toml", `"outbox"`, "topic", "only letters, digits", "batch_size", `"rows"`, "dsn", "max_rows_per_insert"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %s:\n%s", want, msg)
+		}
+	}
+	if !strings.Contains(msg, filepath.Base(path)+":") {
+		t.Errorf("error names no file:line:\n%s", msg)
+	}
+}
+
+// The outbox stores its offset as rows are acked, so it refuses a sink
+// that is durable only at the end of the run, before connecting.
+func TestOutboxRefusesJSONWrite(t *testing.T) {
+	p, _ := loadText(t, `
+[pipeline]
+name = "outbox-to-file"
+
+[[stages]]
+id = "outbox"
+function = "sql.outbox"
+[stages.config]
+dsn = "postgres://127.0.0.1:1/db"
+topic = "orders"
+
+[[stages]]
+id = "file"
+function = "json.write"
+inputs = ["outbox"]
+[stages.config]
+path = "out.json"
+`)
+	_, err := flow.Execute(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "durable only when the run ends") || !strings.Contains(err.Error(), `"outbox"`) {
+		t.Fatalf("err = %v, want the outbox stage refusing a sink durable only at the end", err)
+	}
+}
