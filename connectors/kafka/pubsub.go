@@ -362,11 +362,11 @@ func decodeMessage(m *sarama.ConsumerMessage) *message.Message {
 // made again for each delivery, and the source's own is acked when the copy
 // is.
 type subscription struct {
-	ctx   context.Context
-	src   *Source
-	in    <-chan *message.Message
-	out   chan *message.Message
-	log   *zap.Logger
+	ctx context.Context
+	src *Source
+	in  <-chan *message.Message
+	out chan *message.Message
+	log *zap.Logger
 	// partition is the partition of each message the source emits, until
 	// run takes it.
 	partition sync.Map
