@@ -69,6 +69,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 // source stopped (rather than because the session ended).
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, window chan<- inflight, slots chan<- struct{}) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
+	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
@@ -249,6 +250,10 @@ type builder struct {
 	// about 8 records, and making room for batch_size records each time was
 	// 250 KB of garbage per batch (a third of the CPU, with the GC).
 	lastLen, lastBufLen int
+	// asMessage, when set, turns each record into a message of its own
+	// (one), which is the whole batch (see Source.asMessage).
+	asMessage func(*sarama.ConsumerMessage) *message.Message
+	one       *message.Message
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -268,11 +273,15 @@ func newBuilder(topic string, partition int32, size int) *builder {
 	return &builder{topic: topic, partition: partition, size: size}
 }
 
-func (b *builder) empty() bool { return b.bb.Len() == 0 }
-func (b *builder) full() bool  { return b.bb.Len() >= b.size }
+func (b *builder) empty() bool { return b.bb.Len() == 0 && b.one == nil }
+func (b *builder) full() bool  { return b.bb.Len() >= b.size || b.one != nil }
 
 // add enriches m into the batch and returns the batch's new length.
 func (b *builder) add(m *sarama.ConsumerMessage) int {
+	if b.asMessage != nil {
+		b.one, b.first, b.last, b.bytes = b.asMessage(m), m.Offset, m.Offset, len(m.Value)
+		return 1
+	}
 	if b.bb.Len() == 0 {
 		n, bufCap := b.size, b.size*(len(m.Value)+96)
 		if b.lastLen > 0 && b.lastLen < b.size {
@@ -296,6 +305,11 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 
 // take returns the filled batch as a message and starts a new one.
 func (b *builder) take() filledBatch {
+	if b.one != nil {
+		fb := filledBatch{msg: b.one, n: 1, last: b.last, bytes: b.bytes, size: b.bytes}
+		b.one, b.bytes = nil, 0
+		return fb
+	}
 	n, size := b.bb.Len(), b.bb.Size()
 	id := b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10)
 	fb := filledBatch{msg: b.bb.Message(id, b.topic, b.partition), n: n, last: b.last, bytes: b.bytes, size: size}

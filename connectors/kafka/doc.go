@@ -11,6 +11,13 @@
 // the broker has acknowledged every record, so several batches can be in
 // flight while offsets still wait for their acks.
 //
+// [NewPublisher] and [NewSubscriber] are that producer and that consumer
+// group as a plain Watermill Pub/Sub (message mode, pubsub.go): one Kafka
+// record per message, its UUID and metadata in headers (watermill-kafka's),
+// a partition's messages handed out one at a time and committed only once
+// acked. Watermill's universal Pub/Sub test suite runs against them
+// (pubsub_suite_test.go lists the features they claim, and why).
+//
 // delivery = "per-message" swaps both for watermill-kafka's own Subscriber and
 // Publisher (one message per record, one synchronous send per message), kept
 // for compatibility and as a benchmark baseline.

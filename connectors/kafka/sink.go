@@ -68,7 +68,9 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	if err := client.RefreshMetadata(cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+	// An empty topic is the Publisher's (pubsub.go): it checks each topic
+	// Publish names.
+	if err := refreshTopic(client, cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		client.Close()
 		return nil, mark(fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
 			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)

@@ -67,6 +67,11 @@ type Source struct {
 	records      atomic.Int64
 	bytes        atomic.Int64
 	subscribed   atomic.Bool
+
+	// asMessage, when set, makes each record a message of its own, as it
+	// was published, instead of batches of enriched records: the message
+	// mode of Subscriber (see pubsub.go).
+	asMessage func(*sarama.ConsumerMessage) *message.Message
 }
 
 // NewSource connects to the brokers and joins nothing yet: the group is
