@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -142,7 +143,7 @@ func (l *loader) meta(t map[string]any, m *Meta) {
 var logLevels = []string{"debug", "info", "warn", "error"}
 
 func (l *loader) global(t map[string]any, g *Global) {
-	l.unknownKeys(t, "global", -1, "", []string{"plugins", "log_level", "variables", "max_inflight_mb"})
+	l.unknownKeys(t, "global", -1, "", []string{"plugins", "log_level", "variables", "max_inflight_mb", "http_addr", "stall_timeout_ms"})
 	g.Variables = map[string]string{}
 	if vt, ok := l.table(t, "variables", "global.variables"); ok {
 		for _, k := range slices.Sorted(maps.Keys(vt)) {
@@ -168,6 +169,21 @@ func (l *loader) global(t map[string]any, g *Global) {
 			l.fail(k, -1, "", k, "want a whole number of MiB from 1 to %d, got %s", 1<<20, describe(v))
 		}
 		g.MaxInflightMB = int(n)
+	}
+	g.HTTPAddr = l.str(t, "global", "http_addr", -1, "")
+	if g.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(g.HTTPAddr); err != nil {
+			l.fail("global.http_addr", -1, "", "global.http_addr", "want host:port (e.g. \"127.0.0.1:9464\"), got %q", g.HTTPAddr)
+		}
+	}
+	if v, ok := t["stall_timeout_ms"]; ok {
+		const k = "global.stall_timeout_ms"
+		before := len(l.errs) // an unset ${VAR} is reported once, not twice
+		n, err := toInt(l.expand(v, k, -1, ""))
+		if len(l.errs) == before && (err != nil || n < 1) {
+			l.fail(k, -1, "", k, "want a whole number of milliseconds, at least 1, got %s", describe(v))
+		}
+		g.StallTimeout = time.Duration(n) * time.Millisecond
 	}
 }
 

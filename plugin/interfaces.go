@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -27,6 +28,10 @@ type Env struct {
 	// RunID names this run of the pipeline (see config.NewRunID): the same
 	// for every stage of the run, different for every run.
 	RunID string
+	// Metrics registers the stage's own metrics (see the README's metric
+	// contract); what it registers gets the labels pipeline and stage, and
+	// is served at the run's /metrics. Use Registerer, which is never nil.
+	Metrics prometheus.Registerer
 }
 
 // Source reads records and emits them as batch messages (see [NewMessage]).

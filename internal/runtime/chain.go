@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -19,6 +21,7 @@ type step struct {
 	op   plugin.Operator // nil for a sink
 	sink plugin.Sink     // nil for an operator
 	next []*step
+	m    *telemetry.Stage
 }
 
 // write is what one sink gets from one batch.
@@ -31,6 +34,7 @@ type write struct {
 type chain struct {
 	r     *run
 	steps []*step
+	src   *telemetry.Stage
 }
 
 // handle runs a batch through the operators, hands the results to the sinks
@@ -43,6 +47,7 @@ func (c *chain) handle(msg *message.Message) error {
 		b = &plugin.Batch{Records: []plugin.Record{{Value: msg.Payload, Offset: -1}}}
 	}
 	defer b.EndTurn()
+	defer c.src.Batch(len(b.Records), time.Now())
 	// Writes and retries end when the run gives up draining, or when the
 	// source gives the batch up (its partition moved to another consumer).
 	ctx, cancel := context.WithCancel(msg.Context())
@@ -88,6 +93,7 @@ func (c *chain) eval(ctx context.Context, s *step, b *plugin.Batch, in []plugin.
 	if s.sink != nil {
 		if len(in) > 0 {
 			*writes = append(*writes, write{step: s, recs: in})
+			s.m.Handed(len(in))
 		}
 		return nil
 	}
@@ -99,9 +105,11 @@ func (c *chain) eval(ctx context.Context, s *step, b *plugin.Batch, in []plugin.
 		}
 		out = append(out, recovered...)
 	}
-	if dropped := len(in) - len(out) - len(failed); dropped > 0 {
+	dropped := max(len(in)-len(out)-len(failed), 0)
+	if dropped > 0 {
 		c.r.counts.filtered.Add(int64(dropped))
 	}
+	s.m.Operated(len(in), len(out), dropped)
 	for _, nx := range s.next {
 		if err := c.eval(ctx, nx, b, out, writes); err != nil {
 			return err
@@ -149,11 +157,13 @@ func (c *chain) settle(ctx context.Context, w write, b *plugin.Batch, err error)
 	for attempt := 1; ; attempt++ {
 		if err == nil {
 			c.r.counts.out.Add(int64(len(recs)))
+			w.step.m.Written(len(recs))
 			return nil
 		}
 		var we *plugin.WriteError
 		if !errors.As(err, &we) {
 			c.r.counts.failed.Add(int64(len(recs)))
+			w.step.m.Failed(len(recs))
 			c.r.log.Error("sink write failed as a whole", stageField(w.step.st), countField(len(recs)), zap.String("batch", batchPlace(b, recs[0])), errField(err), stackField(err))
 			return fmt.Errorf("stage %q: write: %w", w.step.st.ID, err)
 		}
@@ -162,6 +172,7 @@ func (c *chain) settle(ctx context.Context, w write, b *plugin.Batch, err error)
 			failed[i] = failure{rec: recs[idx], err: we.Errs[i]}
 		}
 		c.r.counts.out.Add(int64(len(recs) - len(failed)))
+		w.step.m.Written(len(recs) - len(failed))
 		lost, again := splitPermanent(failed)
 		if !p.mayRetry(attempt) {
 			lost, again = failed, nil

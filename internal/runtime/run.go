@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/internal/wmlog"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -29,6 +32,13 @@ type Options struct {
 	// report while the pipeline runs; they report once more at the end.
 	// Default one minute.
 	ReportInterval time.Duration
+	// Metrics, when set, receives the run's metrics too (they are always
+	// served by the run's own HTTP server when there is one).
+	Metrics prometheus.Registerer
+	// HTTPAddr or HTTPListener serve /metrics, /healthz and /readyz while
+	// the run lasts; HTTPAddr defaults to [global] http_addr.
+	HTTPAddr     string
+	HTTPListener net.Listener
 }
 
 // run is one execution of a plan.
@@ -42,6 +52,7 @@ type run struct {
 	counts counters
 	policy *policy
 	budget *plugin.Budget
+	obs    *telemetry.Run
 
 	sources map[*node]plugin.Source
 	ops     map[*node]plugin.Operator
@@ -76,6 +87,10 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	}
 	r.budget = plugin.NewBudget(int64(mb) << 20)
 	start := time.Now()
+	if err := r.startTelemetry(); err != nil {
+		return Summary{}, err
+	}
+	defer r.obs.Close()
 	if err := r.build(); err != nil {
 		r.closeAll()
 		return Summary{}, err
@@ -87,7 +102,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	sum := r.summary(time.Since(start))
 	r.log.Info("pipeline finished", zap.String("pipeline", p.Pipeline.Name), zap.Int64("in", sum.In), zap.Int64("out", sum.Out),
 		zap.Int64("filtered", sum.Filtered), zap.Int64("failed", sum.Failed), zap.Duration("elapsed", sum.Elapsed),
-		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil))
+		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil), zap.String("stages", sum.stagesText()))
 	return sum, err
 }
 
@@ -127,7 +142,7 @@ func (r *run) build() error {
 	if err != nil {
 		return err
 	}
-	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, log: r.log}
+	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, obs: r.obs, log: r.log}
 	if dl := r.plan.Pipeline.ErrorHandling.DeadLetterQueue; dl != nil && dl.Path == "" {
 		r.policy.dlqLimit = dlqTopicRecordLimit
 	}
@@ -155,7 +170,7 @@ func buildErr(n *node, err error) error {
 }
 
 func (r *run) env(n *node, autoCommit bool) plugin.Env {
-	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget, RunID: r.id,
+	return plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, AutoCommit: autoCommit, Budget: r.budget, RunID: r.id, Metrics: r.obs.Registerer(n.st.ID),
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
@@ -177,7 +192,7 @@ func (r *run) durableBelow(n *node) bool {
 func (r *run) steps(n *node) []*step {
 	var out []*step
 	for _, c := range n.children {
-		s := &step{st: c.st}
+		s := &step{st: c.st, m: r.obs.Stage(c.st.ID)}
 		if c.role == plugin.RoleSink {
 			s.sink = r.sinks[c]
 		} else {
@@ -197,7 +212,7 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	for _, n := range r.plan.sources {
-		c := &chain{r: r, steps: r.steps(n)}
+		c := &chain{r: r, steps: r.steps(n), src: r.obs.Stage(n.st.ID)}
 		router.AddConsumerHandler(n.st.ID, n.st.ID, r.sources[n], c.handle)
 	}
 	routerDone := make(chan error, 1)
@@ -216,7 +231,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.String("run_id", r.id), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	stopReports := r.startReports()
+	stopWatching := r.watchStages(ctx)
 	deadline := r.wait(ctx, routerDone)
+	stopWatching()
 	stopReports()
 	err = r.finish(deadline)
 	if cerr := router.Close(); cerr != nil && err == nil {
@@ -350,7 +367,7 @@ func (r *run) closeAll() {
 
 func (r *run) summary(elapsed time.Duration) Summary {
 	s := Summary{Out: r.counts.out.Load(), Filtered: r.counts.filtered.Load(), Failed: r.counts.failed.Load(),
-		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed}
+		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed, Stages: r.stageSummaries()}
 	for _, src := range r.sources {
 		st := src.Stats()
 		s.In += st.Records
