@@ -14,8 +14,10 @@ package flow
 
 import (
 	"context"
+	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -45,6 +47,24 @@ func WithLogger(l *zap.Logger) Option { return func(o *runtime.Options) { o.Logg
 // batches (default 30s). What does not finish in time is not committed and
 // is read again by the next run.
 func WithDrainTimeout(d time.Duration) Option { return func(o *runtime.Options) { o.DrainTimeout = d } }
+
+// WithHTTPAddr serves /metrics (Prometheus), /healthz and /readyz on
+// addr ("127.0.0.1:9464") while the run lasts, as `conveyor run
+// --http-addr` does; it overrides [global] http_addr. Without it or that
+// key, nothing is served.
+func WithHTTPAddr(addr string) Option { return func(o *runtime.Options) { o.HTTPAddr = addr } }
+
+// WithHTTPListener is WithHTTPAddr on a listener the caller opened (port 0,
+// say, to learn the port); the run closes it when it ends.
+func WithHTTPListener(l net.Listener) Option { return func(o *runtime.Options) { o.HTTPListener = l } }
+
+// WithMetrics registers the run's metrics (names in the README's "Operate"
+// section; not the Go and process collectors) with reg as well, for an
+// embedder that serves its own /metrics. They are unregistered when the
+// run ends, so that runs one after another can use the same reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(o *runtime.Options) { o.Metrics = reg }
+}
 
 // Run runs the pipeline; see the package doc.
 func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -74,8 +75,12 @@ func FilterSpec() *plugin.Spec {
 		Plugin:  "filter",
 		Summary: "keep the records whose column compares true with value",
 		Doc:     filterHelp(),
-		Operator: plugin.NewFactory(DefaultFilterConfig, func(c *FilterConfig, _ plugin.Env) (plugin.Operator, error) {
-			return NewFilter(c)
+		Operator: plugin.NewFactory(DefaultFilterConfig, func(c *FilterConfig, env plugin.Env) (plugin.Operator, error) {
+			f, err := NewFilter(c)
+			if err == nil {
+				telemetry.RegisterTypeMismatch(env.Registerer(), func() int64 { return f.Stats().TypeMismatch })
+			}
+			return f, err
 		}),
 	}
 }

@@ -98,6 +98,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		"run a pipeline (\"-\" reads it from stdin) until its sources end, then commit and print a summary")
 	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
 	format := c.String("log-format", "auto", "console, json, or auto (console on a terminal)")
+	httpAddr := c.String("http-addr", "", "serve /metrics, /healthz and /readyz on this host:port while running (default: [global] http_addr, else none)")
+	summaryJSON := c.String("summary-json", "", "write the end-of-run summary, per stage, as JSON to this file")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -120,8 +122,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signalContext(log)
 	defer stop()
-	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	opts := []flow.Option{flow.WithLogger(log)}
+	if *httpAddr != "" {
+		opts = append(opts, flow.WithHTTPAddr(*httpAddr))
+	}
+	sum, err := flow.Execute(ctx, p, opts...)
 	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
+	if *summaryJSON != "" {
+		if werr := writeSummary(*summaryJSON, p, sum, err); werr != nil {
+			fmt.Fprintf(stderr, "conveyor: %v\n", werr)
+			if err == nil {
+				return 1
+			}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "conveyor: %v\n", err)
 		return 1

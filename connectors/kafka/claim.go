@@ -38,6 +38,8 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		return
 	}
 	part := s.part(claim.Partition())
+	s.obs.claimed(claim)
+	defer s.obs.released(claim.Partition())
 	ctx, giveUp := context.WithCancel(s.ctx)
 	defer giveUp()
 	// A slot is taken before a batch is emitted and given back once the
@@ -156,6 +158,7 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(len(fb.batch.Records)))
+		s.obs.emitted(fb.batch.Partition, fb.first, fb.ts)
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
@@ -241,6 +244,7 @@ type builder struct {
 	buf       []byte
 	prev      *plugin.Batch
 	first     int64
+	firstTS   time.Time
 	last      int64
 	bytes     int
 	// lastLen and lastBufLen are the previous batch's records and buffer
@@ -259,6 +263,8 @@ const maxPrealloc = 4 << 20
 type filledBatch struct {
 	batch *plugin.Batch
 	id    string
+	first int64
+	ts    time.Time // the first record's timestamp
 	last  int64
 	bytes int // input value bytes
 	size  int // bytes of the batch's records, as enriched
@@ -283,7 +289,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 		}
 		b.recs = make([]plugin.Record, 0, n)
 		b.buf = make([]byte, 0, min(bufCap, maxPrealloc))
-		b.first = m.Offset
+		b.first, b.firstTS = m.Offset, m.Timestamp
 	}
 	// sarama decodes a null key or value as nil, an empty one as non-nil.
 	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, ValueNull: m.Value == nil, Partition: m.Partition, Offset: m.Offset}
@@ -304,7 +310,7 @@ func (b *builder) take() filledBatch {
 	batch := &plugin.Batch{Records: b.recs, Origin: b.topic, Partition: b.partition}
 	batch.After(b.prev)
 	b.prev = batch
-	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), last: b.last, bytes: b.bytes, size: len(b.buf)}
+	fb := filledBatch{batch: batch, id: b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10), first: b.first, ts: b.firstTS, last: b.last, bytes: b.bytes, size: len(b.buf)}
 	b.lastLen, b.lastBufLen = len(b.recs), len(b.buf)
 	b.recs, b.buf, b.bytes = nil, nil, 0
 	return fb
