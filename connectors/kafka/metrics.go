@@ -31,6 +31,9 @@ type partObs struct {
 	// only at flush, needs only the head).
 	stamps     []stamp
 	lastCommit time.Time
+	// start is the first offset the claim read; with no offset committed
+	// (a new group) it stands for the committed position. -1 until read.
+	start int64
 }
 
 type stamp struct {
@@ -45,7 +48,7 @@ func newSourceObs() *sourceObs { return &sourceObs{parts: map[int32]*partObs{}} 
 // claimed starts following a partition the session gave the source.
 func (o *sourceObs) claimed(claim sarama.ConsumerGroupClaim) {
 	o.mu.Lock()
-	o.parts[claim.Partition()] = &partObs{claim: claim}
+	o.parts[claim.Partition()] = &partObs{claim: claim, start: -1}
 	o.mu.Unlock()
 }
 
@@ -59,8 +62,13 @@ func (o *sourceObs) released(partition int32) {
 // emitted records a batch handed to the router.
 func (o *sourceObs) emitted(partition int32, first int64, ts time.Time) {
 	o.mu.Lock()
-	if p := o.parts[partition]; p != nil && len(p.stamps) < maxStamps {
-		p.stamps = append(p.stamps, stamp{first, ts})
+	if p := o.parts[partition]; p != nil {
+		if p.start < 0 {
+			p.start = first
+		}
+		if len(p.stamps) < maxStamps {
+			p.stamps = append(p.stamps, stamp{first, ts})
+		}
 	}
 	o.mu.Unlock()
 }
@@ -100,7 +108,11 @@ func (s *Source) partitions() []partView {
 		}
 		v.behind = p.claim.HighWaterMarkOffset() // the end, for now
 		views = append(views, v)
-		initial = append(initial, p.claim.InitialOffset()) // negative when the group had no offset
+		from := p.claim.InitialOffset() // negative when the group had no offset
+		if from < 0 {
+			from = p.start
+		}
+		initial = append(initial, from)
 	}
 	s.obs.mu.Unlock()
 	s.mu.Lock()
@@ -114,11 +126,8 @@ func (s *Source) partitions() []partView {
 			committed = max(committed, st.committed)
 			mark = max(mark, st.mark, st.committed)
 		}
-		if committed < 0 {
-			committed = end // nothing known committed, nothing read: no lag to report
-		}
-		if mark < 0 {
-			mark = end
+		if committed < 0 { // nothing committed, nothing read yet: no lag known
+			committed, mark = end, end
 		}
 		v.Lag = max(end-committed, 0)
 		v.position, v.behind = mark, max(end-mark, 0)
