@@ -200,3 +200,25 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestRunHTTPAddrTaken: a --http-addr that cannot be listened on fails the
+// run before it connects to anything, naming the address.
+func TestRunHTTPAddrTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "copy.toml")
+	if err := os.WriteFile(path, []byte(copyPipeline(t, filepath.Join(dir, "out.json"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, "run", path, "--http-addr", l.Addr().String())
+	if want := fmt.Sprintf("serving metrics on http_addr %q: listen tcp %s: bind: address already in use", l.Addr(), l.Addr()); code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("run on a taken port: exit %d, want 1 with %q; stderr:\n%s", code, want, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.json")); err == nil {
+		t.Error("the run wrote its output although it could not serve its metrics")
+	}
+}
