@@ -120,9 +120,9 @@ func blockRegistry(gate <-chan struct{}) *plugin.Registry {
 type blockSink struct{ gate <-chan struct{} }
 
 func (s blockSink) Write(context.Context, []plugin.Record) plugin.Pending { return s }
-func (s blockSink) Durable() bool                                        { return true }
-func (s blockSink) Flush(context.Context) error                          { return nil }
-func (s blockSink) Close() error                                         { return nil }
+func (s blockSink) Durable() bool                                         { return true }
+func (s blockSink) Flush(context.Context) error                           { return nil }
+func (s blockSink) Close() error                                          { return nil }
 
 // Wait blocks until the gate opens.
 func (s blockSink) Wait(ctx context.Context) error {
