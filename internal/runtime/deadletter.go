@@ -33,7 +33,7 @@ func (r *run) buildDeadLetter() (plugin.Sink, error) {
 		return openFileDLQ(dl.Path)
 	}
 	n := r.plan.deadLetter
-	return n.spec.Sink.Build(n.cfg, plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, Logger: r.log.With(zap.String("stage", n.st.ID))})
+	return n.spec.Sink.Build(n.cfg, plugin.Env{Pipeline: r.plan.Pipeline, Stage: n.st, Metrics: r.obs.Registerer(n.st.ID), Logger: r.log.With(zap.String("stage", n.st.ID))})
 }
 
 // dlqTable is the dead-letter table's place in the file, for errors.

@@ -83,8 +83,12 @@ func (r *Run) Stages() []*Stage {
 }
 
 // Registerer is what stage id registers its own metrics with (see
-// plugin.Env.Metrics): the labels pipeline and stage are added.
+// plugin.Env.Metrics): the labels pipeline and stage are added. Nil on a
+// nil *Run.
 func (r *Run) Registerer(stage string) prometheus.Registerer {
+	if r == nil {
+		return nil
+	}
 	return prometheus.WrapRegistererWith(prometheus.Labels{LabelPipeline: r.pipeline, LabelStage: stage}, tee{r})
 }
 
