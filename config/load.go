@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -155,6 +156,11 @@ func (l *loader) global(t map[string]any, g *Global) {
 	}
 	l.decode("global", t, g, "variables")
 	g.PluginsPos = l.at("global.plugins")
+	if g.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(g.HTTPAddr); err != nil {
+			l.fail(BadValue, "global.http_addr", -1, "", "global.http_addr", "want host:port (e.g. \"127.0.0.1:9464\"), got %q", g.HTTPAddr)
+		}
+	}
 }
 
 // decode fills dst, the type of the table at name, from t with the tag

@@ -103,6 +103,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad log level",
 			append([]string{`[global]`, `log_level = "verbose"`}, twoStages...),
 			[]string{`p.toml:2:1: global.log_level: unknown value "verbose" (want one of debug, info, warn, error)`}},
+		{"http_addr not host:port",
+			append([]string{`[global]`, `http_addr = "9464"`}, twoStages...),
+			[]string{`p.toml:2:1: global.http_addr: want host:port (e.g. "127.0.0.1:9464"), got "9464"`}},
+		{"stall_timeout_ms not positive",
+			append([]string{`[global]`, `stall_timeout_ms = 0`}, twoStages...),
+			[]string{`p.toml:2:1: global.stall_timeout_ms: want a duration >= 1 ms, got an integer 0`}},
 		{"variables not a table",
 			append([]string{`[global]`, `variables = ["a"]`}, twoStages...),
 			[]string{`p.toml:2:1: global.variables: must be a table, got an array`}},
@@ -266,6 +272,8 @@ func TestParseOK(t *testing.T) {
 		`[global]`,
 		`plugins = ["kafka", "json"]`,
 		`log_level = "WARN"`,
+		`http_addr = "127.0.0.1:9464"`,
+		`stall_timeout_ms = "1500"`,
 		`[[stages]]`,
 		`id = "source"`,
 		`function = "json.read"`,
@@ -292,6 +300,9 @@ func TestParseOK(t *testing.T) {
 	if strings.Join(p.Global.Plugins, ",") != "kafka,json" || p.Global.LogLevel != "warn" {
 		t.Errorf("global = %+v", p.Global)
 	}
+	if p.Global.HTTPAddr != "127.0.0.1:9464" || p.Global.StallTimeout != 1500*time.Millisecond {
+		t.Errorf("http_addr %q, stall_timeout_ms %s; want 127.0.0.1:9464, 1.5s", p.Global.HTTPAddr, p.Global.StallTimeout)
+	}
 	if p.Global.PluginsPos.String() != "p.toml:6:1" {
 		t.Errorf("PluginsPos = %s", p.Global.PluginsPos)
 	}
@@ -299,11 +310,11 @@ func TestParseOK(t *testing.T) {
 		t.Fatalf("stages = %+v", p.Stages)
 	}
 	st := p.Stages[1]
-	if st.Index != 1 || st.Pos.String() != "p.toml:14:1" || st.FunctionPos.String() != "p.toml:16:1" || st.InputsPos.String() != "p.toml:17:1" {
+	if st.Index != 1 || st.Pos.String() != "p.toml:16:1" || st.FunctionPos.String() != "p.toml:18:1" || st.InputsPos.String() != "p.toml:19:1" {
 		t.Errorf("stage positions: %d %s %s %s", st.Index, st.Pos, st.FunctionPos, st.InputsPos)
 	}
 	want := config.ErrorHandling{Strategy: config.Retry, MaxRetries: 5, RetryDelay: 250 * time.Millisecond, Backoff: "exponential",
-		DeadLetterQueue: &config.DeadLetter{Path: "dead.jsonl", Pos: config.Pos{File: "p.toml", Line: 23, Col: 1}}}
+		DeadLetterQueue: &config.DeadLetter{Path: "dead.jsonl", Pos: config.Pos{File: "p.toml", Line: 25, Col: 1}}}
 	got := p.ErrorHandling
 	if got.Strategy != want.Strategy || got.MaxRetries != want.MaxRetries || got.RetryDelay != want.RetryDelay ||
 		got.Backoff != want.Backoff || got.DeadLetterQueue == nil || got.DeadLetterQueue.Path != want.DeadLetterQueue.Path ||

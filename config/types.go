@@ -43,10 +43,24 @@ type Global struct {
 	// MaxInflightMB bounds the MiB of records a run holds in flight across
 	// its sources (max_inflight_mb; 0 means DefaultMaxInflightMB).
 	MaxInflightMB int `key:"max_inflight_mb" unit:"MiB" min:"1" max:"1048576" doc:"MiB of records all batches in flight hold between them, over every source and partition; a source that would go over waits"`
+	// HTTPAddr is where a run serves /metrics, /healthz and /readyz;
+	// "" serves nothing (the default; `conveyor run --http-addr` overrides).
+	HTTPAddr string `key:"http_addr" doc:"host:port to serve /metrics, /healthz and /readyz on while the pipeline runs (e.g. \"127.0.0.1:9464\"); empty (default): no HTTP server"`
+	// StallTimeout is how long a partition with records to read may make
+	// no progress before /readyz answers 503 (0 means DefaultStallTimeout).
+	StallTimeout time.Duration `key:"stall_timeout_ms" unit:"ms" min:"1" doc:"/readyz answers 503 when a partition with records to read makes no progress for this long"`
 }
 
 // DefaultGlobal is what an absent [global] table means.
-func DefaultGlobal() Global { return Global{MaxInflightMB: DefaultMaxInflightMB} }
+func DefaultGlobal() Global {
+	return Global{MaxInflightMB: DefaultMaxInflightMB, StallTimeout: DefaultStallTimeout}
+}
+
+// DefaultStallTimeout is stall_timeout_ms when it is not set: longer than
+// a broker restart or a sink's default retries take, so that a readiness
+// probe does not flap on a hiccup, short enough to catch a stuck consumer
+// within a minute.
+const DefaultStallTimeout = 60 * time.Second
 
 // DefaultMaxInflightMB is the in-flight budget when max_inflight_mb is not
 // set: far above what the default batches need for a few partitions, low

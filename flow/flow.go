@@ -19,9 +19,11 @@ package flow
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -48,17 +50,54 @@ type Summary struct {
 	InBytes int64
 	// Elapsed is how long the run took.
 	Elapsed time.Duration
+	// Stages breaks the counts down per stage, in file order.
+	Stages []StageSummary
 }
 
+// StageSummary is what one stage did. A source's In and Out are the
+// records it read. An operator's In are the records that reached it, Out
+// those it passed on, Filtered those it dropped. A sink's In are the
+// records handed to it, Out those it made durable. Failed and DeadLettered
+// count the stage's records given up on and sent to the dead-letter queue
+// (see Summary).
+type StageSummary struct {
+	ID, Function string
+	Role         string // source, operator or sink
+	In, Out      int64
+	Filtered     int64
+	Failed       int64
+	DeadLettered int64
+}
+
+// String is "id in=N out=N", with filtered, failed and dead_lettered when
+// not zero.
+func (s StageSummary) String() string { return runtime.StageSummary(s).String() }
+
 // RecordsPerSecond is In over Elapsed.
-func (s Summary) RecordsPerSecond() float64 { return runtime.Summary(s).RecordsPerSecond() }
+func (s Summary) RecordsPerSecond() float64 { return s.runtime().RecordsPerSecond() }
 
-func (s Summary) String() string { return runtime.Summary(s).String() }
+func (s Summary) String() string { return s.runtime().String() }
 
-// summary converts the runtime's summary at the package boundary: the two
-// types have the same fields, so that a field added to one and not the
-// other fails to compile here.
-func summary(s runtime.Summary) Summary { return Summary(s) }
+// summary converts the runtime's summary at the package boundary. The
+// stage type converts as a whole (same fields, so a field added to one and
+// not the other fails to compile here); the summary field by field.
+func summary(s runtime.Summary) Summary {
+	out := Summary{In: s.In, Out: s.Out, Filtered: s.Filtered, Failed: s.Failed, DeadLettered: s.DeadLettered,
+		InBytes: s.InBytes, Elapsed: s.Elapsed}
+	for _, st := range s.Stages {
+		out.Stages = append(out.Stages, StageSummary(st))
+	}
+	return out
+}
+
+func (s Summary) runtime() runtime.Summary {
+	out := runtime.Summary{In: s.In, Out: s.Out, Filtered: s.Filtered, Failed: s.Failed, DeadLettered: s.DeadLettered,
+		InBytes: s.InBytes, Elapsed: s.Elapsed}
+	for _, st := range s.Stages {
+		out.Stages = append(out.Stages, runtime.StageSummary(st))
+	}
+	return out
+}
 
 // Option changes how a pipeline runs. Options are made by the With
 // functions of this package.
@@ -72,6 +111,9 @@ type options struct {
 	middleware   []message.HandlerMiddleware
 	progress     func(Summary)
 	progressIntv time.Duration
+	httpAddr     string
+	httpListener net.Listener
+	metrics      prometheus.Registerer
 }
 
 // WithRegistry runs with reg instead of plugin.Default().
@@ -108,6 +150,24 @@ func WithProgress(interval time.Duration, f func(Summary)) Option {
 	return Option{func(o *options) { o.progress, o.progressIntv = f, interval }}
 }
 
+// WithHTTPAddr serves /metrics (Prometheus), /healthz and /readyz on
+// addr ("127.0.0.1:9464") while the run lasts, as `conveyor run
+// --http-addr` does; it overrides [global] http_addr. Without it or that
+// key, nothing is served.
+func WithHTTPAddr(addr string) Option { return Option{func(o *options) { o.httpAddr = addr }} }
+
+// WithHTTPListener is WithHTTPAddr on a listener the caller opened (port 0,
+// say, to learn the port); the run closes it when it ends.
+func WithHTTPListener(l net.Listener) Option { return Option{func(o *options) { o.httpListener = l }} }
+
+// WithMetrics registers the run's metrics (names in the README's "Operate"
+// section; not the Go and process collectors) with reg as well, for an
+// embedder that serves its own /metrics. They are unregistered when the
+// run ends, so that runs one after another can use the same reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return Option{func(o *options) { o.metrics = reg }}
+}
+
 // Run runs the pipeline; see the package doc.
 func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {
 	_, err := Execute(ctx, cfg, opts...)
@@ -141,7 +201,7 @@ func runtimeOptions(opts []Option) runtime.Options {
 		}
 	}
 	ro := runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware,
-		ProgressInterval: o.progressIntv}
+		ProgressInterval: o.progressIntv, HTTPAddr: o.httpAddr, HTTPListener: o.httpListener, Metrics: o.metrics}
 	if f := o.progress; f != nil {
 		ro.Progress = func(s runtime.Summary) { f(summary(s)) }
 	}

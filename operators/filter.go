@@ -15,6 +15,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -75,8 +76,12 @@ func FilterSpec() *plugin.Spec {
 		Plugin:  "filter",
 		Summary: "keep the records whose column compares true with value",
 		Doc:     filterHelp(),
-		Operator: plugin.NewFactory(DefaultFilterConfig, func(_ context.Context, c *FilterConfig, _ plugin.Env) (plugin.Operator, error) {
-			return NewFilter(c)
+		Operator: plugin.NewFactory(DefaultFilterConfig, func(_ context.Context, c *FilterConfig, env plugin.Env) (plugin.Operator, error) {
+			f, err := NewFilter(c)
+			if err == nil {
+				telemetry.RegisterTypeMismatch(env.Registerer(), func() int64 { return f.Stats().TypeMismatch })
+			}
+			return f, err
 		}),
 	}
 }

@@ -37,6 +37,7 @@ type Record struct {
 //     without it is one record (its payload is the record's JSON).
 //   - [MetaOrigin] and [MetaPartition]: where the records came from (the
 //     Kafka topic, or a file's path, with partition 0).
+//   - [MetaRecords]: how many records the payload holds.
 //   - [MetaOffsets]: each record's offset, as "first-last" when they follow
 //     one another, else a comma-separated list (compacted topics,
 //     transaction markers). Absent when unknown (-1).
@@ -60,6 +61,7 @@ const (
 	MetaOrigin    = "conveyor_origin"
 	MetaPartition = "conveyor_partition"
 	MetaOffsets   = "conveyor_offsets"
+	MetaRecords   = "conveyor_records"
 	// FormatBatch is MetaFormat's value on a batch message.
 	FormatBatch = "batch/v1"
 )
@@ -131,7 +133,7 @@ func (bb *BatchBuilder) Size() int { return len(bb.buf) }
 func (bb *BatchBuilder) Message(id, origin string, partition int32) *message.Message {
 	msg := message.NewMessage(id, bb.buf)
 	msg.Metadata = message.Metadata{MetaFormat: FormatBatch, MetaOrigin: origin,
-		MetaPartition: strconv.FormatInt(int64(partition), 10)}
+		MetaPartition: strconv.FormatInt(int64(partition), 10), MetaRecords: strconv.Itoa(len(bb.offsets))}
 	if o := formatOffsets(bb.offsets); o != "" {
 		msg.Metadata[MetaOffsets] = o
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -37,6 +38,10 @@ type Env struct {
 	// RunID names this run of the pipeline (see config.NewRunID): the same
 	// for every stage of the run, different for every run.
 	RunID string
+	// Metrics registers the stage's own metrics (see the README's metric
+	// contract); what it registers gets the labels pipeline and stage, and
+	// is served at the run's /metrics. Use Registerer, which is never nil.
+	Metrics prometheus.Registerer
 }
 
 // ResolvePath returns p relative to the pipeline file's directory.

@@ -62,7 +62,7 @@ func Rebatch(msg *message.Message, b Batch, out []Record) *message.Message {
 	b.Records = out
 	m := b.Message(msg.UUID)
 	for k, v := range msg.Metadata {
-		if _, own := m.Metadata[k]; !own && k != MetaOffsets {
+		if _, own := m.Metadata[k]; !own && k != MetaOffsets && k != MetaRecords {
 			m.Metadata[k] = v
 		}
 	}

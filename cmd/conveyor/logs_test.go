@@ -20,7 +20,7 @@ func TestRunLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	summary := regexp.MustCompile(`(?m)^conveyor: ` + regexp.QuoteMeta(path) +
-		`: records in=\d+ out=\d+ filtered=0 failed=0 dead_lettered=0 elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s$`)
+		`: records in=\d+ out=\d+ filtered=0 failed=0 dead_lettered=0 elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s \| stages: load in=\d+ out=\d+; save in=\d+ out=\d+$`)
 
 	code, _, stderr := cli(t, "run", path, "--log-format", "json")
 	if code != 0 || !summary.MatchString(stderr) {
@@ -45,7 +45,7 @@ func TestRunLogs(t *testing.T) {
 	if quoted == nil {
 		t.Fatal("README quotes no summary line (`conveyor: NAME: records in=…`)")
 	}
-	shape := regexp.MustCompile(`in=\d+ out=\d+ filtered=\d+ failed=\d+ dead_lettered=\d+ elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s$`)
+	shape := regexp.MustCompile(`in=\d+ out=\d+ filtered=\d+ failed=\d+ dead_lettered=\d+ elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s \| stages: (\S+ in=\d+ out=\d+( filtered=\d+)?(; )?)+$`)
 	if !shape.Match(quoted[1]) {
 		t.Errorf("README's summary line %q is not shaped like the one printed", quoted[1])
 	}

@@ -68,7 +68,7 @@ func TestInfoTables(t *testing.T) {
 	if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "[global]:\n") {
 		t.Fatalf("info global: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	for _, want := range []string{"\n  max_inflight_mb  integer (MiB), 1 to 1048576  64 ", "\n  log_level ", "\n  plugins "} {
+	for _, want := range []string{"\n  max_inflight_mb   integer (MiB), 1 to 1048576  64 ", "\n  log_level ", "\n  plugins "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("info global lacks %q:\n%s", want, stdout)
 		}

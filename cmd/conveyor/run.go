@@ -69,6 +69,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
 	format := c.String("log-format", "auto", "console, json, or auto (console on a terminal)")
 	noProgress := c.Bool("no-progress", false, "no live progress line (there is none when stderr is not a terminal)")
+	httpAddr := c.String("http-addr", "", "serve /metrics, /healthz and /readyz on this host:port while running (default: [global] http_addr, else none)")
+	summaryJSON := c.String("summary-json", "", "write the end-of-run summary, per stage, as JSON to this file")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -106,6 +108,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signalContext(log)
 	defer stop()
+	if *httpAddr != "" {
+		opts = append(opts, flow.WithHTTPAddr(*httpAddr))
+	}
 	sum, err := flow.Execute(ctx, p, append(opts, flow.WithLogger(log))...)
 	if pr != nil {
 		pr.close()
@@ -116,6 +121,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
+	if *summaryJSON != "" {
+		if werr := writeSummary(*summaryJSON, p, sum, err); werr != nil {
+			fmt.Fprintf(stderr, "conveyor: %v\n", werr)
+			if err == nil {
+				return 1
+			}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "conveyor: %v\n", err)
 		return 1

@@ -39,6 +39,8 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		return
 	}
 	part := s.part(claim.Partition())
+	s.obs.claimed(claim)
+	defer s.obs.released(claim.Partition())
 	ctx, giveUp := context.WithCancel(s.ctx)
 	defer giveUp()
 	// A slot is taken before a batch is emitted and given back once the
@@ -159,6 +161,7 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(fb.n))
+		s.obs.emitted(fb.partition, fb.first, fb.ts)
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
@@ -242,6 +245,7 @@ type builder struct {
 	size      int
 	bb        plugin.BatchBuilder
 	first     int64
+	firstTS   time.Time
 	last      int64
 	bytes     int
 	// lastLen and lastBufLen are the previous batch's records and buffer
@@ -262,8 +266,11 @@ type builder struct {
 const maxPrealloc = 4 << 20
 
 type filledBatch struct {
-	msg   *message.Message
-	n     int // records
+	msg       *message.Message
+	n         int // records
+	partition int32
+	first     int64
+	ts        time.Time // the first record's timestamp
 	last  int64
 	bytes int // input value bytes
 	size  int // bytes of the batch's records, as enriched
@@ -279,7 +286,7 @@ func (b *builder) full() bool  { return b.bb.Len() >= b.size || b.one != nil }
 // add enriches m into the batch and returns the batch's new length.
 func (b *builder) add(m *sarama.ConsumerMessage) int {
 	if b.asMessage != nil {
-		b.one, b.first, b.last, b.bytes = b.asMessage(m), m.Offset, m.Offset, len(m.Value)
+		b.one, b.first, b.firstTS, b.last, b.bytes = b.asMessage(m), m.Offset, m.Timestamp, m.Offset, len(m.Value)
 		return 1
 	}
 	if b.bb.Len() == 0 {
@@ -289,7 +296,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 			bufCap = 2*b.lastBufLen + 8*(len(m.Value)+96)
 		}
 		b.bb.Grow(n, min(bufCap, maxPrealloc))
-		b.first = m.Offset
+		b.first, b.firstTS = m.Offset, m.Timestamp
 	}
 	// sarama decodes a null key or value as nil, an empty one as non-nil.
 	meta := record.Meta{Key: m.Key, KeyNull: m.Key == nil, ValueNull: m.Value == nil, Partition: m.Partition, Offset: m.Offset}
@@ -306,13 +313,14 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 // take returns the filled batch as a message and starts a new one.
 func (b *builder) take() filledBatch {
 	if b.one != nil {
-		fb := filledBatch{msg: b.one, n: 1, last: b.last, bytes: b.bytes, size: b.bytes}
+		fb := filledBatch{msg: b.one, n: 1, partition: b.partition, first: b.first, ts: b.firstTS, last: b.last, bytes: b.bytes, size: b.bytes}
 		b.one, b.bytes = nil, 0
 		return fb
 	}
 	n, size := b.bb.Len(), b.bb.Size()
 	id := b.topic + "-" + strconv.Itoa(int(b.partition)) + "-" + strconv.FormatInt(b.first, 10)
-	fb := filledBatch{msg: b.bb.Message(id, b.topic, b.partition), n: n, last: b.last, bytes: b.bytes, size: size}
+	fb := filledBatch{msg: b.bb.Message(id, b.topic, b.partition), n: n, partition: b.partition, first: b.first, ts: b.firstTS,
+		last: b.last, bytes: b.bytes, size: size}
 	b.lastLen, b.lastBufLen = n, size
 	b.bytes = 0
 	return fb

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -109,7 +110,9 @@ func (s *Source) commitOffsets(sess sarama.ConsumerGroupSession, offsets map[int
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	resp, err := coord.CommitOffset(req)
+	s.obs.m.Committed(start)
 	if err != nil {
 		_ = s.client.RefreshCoordinator(s.cfg.GroupID)
 		return err
@@ -122,6 +125,7 @@ func (s *Source) commitOffsets(sess sarama.ConsumerGroupSession, offsets map[int
 			ce.failed[p] = errors.New("no answer for this partition")
 		case errors.Is(kerr, sarama.ErrNoError):
 			s.committedAt(p, off)
+			s.obs.committed(p, off)
 		case sessionOver(kerr):
 			return fmt.Errorf("%w (%v)", errSessionOver, kerr)
 		default:

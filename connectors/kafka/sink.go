@@ -50,7 +50,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	// max.in.flight.requests.per.connection = 1).
 	sc.Net.MaxOpenRequests = 1
 	p.Retry.Max = cfg.Retries
-	p.Retry.BackoffFunc = expBackoff(cfg.RetryBackoff, max(cfg.RetryBackoff, cfg.RetryBackoffMax))
+	p.Retry.BackoffFunc = countRetries(expBackoff(cfg.RetryBackoff, max(cfg.RetryBackoff, cfg.RetryBackoffMax)), env)
 	p.Flush.Frequency = cfg.Linger
 	p.Flush.MaxMessages = cfg.FlushMessages
 	if cfg.Linger > 0 {
@@ -76,6 +76,9 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
 	}
 	makePatient(client)
+	for _, b := range client.Brokers() {
+		_ = b.Open(client.Config()) // connect now (without waiting), so that Ready tells from the start
+	}
 	producer, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
 		client.Close()

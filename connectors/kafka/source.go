@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/backoff"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -67,6 +68,7 @@ type Source struct {
 	records      atomic.Int64
 	bytes        atomic.Int64
 	subscribed   atomic.Bool
+	obs          *sourceObs // metrics and readiness; see metrics.go
 
 	// asMessage, when set, makes each record a message of its own, as it
 	// was published, instead of batches of enriched records: the message
@@ -133,6 +135,8 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
 		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
 	s.budget.Store(cfg.Limit())
+	s.obs = newSourceObs()
+	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
 	return s, nil
 }
 
@@ -532,6 +536,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.newSess = make(chan struct{})
 	s.mu.Unlock()
 	s.log.Info("partitions assigned", zap.Any("claims", sess.Claims()), zap.Int32("generation", sess.GenerationID()))
+	s.obs.m.Rebalanced()
 	s.dropOrphans(sess)
 	s.behind.Store(int64(len(sess.Claims()[s.cfg.Topic])))
 	if len(sess.Claims()[s.cfg.Topic]) > 0 {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -27,6 +28,7 @@ type dispatcher struct {
 type sinkStage struct {
 	st   *config.Stage
 	sink plugin.Sink
+	obs  *telemetry.Stage
 }
 
 // write is what one sink gets from one batch.
@@ -112,11 +114,13 @@ func (r *run) settle(ctx context.Context, w write, err error) error {
 	for attempt := 1; ; attempt++ {
 		if err == nil {
 			r.counts.out.Add(int64(len(recs)))
+			w.sink.obs.Written(len(recs))
 			return nil
 		}
 		var we *plugin.WriteError
 		if !errors.As(err, &we) {
 			r.counts.failed.Add(int64(len(recs)))
+			w.sink.obs.Failed(len(recs))
 			r.log.Error("sink write failed as a whole", stageField(st), countField(len(recs)), zap.String("batch", batchPlace(w.batch, recs[0])), errField(err), stackField(err))
 			return fmt.Errorf("stage %q: write: %w", st.ID, err)
 		}
@@ -125,6 +129,7 @@ func (r *run) settle(ctx context.Context, w write, err error) error {
 			failed[i] = failure{rec: recs[idx], err: we.Errs[i]}
 		}
 		r.counts.out.Add(int64(len(recs) - len(failed)))
+		w.sink.obs.Written(len(recs) - len(failed))
 		lost, again := splitPermanent(failed)
 		if !p.mayRetry(attempt) {
 			lost, again = failed, nil

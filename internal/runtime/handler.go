@@ -1,13 +1,17 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -22,7 +26,12 @@ const metaSink = "conveyor_sink"
 // the dispatcher returned, that is once every sink made its records durable.
 func (r *run) handler(n *node) message.HandlerFunc {
 	h := r.below(n.children)
+	src := r.obs.Stage(n.st.ID)
 	return func(msg *message.Message) (out []*message.Message, err error) {
+		if t := r.seq.of(msg); t.s != nil {
+			t.obs, t.start = src, time.Now()
+			t.n, _ = strconv.Atoi(msg.Metadata.Get(plugin.MetaRecords))
+		}
 		// The dispatcher ends the turn of a batch it gets; one that never
 		// reaches it (nothing to write, or it failed) ends its turn here.
 		defer func() {
@@ -85,7 +94,7 @@ func (r *run) below(children []*node) message.HandlerFunc {
 	hs := make([]message.HandlerFunc, len(children))
 	for i, c := range children {
 		if c.role == plugin.RoleSink {
-			hs[i] = toSink(c.st.ID)
+			hs[i] = toSink(c.st.ID, r.obs.Stage(c.st.ID))
 		} else {
 			hs[i] = r.operatorMiddleware(c)(r.below(c.children))
 		}
@@ -107,11 +116,16 @@ func (r *run) below(children []*node) message.HandlerFunc {
 }
 
 // toSink produces msg for the sink stage id, unless it carries no records.
-func toSink(id string) message.HandlerFunc {
+func toSink(id string, obs *telemetry.Stage) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		if len(msg.Payload) == 0 {
 			return nil, nil
 		}
+		n, err := strconv.Atoi(msg.Metadata.Get(plugin.MetaRecords))
+		if err != nil {
+			n = bytes.Count(msg.Payload, []byte{'\n'})
+		}
+		obs.Handed(n)
 		m := message.NewMessage(msg.UUID, msg.Payload)
 		m.Metadata = make(message.Metadata, len(msg.Metadata)+1)
 		for k, v := range msg.Metadata {
@@ -136,7 +150,7 @@ func (r *run) failed(ctx context.Context, err error) error {
 // operatorMiddleware is n's operator as a handler middleware, with the
 // error policy deciding what becomes of the records it fails.
 func (r *run) operatorMiddleware(n *node) message.HandlerMiddleware {
-	op := &stageOperator{r: r, st: n.st, op: r.ops[n]}
+	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID)}
 	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
 		return r.policy.operatorFailed(ctx, op, b, failed)
 	})
@@ -145,9 +159,10 @@ func (r *run) operatorMiddleware(n *node) message.HandlerMiddleware {
 // stageOperator is an operator of the pipeline: it counts what it filters
 // out, and isolates the records it panics on.
 type stageOperator struct {
-	r  *run
-	st *config.Stage
-	op plugin.Operator
+	r   *run
+	st  *config.Stage
+	op  plugin.Operator
+	obs *telemetry.Stage
 }
 
 type indexedFailure struct {
@@ -182,8 +197,10 @@ func (s *stageOperator) Apply(in, out []plugin.Record, fail func(int, error)) []
 	for _, f := range failed {
 		fail(f.i, f.err)
 	}
-	if dropped := len(in) - (len(res) - start) - len(failed); dropped > 0 {
+	dropped := len(in) - (len(res) - start) - len(failed)
+	if dropped > 0 {
 		s.r.counts.filtered.Add(int64(dropped))
 	}
+	s.obs.Operated(len(in), len(res)-start, dropped)
 	return res
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/backoff"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -29,6 +30,7 @@ type policy struct {
 	// cap): a record too large for Kafka must still fit the dead-letter topic.
 	dlqLimit int
 	counts   *counters
+	obs      *telemetry.Run // per-stage counts; nil in tests
 	log      *zap.Logger
 }
 
@@ -120,6 +122,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, l
 	first := lost[0]
 	where := batchPlace(b, first.rec)
 	p.counts.failed.Add(int64(len(lost)))
+	p.obs.Stage(st.ID).Failed(len(lost))
 	if p.eh.Strategy == config.Stop || (p.eh.Strategy == config.Retry && p.dlq == nil) {
 		return fmt.Errorf("stage %q failed on record %s: %w (error_handling.strategy = %s; nothing from this record on is committed)", st.ID, where, first.err, p.eh.Strategy)
 	}
@@ -135,6 +138,7 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, l
 		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
 	}
 	p.counts.deadLettered.Add(int64(len(lost)))
+	p.obs.Stage(st.ID).DeadLettered(len(lost))
 	p.log.Warn("records sent to the dead-letter queue", stageField(st), countField(len(lost)), zap.String("first", where), errField(first.err))
 	return nil
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/internal/wmlog"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -38,6 +41,13 @@ type Options struct {
 	// so far; never after Run returns. It must return quickly.
 	Progress         func(Summary)
 	ProgressInterval time.Duration
+	// Metrics, when set, receives the run's metrics too (they are always
+	// served by the run's own HTTP server when there is one).
+	Metrics prometheus.Registerer
+	// HTTPAddr or HTTPListener serve /metrics, /healthz and /readyz while
+	// the run lasts; HTTPAddr defaults to [global] http_addr.
+	HTTPAddr     string
+	HTTPListener net.Listener
 }
 
 // run is one execution of a plan.
@@ -51,6 +61,7 @@ type run struct {
 	counts counters
 	policy *policy
 	budget *plugin.Budget
+	obs    *telemetry.Run
 
 	sources map[*node]plugin.Source
 	ops     map[*node]plugin.Operator
@@ -86,6 +97,10 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	}
 	r.budget = plugin.NewBudget(int64(mb) << 20)
 	start := time.Now()
+	if err := r.startTelemetry(); err != nil {
+		return Summary{}, err
+	}
+	defer r.obs.Close()
 	if err := r.build(ctx); err != nil {
 		r.closeAll()
 		return Summary{}, err
@@ -99,7 +114,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	sum := r.summary(time.Since(start))
 	r.log.Info("pipeline finished", zap.String("pipeline", p.Pipeline.Name), zap.Int64("in", sum.In), zap.Int64("out", sum.Out),
 		zap.Int64("filtered", sum.Filtered), zap.Int64("failed", sum.Failed), zap.Duration("elapsed", sum.Elapsed),
-		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil))
+		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil), zap.String("stages", sum.stagesText()))
 	return sum, err
 }
 
@@ -132,14 +147,14 @@ func (r *run) build(ctx context.Context) error {
 			if err != nil {
 				return buildErr(n, err)
 			}
-			r.sinks[n] = &sinkStage{st: n.st, sink: s}
+			r.sinks[n] = &sinkStage{st: n.st, sink: s, obs: r.obs.Stage(n.st.ID)}
 		}
 	}
 	dlq, err := r.buildDeadLetter(ctx)
 	if err != nil {
 		return err
 	}
-	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, log: r.log}
+	r.policy = &policy{eh: r.plan.Pipeline.ErrorHandling, dlq: dlq, counts: &r.counts, obs: r.obs, log: r.log}
 	if dl := r.plan.Pipeline.ErrorHandling.DeadLetterQueue; dl != nil && dl.Path == "" {
 		r.policy.dlqLimit = dlqTopicRecordLimit
 	}
@@ -167,7 +182,7 @@ func buildErr(n *node, err error) error {
 }
 
 func (r *run) env(n *node, durableOnAck bool) plugin.Env {
-	return plugin.Env{Stage: n.st, Dir: r.dir(), SourceFunctions: r.plan.sourceFunctions(n), DurableOnAck: durableOnAck, Budget: r.budget, RunID: r.id,
+	return plugin.Env{Stage: n.st, Dir: r.dir(), SourceFunctions: r.plan.sourceFunctions(n), DurableOnAck: durableOnAck, Budget: r.budget, RunID: r.id, Metrics: r.obs.Registerer(n.st.ID),
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 
@@ -224,7 +239,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.String("run_id", r.id), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	stopReports := r.startReports()
+	stopWatching := r.watchStages(ctx)
 	deadline := r.wait(ctx, routerDone)
+	stopWatching()
 	stopReports()
 	err = r.finish(deadline)
 	if cerr := router.Close(); cerr != nil && err == nil {
@@ -359,7 +376,7 @@ func (r *run) closeAll() {
 
 func (r *run) summary(elapsed time.Duration) Summary {
 	s := Summary{Out: r.counts.out.Load(), Filtered: r.counts.filtered.Load(), Failed: r.counts.failed.Load(),
-		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed}
+		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed, Stages: r.stageSummaries()}
 	for _, src := range r.sources {
 		if c, ok := src.(plugin.Counter); ok {
 			st := c.Stats()

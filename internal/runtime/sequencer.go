@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -40,6 +42,19 @@ type turn struct {
 	// handler returns, before the router publishes).
 	ctx  context.Context
 	once sync.Once
+	// The source batch's size and when its handler began, for the
+	// batch histograms; set by the handler.
+	obs   *telemetry.Stage
+	n     int
+	start time.Time
+	seen  sync.Once
+}
+
+// observe records the batch in the source stage's histograms, once.
+func (t *turn) observe() {
+	if t.obs != nil {
+		t.seen.Do(func() { t.obs.Batch(t.n, t.start) })
+	}
 }
 
 func newSequencer() *sequencer {
@@ -89,6 +104,7 @@ func (t *turn) wait(ctx context.Context) error {
 // end lets the next batch of the partition go on. Safe to call more than
 // once.
 func (t *turn) end() {
+	t.observe()
 	t.once.Do(func() {
 		if t.s != nil {
 			t.s.mu.Lock()

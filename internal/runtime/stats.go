@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -26,6 +27,48 @@ type Summary struct {
 	// InBytes is the size of the records the sources read, before enrichment.
 	InBytes int64
 	Elapsed time.Duration
+	// Stages breaks the counts down per stage, in file order.
+	Stages []StageSummary
+}
+
+// StageSummary is what one stage did. A source's In and Out are the
+// records it read. An operator's In are the records that reached it, Out
+// those it passed on, Filtered those it dropped. A sink's In are the
+// records handed to it, Out those it made durable. Failed and DeadLettered
+// count the stage's records given up on and sent to the dead-letter queue
+// (see Summary).
+type StageSummary struct {
+	ID, Function string
+	Role         string // source, operator or sink
+	In, Out      int64
+	Filtered     int64
+	Failed       int64
+	DeadLettered int64
+}
+
+// String is "id in=N out=N", with filtered, failed and dead_lettered when
+// not zero.
+func (s StageSummary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s in=%d out=%d", s.ID, s.In, s.Out)
+	for _, c := range []struct {
+		name string
+		n    int64
+	}{{"filtered", s.Filtered}, {"failed", s.Failed}, {"dead_lettered", s.DeadLettered}} {
+		if c.n != 0 {
+			fmt.Fprintf(&b, " %s=%d", c.name, c.n)
+		}
+	}
+	return b.String()
+}
+
+// stagesText is the per-stage counts, "; "-separated.
+func (s Summary) stagesText() string {
+	parts := make([]string, len(s.Stages))
+	for i, st := range s.Stages {
+		parts[i] = st.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
 // RecordsPerSecond is In over Elapsed.
@@ -36,7 +79,13 @@ func (s Summary) RecordsPerSecond() float64 {
 	return float64(s.In) / s.Elapsed.Seconds()
 }
 
+// String is the summary line: the totals, then " | stages: " and each
+// stage's counts (see StageSummary.String).
 func (s Summary) String() string {
-	return fmt.Sprintf("records in=%d out=%d filtered=%d failed=%d dead_lettered=%d elapsed=%s throughput=%.0f rec/s",
+	line := fmt.Sprintf("records in=%d out=%d filtered=%d failed=%d dead_lettered=%d elapsed=%s throughput=%.0f rec/s",
 		s.In, s.Out, s.Filtered, s.Failed, s.DeadLettered, s.Elapsed.Round(time.Millisecond), s.RecordsPerSecond())
+	if len(s.Stages) == 0 {
+		return line
+	}
+	return line + " | stages: " + s.stagesText()
 }

@@ -1,0 +1,76 @@
+package runtime
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
+)
+
+// startTelemetry makes the run's metrics, with counters for every stage,
+// and serves them when Options or [global] http_addr ask for it.
+func (r *run) startTelemetry() error {
+	r.obs = telemetry.New(pipelineLabel(r.plan.Pipeline), r.opts.Metrics, r.log)
+	for _, n := range r.plan.nodes {
+		r.obs.AddStage(n.st.ID, n.st.Function, n.role.String())
+	}
+	l := r.opts.HTTPListener
+	if addr := cmp.Or(r.opts.HTTPAddr, r.plan.Pipeline.Global.HTTPAddr); l == nil && addr != "" {
+		var err error
+		if l, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("serving metrics on http_addr %q: %w", addr, err)
+		}
+	}
+	if l != nil {
+		r.obs.Serve(l)
+		r.log.Info("serving /metrics, /healthz and /readyz", zap.String("url", "http://"+l.Addr().String()))
+	}
+	return nil
+}
+
+// pipelineLabel is the pipeline label of the run's metrics: its name, else
+// its file's name without extension.
+func pipelineLabel(p *config.Pipeline) string {
+	if p.Pipeline.Name != "" {
+		return p.Pipeline.Name
+	}
+	if p.File != "" {
+		return strings.TrimSuffix(filepath.Base(p.File), filepath.Ext(p.File))
+	}
+	return "pipeline"
+}
+
+// watchStages has the run's readiness follow the built sources and sinks
+// from now on, until ctx is cancelled or the returned stop is called.
+func (r *run) watchStages(ctx context.Context) (stop func()) {
+	for n, s := range r.sources {
+		r.obs.Watch(n.st.ID, s)
+	}
+	for n, s := range r.sinks {
+		r.obs.Watch(n.st.ID, s.sink)
+	}
+	r.obs.Running(cmp.Or(r.plan.Pipeline.Global.StallTimeout, config.DefaultStallTimeout))
+	stopAfter := context.AfterFunc(ctx, r.obs.Stopping)
+	return func() {
+		stopAfter()
+		r.obs.Stopping()
+	}
+}
+
+// stageSummaries are the per-stage counts, in file order.
+func (r *run) stageSummaries() []StageSummary {
+	var out []StageSummary
+	for _, s := range r.obs.Stages() {
+		c := s.Counts()
+		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
+			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered})
+	}
+	return out
+}
