@@ -136,7 +136,7 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
 	if d := s.cfg.Deadline(); d > 0 {
-		go s.deadline(d)
+		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.stopCh, stop: s.Stop, fail: s.fail}, d)
 	}
 	go s.logErrors()
 	go s.consume()
@@ -174,37 +174,6 @@ func (s *Source) checkTopic() error {
 		return fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err)
 	}
 	return nil
-}
-
-// deadline stops a bounded run d after the group first assigned it
-// partitions: time spent waiting for a crashed member's session to expire
-// does not count. A run that gets no partitions within assignWait fails,
-// saying why, rather than ending with nothing read.
-func (s *Source) deadline(d time.Duration) {
-	wait := s.assignWait()
-	select {
-	case <-s.assigned:
-	case <-s.stopCh:
-		return
-	case <-time.After(wait):
-		s.fail(fmt.Errorf("kafka source %q: timed out after %s waiting for partitions of %q (group %q): other members hold them all. "+
-			"The group may have more members than the topic has partitions, or a crashed run's member keeps them until its session expires "+
-			"(session_timeout_ms = %d); set group_instance_id so that a restarted run takes its partitions back at once",
-			s.env.Stage.ID, wait, s.cfg.Topic, s.cfg.GroupID, s.cfg.SessionTimeout.Milliseconds()))
-		return
-	}
-	select {
-	case <-time.After(d):
-		s.log.Info("timeout reached, stopping", zap.Duration("timeout", d))
-		s.Stop()
-	case <-s.stopCh:
-	}
-}
-
-// assignWait is how long a bounded run waits for partitions: long enough
-// for a crashed member's session to expire and the group to rebalance.
-func (s *Source) assignWait() time.Duration {
-	return s.cfg.SessionTimeout + s.cfg.DrainTimeout + 15*time.Second
 }
 
 func (s *Source) consume() {
