@@ -370,13 +370,14 @@ func (t tombstoneMarshaler) Marshal(topic string, msg *message.Message) (*sarama
 	return pm, err
 }
 
-// Write sends each record synchronously, in order.
+// Write sends each record synchronously, in order. A record's error is
+// classified as the batching sink's are (see classify).
 func (s *perMessageSink) Write(_ context.Context, records []plugin.Record) plugin.Pending {
 	var werr plugin.WriteError
 	for i, r := range records {
 		if err := s.pub.Publish(s.topic(), message.NewMessage(watermill.NewShortUUID(), r.Value)); err != nil {
 			werr.Failed = append(werr.Failed, i)
-			werr.Errs = append(werr.Errs, err)
+			werr.Errs = append(werr.Errs, classify(err)) // permanent when sending again cannot help, as in the batching sink
 		}
 	}
 	if len(werr.Failed) > 0 {

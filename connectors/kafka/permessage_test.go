@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,3 +151,29 @@ func TestPerMessageTimeoutStartsAtAssignment(t *testing.T) {
 	}
 }
 
+// The per-message sink classifies a record's failure as the batching sink
+// does: a record the topic refuses as it is fails permanently, so that
+// [error_handling] routes it instead of retrying it forever.
+func TestPerMessageSinkErrorsClassified(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic := kafkatest.Name("small")
+	env.CreateTopic(t, topic, 1, "max.message.bytes", "200")
+	cfg := DefaultSinkConfig()
+	cfg.Brokers, cfg.Topic, cfg.Delivery, cfg.Retries = env.Brokers, topic, "per-message", 2
+	s, err := newPerMessageSink(cfg, plugin.Env{Stage: &config.Stage{ID: "produce"}, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs := []plugin.Record{{Value: []byte(`"fits"`)}, {Value: []byte(`"` + strings.Repeat("x", 500) + `"`)}}
+	err = s.Write(ctx, recs).Wait(ctx)
+	var we *plugin.WriteError
+	if !errors.As(err, &we) || len(we.Failed) != 1 || we.Failed[0] != 1 {
+		t.Fatalf("write of a record that fits and one that does not: %v; want a *plugin.WriteError for the second record only", err)
+	}
+	if e := we.Errs[0]; !errors.Is(e, sarama.ErrMessageSizeTooLarge) || !plugin.IsPermanent(e) {
+		t.Errorf("a record larger than the topic's max.message.bytes failed with %v (permanent %v); want a permanent %v", e, plugin.IsPermanent(e), sarama.ErrMessageSizeTooLarge)
+	}
+}
