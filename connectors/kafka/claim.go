@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -10,20 +11,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/checkpoint"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
-
-// inflight is an emitted batch waiting for its ack.
-type inflight struct {
-	msg interface {
-		Acked() <-chan struct{}
-		Nacked() <-chan struct{}
-	}
-	next int64 // offset to commit once acked: last offset + 1
-	n    int
-	held int64 // bytes taken from the run's budget, given back when settled
-}
 
 // consumeClaim reads one partition into batches until the session ends or
 // the source stops, then waits (bounded) for the batches in flight. After a
@@ -43,25 +34,35 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	defer s.obs.released(claim.Partition())
 	ctx, giveUp := context.WithCancel(s.ctx)
 	defer giveUp()
-	// A slot is taken before a batch is emitted and given back once the
-	// batch's offset is committed (or the batch failed), so at most window
-	// batches of a partition are uncommitted. window carries the emitted
-	// batches to the watcher in order; it never fills, as each holds a slot.
-	slots := make(chan struct{}, s.cfg.Window)
-	window := make(chan inflight, s.cfg.Window)
-	watched := make(chan struct{})
-	go s.watch(ctx, sess, part, claim.Topic(), claim.Partition(), window, slots, watched)
-	stopped := s.read(ctx, sess, claim, window, slots)
-	close(window)
+	// A batch holds its place in the partition's window from before it is
+	// emitted until its offset is committed (or it failed), so at most
+	// window batches of a partition are uncommitted. Once no commit can
+	// come (the session ended, or the commit loop gave up), an acked batch
+	// leaves the window at once.
+	part.Hold(s.env.DurableOnAck)
+	claimOver, unheld := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(unheld)
+		select {
+		case <-sess.Context().Done():
+		case <-s.noCommits:
+		case <-claimOver:
+			return
+		}
+		part.Hold(false)
+	}()
+	defer func() { close(claimOver); <-unheld }()
+	stopped := s.read(ctx, sess, claim, part)
 	s.readers.Done()
-	select {
-	case <-watched:
-	case <-time.After(s.cfg.DrainTimeout):
+	drain, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	err := part.Wait(drain)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("in-flight batches not acked within drain_timeout; their records will be read again",
 			zap.Int32("partition", claim.Partition()), zap.Duration("drain_timeout", s.cfg.DrainTimeout))
-		giveUp()
-		<-watched
 	}
+	giveUp()
+	part.Abandon() // what was not acked is read again from the last commit
 	if stopped {
 		<-sess.Context().Done()
 	}
@@ -69,7 +70,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 
 // read fills and emits batches; it reports whether it ended because the
 // source stopped (rather than because the session ended).
-func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, window chan<- inflight, slots chan<- struct{}) bool {
+func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
@@ -79,7 +80,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		if b.empty() {
 			return true
 		}
-		return s.emit(ctx, sess, b.take(), window, slots)
+		return s.emit(ctx, sess, b.take(), part)
 	}
 	// With until = "end", a partition read up to its end stops reading
 	// (msgs is nil) but holds its claim: a claim that returns ends the
@@ -135,29 +136,35 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	}
 }
 
-// emit hands a batch to the router, after queueing it for its ack. It
-// blocks while the partition's window is full (every slot held by a batch
+// emit hands a batch to the router, after tracking it in the partition's
+// window. It blocks while the window is full (every place held by a batch
 // not yet committed): that is the backpressure. It gives up when the
 // session ends (a rebalance: the batch is read again by the partition's
 // next owner) or the claim does.
-func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, window chan<- inflight, slots chan<- struct{}) bool {
+func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, part *checkpoint.Window) bool {
 	msg := fb.msg
 	msg.SetContext(ctx)
-	held, err := s.acquire(ctx, sess, fb.size)
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(sess.Context(), cancel)()
+	held, err := s.env.Budget.Acquire(wait, int64(fb.size))
 	if err != nil {
 		return false
 	}
-	select {
-	case slots <- struct{}{}:
-	case <-sess.Context().Done():
+	s.inflight.Add(1)
+	settled := func() {
 		s.env.Budget.Release(held)
-		return false
-	case <-ctx.Done():
-		s.env.Budget.Release(held)
+		s.inflight.Done()
+	}
+	tracked, err := part.Track(wait, fb.first, fb.last, settled)
+	if err != nil {
+		settled()
+		if wait.Err() == nil {
+			s.fail(fmt.Errorf("kafka source %q: partition %d: %w", s.env.Stage.ID, fb.partition, err))
+		}
 		return false
 	}
-	s.inflight.Add(1)
-	window <- inflight{msg: msg, next: fb.last + 1, n: fb.n, held: held}
+	go s.watch(ctx, msg, tracked, fb.partition)
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(fb.n))
@@ -165,75 +172,30 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
-		return false // the watcher gives this one up with the context
+		return false // the claim abandons it with the window
 	}
 }
 
-// acquire takes n bytes of the run's budget, giving up when the claim or
-// the session ends.
-func (s *Source) acquire(ctx context.Context, sess sarama.ConsumerGroupSession, n int) (int64, error) {
-	if s.env.Budget == nil {
-		return 0, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(sess.Context(), cancel)()
-	return s.env.Budget.Acquire(ctx, int64(n))
-}
-
-// watch marks offsets in emission order as batches are acked. After a nack
-// nothing more of this partition is marked, so nothing past the failed batch
-// is ever committed.
-//
-// Marking does not wait for commits: a marked batch waits in settled for
-// the commit that covers it and only then gives its slot back, in order,
-// while the next batches are marked. So one commit covers every batch acked
-// while the previous commit was in flight, instead of each batch waiting for
-// a commit of its own (which, behind the fetch long polls sharing the
-// coordinator's connection, made the end of a bounded run take seconds).
-func (s *Source) watch(ctx context.Context, sess sarama.ConsumerGroupSession, part *partState, topic string, partition int32,
-	window <-chan inflight, slots <-chan struct{}, done chan<- struct{}) {
-	type settledBatch struct {
-		seq  int64 // mark number, 0 when not marked
-		held int64
-	}
-	settled := make(chan settledBatch, cap(slots))
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		for b := range settled {
-			if b.seq > 0 {
-				s.awaitCommit(ctx, sess, b.seq)
-			}
-			s.env.Budget.Release(b.held)
-			<-slots
-			s.inflight.Done()
+// watch reports a batch's ack or nack to its partition's window, which
+// marks offsets in order: after a nack nothing more of the partition is
+// marked, so nothing past the failed batch is ever committed. A mark that
+// moves asks the commit loop for a commit; the batch keeps its place in the
+// window until that commit is confirmed while the next batches are marked,
+// so one commit covers every batch acked while the previous commit was in
+// flight (instead of each batch waiting for a commit of its own, which,
+// behind the fetch long polls sharing the coordinator's connection, made
+// the end of a bounded run take seconds).
+func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.Batch, partition int32) {
+	select {
+	case <-msg.Acked():
+		if _, moved := b.Ack(); moved {
+			s.kickCommit()
 		}
-	}()
-	defer func() {
-		close(settled)
-		<-released
-		close(done)
-	}()
-	failed := false
-	for f := range window {
-		seq := int64(0)
-		select {
-		case <-f.msg.Acked():
-			if !failed {
-				s.markedAt(part, f.next)
-				seq = s.marked()
-			}
-		case <-f.msg.Nacked():
-			if !failed {
-				failed = true
-				s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
-					s.env.Stage.ID, topic, partition, f.next-1))
-			}
-		case <-ctx.Done():
-			failed = true
-		}
-		settled <- settledBatch{seq, f.held}
+	case <-msg.Nacked():
+		b.Nack()
+		s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
+			s.env.Stage.ID, s.cfg.Topic, partition, b.Last()))
+	case <-ctx.Done(): // given up: the claim abandons the window
 	}
 }
 
@@ -271,9 +233,9 @@ type filledBatch struct {
 	partition int32
 	first     int64
 	ts        time.Time // the first record's timestamp
-	last  int64
-	bytes int // input value bytes
-	size  int // bytes of the batch's records, as enriched
+	last      int64
+	bytes     int // input value bytes
+	size      int // bytes of the batch's records, as enriched
 }
 
 func newBuilder(topic string, partition int32, size int) *builder {

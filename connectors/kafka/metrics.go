@@ -123,8 +123,9 @@ func (s *Source) partitions() []partView {
 		committed := initial[i]
 		mark := initial[i]
 		if st := s.parts[v.Partition]; st != nil {
-			committed = max(committed, st.committed)
-			mark = max(mark, st.mark, st.committed)
+			m, c := st.Progress()
+			committed = max(committed, c)
+			mark = max(mark, m, c)
 		}
 		if committed < 0 { // nothing committed, nothing read yet: no lag known
 			committed, mark = end, end

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
@@ -46,6 +47,11 @@ type perMessageSource struct {
 	records   atomic.Int64
 	bytes     atomic.Int64
 
+	// member is the group member metadata's user data this source joins
+	// with, unique to it: memberAssigned finds its assignment by it.
+	member   []byte
+	assigned chan struct{} // closed when the group first gives this member partitions
+
 	mu  sync.Mutex
 	err error
 	// acked is the next offset to commit per partition (last acked + 1),
@@ -72,6 +78,8 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		sc.Consumer.Offsets.AutoCommit.Interval = cfg.CommitInterval
 	}
 	sc.Consumer.Group.InstanceId = cfg.GroupInstanceID
+	member := []byte("conveyor:" + watermill.NewUUID())
+	sc.Consumer.Group.Member.UserData = member
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
@@ -84,7 +92,8 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		client.Close()
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
+	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{},
+		member: member, assigned: make(chan struct{})}
 	s.budget.Store(cfg.Limit())
 	return s, nil
 }
@@ -112,12 +121,42 @@ func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *mes
 		return nil, err
 	}
 	if d := s.cfg.Deadline(); d > 0 {
-		time.AfterFunc(d, s.Stop)
+		go s.watchAssignment()
+		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.env.Logger.With(zap.String("topic", s.cfg.Topic)),
+			assigned: s.assigned, stopped: s.stopCh, stop: s.Stop, fail: s.fail}, d)
 	}
 	s.started.Store(true)
 	go s.forward(in)
 	return s.out, nil
 }
+
+// watchAssignment closes assigned once the group coordinator shows this
+// member holding partitions of the topic, asking every assignPoll until
+// then (or until the source stops), so that timeout_ms counts from the
+// assignment as it does for the batching source.
+func (s *perMessageSource) watchAssignment() {
+	tick := time.NewTicker(assignPoll)
+	defer tick.Stop()
+	for {
+		ok, err := memberAssigned(s.client, s.cfg.GroupID, s.cfg.Topic, s.member)
+		if ok {
+			close(s.assigned)
+			return
+		}
+		if err != nil {
+			s.env.Logger.Debug("asking the group coordinator for this member's partitions", zap.Error(err))
+		}
+		select {
+		case <-tick.C:
+		case <-s.stopCh:
+			return
+		}
+	}
+}
+
+// assignPoll is how often the per-message source asks whether it has
+// partitions yet; a bounded run's timeout may start up to this late.
+const assignPoll = 100 * time.Millisecond
 
 // forward turns each stock message into a one-record batch and acks the
 // stock message when the batch is acked. It leaves out open when it stops:
@@ -335,13 +374,14 @@ func (s *perMessageSink) Publish(_ string, msgs ...*message.Message) error {
 	return plugin.PublishBySend(s, msgs)
 }
 
-// Send sends each record synchronously, in order.
+// Send sends each record synchronously, in order. A record's error is
+// classified as the batching sink's are (see classify).
 func (s *perMessageSink) Send(_ context.Context, records []plugin.Record) plugin.Pending {
 	var werr plugin.WriteError
 	for i, r := range records {
 		if err := s.pub.Publish(s.topic(), message.NewMessage(watermill.NewShortUUID(), r.Value)); err != nil {
 			werr.Failed = append(werr.Failed, i)
-			werr.Errs = append(werr.Errs, err)
+			werr.Errs = append(werr.Errs, classify(err)) // permanent when sending again cannot help, as in the batching sink
 		}
 	}
 	if len(werr.Failed) > 0 {

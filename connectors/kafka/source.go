@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/backoff"
+	"github.com/conveyor-etl/conveyor/internal/checkpoint"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -43,8 +44,8 @@ type Source struct {
 	done     chan struct{}
 	err      error
 	sess     sarama.ConsumerGroupSession
-	parts    map[int32]*partState // progress per partition; see part
-	lost     map[int32]int64      // marks given up when a stopped source's partition went elsewhere
+	parts    map[int32]*checkpoint.Window // window and progress per partition; see part
+	lost     map[int32]int64              // marks given up when a stopped source's partition went elsewhere
 
 	kick    chan struct{} // a batch was marked: commit soon
 	sendMu  sync.Mutex    // one commit request at a time, so they land in order
@@ -56,19 +57,12 @@ type Source struct {
 	assigned    chan struct{} // closed when the group first gives this member partitions
 	assign      sync.Once
 
-	// Marks are numbered; a commit that started after mark n covers it.
-	// With AutoCommit a window slot is freed only once its batch's offset
-	// is committed, so a crash replays at most window batches a partition.
-	markSeq      atomic.Int64
-	commitMu     sync.Mutex
-	committedSeq int64
-	commitDone   chan struct{} // closed and replaced after each commit
-	consumed     chan struct{} // closed when the consume loop has returned
-	closeOnce    sync.Once
-	records      atomic.Int64
-	bytes        atomic.Int64
-	subscribed   atomic.Bool
-	obs          *sourceObs // metrics and readiness; see metrics.go
+	consumed   chan struct{} // closed when the consume loop has returned
+	closeOnce  sync.Once
+	records    atomic.Int64
+	bytes      atomic.Int64
+	subscribed atomic.Bool
+	obs        *sourceObs // metrics and readiness; see metrics.go
 
 	// asMessage, when set, makes each record a message of its own, as it
 	// was published, instead of batches of enriched records: the message
@@ -132,8 +126,8 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, ctx: ctx, cancel: cancel,
-		out: make(chan *message.Message), kick: make(chan struct{}, 1), commitDone: make(chan struct{}), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
-		parts: map[int32]*partState{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
+		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
+		parts: map[int32]*checkpoint.Window{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
 	s.budget.Store(cfg.Limit())
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
@@ -151,7 +145,7 @@ func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
 	if d := s.cfg.Deadline(); d > 0 {
-		go s.deadline(d)
+		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.stopCh, stop: s.Stop, fail: s.fail}, d)
 	}
 	go s.logErrors()
 	go s.consume()
@@ -190,37 +184,6 @@ func (s *Source) checkTopic() error {
 		return mark(fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err), accessKind(err)...)
 	}
 	return nil
-}
-
-// deadline stops a bounded run d after the group first assigned it
-// partitions: time spent waiting for a crashed member's session to expire
-// does not count. A run that gets no partitions within assignWait fails,
-// saying why, rather than ending with nothing read.
-func (s *Source) deadline(d time.Duration) {
-	wait := s.assignWait()
-	select {
-	case <-s.assigned:
-	case <-s.stopCh:
-		return
-	case <-time.After(wait):
-		s.fail(fmt.Errorf("kafka source %q: timed out after %s waiting for partitions of %q (group %q): other members hold them all. "+
-			"The group may have more members than the topic has partitions, or a crashed run's member keeps them until its session expires "+
-			"(session_timeout_ms = %d); set group_instance_id so that a restarted run takes its partitions back at once",
-			s.env.Stage.ID, wait, s.cfg.Topic, s.cfg.GroupID, s.cfg.SessionTimeout.Milliseconds()))
-		return
-	}
-	select {
-	case <-time.After(d):
-		s.log.Info("timeout reached, stopping", zap.Duration("timeout", d))
-		s.Stop()
-	case <-s.stopCh:
-	}
-}
-
-// assignWait is how long a bounded run waits for partitions: long enough
-// for a crashed member's session to expire and the group to rebalance.
-func (s *Source) assignWait() time.Duration {
-	return s.cfg.SessionTimeout + s.cfg.DrainTimeout + 15*time.Second
 }
 
 func (s *Source) consume() {
@@ -368,40 +331,28 @@ func (s *Source) Commit(ctx context.Context) error {
 	}
 }
 
-// partState is what the source knows of one partition's progress: the
-// offset up to which every record is acked, in order (mark), and the
-// offset the coordinator confirmed as committed; -1 for none.
-type partState struct {
-	mark, committed int64
-}
-
-// part returns partition's state, making it when new. Marks survive until
-// they are committed: a new session keeps what an old one left.
-func (s *Source) part(partition int32) *partState {
+// part returns partition's window, making it when new. Its mark survives
+// until it is committed: a new session keeps what an old one left.
+func (s *Source) part(partition int32) *checkpoint.Window {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.parts[partition]
 	if p == nil {
-		p = &partState{mark: -1, committed: -1}
+		p = checkpoint.New(s.cfg.Window)
 		s.parts[partition] = p
 	}
 	return p
 }
 
-// markedAt records that p's records before next are acked.
-func (s *Source) markedAt(p *partState, next int64) {
-	s.mu.Lock()
-	p.mark = max(p.mark, next)
-	s.mu.Unlock()
-}
-
-// committedAt records a commit the coordinator confirmed.
+// committedAt records a commit the coordinator confirmed: the batches it
+// covers leave the partition's window.
 func (s *Source) committedAt(partition int32, next int64) {
 	s.mu.Lock()
-	if p := s.parts[partition]; p != nil {
-		p.committed = max(p.committed, next)
-	}
+	p := s.parts[partition]
 	s.mu.Unlock()
+	if p != nil {
+		p.Committed(next)
+	}
 }
 
 // liveSession returns the group session, waiting while the member rejoins
@@ -429,7 +380,7 @@ func (s *Source) hasPending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.parts {
-		if p.mark > p.committed {
+		if _, ok := p.Pending(); ok {
 			return true
 		}
 	}
@@ -443,7 +394,8 @@ func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for partition, p := range s.parts {
-		if p.mark <= p.committed {
+		mark, ok := p.Pending()
+		if !ok {
 			continue
 		}
 		m := &pending
@@ -453,7 +405,7 @@ func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map
 		if *m == nil {
 			*m = map[int32]int64{}
 		}
-		(*m)[partition] = p.mark
+		(*m)[partition] = mark
 	}
 	return pending, orphans
 }
@@ -600,16 +552,10 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 			s.kickCommit() // the kick belongs to the next session's loop
 			return
 		}
-		seq := s.markSeq.Load()
 		pending, err := s.commitPending(sess.Context(), sess)
 		switch {
 		case err == nil:
 			failingSince, retry = time.Time{}, 0
-			s.commitMu.Lock()
-			s.committedSeq = max(s.committedSeq, seq)
-			close(s.commitDone)
-			s.commitDone = make(chan struct{})
-			s.commitMu.Unlock()
 		case errors.Is(err, errSessionOver):
 			return // the claims end with the session; Cleanup commits what it can
 		default:
@@ -648,44 +594,12 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 // gives up: longer than a broker restart takes to move the coordinator.
 const commitPatience = 60 * time.Second
 
-// marked numbers a new mark and tells the commit loop there is something
-// to commit. With AutoCommit the caller then waits, with awaitCommit, until
-// a commit covers the mark before it frees the batch's window slot.
-func (s *Source) marked() int64 {
-	seq := s.markSeq.Add(1)
-	s.kickCommit()
-	return seq
-}
-
+// kickCommit tells the commit loop there is something to commit. With
+// AutoCommit a marked batch keeps its place in the partition's window until
+// a confirmed commit covers it.
 func (s *Source) kickCommit() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
-	}
-}
-
-// awaitCommit waits until a confirmed commit that started after mark seq
-// covers it (or the session or the claim ends). Without AutoCommit it
-// returns at once: the runner commits after the sinks have flushed.
-func (s *Source) awaitCommit(ctx context.Context, sess sarama.ConsumerGroupSession, seq int64) {
-	if !s.env.DurableOnAck {
-		return
-	}
-	for {
-		s.commitMu.Lock()
-		done, ch := s.committedSeq >= seq, s.commitDone
-		s.commitMu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-ch:
-		case <-s.noCommits:
-			return
-		case <-sess.Context().Done():
-			return
-		case <-ctx.Done():
-			return
-		}
 	}
 }
