@@ -96,6 +96,7 @@ type reader struct {
 	ended  chan struct{} // the source's channel is closed
 	cancel context.CancelFunc
 	closed bool
+	handed []*message.Message // every message next returned
 }
 
 // subscribe builds a source over input and subscribes to it once.
@@ -130,6 +131,9 @@ func (s sourceChecker) subscribe(t testing.TB, input NewSource) *reader {
 	t.Cleanup(func() {
 		// A check that failed half way: settle and close what is left.
 		if !r.closed {
+			for _, m := range r.handed {
+				m.Nack() // no-op for one settled already
+			}
 			r.src.Stop()
 			go r.settle(func(m *message.Message) { m.Nack() })
 			within(wait, func() { <-r.src.Done() })
@@ -146,6 +150,7 @@ func (r *reader) next(d time.Duration) (got, bool) {
 	r.t.Helper()
 	select {
 	case m := <-r.msgs:
+		r.handed = append(r.handed, m)
 		return decode(r.t, m), true
 	case <-time.After(d):
 		return got{}, false
@@ -306,6 +311,7 @@ wait:
 	for {
 		select {
 		case m := <-r.msgs:
+			r.handed = append(r.handed, m)
 			g := decode(t, m)
 			if g.part == first.part && len(g.seqs) > 0 && g.seqs[0] == first.seqs[0] {
 				redelivered = true
@@ -340,6 +346,7 @@ wait:
 	if !s.c.Resumes || redelivered {
 		return
 	}
+	t.Logf("the source stopped after the nack: %v", stopErr)
 	r2 := s.subscribe(t, input)
 	for {
 		g, ok := r2.next(wait)
@@ -348,6 +355,7 @@ wait:
 		}
 		g.msg.Ack()
 		if g.part == first.part && len(g.seqs) > 0 && g.seqs[0] <= first.seqs[0] {
+			t.Logf("a new source emitted the nacked record %d of %s again", first.seqs[0], first.part)
 			break
 		}
 	}
@@ -390,6 +398,7 @@ func (s sourceChecker) resume(t testing.TB) {
 		}
 		g.msg.Nack()
 	}
+	t.Logf("acked the first %d of %d messages (%d records); want a new source to resume at %v", k, len(gots), len(acked), resumeAt)
 	r.finish(nack) // Err may report the nacks
 	if c, ok := r.src.(plugin.Committer); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -423,6 +432,7 @@ func (s sourceChecker) resume(t testing.TB) {
 		}
 		g.msg.Ack()
 	}
+	t.Logf("a new source emitted the %d records not acked", seen)
 	r2.finish(ack)
 	r2.close()
 }
