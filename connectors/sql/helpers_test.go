@@ -46,7 +46,7 @@ func sqlName(prefix string) string {
 
 // initOutbox creates the outbox table and its offsets table, as the
 // service that writes the outbox would at deployment.
-func initOutbox(t *testing.T, db *stdsql.DB, topic string) {
+func initOutbox(t testing.TB, db *stdsql.DB, topic string) {
 	t.Helper()
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), wsql.SubscriberConfig{
 		SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
@@ -117,7 +117,7 @@ func ids(t *testing.T, values [][]byte) map[int]int {
 }
 
 // tableValues reads the payloads of the table watermill_<topic>.
-func tableValues(t *testing.T, db *stdsql.DB, topic string) [][]byte {
+func tableValues(t testing.TB, db *stdsql.DB, topic string) [][]byte {
 	t.Helper()
 	rows, err := db.Query(`SELECT payload FROM "watermill_` + topic + `" ORDER BY "offset"`)
 	if err != nil {

@@ -3,6 +3,8 @@ package plugintest
 import (
 	"context"
 	"fmt"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,9 +49,10 @@ type SourceCase struct {
 //   - nack: a nacked message is emitted again, or the source stops by
 //     itself with an error (plugin.Failer); with Resumes, a new source
 //     emits its records again: progress never passes a nack.
-//   - resume (with Resumes): after acking only the first messages (nacking
-//     the rest), Stop, Done and Commit, a new source starts each partition
-//     right after the acked records, and emits every record not acked.
+//   - resume (with Resumes): after acking the first messages (half the
+//     records) and nacking the rest, Stop, Done and Commit, a new source
+//     starts each partition right after its acked records, emits every
+//     record not acked, and none that was.
 //   - cancelled-context: cancelling the context given to Subscribe, then
 //     Stop, still ends in Done and a Close that returns.
 //
@@ -369,37 +372,41 @@ func (s sourceChecker) resume(t testing.TB) {
 	}
 	_, input := s.input(t)
 	r := s.subscribe(t, input)
-	var gots []got
-	n := 0
-	for n < s.c.Records/2 || len(gots) < 2 {
+	// Ack messages as they come (a source may emit the next only once the
+	// last was acked) until half the records are in, then nack the next
+	// one and every one after it.
+	acked := map[int]bool{}
+	var mu sync.Mutex
+	resumeAt := map[string]int{} // per partition, the first record not acked
+	notAcked := func(m *message.Message) {
+		m.Nack()
+		if b, err := plugin.DecodeBatch(m); err == nil && len(b.Records) > 0 {
+			part := fmt.Sprintf("%s/%d", b.Origin, b.Partition)
+			mu.Lock()
+			if _, ok := resumeAt[part]; !ok {
+				resumeAt[part] = seqOf(b.Records[0].Value)
+			}
+			mu.Unlock()
+		}
+	}
+	k := 0
+	for len(acked) < s.c.Records/2 {
 		g, ok := r.next(wait)
 		if !ok {
-			break
+			t.Fatalf("the source emitted %d records, then nothing for %v", len(acked), wait)
 		}
-		gots = append(gots, g)
-		n += len(g.seqs)
-	}
-	if len(gots) < 2 {
-		t.Fatalf("the source emitted %d message(s) within %v: the check needs two (configure smaller batches)", len(gots), wait)
-	}
-	k := len(gots) / 2
-	acked := map[int]bool{}
-	resumeAt := map[string]int{} // per partition, the first record not acked
-	for i, g := range gots {
-		if i < k {
-			for _, n := range g.seqs {
-				acked[n] = true
-			}
-			g.msg.Ack()
-			continue
+		for _, n := range g.seqs {
+			acked[n] = true
 		}
-		if _, ok := resumeAt[g.part]; !ok && len(g.seqs) > 0 {
-			resumeAt[g.part] = g.seqs[0]
-		}
-		g.msg.Nack()
+		g.msg.Ack()
+		k++
 	}
-	t.Logf("acked the first %d of %d messages (%d records); want a new source to resume at %v", k, len(gots), len(acked), resumeAt)
-	r.finish(nack) // Err may report the nacks
+	g, ok := r.next(wait)
+	if !ok {
+		t.Fatalf("the source emitted %d records, then nothing for %v", len(acked), wait)
+	}
+	notAcked(g.msg)
+	r.finish(notAcked) // Err may report the nacks
 	if c, ok := r.src.(plugin.Committer); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		err := c.Commit(ctx)
@@ -409,6 +416,10 @@ func (s sourceChecker) resume(t testing.TB) {
 		}
 	}
 	r.close()
+	mu.Lock()
+	resumeAt = maps.Clone(resumeAt)
+	mu.Unlock()
+	t.Logf("acked the first %d messages (%d records), nacked the rest; want a new source to resume at %v", k, len(acked), resumeAt)
 
 	r2 := s.subscribe(t, input)
 	last := map[string]int{}
