@@ -164,11 +164,15 @@ func (o opChecker) failIndex(t testing.TB) {
 }
 
 func (o opChecker) keepsNoSlice(t testing.TB) {
+	want := o.apply(o.build(t)) // from an operator of its own
 	op := o.build(t)
-	want := o.apply(op)
 	in := recordsOf(o.input(), 0)
 	out := make([]plugin.Record, 0, len(in)+8)
-	res := op.Apply(in, out, func(int, error) {})
+	var failed []int
+	res := op.Apply(in, out, func(i int, _ error) { failed = append(failed, i) })
+	if d := same(applied{out: cloneRecords(res), failed: failed}, want); d != "" {
+		t.Fatalf("two operators built alike gave other records for the same input (%s): New must build the same operator", d)
+	}
 	// Write over the slices Apply was handed (not the bytes of the
 	// records: they are read-only and may be shared with what it returned).
 	junk := plugin.Record{Value: []byte(`{"junk":true}`), Offset: -7}
@@ -184,7 +188,7 @@ func (o opChecker) keepsNoSlice(t testing.TB) {
 			res[i] = junk
 		}
 	}
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		if d := same(o.apply(op), want); d != "" {
 			t.Fatalf("after the caller wrote over the in and out slices of an earlier Apply, a later Apply of the same input gave other records (%s): Apply must keep neither slice", d)
 		}
