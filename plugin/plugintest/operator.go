@@ -32,8 +32,9 @@ type OperatorCase struct {
 //   - fail-index: each index passed to fail is one of in's, at most once.
 //   - keeps-no-slice: writing over in and out after Apply returns changes
 //     neither what that call returned nor what later calls return.
-//   - concurrent: Apply called from several goroutines at once gives each
-//     the output a lone call gives (run with -race).
+//   - concurrent: Apply called from several goroutines at once, each on
+//     its own part of the input, gives each the output a lone call gives
+//     (run with -race).
 //   - middleware: plugin.OperatorMiddleware over the operator hands the
 //     next handler a batch message that plugin.DecodeBatch decodes into the
 //     records Apply returns, with their offsets, and the input message's
@@ -93,19 +94,25 @@ func (o opChecker) build(t testing.TB) plugin.Operator {
 
 // apply calls op on a fresh copy of the input with an empty out, and
 // returns a deep copy of the result.
-func (o opChecker) apply(op plugin.Operator) applied {
+func (o opChecker) apply(op plugin.Operator) applied { return applyTo(op, o.in) }
+
+// applyTo calls op on a fresh copy of vals with an empty out, and returns
+// a deep copy of the result.
+func applyTo(op plugin.Operator, vals [][]byte) applied {
 	var a applied
-	out := op.Apply(recordsOf(o.input(), 0), nil, func(i int, _ error) { a.failed = append(a.failed, i) })
+	out := op.Apply(recordsOf(cloneValues(vals), 0), nil, func(i int, _ error) { a.failed = append(a.failed, i) })
 	a.out = cloneRecords(out)
 	return a
 }
 
-func (o opChecker) input() [][]byte {
-	vals := make([][]byte, len(o.in))
-	for i, v := range o.in {
-		vals[i] = bytes.Clone(v)
+func (o opChecker) input() [][]byte { return cloneValues(o.in) }
+
+func cloneValues(vals [][]byte) [][]byte {
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = bytes.Clone(v)
 	}
-	return vals
+	return out
 }
 
 // same reports how got differs from want, or "".
@@ -197,16 +204,23 @@ func (o opChecker) keepsNoSlice(t testing.TB) {
 
 func (o opChecker) concurrent(t testing.TB) {
 	op := o.build(t)
-	want := o.apply(op)
+	// Each goroutine applies its own part of the input, so that calls
+	// that share state show it in what they return.
 	const goroutines, calls = 8, 20
+	inputs := make([][][]byte, goroutines)
+	wants := make([]applied, goroutines)
+	for g := range goroutines {
+		inputs[g] = o.in[g*len(o.in)/(2*goroutines):]
+		wants[g] = applyTo(op, inputs[g])
+	}
 	var wg sync.WaitGroup
 	diffs := make(chan string, goroutines)
-	for range goroutines {
+	for g := range goroutines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range calls {
-				if d := same(o.apply(op), want); d != "" {
+				if d := same(applyTo(op, inputs[g]), wants[g]); d != "" {
 					diffs <- d
 					return
 				}
@@ -215,8 +229,8 @@ func (o opChecker) concurrent(t testing.TB) {
 	}
 	wg.Wait()
 	close(diffs)
-	for d := range diffs {
-		t.Errorf("Apply called from %d goroutines at once gave other records than a lone call: %s", goroutines, d)
+	if d, ok := <-diffs; ok {
+		t.Errorf("Apply called from %d goroutines at once, each on its own input, gave other records than a lone call: %s", goroutines, d)
 	}
 }
 

@@ -148,15 +148,27 @@ func (s sourceChecker) subscribe(t testing.TB, input NewSource) *reader {
 }
 
 // next returns the next message, decoded, or false when none came within
-// d (or the channel ended).
+// d or the source is done and every message it emitted was returned.
 func (r *reader) next(d time.Duration) (got, bool) {
 	r.t.Helper()
-	select {
-	case m := <-r.msgs:
-		r.handed = append(r.handed, m)
-		return decode(r.t, m), true
-	case <-time.After(d):
-		return got{}, false
+	timeout := time.After(d)
+	for {
+		select {
+		case m := <-r.msgs:
+			r.handed = append(r.handed, m)
+			return decode(r.t, m), true
+		case <-r.src.Done():
+			// Every message emitted was settled, so it went through msgs.
+			select {
+			case m := <-r.msgs:
+				r.handed = append(r.handed, m)
+				return decode(r.t, m), true
+			default:
+				return got{}, false
+			}
+		case <-timeout:
+			return got{}, false
+		}
 	}
 }
 
@@ -258,7 +270,7 @@ func (s sourceChecker) emit(t testing.TB) {
 	for len(seen) < s.c.Records {
 		g, ok := r.next(wait)
 		if !ok {
-			t.Fatalf("the source emitted %d of the input's %d records, then nothing for %v", len(seen), s.c.Records, wait)
+			t.Fatalf("the source emitted %d of the input's %d records, then nothing (within %v, or it was done)", len(seen), s.c.Records, wait)
 		}
 		order(t, last, g)
 		for _, n := range g.seqs {
@@ -354,7 +366,7 @@ wait:
 	for {
 		g, ok := r2.next(wait)
 		if !ok {
-			t.Fatalf("a new source did not emit record %d of %s, which was nacked: progress passed a nack", first.seqs[0], first.part)
+			t.Fatalf("a new source did not emit record %d of %s, which was nacked (within %v, or before it was done): progress passed a nack", first.seqs[0], first.part, wait)
 		}
 		g.msg.Ack()
 		if g.part == first.part && len(g.seqs) > 0 && g.seqs[0] <= first.seqs[0] {
@@ -427,7 +439,7 @@ func (s sourceChecker) resume(t testing.TB) {
 	for seen < s.c.Records-len(acked) {
 		g, ok := r2.next(wait)
 		if !ok {
-			t.Fatalf("a new source emitted %d of the %d records not acked, then nothing for %v", seen, s.c.Records-len(acked), wait)
+			t.Fatalf("a new source emitted %d of the %d records not acked, then nothing (within %v, or it was done)", seen, s.c.Records-len(acked), wait)
 		}
 		if _, started := last[g.part]; !started {
 			if want, ok := resumeAt[g.part]; ok && len(g.seqs) > 0 && g.seqs[0] != want {
