@@ -223,6 +223,9 @@ func TestSourceDoubles(t *testing.T) {
 	t.Run("done at stop", func(t *testing.T) {
 		wantFailed(t, plugintest.CheckSource(sourceCase(func(s plugin.Source) plugin.Source { return newDoneAtStop(s) })), "stop-waits")
 	})
+	t.Run("second message first", func(t *testing.T) {
+		wantFailed(t, plugintest.CheckSource(sourceCase(func(s plugin.Source) plugin.Source { return &swapped{Source: s} })), "emit")
+	})
 	t.Run("nack taken as ack", func(t *testing.T) {
 		wantFailed(t, plugintest.CheckSource(sourceCase(func(s plugin.Source) plugin.Source { return &nackAsAck{Source: s} })), "nack")
 	})
@@ -378,3 +381,37 @@ func TestResumableSourceDoubles(t *testing.T) {
 		wantFailed(t, plugintest.CheckSource(resumableCase(true)), "nack", "resume")
 	})
 }
+
+// swapped emits its source's second message before its first.
+type swapped struct{ plugin.Source }
+
+func (s *swapped) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	in, err := s.Source.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		var first *message.Message
+		n := 0
+		for m := range in {
+			n++
+			switch n {
+			case 1:
+				first = m
+			case 2:
+				out <- m
+				out <- first
+			default:
+				out <- m
+			}
+		}
+		if n == 1 {
+			out <- first
+		}
+	}()
+	return out, nil
+}
+
+func (s *swapped) Err() error { return s.Source.(plugin.Failer).Err() }
