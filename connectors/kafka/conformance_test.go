@@ -14,10 +14,12 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin/plugintest"
 )
 
+// (Named Integration so that .ci/run runs them on the real broker too.)
+
 // The kafka source keeps plugin.Source's contract (plugintest's suite) on
 // the embedded broker, or KAFKA_BROKERS: a topic of three partitions, each
 // check on a topic and group of its own, progress in the group's offsets.
-func TestSourceConformance(t *testing.T) {
+func TestIntegrationKafkaSourceConformance(t *testing.T) {
 	env := kafkatest.Start(t)
 	plugintest.TestSource(t, plugintest.SourceCase{
 		Resumes: true,
@@ -42,7 +44,7 @@ func TestSourceConformance(t *testing.T) {
 // The kafka sink keeps plugin.Sink's contract: what Publish acknowledged
 // is read back from the topic (one partition) at once; a record over
 // max_message_bytes is the record it fails.
-func TestSinkConformance(t *testing.T) {
+func TestIntegrationKafkaSinkConformance(t *testing.T) {
 	env := kafkatest.Start(t)
 	plugintest.TestSink(t, plugintest.SinkCase{
 		New: func(t testing.TB) (plugin.Sink, plugintest.ReadBack) {

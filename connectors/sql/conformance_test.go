@@ -12,10 +12,13 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin/plugintest"
 )
 
+// (Named Integration so that .ci/run's SQL step, which sets POSTGRES_DSN,
+// runs them.)
+
 // sql.outbox keeps plugin.Source's contract (plugintest's suite) on the
 // PostgreSQL of POSTGRES_DSN: an outbox table per check, its rows inserted
 // in one transaction, progress in the consumer group's offset.
-func TestSQLOutboxConformance(t *testing.T) {
+func TestIntegrationSQLOutboxConformance(t *testing.T) {
 	db, dsn := postgres(t)
 	plugintest.TestSource(t, plugintest.SourceCase{
 		Resumes: true,
@@ -48,7 +51,7 @@ func TestSQLOutboxConformance(t *testing.T) {
 // committed in the table (read back in insert order). A record that is
 // not JSON fails the INSERT (payload_type JSON), and with it the whole
 // write.
-func TestSQLWriteConformance(t *testing.T) {
+func TestIntegrationSQLWriteConformance(t *testing.T) {
 	db, dsn := postgres(t)
 	plugintest.TestSink(t, plugintest.SinkCase{
 		New: func(t testing.TB) (plugin.Sink, plugintest.ReadBack) {
