@@ -14,11 +14,10 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin/plugintest"
 )
 
-// (Named Integration so that .ci/run runs them on the real broker too.)
-
 // The kafka source keeps plugin.Source's contract (plugintest's suite) on
 // the embedded broker, or KAFKA_BROKERS: a topic of three partitions, each
 // check on a topic and group of its own, progress in the group's offsets.
+// (Named Integration so that .ci/run runs them on the real broker too.)
 func TestIntegrationKafkaSourceConformance(t *testing.T) {
 	env := kafkatest.Start(t)
 	plugintest.TestSource(t, plugintest.SourceCase{

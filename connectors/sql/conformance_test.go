@@ -12,12 +12,11 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin/plugintest"
 )
 
-// (Named Integration so that .ci/run's SQL step, which sets POSTGRES_DSN,
-// runs them.)
-
 // sql.outbox keeps plugin.Source's contract (plugintest's suite) on the
 // PostgreSQL of POSTGRES_DSN: an outbox table per check, its rows inserted
 // in one transaction, progress in the consumer group's offset.
+// (Named Integration so that .ci/run's SQL step, which sets POSTGRES_DSN,
+// runs them.)
 func TestIntegrationSQLOutboxConformance(t *testing.T) {
 	db, dsn := postgres(t)
 	plugintest.TestSource(t, plugintest.SourceCase{
