@@ -27,7 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
-	"github.com/conveyor-etl/conveyor/internal/runtime"
+	"github.com/conveyor-etl/conveyor/internal/engine"
 	"github.com/conveyor-etl/conveyor/plugin"
 
 	// The built-in functions register themselves in plugin.Default().
@@ -71,17 +71,17 @@ type StageSummary struct {
 
 // String is "id in=N out=N", with filtered, failed and dead_lettered when
 // not zero.
-func (s StageSummary) String() string { return runtime.StageSummary(s).String() }
+func (s StageSummary) String() string { return engine.StageSummary(s).String() }
 
 // RecordsPerSecond is In over Elapsed.
-func (s Summary) RecordsPerSecond() float64 { return s.runtime().RecordsPerSecond() }
+func (s Summary) RecordsPerSecond() float64 { return s.engine().RecordsPerSecond() }
 
-func (s Summary) String() string { return s.runtime().String() }
+func (s Summary) String() string { return s.engine().String() }
 
 // summary converts the runtime's summary at the package boundary. The
 // stage type converts as a whole (same fields, so a field added to one and
 // not the other fails to compile here); the summary field by field.
-func summary(s runtime.Summary) Summary {
+func summary(s engine.Summary) Summary {
 	out := Summary{In: s.In, Out: s.Out, Filtered: s.Filtered, Failed: s.Failed, DeadLettered: s.DeadLettered,
 		InBytes: s.InBytes, Elapsed: s.Elapsed}
 	for _, st := range s.Stages {
@@ -90,11 +90,11 @@ func summary(s runtime.Summary) Summary {
 	return out
 }
 
-func (s Summary) runtime() runtime.Summary {
-	out := runtime.Summary{In: s.In, Out: s.Out, Filtered: s.Filtered, Failed: s.Failed, DeadLettered: s.DeadLettered,
+func (s Summary) engine() engine.Summary {
+	out := engine.Summary{In: s.In, Out: s.Out, Filtered: s.Filtered, Failed: s.Failed, DeadLettered: s.DeadLettered,
 		InBytes: s.InBytes, Elapsed: s.Elapsed}
 	for _, st := range s.Stages {
-		out.Stages = append(out.Stages, runtime.StageSummary(st))
+		out.Stages = append(out.Stages, engine.StageSummary(st))
 	}
 	return out
 }
@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg *config.Pipeline, opts ...Option) error {
 
 // Execute is Run that also returns the run's Summary.
 func Execute(ctx context.Context, cfg *config.Pipeline, opts ...Option) (Summary, error) {
-	sum, err := runtime.Run(ctx, cfg, runtimeOptions(opts))
+	sum, err := engine.Run(ctx, cfg, engineOptions(opts))
 	return summary(sum), err
 }
 
@@ -184,26 +184,26 @@ func Execute(ctx context.Context, cfg *config.Pipeline, opts ...Option) (Summary
 // config) without connecting to anything, and returns every problem at once
 // as config.Errors.
 func Validate(cfg *config.Pipeline, opts ...Option) error {
-	_, err := runtime.Compile(cfg, runtimeOptions(opts).Registry)
+	_, err := engine.Compile(cfg, engineOptions(opts).Registry)
 	return err
 }
 
 // Registry is the default registry, holding the built-in functions.
 func Registry() *plugin.Registry { return plugin.Default() }
 
-// runtimeOptions applies opts over the defaults and converts them to the
+// engineOptions applies opts over the defaults and converts them to the
 // runtime's options at the package boundary. A zero Option does nothing.
-func runtimeOptions(opts []Option) runtime.Options {
+func engineOptions(opts []Option) engine.Options {
 	o := options{registry: plugin.Default()}
 	for _, opt := range opts {
 		if opt.apply != nil {
 			opt.apply(&o)
 		}
 	}
-	ro := runtime.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware,
+	ro := engine.Options{Registry: o.registry, Logger: o.logger, DrainTimeout: o.drainTimeout, Middleware: o.middleware,
 		ProgressInterval: o.progressIntv, HTTPAddr: o.httpAddr, HTTPListener: o.httpListener, Metrics: o.metrics}
 	if f := o.progress; f != nil {
-		ro.Progress = func(s runtime.Summary) { f(summary(s)) }
+		ro.Progress = func(s engine.Summary) { f(summary(s)) }
 	}
 	return ro
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,5 +248,61 @@ func TestMiddlewareRecovererMiddlewarePanic(t *testing.T) {
 	}
 	if len(sink.recs) < 10 {
 		t.Errorf("%d records written, want at least the 10 before the panic", len(sink.recs))
+	}
+}
+
+// closingOp counts its Close calls.
+type closingOp struct{ closed *atomic.Int32 }
+
+func (o closingOp) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
+	return append(out, in...)
+}
+func (o closingOp) Close() error { o.closed.Add(1); return nil }
+
+// An operator that holds resources (an io.Closer) is closed once, when the
+// run ends, and got its Build ctx.
+func TestOperatorClosedOnceAtTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte("{\"i\":1}\n{\"i\":2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var closed atomic.Int32
+	var gotCtx atomic.Bool
+	reg := plugin.Default().Clone()
+	must(t, reg.Register(&plugin.Spec{Name: "test.closer", Plugin: "test", Operator: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(ctx context.Context, _ *struct{}, _ plugin.Env) (plugin.Operator, error) {
+			gotCtx.Store(ctx != nil && ctx.Err() == nil)
+			return closingOp{&closed}, nil
+		})}))
+	sink := &captureSink{}
+	must(t, reg.Register(&plugin.Spec{Name: "test.capture", Plugin: "test", Sink: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}))
+	p, err := config.Load(writePipeline(t, dir, `
+[[stages]]
+id = "read"
+function = "json.read"
+inputs = []
+[stages.config]
+path = "in.jsonl"
+[[stages]]
+id = "op"
+function = "test.closer"
+inputs = ["read"]
+[[stages]]
+id = "out"
+function = "test.capture"
+inputs = ["op"]
+`))
+	must(t, err)
+	if _, err := flow.Execute(context.Background(), p, flow.WithRegistry(reg)); err != nil {
+		t.Fatal(err)
+	}
+	if n := closed.Load(); n != 1 || !gotCtx.Load() {
+		t.Errorf("operator closed %d times (want 1), live build ctx %v", n, gotCtx.Load())
+	}
+	if len(sink.recs) != 2 {
+		t.Errorf("%d records out, want 2", len(sink.recs))
 	}
 }

@@ -19,8 +19,6 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func init() { plugin.MustRegister(FilterSpec()) }
-
 // FilterConfig is the config of "filter.apply".
 type FilterConfig struct {
 	Column   string `key:"column" required:"true" doc:"field to test; a.b reads a nested field"`

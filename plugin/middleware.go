@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -29,12 +30,18 @@ type OnFailure func(ctx context.Context, b Batch, failed []Failure) ([]Record, e
 func OperatorMiddleware(op Operator, onFail OnFailure) message.HandlerMiddleware {
 	return func(next message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			b, err := DecodeBatch(msg)
+			// The two slices live only during this call (Apply keeps
+			// neither, and what goes on is the message's payload).
+			in, out := getRecords(), getRecords()
+			defer putRecords(in)
+			defer putRecords(out)
+			b, err := DecodeBatchInto(msg, *in)
 			if err != nil {
 				return nil, err
 			}
+			*in = b.Records
 			var failed []Failure
-			out := op.Apply(b.Records, make([]Record, 0, len(b.Records)), func(i int, err error) {
+			*out = op.Apply(b.Records, (*out)[:0], func(i int, err error) {
 				failed = append(failed, Failure{Record: b.Records[i], Err: err})
 			})
 			if len(failed) > 0 {
@@ -45,11 +52,26 @@ func OperatorMiddleware(op Operator, onFail OnFailure) message.HandlerMiddleware
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, more...)
+				*out = append(*out, more...)
 			}
-			return next(Rebatch(msg, b, out))
+			return next(Rebatch(msg, b, *out))
 		}
 	}
+}
+
+var recordsPool = sync.Pool{New: func() any { return new([]Record) }}
+
+func getRecords() *[]Record { return recordsPool.Get().(*[]Record) }
+
+// putRecords returns r to the pool, without the record bytes it points to
+// (which belong to messages) and unless it grew very large.
+func putRecords(r *[]Record) {
+	if cap(*r) > 1<<16 {
+		return
+	}
+	clear(*r)
+	*r = (*r)[:0]
+	recordsPool.Put(r)
 }
 
 // Rebatch returns a message carrying out in place of the records of msg

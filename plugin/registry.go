@@ -167,11 +167,15 @@ var defaultRegistry = NewRegistry()
 // Default is the registry the built-in functions add themselves to in init.
 func Default() *Registry { return defaultRegistry }
 
-// MustRegister adds s to the default registry and panics on a duplicate;
-// for init functions.
-func MustRegister(s *Spec) {
-	if err := defaultRegistry.Register(s); err != nil {
-		panic(err)
+// MustRegister adds specs to the default registry and panics on a
+// duplicate; for init functions. Every built-in package registers the same
+// way: func init() { plugin.MustRegister(Specs()...) }, with Specs listing
+// one constructor per function (kafka.Spec, operators.FilterSpec, ...).
+func MustRegister(specs ...*Spec) {
+	for _, s := range specs {
+		if err := defaultRegistry.Register(s); err != nil {
+			panic(err)
+		}
 	}
 }
 

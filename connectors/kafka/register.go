@@ -6,7 +6,10 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func init() { plugin.MustRegister(Spec()) }
+func init() { plugin.MustRegister(Specs()...) }
+
+// Specs are the functions this package registers.
+func Specs() []*plugin.Spec { return []*plugin.Spec{Spec()} }
 
 // Spec is the "kafka" function: a source without inputs, a sink with.
 func Spec() *plugin.Spec {

@@ -6,7 +6,10 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func init() { plugin.MustRegister(OutboxSpec()); plugin.MustRegister(WriteSpec()) }
+func init() { plugin.MustRegister(Specs()...) }
+
+// Specs are the functions this package registers.
+func Specs() []*plugin.Spec { return []*plugin.Spec{OutboxSpec(), WriteSpec()} }
 
 // OutboxSpec is the "sql.outbox" function: a source.
 func OutboxSpec() *plugin.Spec {

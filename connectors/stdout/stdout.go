@@ -16,13 +16,19 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func init() {
-	plugin.MustRegister(&plugin.Spec{
+func init() { plugin.MustRegister(Specs()...) }
+
+// Specs are the functions this package registers.
+func Specs() []*plugin.Spec { return []*plugin.Spec{Spec()} }
+
+// Spec is the "stdout.write" function: a sink.
+func Spec() *plugin.Spec {
+	return &plugin.Spec{
 		Name: "stdout.write", Plugin: "stdout", Summary: "print records as JSON Lines on standard output",
 		Sink: plugin.NewFactory(DefaultConfig, func(_ context.Context, c *Config, _ plugin.Env) (plugin.Sink, error) {
 			return New(os.Stdout, c), nil
 		}),
-	})
+	}
 }
 
 // Config is the config of "stdout.write".

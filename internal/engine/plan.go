@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"errors"
@@ -71,13 +71,13 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 			plan.sources = append(plan.sources, n)
 		}
 		if n.role != plugin.RoleSink && n.st.ID != "" && !read[n.st.ID] {
-			errs = append(errs, stageErr(n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
+			errs = append(errs, stageErr(config.Graph, n.st, n.st.Pos, "", fmt.Sprintf("no stage reads the output of this %s: add a sink with inputs = [%q]", n.role, n.st.ID)))
 		}
 	}
 	for _, n := range plan.nodes {
 		if n.spec.Check != nil && n.cfg != nil && !broken[n.st] {
 			if err := n.spec.Check(n.cfg, n.st, p); err != nil {
-				errs = append(errs, stageErr(n.st, n.st.Pos, "", err.Error()))
+				errs = append(errs, stageErr(config.BadValue, n.st, n.st.Pos, "", err.Error()))
 			}
 		}
 	}
@@ -86,10 +86,10 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 		errs = append(errs, err)
 	}
 	if len(p.Stages) > 0 && len(plan.sources) == 0 && len(plan.nodes) == len(p.Stages) {
-		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Msg: "the pipeline has no source (a stage with inputs = [])"})
+		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Kind: config.Graph, Msg: "the pipeline has no source (a stage with inputs = [])"})
 	}
 	if len(p.Stages) == 0 {
-		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Msg: "the pipeline has no [[stages]]"})
+		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Kind: config.Missing, Msg: "the pipeline has no [[stages]]"})
 	}
 	if err := config.Merge(append([]error{p.Validate()}, errs...)...); err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func checkPlugins(p *config.Pipeline, reg *plugin.Registry) []error {
 			if s := config.Closest(name, known); s != "" {
 				msg = fmt.Sprintf("unknown plugin %q (did you mean %q?)", name, s)
 			}
-			errs = append(errs, &config.Error{Pos: p.Global.PluginsPos, Stage: -1, Key: "global.plugins", Msg: msg})
+			errs = append(errs, &config.Error{Pos: p.Global.PluginsPos, Stage: -1, Key: "global.plugins", Kind: config.BadValue, Msg: msg})
 		}
 	}
 	return errs
@@ -124,11 +124,11 @@ func compileStage(st *config.Stage, reg *plugin.Registry) (*node, error) {
 		} else {
 			msg += " (`conveyor list` shows the functions)"
 		}
-		return nil, stageErr(st, st.FunctionPos, "function", msg)
+		return nil, stageErr(config.BadValue, st, st.FunctionPos, "function", msg)
 	}
 	role, err := spec.RoleFor(len(st.Inputs) > 0)
 	if err != nil {
-		return nil, stageErr(st, st.InputsPos, "inputs", err.Error())
+		return nil, stageErr(config.Graph, st, st.InputsPos, "inputs", err.Error())
 	}
 	n := &node{st: st, spec: spec, role: role}
 	switch role {
@@ -142,11 +142,11 @@ func compileStage(st *config.Stage, reg *plugin.Registry) (*node, error) {
 	return n, err
 }
 
-func stageErr(st *config.Stage, pos config.Pos, key, msg string) *config.Error {
+func stageErr(kind config.Kind, st *config.Stage, pos config.Pos, key, msg string) *config.Error {
 	if pos.Line == 0 {
 		pos = st.Pos
 	}
-	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: key, Msg: msg}
+	return &config.Error{Pos: pos, Stage: st.Index, StageID: st.ID, Key: key, Kind: kind, Msg: msg}
 }
 
 // sourceFunctions are the functions of the sources n reads from, through

@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"bytes"
@@ -38,14 +38,16 @@ func (r *run) handler(n *node) message.HandlerFunc {
 			if len(out) > 0 {
 				return
 			}
+			t := r.seq.of(msg)
+			t.observe()
 			if v := recover(); v != nil {
-				r.seq.of(msg).end()
+				t.end()
 				panic(v)
 			}
 			if err != nil {
-				r.seq.of(msg).end()
+				t.end()
 			} else {
-				r.seq.of(msg).pass()
+				t.pass()
 			}
 		}()
 		// Retries end when the run gives up draining, or when the source

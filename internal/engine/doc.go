@@ -1,4 +1,4 @@
-// Package runtime compiles a pipeline into a Watermill router and runs it.
+// Package engine compiles a pipeline into a Watermill router and runs it.
 //
 // [Compile] checks a pipeline against a registry without touching any
 // external system. [Run] builds the components and adds one router handler
@@ -11,4 +11,4 @@
 // error policy dealt with them. The router acks the source's message only
 // after that, and the run ends by flushing the sinks that need it and
 // committing the sources.
-package runtime
+package engine

@@ -1,9 +1,10 @@
-package runtime
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -362,6 +363,13 @@ func (r *run) closeAll() {
 	for n, s := range r.sources {
 		if err := s.Close(); err != nil {
 			r.log.Warn("closing source", zap.String("stage", n.st.ID), zap.Error(err))
+		}
+	}
+	for n, op := range r.ops {
+		if c, ok := op.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				r.log.Warn("closing operator", zap.String("stage", n.st.ID), zap.Error(err))
+			}
 		}
 	}
 	for n, s := range r.sinks {

@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"context"
@@ -104,7 +104,6 @@ func (t *turn) wait(ctx context.Context) error {
 // end lets the next batch of the partition go on. Safe to call more than
 // once.
 func (t *turn) end() {
-	t.observe()
 	t.once.Do(func() {
 		if t.s != nil {
 			t.s.mu.Lock()

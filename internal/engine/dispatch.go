@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"context"
@@ -44,6 +44,7 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 		return nil
 	}
 	t := d.r.seq.of(msgs[0])
+	defer t.observe() // after the writes settled
 	defer t.end()
 	// Writes and retries end when the run gives up draining, or when the
 	// source gives the batch up (its partition moved on).
