@@ -348,10 +348,10 @@ wait:
 				first.msg.UUID, first.seqs[0], first.seqs[len(first.seqs)-1], first.part, wait)
 		}
 	}
-	err := r.finish(ack)
-	if redelivered && err != nil {
-		t.Errorf("Err after the nacked message was emitted again and acked: %v", err)
-	}
+	// A source may both emit the nacked message again and stop with an
+	// error (a foreign Subscriber redelivers before the source stops): Err
+	// is free here.
+	_ = r.finish(ack)
 	if c, ok := r.src.(plugin.Committer); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		_ = c.Commit(ctx) // may fail after a nack; what it commits is checked below
