@@ -47,6 +47,7 @@ type Source struct {
 	parts    map[int32]*checkpoint.Window // window and progress per partition; see part
 	lost     map[int32]int64              // marks given up when a stopped source's partition went elsewhere
 
+	commits *commitConn   // the coordinator connection that carries the commits
 	kick    chan struct{} // a batch was marked: commit soon
 	sendMu  sync.Mutex    // one commit request at a time, so they land in order
 	newSess chan struct{} // closed and replaced when a session starts
@@ -125,7 +126,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
-		client: client, group: group, ctx: ctx, cancel: cancel,
+		client: client, group: group, commits: newCommitConn(client, cfg.GroupID), ctx: ctx, cancel: cancel,
 		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
 		parts: map[int32]*checkpoint.Window{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
 	s.budget.Store(cfg.Limit())
@@ -444,6 +445,9 @@ func (s *Source) Close() error {
 			<-s.consumed
 		}
 		err = s.group.Close()
+		if e := s.commits.Close(); e != nil && err == nil {
+			err = e
+		}
 		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
 			err = e
 		}
