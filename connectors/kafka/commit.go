@@ -106,12 +106,8 @@ func (s *Source) commitOffsets(sess sarama.ConsumerGroupSession, offsets map[int
 	for p, off := range offsets {
 		req.AddBlockWithLeaderEpoch(s.cfg.Topic, p, off, -1, 0, "")
 	}
-	coord, err := s.client.Coordinator(s.cfg.GroupID)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	resp, err := coord.CommitOffset(req)
+	resp, err := s.commits.commit(req)
 	s.obs.m.Committed(start)
 	if err != nil {
 		_ = s.client.RefreshCoordinator(s.cfg.GroupID)

@@ -5,6 +5,9 @@
 // message per batch. Offsets are marked in order, per partition, only for
 // batches whose message was acked, so a crash replays at most the batches in
 // flight (window × batch_size records per partition) and never skips one.
+// The source sends its own offset commits, on a connection of their own to
+// the group coordinator (commitconn.go), so that a commit never waits behind
+// a fetch long poll nor a fetch behind a commit.
 //
 // A kafka stage with inputs is a [Sink]: one idempotent sarama AsyncProducer
 // (acks=all) per stage. A write returns at once and its Pending resolves when
