@@ -229,9 +229,10 @@ func DecodeBatchInto(msg *message.Message, recs []Record) (Batch, error) {
 	return b, nil
 }
 
-// offsetReader walks MetaOffsets.
+// offsetReader walks MetaOffsets without splitting it (a filtered batch
+// carries a list of hundreds).
 type offsetReader struct {
-	list       []string
+	list       string // what is left of a comma-separated list
 	next_, end int64
 	ranged     bool
 	none       bool
@@ -249,7 +250,7 @@ func newOffsetReader(s string) (*offsetReader, error) {
 		}
 		return &offsetReader{ranged: true, next_: first, end: last + 1}, nil
 	}
-	return &offsetReader{list: strings.Split(s, ",")}, nil
+	return &offsetReader{list: s}, nil
 }
 
 // count guesses the number of records, for preallocation.
@@ -260,7 +261,7 @@ func (r *offsetReader) count(payloadLen int) int {
 	case r.none:
 		return 1
 	default:
-		return len(r.list)
+		return strings.Count(r.list, ",") + 1
 	}
 }
 
@@ -275,15 +276,22 @@ func (r *offsetReader) next() (int64, error) {
 		r.next_++
 		return r.next_ - 1, nil
 	default:
-		if len(r.list) == 0 {
+		if r.list == "" {
 			return 0, errors.New("fewer offsets than records")
 		}
-		o, err := strconv.ParseInt(r.list[0], 10, 64)
-		r.list = r.list[1:]
-		return o, err
+		item := r.list
+		if i := strings.IndexByte(item, ','); i >= 0 {
+			item, r.list = item[:i], item[i+1:]
+			if r.list == "" {
+				return 0, errors.New("a trailing comma")
+			}
+		} else {
+			r.list = ""
+		}
+		return strconv.ParseInt(item, 10, 64)
 	}
 }
 
 func (r *offsetReader) done() bool {
-	return r.none || (r.ranged && r.next_ == r.end) || (!r.ranged && len(r.list) == 0)
+	return r.none || (r.ranged && r.next_ == r.end) || (!r.ranged && r.list == "")
 }

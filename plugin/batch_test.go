@@ -89,3 +89,23 @@ func TestRebatch(t *testing.T) {
 		t.Errorf("%d records in the payload, want 2", got)
 	}
 }
+
+// DecodeBatch never panics on what a foreign middleware or transport might
+// hand it, and what it accepts has one record per line and one offset each.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n{}\n"), "1-2", "0")
+	f.Add([]byte("{}\n"), "5,9", "x")
+	f.Add([]byte(""), "", "")
+	f.Add([]byte("{}\n{}\n"), "3,", "1")
+	f.Fuzz(func(t *testing.T, payload []byte, offsets, partition string) {
+		m := message.NewMessage("f", payload)
+		m.Metadata = message.Metadata{MetaFormat: FormatBatch, MetaOffsets: offsets, MetaPartition: partition}
+		b, err := DecodeBatch(m)
+		if err != nil {
+			return
+		}
+		if got := strings.Count(string(payload), "\n"); got != len(b.Records) {
+			t.Fatalf("%d records from %d lines", len(b.Records), got)
+		}
+	})
+}
