@@ -55,9 +55,8 @@ func (s *captureSink) Close() error { return nil }
 // middlewarePipeline runs json.read over n records {"i":0..n-1} in batches
 // of batch into test.capture (after test.panic, which panics on the record
 // whose i is panicOn, when panicOn >= 0), with mw.
-func middlewarePipeline(t *testing.T, n, batch, panicOn int, sink *captureSink, extra string, mw ...message.HandlerMiddleware) (flow.Summary, error) {
+func middlewarePipeline(t *testing.T, dir string, n, batch, panicOn int, sink *captureSink, extra string, mw ...message.HandlerMiddleware) (flow.Summary, error) {
 	t.Helper()
-	dir := t.TempDir()
 	var in strings.Builder
 	for i := range n {
 		fmt.Fprintf(&in, "{\"i\":%d}\n", i)
@@ -151,7 +150,7 @@ func slicesContains(s []int, v int) bool {
 func TestMiddlewareThrottle(t *testing.T) {
 	sink := &captureSink{}
 	start := time.Now()
-	sum, err := middlewarePipeline(t, 40, 5, -1, sink, "", middleware.NewThrottle(1, 50*time.Millisecond).Middleware)
+	sum, err := middlewarePipeline(t, t.TempDir(), 40, 5, -1, sink, "", middleware.NewThrottle(1, 50*time.Millisecond).Middleware)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +173,7 @@ func TestMiddlewareCorrelationID(t *testing.T) {
 			return h(msg)
 		}
 	}
-	if _, err := middlewarePipeline(t, 20, 5, -1, sink, "", setID, middleware.CorrelationID); err != nil {
+	if _, err := middlewarePipeline(t, t.TempDir(), 20, 5, -1, sink, "", setID, middleware.CorrelationID); err != nil {
 		t.Fatal(err)
 	}
 	if len(sink.msgs) != 4 {
@@ -192,7 +191,7 @@ func TestMiddlewareCorrelationID(t *testing.T) {
 // slower than the timeout still gets every record, with a live context.
 func TestMiddlewareTimeoutLeavesWritesAlone(t *testing.T) {
 	sink := &captureSink{delay: 60 * time.Millisecond}
-	sum, err := middlewarePipeline(t, 20, 5, -1, sink, "", middleware.Timeout(20*time.Millisecond))
+	sum, err := middlewarePipeline(t, t.TempDir(), 20, 5, -1, sink, "", middleware.Timeout(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +208,7 @@ func TestMiddlewareRecovererOperatorPanic(t *testing.T) {
 	sink := &captureSink{}
 	dlq := filepath.Join(t.TempDir(), "dlq.jsonl")
 	eh := fmt.Sprintf("[error_handling]\nstrategy = \"continue\"\ndead_letter_queue = { path = %q }\n", dlq)
-	sum, err := middlewarePipeline(t, 20, 5, 7, sink, eh, middleware.Recoverer)
+	sum, err := middlewarePipeline(t, t.TempDir(), 20, 5, 7, sink, eh, middleware.Recoverer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +241,7 @@ func TestMiddlewareRecovererMiddlewarePanic(t *testing.T) {
 			return h(msg)
 		}
 	}
-	_, err := middlewarePipeline(t, 20, 5, -1, sink, "", middleware.Recoverer, panicky)
+	_, err := middlewarePipeline(t, t.TempDir(), 20, 5, -1, sink, "", middleware.Recoverer, panicky)
 	if err == nil || !strings.Contains(err.Error(), "middleware panic") {
 		t.Fatalf("run error %v, want the middleware's panic", err)
 	}
@@ -305,4 +304,24 @@ inputs = ["op"]
 	if len(sink.recs) != 2 {
 		t.Errorf("%d records out, want 2", len(sink.recs))
 	}
+}
+
+// A relative dead-letter path is resolved from the pipeline file's
+// directory, as every other path in the file is (it was resolved from the
+// working directory before).
+func TestDeadLetterPathRelativeToPipeline(t *testing.T) {
+	sink := &captureSink{}
+	eh := "[error_handling]\nstrategy = \"continue\"\ndead_letter_queue = { path = \"dead/letters.jsonl\" }\n"
+	dir := t.TempDir()
+	if _, err := middlewarePipeline(t, dir, 10, 5, 3, sink, eh); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll("dead") })
+	if _, err := os.Stat(filepath.Join("dead", "letters.jsonl")); err == nil {
+		t.Error("the dead-letter file was written under the working directory")
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "dead", "letters.jsonl")); err != nil || !strings.Contains(string(data), `"record":{"i":3}`) {
+		t.Errorf("dead-letter file beside the pipeline: %q, %v", data, err)
+	}
+	wantRecords(t, sink, 10, 3)
 }
