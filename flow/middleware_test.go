@@ -14,6 +14,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -324,4 +326,61 @@ func TestDeadLetterPathRelativeToPipeline(t *testing.T) {
 		t.Errorf("dead-letter file beside the pipeline: %q, %v", data, err)
 	}
 	wantRecords(t, sink, 10, 3)
+}
+
+// afterCore records log entries written after closed is set.
+type afterCore struct {
+	zapcore.LevelEnabler
+	closed *atomic.Bool
+	late   *atomic.Int32
+	msgs   chan string
+}
+
+func (c afterCore) With([]zapcore.Field) zapcore.Core { return c }
+func (c afterCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+func (c afterCore) Write(e zapcore.Entry, _ []zapcore.Field) error {
+	if c.closed.Load() {
+		c.late.Add(1)
+		select {
+		case c.msgs <- e.Message:
+		default:
+		}
+	}
+	return nil
+}
+func (c afterCore) Sync() error { return nil }
+
+// Nothing of a run writes to the caller's logger once Execute has returned
+// (Watermill's router logged as Run returned, racing a caller that reads
+// its log buffer: TestRunFlagsAfterFile under -race in CI).
+func TestNoLogsAfterExecuteReturns(t *testing.T) {
+	for range 5 {
+		var closed atomic.Bool
+		var late atomic.Int32
+		core := afterCore{LevelEnabler: zapcore.DebugLevel, closed: &closed, late: &late, msgs: make(chan string, 10)}
+		sink := &captureSink{}
+		dir := t.TempDir()
+		var in strings.Builder
+		for i := range 50 {
+			fmt.Fprintf(&in, "{\"i\":%d}\n", i)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte(in.String()), 0o644))
+		reg := plugin.Default().Clone()
+		must(t, reg.Register(&plugin.Spec{Name: "test.capture", Plugin: "test", Sink: plugin.NewFactory(
+			func() *struct{} { return &struct{}{} },
+			func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}))
+		p, err := config.Load(writePipeline(t, dir, "[[stages]]\nid = \"read\"\nfunction = \"json.read\"\ninputs = []\n[stages.config]\npath = \"in.jsonl\"\n"+
+			"[[stages]]\nid = \"out\"\nfunction = \"test.capture\"\ninputs = [\"read\"]\n"))
+		must(t, err)
+		if _, err := flow.Execute(context.Background(), p, flow.WithRegistry(reg), flow.WithLogger(zap.New(core))); err != nil {
+			t.Fatal(err)
+		}
+		closed.Store(true)
+		time.Sleep(100 * time.Millisecond)
+		if n := late.Load(); n > 0 {
+			t.Fatalf("%d log entries after Execute returned, first %q", n, <-core.msgs)
+		}
+	}
 }

@@ -225,7 +225,11 @@ func (r *run) execute(ctx context.Context) error {
 		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost}, r.opts.Middleware...)...)
 	}
 	routerDone := make(chan error, 1)
-	go func() { routerDone <- router.Run(context.Background()) }()
+	routerReturned := make(chan struct{})
+	go func() {
+		defer close(routerReturned)
+		routerDone <- router.Run(context.Background())
+	}()
 	select {
 	case <-router.Running():
 	case err := <-routerDone:
@@ -247,6 +251,13 @@ func (r *run) execute(ctx context.Context) error {
 	err = r.finish(deadline)
 	if cerr := router.Close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	// Run logs as it returns: nothing of the run may still write to the
+	// caller's logger once Run has returned.
+	select {
+	case <-routerReturned:
+	case <-time.After(r.opts.DrainTimeout):
+		r.log.Warn("the router did not return after Close", zap.Duration("waited", r.opts.DrainTimeout))
 	}
 	r.closeAll()
 	return err
