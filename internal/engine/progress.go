@@ -19,6 +19,12 @@ func (r *run) startProgress(start time.Time) (stop func()) {
 	if interval <= 0 {
 		interval = defaultProgressInterval
 	}
+	return every(interval, func() { f(r.summary(time.Since(start))) })
+}
+
+// every calls f every interval from a goroutine of its own until the
+// returned stop is called; stop waits for a call in progress.
+func every(interval time.Duration, f func()) (stop func()) {
 	ticker := time.NewTicker(interval)
 	quit, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -26,7 +32,7 @@ func (r *run) startProgress(start time.Time) (stop func()) {
 		for {
 			select {
 			case <-ticker.C:
-				f(r.summary(time.Since(start)))
+				f()
 			case <-quit:
 				return
 			}

@@ -53,23 +53,9 @@ func (r *run) startReports() (stop func()) {
 	if interval <= 0 {
 		interval = defaultReportInterval
 	}
-	ticker := time.NewTicker(interval)
-	quit, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			select {
-			case <-ticker.C:
-				report(false)
-			case <-quit:
-				return
-			}
-		}
-	}()
+	stopTicks := every(interval, func() { report(false) })
 	return func() {
-		ticker.Stop()
-		close(quit)
-		<-stopped
+		stopTicks()
 		report(true)
 	}
 }
