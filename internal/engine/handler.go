@@ -24,32 +24,10 @@ const metaSink = "conveyor_sink"
 // for each sink below a produced message naming the sink. The router hands
 // the produced messages to the dispatcher and acks n's message only after
 // the dispatcher returned, that is once every sink made its records durable.
+// Turns, batch metrics and failures are outermost's.
 func (r *run) handler(n *node) message.HandlerFunc {
 	h := r.below(n.children)
-	src := r.obs.Stage(n.st.ID)
-	return func(msg *message.Message) (out []*message.Message, err error) {
-		if t := r.seq.of(msg); t.s != nil {
-			t.obs, t.start = src, time.Now()
-			t.n, _ = strconv.Atoi(msg.Metadata.Get(plugin.MetaRecords))
-		}
-		// The dispatcher ends the turn of a batch it gets; one that never
-		// reaches it (nothing to write, or it failed) ends its turn here.
-		defer func() {
-			if len(out) > 0 {
-				return
-			}
-			t := r.seq.of(msg)
-			t.observe()
-			if v := recover(); v != nil {
-				t.end()
-				panic(v)
-			}
-			if err != nil {
-				t.end()
-			} else {
-				t.pass()
-			}
-		}()
+	return func(msg *message.Message) ([]*message.Message, error) {
 		// Retries end when the run gives up draining, or when the source
 		// gives the batch up (its partition moved on). The dispatcher does
 		// the same for the writes.
@@ -57,36 +35,44 @@ func (r *run) handler(n *node) message.HandlerFunc {
 		defer cancel()
 		defer context.AfterFunc(r.ctx, cancel)()
 		msg.SetContext(ctx)
-		out, err = h(msg)
-		if err != nil {
-			return nil, r.failed(ctx, err)
-		}
-		return out, nil
+		return h(msg)
 	}
 }
 
-// outermost wraps every source's handler, outside the user's middleware: an
-// error or a panic from any of it fails the batch and stops the run with
+// outermost wraps source n's handler, outside the user's middleware. It
+// notes when the batch's handling began, for the batch metrics. An error
+// or a panic from any of the handler fails the batch and stops the run with
 // its cause (the router would only nack the message and log the error).
-func (r *run) outermost(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) (out []*message.Message, err error) {
-		ctx := msg.Context()
-		defer func() {
-			if perr := recovered(recover()); perr != nil {
-				out, err = nil, perr
+// The dispatcher ends the turn of a batch it gets; outermost ends the turn
+// of one that will not reach it (an error, nothing to write, or a
+// middleware that dropped the produced messages), so that it does not hold
+// its partition back.
+func (r *run) outermost(n *node) message.HandlerMiddleware {
+	src := r.obs.Stage(n.st.ID)
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) (out []*message.Message, err error) {
+			ctx := msg.Context()
+			t := r.seq.of(msg)
+			if t.s != nil {
+				t.obs, t.start = src, time.Now()
+				t.n, _ = strconv.Atoi(msg.Metadata.Get(plugin.MetaRecords))
 			}
-			// The dispatcher ends the turn of what it gets; a batch that
-			// will not reach it (an error, or a middleware that dropped the
-			// produced messages) must not hold its partition back.
-			switch {
-			case err != nil:
-				r.seq.of(msg).end()
-				err = r.failed(ctx, err)
-			case len(out) == 0:
-				r.seq.of(msg).pass()
-			}
-		}()
-		return h(msg)
+			defer func() {
+				if perr := recovered(recover()); perr != nil {
+					out, err = nil, perr
+				}
+				switch {
+				case err != nil:
+					t.observe()
+					t.end()
+					err = r.failed(ctx, err)
+				case len(out) == 0:
+					t.observe()
+					t.pass()
+				}
+			}()
+			return h(msg)
+		}
 	}
 }
 

@@ -222,7 +222,7 @@ func (r *run) execute(ctx context.Context) error {
 	defer close(runEnded)
 	for _, n := range r.plan.sources {
 		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
-		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost}, r.opts.Middleware...)...)
+		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n)}, r.opts.Middleware...)...)
 	}
 	routerDone := make(chan error, 1)
 	routerReturned := make(chan struct{})
