@@ -103,7 +103,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				s.Stop()
 				return true
 			}
-			if b.add(m) == 1 {
+			if b.add(m) == 1 && b.asMessage == nil { // a message of its own is emitted at once
 				linger.Reset(s.cfg.BatchLinger)
 			}
 			if b.full() || last {
@@ -164,11 +164,13 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		}
 		return false
 	}
+	// Stamped for lag_seconds before the batch can be acked and committed
+	// (a stamp added after its commit trimmed the stamps would stay).
+	s.obs.emitted(fb.partition, fb.first, fb.ts)
 	go s.watch(ctx, msg, tracked, fb.partition)
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(fb.n))
-		s.obs.emitted(fb.partition, fb.first, fb.ts)
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():

@@ -182,9 +182,7 @@ func (c *SinkConfig) Validate() error {
 	if strings.TrimSpace(c.Topic) == "" {
 		errs = append(errs, config.Invalid("topic", "must not be empty"))
 	}
-	if c.Idempotent && c.Retries < 1 {
-		errs = append(errs, config.Invalid("retries", "must be >= 1 when idempotent = true"))
-	}
+	errs = append(errs, c.validateRetries())
 	if c.Tombstones && c.KeyField == "" {
 		errs = append(errs, config.Invalid("tombstones", "needs key_field: a tombstone without a key deletes nothing"))
 	}

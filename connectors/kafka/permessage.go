@@ -193,7 +193,7 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			meta.Timestamp = ts.UnixMilli()
 		}
 		var bb plugin.BatchBuilder
-		bb.AppendFunc(meta.Offset, func(buf []byte) []byte { return record.Enrich(buf, msg.Payload, meta) })
+		bb.AppendCompactFunc(meta.Offset, func(buf []byte) []byte { return record.Enrich(buf, msg.Payload, meta) }) // compact: one line
 		out := bb.Message(msg.UUID, s.cfg.Topic, meta.Partition)
 		s.out <- out
 		s.records.Add(1)

@@ -95,6 +95,10 @@ func (c *SinkConfig) validateRetries() error {
 	return nil
 }
 
+// uuidHeaderKey is UUIDHeader's bytes, made once (sarama does not change
+// header keys).
+var uuidHeaderKey = []byte(UUIDHeader)
+
 // ErrClosed is returned by a Publish or Subscribe after Close.
 var ErrClosed = errors.New("kafka: closed")
 
@@ -142,7 +146,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 // encode puts msg's UUID, metadata and key into m's headers and key.
 func (p *Publisher) encode(m *sarama.ProducerMessage, msg *message.Message) error {
 	m.Headers = make([]sarama.RecordHeader, 0, len(msg.Metadata)+1)
-	m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(UUIDHeader), Value: []byte(msg.UUID)})
+	m.Headers = append(m.Headers, sarama.RecordHeader{Key: uuidHeaderKey, Value: []byte(msg.UUID)})
 	for k, v := range msg.Metadata {
 		if k == UUIDHeader {
 			return fmt.Errorf("metadata %q is reserved for the message's UUID", UUIDHeader)
