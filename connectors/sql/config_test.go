@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/connectors/sql"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 func loadText(t *testing.T, text string) (*config.Pipeline, string) {
@@ -87,5 +89,21 @@ path = "out.json"
 	_, err := flow.Execute(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "durable only when the run ends") || !strings.Contains(err.Error(), `"outbox"`) {
 		t.Fatalf("err = %v, want the outbox stage refusing a sink durable only at the end", err)
+	}
+}
+
+// A config built in Go gets the same checks as one read from a file: with
+// max_rows_per_insert = 0 the Publisher looped for ever on its first
+// Publish; now it is refused before anything connects.
+func TestConstructorsValidate(t *testing.T) {
+	w := sql.DefaultWriteConfig()
+	w.DSN, w.Topic, w.MaxRowsPerInsert = "postgres://nobody@127.0.0.1:1/none", "t", 0
+	if _, err := sql.NewPublisher(w, plugin.Env{}); err == nil || !strings.Contains(err.Error(), "max_rows_per_insert") {
+		t.Errorf("NewPublisher with max_rows_per_insert = 0: %v, want the key named", err)
+	}
+	o := sql.DefaultOutboxConfig()
+	o.DSN, o.Topic, o.ConsumerGroup = "postgres://nobody@127.0.0.1:1/none", "", "g"
+	if _, err := sql.NewSubscriber(o, plugin.Env{}); err == nil || !strings.Contains(err.Error(), "topic") {
+		t.Errorf("NewSubscriber without a topic: %v, want the key named", err)
 	}
 }

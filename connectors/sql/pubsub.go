@@ -63,6 +63,9 @@ func logger(env plugin.Env) watermill.LoggerAdapter {
 // per that many rows), so the rows are committed when it returns.
 // Closing it closes the database handle.
 func NewPublisher(c *WriteConfig, env plugin.Env) (message.Publisher, error) {
+	if err := c.Validate(); err != nil { // a config built in Go skips the file's checks
+		return nil, err
+	}
 	db, err := open(&c.ConnConfig)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,9 @@ func (p *publisher) Close() error {
 // its PostgreSQL offsets adapter for c's consumer group. Closing it closes
 // the database handle.
 func NewSubscriber(c *OutboxConfig, env plugin.Env) (message.Subscriber, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	db, err := open(&c.ConnConfig)
 	if err != nil {
 		return nil, err
