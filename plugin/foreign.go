@@ -238,6 +238,7 @@ type foreignSource struct {
 type inflight struct {
 	msg     *message.Message
 	foreign []*message.Message
+	unsent  bool // the source stopped before the batch was handed on
 }
 
 func newForeignSource(fs ForeignSubscriber) *foreignSource {
@@ -274,6 +275,11 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 		close(s.done)
 	}()
 	for seq := 0; ; seq++ {
+		select { // a stop wins over a Subscriber that always has more
+		case <-s.stopCh:
+			return
+		default:
+		}
 		var first *message.Message
 		select {
 		case m, ok := <-in:
@@ -309,8 +315,16 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 			n += int64(len(m.Payload))
 		}
 		msg := bb.Message(s.fs.Topic+"-"+strconv.Itoa(seq), s.fs.Topic, 0)
+		// Handed on first, then queued for its ack (the window's capacity
+		// still bounds what is in flight); a stop while the router takes
+		// nothing more gives the messages back instead of blocking.
+		select {
+		case s.out <- msg:
+		case <-s.stopCh:
+			s.window <- inflight{msg: msg, foreign: batch, unsent: true}
+			return
+		}
 		s.window <- inflight{msg: msg, foreign: batch}
-		s.out <- msg
 		s.bytes.Add(n)
 		if s.records.Add(int64(len(batch))) >= s.fs.Limit && s.fs.Limit > 0 {
 			return
@@ -324,6 +338,12 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 func (s *foreignSource) watch(done chan<- struct{}) {
 	defer close(done)
 	for f := range s.window {
+		if f.unsent {
+			for _, m := range f.foreign {
+				m.Nack() // never emitted: the Subscriber delivers them again
+			}
+			continue
+		}
 		select {
 		case <-f.msg.Acked():
 			for _, m := range f.foreign {

@@ -265,3 +265,39 @@ func TestPublisherSinkPublishesOneMessagePerRecord(t *testing.T) {
 		t.Fatalf("write to a closed publisher: %v, want a WriteError naming both records", err)
 	}
 }
+
+// A stop while nothing takes the source's messages (the router gave up:
+// a fatal error, or the drain timed out) does not hang: the batch that was
+// not handed on is given back to the Subscriber (nacked), Done closes, and
+// Close returns. Before, the source blocked for ever on its channel, and
+// Close and the run's drain with it.
+func TestSubscriberSourceStopsWhileNobodyReads(t *testing.T) {
+	sub := newChanSubscriber(10)
+	src := buildForeignSource(t, ForeignSubscriber{Subscriber: sub, Topic: "t", BatchSize: 2})
+	if _, err := src.Subscribe(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	sent := sub.send(`{"a":1}`, `{"a":2}`)
+	time.Sleep(50 * time.Millisecond) // the source is now blocked handing its batch on
+	src.Stop()
+	closed := make(chan error, 1)
+	go func() { <-src.Done(); closed <- src.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done/Close hung after Stop with nobody reading")
+	}
+	for _, m := range sent {
+		select {
+		case <-m.Nacked():
+		default:
+			t.Errorf("message %s was not given back (nacked)", m.UUID)
+		}
+	}
+	if err := src.(Failer).Err(); err != nil {
+		t.Errorf("a stop is not a failure: %v", err)
+	}
+}
