@@ -74,7 +74,12 @@ type StageSummary struct {
 func (s StageSummary) String() string { return engine.StageSummary(s).String() }
 
 // RecordsPerSecond is In over Elapsed.
-func (s Summary) RecordsPerSecond() float64 { return s.engine().RecordsPerSecond() }
+func (s Summary) RecordsPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.In) / s.Elapsed.Seconds()
+}
 
 func (s Summary) String() string { return s.engine().String() }
 

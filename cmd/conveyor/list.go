@@ -51,7 +51,7 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 		return exit
 	}
 	if c.NArg() != 1 {
-		return c.badArgs(stderr, "want one function name, got %d arguments", c.NArg())
+		return c.badArgs(stderr, "want one function or table name, got %d arguments", c.NArg())
 	}
 	name := c.Arg(0)
 	if keys, ok := config.DescribeTable(name); ok {

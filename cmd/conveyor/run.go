@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -95,7 +94,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	tty := isTerminal(stderr)
 	// The logger and the summary below share stderr, and a stage may still
 	// log (a closing client) as the summary is printed: one lock for both.
-	stderr = &lockedWriter{w: stderr}
+	stderr = zapcore.Lock(zapcore.AddSync(stderr))
 	logTo := stderr
 	var opts []flow.Option
 	var pr *progress
@@ -197,16 +196,4 @@ func newLogger(level, format string, w io.Writer, tty bool) (*zap.Logger, error)
 	// Locked: stages log from several goroutines, and w need not be safe
 	// for concurrent writes (an os.File is; a bytes.Buffer is not).
 	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
