@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"sync"
 
 	"go.uber.org/zap"
 
@@ -93,12 +92,7 @@ type Filter struct {
 	operator string // as configured, for reports
 	value    any
 
-	// counts are added once per batch, under mu, so that a report reads
-	// them as of a batch boundary (independent atomics could pair one
-	// batch's seen with another's missing and warn wrongly).
-	mu       sync.Mutex
-	counts   FilterStats
-	reported FilterStats // the counts at the last periodic Report; only Report uses it
+	counts matchCounts
 }
 
 // filterOp is an operator, aliases resolved.
@@ -182,9 +176,7 @@ func (f *Filter) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Rec
 			mismatch++
 		}
 	}
-	f.mu.Lock()
-	f.counts = f.counts.plus(FilterStats{Seen: int64(len(in)), Passed: int64(len(out) - kept), Missing: missing, TypeMismatch: mismatch})
-	f.mu.Unlock()
+	f.counts.add(FilterStats{Seen: int64(len(in)), Passed: int64(len(out) - kept), Missing: missing, TypeMismatch: mismatch})
 	return out
 }
 
@@ -231,50 +223,17 @@ func (f *Filter) match(value []byte) verdict {
 	return verdictOf(c <= 0, true)
 }
 
-// FilterStats are a filter stage's counts since it was built. Every record
-// Apply saw is in Seen; one that lacked the column is in Missing, one whose
-// comparison was a type mismatch in TypeMismatch (it may still pass: !=).
-type FilterStats struct {
-	Seen, Passed, Missing, TypeMismatch int64
-}
-
 // Stats returns the counts of the batches Apply has finished; it is safe
 // to call while Apply runs.
-func (f *Filter) Stats() FilterStats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.counts
-}
-
-func (s FilterStats) plus(o FilterStats) FilterStats {
-	return FilterStats{Seen: s.Seen + o.Seen, Passed: s.Passed + o.Passed, Missing: s.Missing + o.Missing, TypeMismatch: s.TypeMismatch + o.TypeMismatch}
-}
-
-func (s FilterStats) minus(o FilterStats) FilterStats {
-	return s.plus(FilterStats{Seen: -o.Seen, Passed: -o.Passed, Missing: -o.Missing, TypeMismatch: -o.TypeMismatch})
-}
+func (f *Filter) Stats() FilterStats { return f.counts.Stats() }
 
 // Report implements plugin.Reporter. While running it warns when, since the
 // last report, the filter saw records but none had its column, or every
 // comparison was a type mismatch; at the end it logs the run's counts and
 // warns on the same conditions over the whole run.
 func (f *Filter) Report(log *zap.Logger, final bool) {
-	now := f.Stats()
-	window := now.minus(f.reported)
-	f.reported = now
-	if final {
-		window = now
-		log.Info("filter counts", zap.String("column", f.column), zap.Int64("seen", now.Seen), zap.Int64("passed", now.Passed),
-			zap.Int64("missing", now.Missing), zap.Int64("type_mismatch", now.TypeMismatch))
-	}
-	switch {
-	case window.Seen == 0:
-	case window.Missing == window.Seen:
-		log.Warn("filter: no record has the column; check its name (a.b reads a nested field)",
-			zap.String("column", f.column), zap.Int64("seen", window.Seen), zap.Bool("final", final))
-	case window.TypeMismatch == window.Seen-window.Missing:
-		log.Warn("filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
-			zap.String("column", f.column), zap.String("operator", f.operator), zap.Any("value", f.value), zap.Int64("seen", window.Seen),
-			zap.Int64("missing", window.Missing), zap.Int64("type_mismatch", window.TypeMismatch), zap.Bool("final", final))
-	}
+	f.counts.report(log, final, "filter", []zap.Field{zap.String("column", f.column)},
+		"filter: no record has the column; check its name (a.b reads a nested field)",
+		"filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
+		zap.String("operator", f.operator), zap.Any("value", f.value))
 }
