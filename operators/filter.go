@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -18,8 +20,8 @@ import (
 // FilterConfig is the config of "filter.apply".
 type FilterConfig struct {
 	Column   string `key:"column" required:"true" doc:"field to test; a.b reads a nested field"`
-	Operator string `key:"operator" required:"true" enum:"==,=,!=,<>,>,>=,<,<=,contains,in" doc:"comparison: == = != <> > >= < <= contains in"`
-	Value    any    `key:"value" required:"true" doc:"value to compare with: a string, number or boolean (\"100\" compares as a number with a numeric field); an array for in"`
+	Operator string `key:"operator" required:"true" enum:"==,=,!=,<>,>,>=,<,<=,contains,not contains,in,not in,matches,exists,not exists" doc:"comparison: == = != <> > >= < <= contains, not contains, in, not in, matches (RE2), exists, not exists"`
+	Value    any    `key:"value" doc:"value to compare with: a string, number or boolean (\"100\" compares as a number with a numeric field); an array for in and not in; an RE2 pattern for matches; none for exists and not exists (required otherwise)"`
 }
 
 // DefaultFilterConfig returns the (empty) defaults.
@@ -34,18 +36,30 @@ func (c *FilterConfig) Validate() error {
 	if _, ok := filterOps[c.Operator]; !ok {
 		errs = append(errs, config.Invalid("operator", "unknown operator %q", c.Operator))
 	}
+	op := filterOps[c.Operator]
 	list, isList := c.Value.([]any)
 	switch {
-	case c.Operator == "in" && !isList:
-		errs = append(errs, config.Invalid("value", "operator in wants an array, such as [\"a\", \"b\"]"))
-	case c.Operator != "in" && isList:
-		errs = append(errs, config.Invalid("value", "an array is only allowed with operator in"))
+	case op.noValue() && c.Value != nil:
+		errs = append(errs, config.Invalid("value", "operator %s takes no value", c.Operator))
+	case op.noValue():
+	case c.Value == nil:
+		errs = append(errs, config.Invalid("value", "operator %s needs a value", c.Operator))
+	case op.list() && !isList:
+		errs = append(errs, config.Invalid("value", "operator %s wants an array, such as [\"a\", \"b\"]", c.Operator))
+	case !op.list() && isList:
+		errs = append(errs, config.Invalid("value", "an array is only allowed with operators in and not in"))
+	case op == opMatches:
+		if s, ok := c.Value.(string); !ok {
+			errs = append(errs, config.Invalid("value", "operator matches wants a regular expression in a string, such as \"^X\""))
+		} else if _, err := regexp.Compile(s); err != nil {
+			errs = append(errs, config.Invalid("value", "bad regular expression (RE2 syntax): %v", err))
+		}
 	case isMap(c.Value):
 		errs = append(errs, config.Invalid("value", "want a string, number or boolean, not a table"))
 	case isNaN(c.Value):
 		errs = append(errs, config.Invalid("value", "nan compares with nothing; want a number"))
 	case isList && len(list) == 0:
-		errs = append(errs, config.Invalid("value", "operator in wants at least one value; an empty list matches nothing"))
+		errs = append(errs, config.Invalid("value", "operator %s wants at least one value; an empty list matches nothing", c.Operator))
 	case isBool(c.Value) && filterOps[c.Operator].ordering():
 		errs = append(errs, config.Invalid("value", "operator %s orders numbers and text, not booleans; use == or !=", c.Operator))
 	}
@@ -88,6 +102,7 @@ type Filter struct {
 	column string
 	op     filterOp
 	want   []operand // one, or the elements of an in list
+	re     *regexp.Regexp
 
 	operator string // as configured, for reports
 	value    any
@@ -107,12 +122,22 @@ const (
 	opLe
 	opContains
 	opIn
+	opNotContains
+	opNotIn
+	opMatches
+	opExists
+	opNotExists
 )
 
 var filterOps = map[string]filterOp{"==": opEq, "=": opEq, "!=": opNe, "<>": opNe, ">": opGt, ">=": opGe,
-	"<": opLt, "<=": opLe, "contains": opContains, "in": opIn}
+	"<": opLt, "<=": opLe, "contains": opContains, "in": opIn, "not contains": opNotContains, "not in": opNotIn,
+	"matches": opMatches, "exists": opExists, "not exists": opNotExists}
 
 func (o filterOp) ordering() bool { return o >= opGt && o <= opLe }
+
+func (o filterOp) list() bool { return o == opIn || o == opNotIn }
+
+func (o filterOp) noValue() bool { return o == opExists || o == opNotExists }
 
 // operand is a constant prepared for comparison.
 type operand = compare.Operand
@@ -126,6 +151,9 @@ func NewFilter(c *FilterConfig) (*Filter, error) {
 	}
 	f := &Filter{path: record.CompilePath(c.Column), column: c.Column, op: filterOps[c.Operator],
 		operator: c.Operator, value: c.Value}
+	if f.op == opMatches {
+		f.re = regexp.MustCompile(c.Value.(string)) // Validate compiled it
+	}
 	if list, ok := c.Value.([]any); ok {
 		for _, v := range list {
 			f.want = append(f.want, newOperand(v))
@@ -185,11 +213,34 @@ func (f *Filter) Match(value []byte) bool { return f.match(value)&pass != 0 }
 
 func (f *Filter) match(value []byte) verdict {
 	field := f.path.Get(value)
-	if !field.Exists() {
+	switch {
+	case f.op == opExists:
+		return verdictOf(field.Exists(), true)
+	case f.op == opNotExists:
+		return verdictOf(!field.Exists(), true)
+	case !field.Exists():
 		return missingColumn
 	}
 	w := &f.want[0]
 	switch f.op {
+	case opNotIn:
+		compared := false
+		for i := range f.want {
+			eq, ok := compare.Equal(field, &f.want[i])
+			if eq {
+				return 0
+			}
+			compared = compared || ok
+		}
+		return verdictOf(true, compared)
+	case opNotContains:
+		found, ok := compare.Contains(field, w)
+		return verdictOf(!found, ok)
+	case opMatches:
+		if field.Type != gjson.String {
+			return typeMismatch
+		}
+		return verdictOf(f.re.MatchString(field.Str), true)
 	case opEq:
 		return verdictOf(compare.Equal(field, w))
 	case opNe:

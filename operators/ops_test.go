@@ -170,3 +170,27 @@ func TestFilterExprCountsLikeFilterApply(t *testing.T) {
 		t.Errorf("%+v", st)
 	}
 }
+
+// exists and not exists test only whether the record has the column, null
+// included, and count nothing.
+func TestFilterExists(t *testing.T) {
+	recs := records(`{"a":1}`, `{"a":null}`, `{"b":1}`, `{"a":{"b":2}}`)
+	for _, c := range []struct {
+		op, column string
+		want       int
+	}{{"exists", "a", 3}, {"not exists", "a", 1}, {"exists", "a.b", 1}, {"not exists", "a.b", 3}} {
+		f := mustOp(t, "filter.apply", `column = "`+c.column+`"`, `operator = "`+c.op+`"`).(*operators.Filter)
+		if out := f.Apply(recs, nil, nil); len(out) != c.want || f.Stats().Missing+f.Stats().TypeMismatch != 0 {
+			t.Errorf("%s %s: passed %d (%+v), want %d", c.column, c.op, len(out), f.Stats(), c.want)
+		}
+	}
+	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "exists"`, `value = 1`); err == nil || !strings.Contains(err.Error(), "takes no value") {
+		t.Errorf("exists with a value: %v", err)
+	}
+	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "=="`); err == nil || !strings.Contains(err.Error(), "needs a value") {
+		t.Errorf("== without a value: %v", err)
+	}
+	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "matches"`, `value = "("`); err == nil || !strings.Contains(err.Error(), "bad regular expression") {
+		t.Errorf("matches with a bad pattern: %v", err)
+	}
+}
