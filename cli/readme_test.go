@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 // [error_handling] sits between these lines and is written from the tags
 // of config's types, as `conveyor info TABLE` prints them.
 const (
-	readmePath  = "../../README.md"
-	tablesStart = "<!-- tables: written from config's struct tags by `go test ./cmd/conveyor -run TestReadmeTables -update` -->\n"
+	readmePath  = "../README.md"
+	tablesStart = "<!-- tables: written from config's struct tags by `go test ./cli -run TestReadmeTables -update` -->\n"
 	tablesEnd   = "<!-- end of tables -->\n"
 )
 
@@ -57,7 +57,7 @@ func TestReadmeTables(t *testing.T) {
 		return
 	}
 	if readme != want {
-		t.Errorf("README.md's tables are not what the tags say; run go test ./cmd/conveyor -run TestReadmeTables -update. Want:\n%s", tablesMarkdown())
+		t.Errorf("README.md's tables are not what the tags say; run go test ./cli -run TestReadmeTables -update. Want:\n%s", tablesMarkdown())
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,11 +7,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/conveyor-etl/conveyor/config"
-	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func cmdList(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdList(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("list", "", "list the functions a pipeline's stages can use, with their plugin and roles")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
@@ -19,7 +18,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	if c.NArg() != 0 {
 		return c.badArgs(stderr, "takes no arguments")
 	}
-	reg := flow.Registry()
+	reg := a.reg
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FUNCTION\tPLUGIN\tROLES\tSUMMARY")
 	for _, name := range reg.Names() {
@@ -45,7 +44,7 @@ func roles(s *plugin.Spec) []string {
 	return out
 }
 
-func cmdInfo(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdInfo(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("info", "FUNCTION|TABLE", "show a function's config keys, their types and defaults (`conveyor list` lists the functions), or a table's: "+strings.Join(config.TableNames(), ", "))
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
@@ -59,7 +58,7 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 		printKeys(stdout, keys)
 		return 0
 	}
-	reg := flow.Registry()
+	reg := a.reg
 	s, ok := reg.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("conveyor: unknown function or table %q", name)
