@@ -26,20 +26,21 @@ func (a *app) cmdList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Plugin, strings.Join(roles(s), ", "), s.Summary)
 	}
 	tw.Flush()
-	fmt.Fprintln(stdout, "\n`conveyor info FUNCTION` shows a function's keys.")
+	fmt.Fprintln(stdout, "\nA stage without inputs is a source; with inputs, an operator when the function has one, else a sink.\n`conveyor info FUNCTION` shows a function's keys.")
 	return 0
 }
 
+// roles names the parts s can play, in the order source, operator, sink.
 func roles(s *plugin.Spec) []string {
 	var out []string
 	if s.Source != nil {
-		out = append(out, "source (no inputs)")
+		out = append(out, "source")
 	}
 	if s.Operator != nil {
 		out = append(out, "operator")
 	}
 	if s.Sink != nil {
-		out = append(out, "sink (with inputs)")
+		out = append(out, "sink")
 	}
 	return out
 }
