@@ -3,8 +3,8 @@ package operators_test
 import (
 	"runtime"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )

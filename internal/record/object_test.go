@@ -11,10 +11,10 @@ import (
 
 func TestMembers(t *testing.T) {
 	for in, want := range map[string]string{
-		`{}`:                                      ``,
-		` { } `:                                   ``,
+		`{}`:    ``,
+		` { } `: ``,
 		`{"a":1,"b":"x\"y","c":{"d":[1,"]}"]},"e":null,"f":true,"g":-1.5e3}`: `a=1|b="x\"y"|c={"d":[1,"]}"]}|e=null|f=true|g=-1.5e3|`,
-		`{ "a" : [ ] , "\u0062" : "é" }`: `a=[ ]|b="é"|`,
+		`{ "a" : [ ] , "\u0062" : "é" }`:                                     `a=[ ]|b="é"|`,
 	} {
 		var b strings.Builder
 		if !record.Members([]byte(in), func(name string, key, value []byte) bool {
