@@ -65,6 +65,7 @@ type run struct {
 	obs    *telemetry.Run
 
 	sources map[*node]plugin.Source
+	closers map[*node]*closing // each source's Close, called once
 	ops     map[*node]plugin.Operator
 	sinks   map[*node]*sinkStage
 	seq     *sequencer
@@ -94,7 +95,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 		return Summary{}, err
 	}
 	r := &run{plan: plan, id: config.NewRunID(time.Now()), opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
-		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]*sinkStage{}, seq: newSequencer()}
+		sources: map[*node]plugin.Source{}, closers: map[*node]*closing{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]*sinkStage{}, seq: newSequencer()}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
 	mb := p.Global.MaxInflightMB
@@ -179,6 +180,7 @@ func (r *run) build(ctx context.Context) error {
 			return buildErr(n, err)
 		}
 		r.sources[n] = src
+		r.closers[n] = &closing{s: src}
 	}
 	return nil
 }
@@ -226,7 +228,7 @@ func (r *run) execute(ctx context.Context) error {
 	runEnded := make(chan struct{})
 	defer close(runEnded)
 	for _, n := range r.plan.sources {
-		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
+		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], closer: r.closers[n], stage: n.st.ID, seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
 		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n)}, r.opts.Middleware...)...)
 	}
 	routerDone := make(chan error, 1)
@@ -400,8 +402,8 @@ func (r *run) finish(deadline time.Time) error {
 }
 
 func (r *run) closeAll() {
-	for n, s := range r.sources {
-		if err := s.Close(); err != nil {
+	for n, c := range r.closers {
+		if err := c.close(); err != nil {
 			r.log.Warn("closing source", zap.String("stage", n.st.ID), zap.Error(err))
 		}
 	}
@@ -433,6 +435,19 @@ func (r *run) summary(elapsed time.Duration) Summary {
 		}
 	}
 	return s
+}
+
+// closing closes a source once, whoever asks first: the router, when the
+// source's handler ends, or closeAll (the Source contract says once).
+type closing struct {
+	once sync.Once
+	err  error
+	s    plugin.Source
+}
+
+func (c *closing) close() error {
+	c.once.Do(func() { c.err = c.s.Close() })
+	return c.err
 }
 
 // sourceErr is why s failed, for a source that can fail on its own.
