@@ -296,8 +296,12 @@ inputs = ["consume"]
 		done <- err
 	}()
 	// wait until the source is blocked: nothing new arrives for a while
+	// (a source that never stops reading fails here instead of hanging).
 	last, still := int64(-1), 0
-	for still < 10 {
+	for deadline := time.Now().Add(60 * time.Second); still < 10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the source never blocked: the sink holds %d records after 60 s, still growing", sink.received.Load())
+		}
 		time.Sleep(100 * time.Millisecond)
 		if n := sink.received.Load(); n == last && n > 0 {
 			still++
@@ -442,6 +446,11 @@ inputs = ["consume"]
 	err = <-done
 	committed, ends := env.Committed(t, group, in), env.EndOffsets(t, in)
 	t.Logf("run: %v; committed %v of %v", err, committed, ends)
+	// Both cases below must be seen: a partition that came back and one
+	// that stayed with the other member.
+	if len(theirs) == 0 || len(theirs) >= len(ends) {
+		t.Fatalf("the second member holds %v of %d partitions: the test needs one partition on each side", theirs, len(ends))
+	}
 	for part, end := range ends {
 		mine := !slices.Contains(theirs, part)
 		switch {
