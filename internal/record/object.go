@@ -136,12 +136,18 @@ func skipNested(src []byte, i int) int {
 	return -1
 }
 
+// Peek is Get without the copy: the result's Raw and Str may refer to rec's
+// memory, so it is valid only while rec is not written.
+func (p Path) Peek(rec []byte) gjson.Result {
+	if p.gjson == "" {
+		return gjson.Result{}
+	}
+	return gjson.Get(unsafe.String(unsafe.SliceData(rec), len(rec)), p.gjson)
+}
+
 // Raw returns the value at p in rec as written, referring to rec's memory
 // (unlike Path.Get's result), and whether it exists.
 func (p Path) Raw(rec []byte) ([]byte, bool) {
-	if p.gjson == "" {
-		return nil, false
-	}
-	r := gjson.Get(unsafe.String(unsafe.SliceData(rec), len(rec)), p.gjson)
+	r := p.Peek(rec)
 	return unsafe.Slice(unsafe.StringData(r.Raw), len(r.Raw)), r.Exists()
 }
