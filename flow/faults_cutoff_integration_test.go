@@ -198,4 +198,3 @@ func TestFaultRebalanceWithBlockedSink(t *testing.T) {
 		})
 	}
 }
-
