@@ -114,6 +114,7 @@ func (p *policy) operatorFailed(ctx context.Context, s *stageOperator, b plugin.
 	if len(lost) == 0 {
 		return recovered, nil
 	}
+	tallyGivenUp(ctx, lost)
 	return recovered, p.giveUp(ctx, s.st, b, lost)
 }
 
