@@ -161,8 +161,9 @@ func (p *Publisher) encode(m *sarama.ProducerMessage, msg *message.Message) erro
 	return nil
 }
 
-// checkTopic fails clearly, once per topic, when topic does not exist and
-// the broker does not create topics (sarama would retry for minutes).
+// checkTopic fails clearly, once per topic, when topic does not exist
+// (sarama would retry for minutes), creating it first when the config's
+// create_topic says so.
 func (p *Publisher) checkTopic(topic string) error {
 	if topic == "" {
 		return errors.New("kafka publisher: empty topic")
@@ -170,24 +171,13 @@ func (p *Publisher) checkTopic(topic string) error {
 	if _, ok := p.topics.Load(topic); ok {
 		return nil
 	}
-	if err := refreshTopic(p.sink.client, topic); err != nil {
-		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return mark(fmt.Errorf("kafka publisher: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-				topic, p.cfg.Brokers), ErrTopicNotFound, err)
-		}
-		return mark(fmt.Errorf("kafka publisher: topic %q: %w", topic, err), accessKind(err)...)
+	cfg := p.cfg.SinkConfig
+	cfg.Topic = topic
+	if err := ensureSinkTopic(p.sink.client, &cfg, ""); err != nil {
+		return err
 	}
 	p.topics.Store(topic, struct{}{})
 	return nil
-}
-
-// refreshTopic refreshes topic's metadata, asking the broker to create it
-// when it creates topics automatically; "" is no topic.
-func refreshTopic(client sarama.Client, topic string) error {
-	if topic == "" {
-		return nil
-	}
-	return client.RefreshMetadata(topic)
 }
 
 // Close waits for the acks of the messages being published and closes the

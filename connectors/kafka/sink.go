@@ -68,12 +68,9 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	// An empty topic is the Publisher's (pubsub.go): it checks each topic
-	// Publish names.
-	if err := refreshTopic(client, cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+	if err := ensureSinkTopic(client, cfg, env.Stage.ID); err != nil {
 		client.Close()
-		return nil, mark(fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
+		return nil, err
 	}
 	makePatient(client)
 	for _, b := range client.Brokers() {

@@ -137,8 +137,8 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 }
 
 // Subscribe starts consuming; topic is ignored (the stage's topic is used).
-func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message, error) {
-	if err := s.checkTopic(); err != nil {
+func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if err := s.checkTopic(ctx); err != nil {
 		return nil, err
 	}
 	makePatient(s.client)
@@ -173,19 +173,6 @@ func (s *Source) fetchPartitionBytes() int {
 	}
 	share := s.env.Budget.Total() / 8 / int64(len(parts))
 	return int(min(max(share, 64<<10), 1<<20))
-}
-
-// checkTopic fails early and clearly when the topic does not exist and the
-// broker will not create it.
-func (s *Source) checkTopic() error {
-	if err := s.client.RefreshMetadata(s.cfg.Topic); err != nil {
-		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return mark(fmt.Errorf("kafka source %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-				s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers), ErrTopicNotFound, err)
-		}
-		return mark(fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err), accessKind(err)...)
-	}
-	return nil
 }
 
 func (s *Source) consume() {
@@ -445,6 +432,7 @@ func (s *Source) Close() error {
 		if s.subscribed.Load() {
 			<-s.consumed
 		}
+		s.sayIfNothingRead()
 		err = s.group.Close()
 		if e := s.commits.Close(); e != nil && err == nil {
 			err = e
