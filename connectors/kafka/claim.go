@@ -32,7 +32,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	part := s.part(claim.Partition())
 	s.obs.claimed(claim)
 	defer s.obs.released(claim.Partition())
-	ctx, giveUp := context.WithCancel(s.ctx)
+	ctx, giveUp := context.WithCancel(withClaimPartition(s.ctx, claim.Partition()))
 	defer giveUp()
 	// A batch holds its place in the partition's window from before it is
 	// emitted until its offset is committed (or it failed), so at most
@@ -66,6 +66,24 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	if stopped {
 		<-sess.Context().Done()
 	}
+}
+
+// claimPartitionKey is the context key of the partition whose claim a
+// batch's context belongs to (see withClaimPartition).
+type claimPartitionKey struct{}
+
+// withClaimPartition is ctx carrying partition: the context of a claim's
+// batches, from which the message-mode subscription learns a message's
+// partition without keeping a table of messages (which kept the messages
+// decoded but never emitted when a partition was revoked).
+func withClaimPartition(ctx context.Context, partition int32) context.Context {
+	return context.WithValue(ctx, claimPartitionKey{}, partition)
+}
+
+// claimPartition is the partition withClaimPartition put in ctx.
+func claimPartition(ctx context.Context) int32 {
+	p, _ := ctx.Value(claimPartitionKey{}).(int32)
+	return p
 }
 
 // read fills and emits batches; it reports whether it ended because the

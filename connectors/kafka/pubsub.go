@@ -230,7 +230,9 @@ type Subscriber struct {
 	mu     sync.Mutex
 	closed bool
 	subs   sync.WaitGroup
-	cancel []context.CancelFunc
+	// cancel ends each running subscription; a subscription removes its
+	// own when it ends.
+	cancel map[*subscription]context.CancelFunc
 }
 
 // NewSubscriber checks cfg; it connects on Subscribe.
@@ -244,7 +246,7 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	if err := cfg.SourceConfig.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka subscriber: %w", err)
 	}
-	return &Subscriber{cfg: cfg}, nil
+	return &Subscriber{cfg: cfg, cancel: map[*subscription]context.CancelFunc{}}, nil
 }
 
 // SubscribeInitialize creates topic with cfg.Partitions partitions unless
@@ -282,7 +284,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	sub := &subscription{src: src, out: make(chan *message.Message), queues: map[int32]chan *message.Message{},
 		log: s.cfg.Logger.With(zap.String("topic", topic), zap.String("group", cfg.GroupID))}
-	src.asMessage = sub.decode
+	src.asMessage = decodeMessage
 	if sub.in, err = src.Subscribe(ctx, topic); err != nil {
 		src.Close()
 		return nil, err
@@ -296,14 +298,25 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		src.Close()
 		return nil, fmt.Errorf("kafka subscriber: %w", ErrClosed)
 	}
-	s.cancel = append(s.cancel, cancel)
+	s.cancel[sub] = cancel
 	s.subs.Add(1)
 	go func() {
 		defer s.subs.Done()
-		defer cancel()
+		defer s.ended(sub)
 		sub.run(cfg.Window)
 	}()
 	return sub.out, nil
+}
+
+// ended forgets a subscription that has ended, cancelling its context.
+func (s *Subscriber) ended(sub *subscription) {
+	s.mu.Lock()
+	cancel := s.cancel[sub]
+	delete(s.cancel, sub)
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 func (s *Subscriber) isClosed() bool {
@@ -320,18 +333,9 @@ func (s *Subscriber) Close() error {
 	for _, c := range s.cancel {
 		c()
 	}
-	s.cancel = nil
 	s.mu.Unlock()
 	s.subs.Wait()
 	return nil
-}
-
-// decode is m as the message it was published as, remembering its
-// partition for run.
-func (s *subscription) decode(m *sarama.ConsumerMessage) *message.Message {
-	msg := decodeMessage(m)
-	s.partition.Store(msg, m.Partition)
-	return msg
 }
 
 // decodeMessage is m as the message it was published as.
@@ -360,12 +364,9 @@ type subscription struct {
 	src *Source
 	in  <-chan *message.Message
 	out chan *message.Message
-	log *zap.Logger
-	// partition is the partition of each message the source emits, until
-	// run takes it.
-	partition sync.Map
-	queues    map[int32]chan *message.Message
-	wg        sync.WaitGroup
+	log    *zap.Logger
+	queues map[int32]chan *message.Message
+	wg     sync.WaitGroup
 }
 
 func (s *subscription) run(window int) {
@@ -389,8 +390,7 @@ func (s *subscription) run(window int) {
 			if !ok {
 				return
 			}
-			v, _ := s.partition.LoadAndDelete(msg)
-			p, _ := v.(int32)
+			p := claimPartition(msg.Context())
 			q := s.queues[p]
 			if q == nil {
 				// The source has at most window messages of a partition
