@@ -281,7 +281,14 @@ func (s *Source) Stats() plugin.SourceStats {
 // the group session to be alive, which it is until Close unless the group
 // rebalanced after the source stopped: then the records acked since the
 // last commit will be read again, and Commit says which.
+//
+// With nothing acked left uncommitted, Commit returns at once: it neither
+// waits for a session nor for a commit in flight (with the brokers gone,
+// either takes minutes), since there is nothing to commit.
 func (s *Source) Commit(ctx context.Context) error {
+	if !s.hasPending() {
+		return s.lostErr()
+	}
 	sess := s.liveSession(ctx)
 	if sess == nil {
 		return nil
@@ -290,11 +297,7 @@ func (s *Source) Commit(ctx context.Context) error {
 		pending, err := s.commitPending(ctx, sess)
 		switch {
 		case err == nil && len(pending) == 0:
-			if lost := s.lostMarks(); len(lost) > 0 {
-				return mark(fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
-					s.env.Stage.ID, partitionList(lost)), ErrCommitRefused)
-			}
-			return nil
+			return s.lostErr()
 		case err == nil:
 			continue
 		case errors.Is(err, errSessionOver):
@@ -423,24 +426,53 @@ func (s *Source) lostMarks() map[int32]int64 {
 	return maps.Clone(s.lost)
 }
 
-// Close leaves the group and closes the client. Call Commit first.
+// lostErr says which acked records dropOrphans gave up, or is nil.
+func (s *Source) lostErr() error {
+	if lost := s.lostMarks(); len(lost) > 0 {
+		return mark(fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
+			s.env.Stage.ID, partitionList(lost)), ErrCommitRefused)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the client. Call Commit first. It
+// returns within closeWait: with the brokers gone, ending the group session
+// and leaving the group retry for minutes; Close then leaves that to finish
+// in the background (the group drops the member after session_timeout_ms)
+// and says so.
 func (s *Source) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.Stop()
 		s.cancel()
-		if s.subscribed.Load() {
-			<-s.consumed
+		closed := make(chan error, 1)
+		go func() { closed <- s.shutdown() }()
+		select {
+		case err = <-closed:
+		case <-time.After(closeWait):
+			s.log.Warn("the consumer did not leave its group in time (are the brokers reachable?); leaving that to finish in the background: the group drops this member after session_timeout_ms",
+				zap.Duration("waited", closeWait), zap.Duration("session_timeout", s.cfg.SessionTimeout))
 		}
 		s.sayIfNothingRead()
-		err = s.group.Close()
-		if e := s.commits.Close(); e != nil && err == nil {
-			err = e
-		}
-		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
-			err = e
-		}
 	})
+	return err
+}
+
+// closeWait bounds Close.
+const closeWait = 3 * time.Second
+
+// shutdown ends the group session, leaves the group and closes the client.
+func (s *Source) shutdown() error {
+	if s.subscribed.Load() {
+		<-s.consumed
+	}
+	err := s.group.Close()
+	if e := s.commits.Close(); e != nil && err == nil {
+		err = e
+	}
+	if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
+		err = e
+	}
 	return err
 }
 
