@@ -360,10 +360,10 @@ func decodeMessage(m *sarama.ConsumerMessage) *message.Message {
 // made again for each delivery, and the source's own is acked when the copy
 // is.
 type subscription struct {
-	ctx context.Context
-	src *Source
-	in  <-chan *message.Message
-	out chan *message.Message
+	ctx    context.Context
+	src    *Source
+	in     <-chan *message.Message
+	out    chan *message.Message
 	log    *zap.Logger
 	queues map[int32]chan *message.Message
 	wg     sync.WaitGroup
