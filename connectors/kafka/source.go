@@ -59,6 +59,7 @@ type Source struct {
 	assign      sync.Once
 
 	consumed   chan struct{} // closed when the consume loop has returned
+	outOnce    sync.Once     // closes out; see closeOut
 	closeOnce  sync.Once
 	records    atomic.Int64
 	bytes      atomic.Int64
@@ -177,7 +178,7 @@ func (s *Source) fetchPartitionBytes() int {
 
 func (s *Source) consume() {
 	defer close(s.consumed)
-	defer close(s.out)
+	defer s.closeOut()
 	h := &groupHandler{s: s}
 	retry := 0
 	// A stopped source rejoins only while it holds acked offsets that are
@@ -445,6 +446,10 @@ func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.Stop()
 		s.cancel()
+		// The router waits for the channel to close; nothing sends on it
+		// once the stopped source's claims have stopped reading, however
+		// long sarama takes to end the session.
+		go func() { s.readers.Wait(); s.closeOut() }()
 		closed := make(chan error, 1)
 		go func() { closed <- s.shutdown() }()
 		select {
@@ -457,6 +462,10 @@ func (s *Source) Close() error {
 	})
 	return err
 }
+
+// closeOut closes the channel Subscribe returned, once: when the consume
+// loop ends, or when Close has stopped every claim from reading.
+func (s *Source) closeOut() { s.outOnce.Do(func() { close(s.out) }) }
 
 // closeWait bounds Close.
 const closeWait = 3 * time.Second
