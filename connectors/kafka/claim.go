@@ -109,12 +109,29 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		msgs = nil
 		s.caughtUp(claim.Partition(), end)
 	}
+	var idle <-chan time.Time // with until = "end": see endIdle
+	if end >= 0 && msgs != nil {
+		t := time.NewTicker(endIdle)
+		defer t.Stop()
+		idle = t.C
+	}
+	delivered := false
 	for {
 		select {
+		case <-idle:
+			if !delivered && pastEnd(claim, end) {
+				if !emit() {
+					return false
+				}
+				msgs, idle = nil, nil
+				s.caughtUp(claim.Partition(), end)
+			}
+			delivered = false
 		case m, ok := <-msgs:
 			if !ok {
 				return false // partition revoked: what was not emitted is read again by its next owner
 			}
+			delivered = true
 			take, last := s.take()
 			if !take {
 				emit()
@@ -138,7 +155,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				if !emit() {
 					return false
 				}
-				msgs = nil
+				msgs, idle = nil, nil
 				s.caughtUp(claim.Partition(), end)
 			}
 		case <-linger.C:
