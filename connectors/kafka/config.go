@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
@@ -206,6 +208,23 @@ func (c *SinkConfig) Validate() error {
 func (c *SinkConfig) tombstone(rec []byte) bool {
 	return c.Tombstones && record.IsTombstone(rec)
 
+}
+
+// Warnings names, by key, what works but is unsafe in the connection
+// settings, for validate and the start of a run: SASL PLAIN over
+// SASL_PLAINTEXT sends the password in clear.
+func (c *ClientConfig) Warnings() map[string]string {
+	if c.Protocol == "SASL_PLAINTEXT" && c.Mechanism == "PLAIN" {
+		return map[string]string{"sasl_mechanism": "SASL PLAIN over security_protocol = SASL_PLAINTEXT sends the password over the network in clear: use SASL_SSL, or SCRAM-SHA-256/512"}
+	}
+	return nil
+}
+
+// logWarnings logs Warnings as a stage starts.
+func (c *ClientConfig) logWarnings(log *zap.Logger) {
+	for key, msg := range c.Warnings() {
+		log.Warn(msg, zap.String("key", key))
+	}
 }
 
 func (c *ClientConfig) validate() error {
