@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -248,6 +249,7 @@ func classify(err error) error {
 	}
 	for _, k := range permanentKErrors {
 		if errors.Is(err, k) {
+			err = kafkautil.ExplainTooLarge(err, "the sink's max_message_bytes")
 			return mark(plugin.Permanent(err), accessKind(err)...)
 		}
 	}
