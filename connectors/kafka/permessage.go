@@ -178,6 +178,13 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		case <-s.stopCh:
 			return
 		}
+		// select picks at random when both are ready: a message read after
+		// Stop is left unacked (the stock subscriber never marks it).
+		select {
+		case <-s.stopCh:
+			return
+		default:
+		}
 		if s.cfg.Limit() > 0 && s.budget.Add(-1) < 0 {
 			s.Stop()
 			return
