@@ -30,6 +30,8 @@ type Msg struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
+	Headers   []sarama.RecordHeader
+	Timestamp time.Time // zero: the produce time
 }
 
 // CreateTopic creates a topic and waits until every partition has a leader.
@@ -97,7 +99,7 @@ func Produce(brokers []string, topic string, msgs []Msg) error {
 	}
 	go func() {
 		for _, m := range msgs {
-			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value)}
+			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value), Headers: m.Headers, Timestamp: m.Timestamp}
 			if m.Key != nil {
 				pm.Key = sarama.ByteEncoder(m.Key)
 			}
@@ -188,7 +190,11 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	for {
 		select {
 		case m := <-pc.Messages():
-			out = append(out, Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value})
+			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+			for _, h := range m.Headers {
+				msg.Headers = append(msg.Headers, *h)
+			}
+			out = append(out, msg)
 			if m.Offset+1 >= end {
 				return out, nil
 			}
