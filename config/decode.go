@@ -41,7 +41,7 @@ type Validator interface {
 //	doc:"..."           one line for `conveyor info`
 //
 // Field types: string, []string (a list, or one comma-separated string),
-// map[string]string (a table), int kinds, float64, bool, time.Duration, any.
+// map[string]string (a table), [Pairs] (a table in file order), int kinds, float64, bool, time.Duration, any.
 // Numbers and booleans may be written as strings ("1000"); integers and
 // booleans are taken as text by string fields, floats are not (1.10 would
 // become "1.1"). Unknown keys are errors with a did-you-mean. A key whose
@@ -112,6 +112,13 @@ func decodeTable(t target, dst any) Errors {
 			rv.FieldByIndex(f.index).Set(reflect.ValueOf(d.deadLetter(f.Key, v)))
 		case v.reported:
 			// The reference error says it all; the default stays.
+		case f.typ == pairsType:
+			ps, err := d.pairs(f.Key, v.V)
+			if err != nil {
+				d.fail(err.kind, d.at(f.Key, err.sub), f.Key, "%s", err.msg)
+				break
+			}
+			rv.FieldByIndex(f.index).Set(reflect.ValueOf(ps))
 		default:
 			if err := setField(rv.FieldByIndex(f.index), f, v.V); err != nil {
 				pos := v.Pos
@@ -291,6 +298,7 @@ func bound(sf reflect.StructField, tag string) *float64 {
 var (
 	durationType   = reflect.TypeOf(time.Duration(0))
 	deadLetterType = reflect.TypeOf((*DeadLetter)(nil))
+	pairsType      = reflect.TypeOf(Pairs(nil))
 )
 
 func (f keyField) typeName() string {
@@ -301,6 +309,8 @@ func (f keyField) typeName() string {
 		return "duration (" + f.unit() + ")"
 	case f.typ == deadLetterType:
 		return "path or table"
+	case f.typ == pairsType:
+		return "table of strings, in order"
 	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
 		return "list of strings"
 	case f.typ.Kind() == reflect.Map:
