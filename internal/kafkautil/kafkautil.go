@@ -189,7 +189,14 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	var out []Msg
 	for {
 		select {
-		case m := <-pc.Messages():
+		case m, ok := <-pc.Messages():
+			if !ok { // the partition consumer gave up: its error says why
+				err := errors.New("the consumer stopped")
+				for e := range pc.Errors() {
+					err = e
+				}
+				return nil, fmt.Errorf("reading %s/%d at offset %d of %d: %w", topic, p, start+int64(len(out)), end, err)
+			}
 			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
 			for _, h := range m.Headers {
 				msg.Headers = append(msg.Headers, *h)
