@@ -43,7 +43,7 @@ func (c *FilterConfig) Validate() error {
 		errs = append(errs, config.Invalid("value", "operator %s takes no value", c.Operator))
 	case op.noValue():
 	case c.Value == nil:
-		errs = append(errs, config.Invalid("value", "operator %s needs a value", c.Operator))
+		errs = append(errs, config.Invalid("value", "missing: operator %s needs a value to compare with (a string, number or boolean; an array for in and not in)", c.Operator))
 	case op.list() && !isList:
 		errs = append(errs, config.Invalid("value", "operator %s wants an array, such as [\"a\", \"b\"]", c.Operator))
 	case !op.list() && isList:

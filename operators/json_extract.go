@@ -83,6 +83,10 @@ func (j *JSONExtract) Apply(in, out []plugin.Record, fail func(int, error)) []pl
 	var doc, dropped []byte
 	var missing int64
 	for i, r := range in {
+		if !isObject(r.Value) {
+			fail(i, errNotObject)
+			continue
+		}
 		f := j.path.Get(r.Value)
 		if !f.Exists() {
 			missing++
@@ -92,10 +96,6 @@ func (j *JSONExtract) Apply(in, out []plugin.Record, fail func(int, error)) []pl
 		var err error
 		if doc, err = j.document(doc[:0], f); err != nil {
 			fail(i, err)
-			continue
-		}
-		if !isObject(r.Value) {
-			fail(i, errNotObject)
 			continue
 		}
 		base := r.Value

@@ -187,7 +187,7 @@ func TestFilterExists(t *testing.T) {
 	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "exists"`, `value = 1`); err == nil || !strings.Contains(err.Error(), "takes no value") {
 		t.Errorf("exists with a value: %v", err)
 	}
-	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "=="`); err == nil || !strings.Contains(err.Error(), "needs a value") {
+	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "=="`); err == nil || !strings.Contains(err.Error(), "missing: operator == needs a value") {
 		t.Errorf("== without a value: %v", err)
 	}
 	if _, err := buildOp(t, "filter.apply", `column = "a"`, `operator = "matches"`, `value = "("`); err == nil || !strings.Contains(err.Error(), "bad regular expression") {

@@ -215,4 +215,3 @@ func TestNotJSON(t *testing.T) {
 		}
 	}
 }
-
