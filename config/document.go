@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -32,7 +33,7 @@ func DecodeDocument(file string, data []byte, dst any) error {
 		return syntaxError(file, err)
 	}
 	d := &docDecoder{file: file, idx: indexPositions(file, data)}
-	d.table("", doc, reflect.ValueOf(dst).Elem())
+	d.table("", doc, reflect.ValueOf(dst).Elem(), nil)
 	return d.errs.Err()
 }
 
@@ -51,13 +52,17 @@ func (d *docDecoder) at(path string) Pos {
 
 // table fills rv, a struct, from the table t written at path ("" for the
 // document itself).
-func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value) {
+// above holds the keys of the table path is in, for a hint on a key
+// written under the wrong header.
+func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value, above []string) {
 	if s, ok := rv.Addr().Interface().(interface{ SetDefaults() }); ok {
 		s.SetDefaults()
 	}
 	values := make(map[string]Value, len(t))
 	nested := map[string]keyField{}
+	var keys []string
 	for _, f := range keyFields(rv.Type()) {
+		keys = append(keys, f.Key)
 		if isTableType(f.typ) {
 			nested[f.Key] = f
 		}
@@ -68,7 +73,7 @@ func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value) {
 			values[k] = Value{V: t[k], Pos: d.at(join(path, k))}
 			continue
 		}
-		d.nested(join(path, k), t[k], rv.FieldByIndex(f.index))
+		d.nested(join(path, k), t[k], rv.FieldByIndex(f.index), keys)
 		values[k] = Value{reported: true} // decoded: present, and left alone
 	}
 	for i := 0; i < rv.NumField(); i++ {
@@ -84,18 +89,31 @@ func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value) {
 	if tg.pos.Line == 0 {
 		tg.pos.Line, tg.pos.Col = 1, 1 // the document: its first line
 	}
-	d.errs = append(d.errs, decodeTable(tg, rv.Addr().Interface())...)
+	errs := decodeTable(tg, rv.Addr().Interface())
+	for _, e := range errs {
+		if k := strings.TrimPrefix(e.Key, tg.prefix); e.Kind == UnknownKey && slices.Contains(above, k) && path != "" {
+			parent := "the top of the file"
+			if i := strings.LastIndexByte(path, '.'); i > 0 {
+				parent = "[" + withoutIndexes(path[:i]) + "]"
+				if strings.HasSuffix(path[:i], "]") {
+					parent = "[" + parent + "]"
+				}
+			}
+			e.Msg += fmt.Sprintf(" here (%s is a key of %s: in TOML a key belongs to the last [header] above it, so write it before the first [[%s]])", k, parent, withoutIndexes(path))
+		}
+	}
+	d.errs = append(d.errs, errs...)
 }
 
 // nested decodes the value v of a table or array-of-tables field.
-func (d *docDecoder) nested(path string, v any, fv reflect.Value) {
+func (d *docDecoder) nested(path string, v any, fv reflect.Value, above []string) {
 	if fv.Kind() == reflect.Struct {
 		t, ok := v.(map[string]any)
 		if !ok {
 			d.fail(path, "must be a table, got %s", typeName(v))
 			return
 		}
-		d.table(path, t, fv)
+		d.table(path, t, fv, above)
 		return
 	}
 	list, ok := v.([]any)
@@ -115,7 +133,7 @@ func (d *docDecoder) nested(path string, v any, fv reflect.Value) {
 			d.fail(el, "must be a table, got %s", typeName(e))
 			continue
 		}
-		d.table(el, t, out.Index(i))
+		d.table(el, t, out.Index(i), above)
 	}
 	fv.Set(out)
 }
@@ -148,4 +166,22 @@ func isTableType(t reflect.Type) bool {
 		return t.Elem().Kind() == reflect.Struct
 	}
 	return false
+}
+
+// withoutIndexes is path without its array indexes: "tests.input" for
+// "tests[0].input[2]", as a [[header]] names it.
+func withoutIndexes(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, c := range path {
+		switch {
+		case c == '[':
+			skip = true
+		case c == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }

@@ -111,7 +111,8 @@ func checkCounts(c *Case, o *outcome) []string {
 		{"dead_lettered", c.Counts.DeadLettered, o.sum.DeadLettered},
 	} {
 		if n.want >= 0 && n.want != n.got {
-			fails = append(fails, fmt.Sprintf("%s: counts.%s: want %d, got %d (%s)", c.Pos, n.name, n.want, n.got, o.sum))
+			fails = append(fails, fmt.Sprintf("%s: counts.%s: want %d, got %d (in=%d out=%d filtered=%d failed=%d dead_lettered=%d)",
+				c.Pos, n.name, n.want, n.got, o.sum.In, o.sum.Out, o.sum.Filtered, o.sum.Failed, o.sum.DeadLettered))
 		}
 	}
 	return fails

@@ -42,6 +42,9 @@ type Case struct {
 	Pos      config.Pos
 }
 
+// SetDefaults leaves the counts unchecked, [tests.counts] or not.
+func (c *Case) SetDefaults() { c.Counts.SetDefaults() }
+
 // Input is one record into a source stage.
 type Input struct {
 	Stage string `key:"stage" doc:"the source stage (default: the pipeline's only source)"`
@@ -133,9 +136,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if err := config.DecodeDocument(path, data, f); err != nil {
 		return nil, err
 	}
-	if err := f.prepare(); err != nil {
-		return nil, err
-	}
+	f.prepare()
 	return f, nil
 }
 
@@ -147,34 +148,21 @@ func (f *File) PipelinePath() string {
 	return filepath.Join(filepath.Dir(f.Path), f.Pipeline)
 }
 
-// prepare converts the free-form keys (values, keys, headers, times) and
-// reports what is wrong with them.
-func (f *File) prepare() error {
-	var errs []error
+// prepare gives each case the file's partitions unless it has its own.
+func (f *File) prepare() {
 	for i := range f.Tests {
 		c := &f.Tests[i]
 		if c.Partitions == 0 {
 			c.Partitions = f.Partitions
 		}
-		at := fmt.Sprintf("tests[%d]", i)
-		for j := range c.Input {
-			errs = append(errs, c.Input[j].prepare(fmt.Sprintf("%s.input[%d]", at, j)))
-		}
-		for j := range c.Output {
-			errs = append(errs, c.Output[j].prepare(fmt.Sprintf("%s.output[%d]", at, j)))
-		}
-		for j := range c.DeadLetter {
-			errs = append(errs, c.DeadLetter[j].prepare(fmt.Sprintf("%s.dead_letter[%d]", at, j)))
-		}
 	}
-	return config.Merge(errs...)
 }
 
-func (in *Input) prepare(at string) error {
+// Validate checks the free-form keys (value, key, headers, timestamp) and
+// keeps what they hold in the forms the run uses.
+func (in *Input) Validate() error {
 	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, &config.Error{Kind: config.BadValue, Pos: in.Pos, Stage: -1, Key: at + "." + key, Msg: fmt.Sprintf(format, args...)})
-	}
+	fail := func(key, format string, args ...any) { errs = append(errs, config.Invalid(key, format, args...)) }
 	switch v := in.Value.(type) {
 	case nil:
 		if !in.Tombstone {
@@ -214,11 +202,11 @@ func (in *Input) prepare(at string) error {
 	return errors.Join(errs...)
 }
 
-func (e *Expect) prepare(at string) error {
+// Validate checks the free-form keys (value, fields, key, headers) and
+// keeps what they hold in the forms the checks use.
+func (e *Expect) Validate() error {
 	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, &config.Error{Kind: config.BadValue, Pos: e.Pos, Stage: -1, Key: at + "." + key, Msg: fmt.Sprintf(format, args...)})
-	}
+	fail := func(key, format string, args ...any) { errs = append(errs, config.Invalid(key, format, args...)) }
 	if e.Value != nil {
 		e.value = normalize(e.Value)
 	}

@@ -3,16 +3,120 @@ package pipetest
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func TestExamples(t *testing.T) {
+// registry is the built-in functions and test.refuse, an operator that
+// fails the records with refuse = true, as an embedder's would.
+func registry(t testing.TB) *plugin.Registry {
+	reg := flow.Registry().Clone()
+	err := reg.Register(&plugin.Spec{Name: "test.refuse", Plugin: "test", Operator: plugin.NewFactory(
+		func() *struct{} { return &struct{}{} },
+		func(context.Context, *struct{}, plugin.Env) (plugin.Operator, error) {
+			return plugin.OperatorFunc(func(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
+				for i, r := range in {
+					if gjson.GetBytes(r.Value, "refuse").Bool() {
+						fail(i, fmt.Errorf("refused order %s", gjson.GetBytes(r.Value, "id").Raw))
+						continue
+					}
+					out = append(out, r)
+				}
+				return out
+			}), nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// run runs paths and returns the output with durations made 0.00s.
+func run(t *testing.T, o Options, paths ...string) (string, bool) {
+	t.Helper()
+	if o.Registry == nil {
+		o.Registry = registry(t)
+	}
 	var out bytes.Buffer
-	ok, err := Run(context.Background(), &out, []string{"../../examples"}, Options{Registry: flow.Registry()})
-	t.Log(out.String())
-	if err != nil || !ok {
-		t.Fatalf("ok %v err %v", ok, err)
+	ok, err := Run(context.Background(), &out, paths, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regexp.MustCompile(`\(\d+\.\d\ds\)`).ReplaceAllString(out.String(), "(0.00s)"), ok
+}
+
+func TestExamples(t *testing.T) {
+	out, ok := run(t, Options{Registry: flow.Registry()}, "../../examples")
+	if !ok || !strings.HasSuffix(out, "ok: 2 case(s) in 1 file(s)\n") {
+		t.Fatalf("ok %v:\n%s", ok, out)
+	}
+}
+
+func TestPass(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/pass_test.toml")
+	want := `=== testdata/pass_test.toml
+--- PASS: big orders go on keyed by customer; refused ones are dead-lettered (0.00s)
+ok: 1 case(s) in 1 file(s)
+`
+	if !ok || out != want {
+		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)
+	}
+}
+
+func TestFail(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/fail_test.toml")
+	want := `=== testdata/fail_test.toml
+--- FAIL: a wrong amount, key and partition (0.00s)
+    testdata/fail_test.toml:17:1: sink "out" record 2 (from input 2 at line 10, source "orders") differs:
+        value (- want, + got):
+          {
+        -   "_kafka_key": "",
+        +   "_kafka_key": null,
+            "_kafka_offset": 1,
+            "_kafka_partition": 0,
+            "_kafka_timestamp": 1704067200000,
+        -   "amount": 31,
+        +   "amount": 30,
+            "customer": "bob",
+            "id": 2
+          }
+        key: want "bobby", got "bob"
+        partition: want 1, got 2
+--- FAIL: a dead letter that is not there, and counts (0.00s)
+    testdata/fail_test.toml:28:1: 0 record(s) dead-lettered; expected dead letter 1 is missing:
+        any record
+    testdata/fail_test.toml:22:1: counts.filtered: want 0, got 1 (in=1 out=0 filtered=1 failed=0 dead_lettered=0)
+--- PASS: passes (0.00s)
+FAIL: 2 of 3 case(s) failed
+`
+	if ok || out != want {
+		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/malformed_test.toml", "testdata/badstage_test.toml")
+	want := `=== testdata/malformed_test.toml
+--- FAIL: testdata/malformed_test.toml
+    testdata/malformed_test.toml:2:1: partitions: want a whole number from 1 to 100000, got "four"
+    testdata/malformed_test.toml:9:1: tests[0].input[0].partition: want a whole number >= 0, got an integer -1
+    testdata/malformed_test.toml:10:1: tests[0].input[0].colour: unknown key
+    testdata/malformed_test.toml:11:1: tests[0].input[0].no_output: unknown key here (no_output is a key of [[tests]]: in TOML a key belongs to the last [header] above it, so write it before the first [[tests.input]])
+    testdata/malformed_test.toml:15:1: tests[0].output[0].headers: want a table of strings, got an integer
+=== testdata/badstage_test.toml
+--- FAIL: testdata/badstage_test.toml
+    testdata/badstage_test.toml:6:1: tests[0].input[0].stage: "order" is not a source of orders.toml (sources: orders) (did you mean "orders"?)
+    testdata/badstage_test.toml:10:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
+FAIL: 2 of 2 file(s) could not be run; 0 of 0 case(s) failed
+`
+	if ok || out != want {
+		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -35,41 +36,40 @@ func Run(ctx context.Context, w io.Writer, paths []string, o Options) (bool, err
 	if err != nil {
 		return false, err
 	}
-	ok := true
-	cases, failed := 0, 0
+	cases, failed, broken := 0, 0, 0
 	for _, path := range files {
-		n, bad := runFile(ctx, w, path, o)
+		n, bad, ran := runFile(ctx, w, path, o)
 		cases += n
 		failed += bad
-		if bad > 0 {
-			ok = false
+		if !ran {
+			broken++
 		}
 	}
 	switch {
-	case ok:
-		fmt.Fprintf(w, "ok: %d case(s) in %d file(s)\n", cases, len(files))
-	default:
+	case broken > 0:
+		fmt.Fprintf(w, "FAIL: %d of %d file(s) could not be run; %d of %d case(s) failed\n", broken, len(files), failed, cases)
+	case failed > 0:
 		fmt.Fprintf(w, "FAIL: %d of %d case(s) failed\n", failed, cases)
+	default:
+		fmt.Fprintf(w, "ok: %d case(s) in %d file(s)\n", cases, len(files))
 	}
-	return ok, nil
+	return failed == 0 && broken == 0, nil
 }
 
-// runFile runs one test file and returns its cases and failures; a file
-// that cannot be read counts as one failure.
-func runFile(ctx context.Context, w io.Writer, path string, o Options) (cases, failed int) {
+// runFile runs one test file and returns how many cases it ran and how
+// many failed; ran is false when the file or its pipeline has errors.
+func runFile(ctx context.Context, w io.Writer, path string, o Options) (cases, failed int, ran bool) {
 	fmt.Fprintf(w, "=== %s\n", path)
 	f, err := Load(path)
-	if err != nil {
-		fmt.Fprintf(w, "--- FAIL: %s\n%s\n", path, indent(err.Error()))
-		return 0, 1
-	}
-	p, err := f.loadPipeline(o.Registry)
 	if err == nil {
-		err = f.resolveStages(stagesOf(p, o.Registry))
+		var p *config.Pipeline
+		if p, err = f.loadPipeline(o.Registry); err == nil {
+			err = f.resolveStages(stagesOf(p, o.Registry))
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(w, "--- FAIL: %s\n%s\n", path, indent(err.Error()))
-		return len(f.Tests), len(f.Tests)
+		return 0, 0, false
 	}
 	for i := range f.Tests {
 		c := &f.Tests[i]
@@ -85,7 +85,7 @@ func runFile(ctx context.Context, w io.Writer, path string, o Options) (cases, f
 			fmt.Fprintln(w, indent(msg))
 		}
 	}
-	return len(f.Tests), failed
+	return len(f.Tests), failed, true
 }
 
 // runCase runs one case on a fresh copy of the pipeline and returns what
