@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ func TestPrometheusScrape(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "conveyor")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if b, err := exec.Command("go", "build", "-o", bin, "../cmd/conveyor").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
 	pipeline := filepath.Join(dir, "prom.toml")
@@ -101,7 +101,7 @@ topic = %[4]q
 	}()
 
 	promPort := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
-	script, _ := filepath.Abs("../../scripts/prometheus.sh")
+	script, _ := filepath.Abs("../scripts/prometheus.sh")
 	promEnv := append(os.Environ(), "PROMETHEUS_PORT="+promPort, "PROMETHEUS_DIR="+filepath.Join(dir, "prometheus"))
 	up := exec.Command(script, "up", addr)
 	up.Env = promEnv

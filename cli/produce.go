@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ Java's default partitioner would put them. Waits for every ack (acks=all).`
 // their acks.
 const produceBatch = 1000
 
-func cmdProduce(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdProduce(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("produce", "[flags] TOPIC [FILE|-]", produceAbout)
 	brokers := c.String("brokers", defaultBrokers, "brokers, comma-separated host:port")
 	keyField := c.String("key-field", "", "record field whose value becomes the Kafka key")
@@ -45,7 +45,7 @@ func cmdProduce(args []string, stdout, stderr io.Writer) int {
 	if c.NArg() == 2 {
 		name = c.Arg(1)
 	}
-	in, display := stdin, "<stdin>"
+	in, display := a.stdin, "<stdin>"
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {

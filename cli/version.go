@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 )
 
-func cmdVersion(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdVersion(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("version", "", "print the module version, the VCS commit it was built from and the Go version")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit

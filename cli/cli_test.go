@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -97,7 +97,7 @@ func TestCommandHelp(t *testing.T) {
 // copyPipeline is a pipeline that runs without Kafka: it copies the spec's
 // data/events.json to out.
 func copyPipeline(t *testing.T, out string) string {
-	in, err := filepath.Abs("../../examples/data/events.json")
+	in, err := filepath.Abs("../examples/data/events.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestRunFlagsAfterFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(copyPipeline(t, out)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := countRecords(t, "../../examples/data/events.json")
+	want := countRecords(t, "../examples/data/events.json")
 	for _, args := range [][]string{
 		{"run", path, "--log-level", "debug", "--log-format", "json"},
 		{"run", "--log-level", "debug", path, "--log-format=json"},
@@ -180,7 +180,7 @@ func TestPipelineFromStdin(t *testing.T) {
 	if code, _, stderr := cli(t, "run", "-", "--log-level", "warn"); code != 0 || !strings.Contains(stderr, "conveyor: copy: ") {
 		t.Fatalf("run -: exit %d, stderr:\n%s", code, stderr)
 	}
-	if n, want := countRecords(t, out), countRecords(t, "../../examples/data/events.json"); n != want {
+	if n, want := countRecords(t, out), countRecords(t, "../examples/data/events.json"); n != want {
 		t.Errorf("run - wrote %d records, want %d", n, want)
 	}
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -51,10 +51,10 @@ type progress struct {
 
 // newProgress returns the progress line of p's run, drawn on w, asking for
 // the lag of p's kafka sources in the background until close.
-func newProgress(p *config.Pipeline, w io.Writer) *progress {
+func (a *app) newProgress(p *config.Pipeline, w io.Writer) *progress {
 	pr := &progress{w: w, stopLg: func() {}}
 	pr.lag.Store(-1)
-	kafkas, files, others := runSources(p)
+	kafkas, files, others := a.runSources(p)
 	switch {
 	case others == 0 && len(files) == 0 && len(kafkas) > 0:
 		pr.bounds.lagEnds = true
@@ -82,10 +82,10 @@ func newProgress(p *config.Pipeline, w io.Writer) *progress {
 
 // runSources sorts p's source stages: kafka ones with their configs,
 // json.read ones with their files, and how many others.
-func runSources(p *config.Pipeline) (kafkas []*kafka.SourceConfig, files []string, others int) {
-	_, paths := jsonInputs(p)
+func (a *app) runSources(p *config.Pipeline) (kafkas []*kafka.SourceConfig, files []string, others int) {
+	_, paths := a.jsonInputs(p)
 	files = paths
-	srcs, err := kafkaSources(p)
+	srcs, err := a.kafkaSources(p)
 	if err == nil {
 		for _, s := range srcs {
 			kafkas = append(kafkas, s.cfg)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/conveyor-etl/conveyor/config"
-	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -24,7 +23,7 @@ type graphNode struct {
 	inputs       []int // indexes of the stages it reads
 }
 
-func cmdGraph(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdGraph(args []string, stdout, stderr io.Writer) int {
 	fs := newCommand("graph", "[--format mermaid|dot] PIPELINE.toml", graphAbout)
 	format := fs.String("format", "mermaid", "mermaid or dot")
 	if exit, ok := fs.parse(args, stdout, stderr); !ok {
@@ -44,12 +43,12 @@ func cmdGraph(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conveyor graph: --format: want mermaid or dot, got %q\n", *format)
 		return 2
 	}
-	p, err := load(pos[0])
+	p, err := a.load(pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	draw(stdout, p, graphNodes(p, flow.Registry()))
+	draw(stdout, p, graphNodes(p, a.reg))
 	return 0
 }
 

@@ -1,16 +1,12 @@
-package main
+package cli
 
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
-
-// stdin is where a pipeline named "-" is read from; tests replace it.
-var stdin io.Reader = os.Stdin
 
 // command is one subcommand's flags, with what its usage says.
 type command struct {

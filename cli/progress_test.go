@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ func TestProgressDrawAndLogs(t *testing.T) {
 // kafka one by max_messages, or by the lag with until = "end".
 func TestProgressBounds(t *testing.T) {
 	dir := t.TempDir()
-	in, _ := filepath.Abs("../../examples/data/events.json")
+	in, _ := filepath.Abs("../examples/data/events.json")
 	fi, err := os.Stat(in)
 	if err != nil {
 		t.Fatal(err)
@@ -81,13 +81,13 @@ func TestProgressBounds(t *testing.T) {
 	parse := func(text string) *config.Pipeline {
 		path := filepath.Join(dir, "p.toml")
 		os.WriteFile(path, []byte(text), 0o600)
-		p, err := load(path)
+		p, err := testApp().load(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	p := newProgress(parse(copyPipeline(t, filepath.Join(dir, "out.json"))), &bytes.Buffer{})
+	p := testApp().newProgress(parse(copyPipeline(t, filepath.Join(dir, "out.json"))), &bytes.Buffer{})
 	p.close()
 	if p.bounds != (bounds{bytes: fi.Size()}) {
 		t.Errorf("json.read: bounds %+v, want the file's %d bytes", p.bounds, fi.Size())
@@ -119,7 +119,7 @@ inputs = ["in"]
 		{`until = "end"`, bounds{lagEnds: true}},
 		{"max_messages = 0", bounds{}},
 	} {
-		p := newProgress(parse(kafkaPipeline(tc.extra)), &bytes.Buffer{})
+		p := testApp().newProgress(parse(kafkaPipeline(tc.extra)), &bytes.Buffer{})
 		p.close()
 		if p.bounds != tc.want {
 			t.Errorf("kafka %q: bounds %+v, want %+v", tc.extra, p.bounds, tc.want)

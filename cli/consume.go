@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -39,7 +39,7 @@ type consumed struct {
 	Value     json.RawMessage `json:"value"`
 }
 
-func cmdConsume(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("consume", "[flags] TOPIC", consumeAbout)
 	brokers := c.String("brokers", defaultBrokers, "brokers, comma-separated host:port")
 	fromStart := c.Bool("from-beginning", false, "start at the oldest record (without --group, or for a group with no committed offset)")
@@ -54,7 +54,7 @@ func cmdConsume(args []string, stdout, stderr io.Writer) int {
 	if *n < 0 {
 		return c.badArgs(stderr, "-n: want 0 or more, got %d", *n)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(a.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()

@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -21,7 +20,7 @@ import (
 // cmdDemo starts an in-process broker, seeds raw-events, runs the spec's
 // Example 3 unchanged but for the broker address, and shows what came out
 // and what was committed.
-func cmdDemo(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newCommand("demo", "[flags]",
 		"start an in-process broker, seed raw-events, run the spec's Example 3 on it and show what came out and what was committed")
 	n := fs.Int("records", 1000, "events to seed (Example 3 reads max_messages = 1000 by default)")
@@ -55,9 +54,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "running examples/kafka-etl-example.toml: raw-events -> filter amount >= 100 -> processed-events keyed by user_id")
 	log, _ := newLogger(*level, "console", stderr, isTerminal(stderr))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum, err := flow.Execute(ctx, p, flow.WithLogger(log))
+	sum, err := flow.Execute(ctx, p, flow.WithLogger(log), flow.WithRegistry(a.reg))
 	fmt.Fprintf(stdout, "run: %s\n\n", sum)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -135,7 +134,7 @@ func sampleEvents(n int) []kafkautil.Msg {
 	return out
 }
 
-func cmdDevKafka(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdDevKafka(args []string, stdout, stderr io.Writer) int {
 	fs := newCommand("dev-kafka", "[flags]",
 		"run an in-process Kafka-protocol broker on 127.0.0.1 for trying pipelines out, seeding the spec's input topics")
 	port := fs.Int("port", 9092, "port on 127.0.0.1")
@@ -162,7 +161,7 @@ func cmdDevKafka(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintln(stdout, "It keeps everything in memory and is for trying things out, not for production. Ctrl-C stops it.")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	return 0

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -9,16 +9,16 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
-	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // jsonInputs returns the json.read stages of p, which has passed
-// validation, each with its file's path resolved.
-func jsonInputs(p *config.Pipeline) (stages []*config.Stage, paths []string) {
-	spec, ok := flow.Registry().Lookup("json.read")
-	if !ok {
+// validation, each with its file's path resolved. A registry whose
+// "json.read" is not Conveyor's has none.
+func (a *app) jsonInputs(p *config.Pipeline) (stages []*config.Stage, paths []string) {
+	spec, ok := a.reg.Lookup("json.read")
+	if !ok || spec.Source == nil {
 		return nil, nil
 	}
 	for i := range p.Stages {
@@ -30,17 +30,19 @@ func jsonInputs(p *config.Pipeline) (stages []*config.Stage, paths []string) {
 		if err != nil {
 			continue // validation reported it
 		}
-		stages = append(stages, st)
-		paths = append(paths, p.ResolvePath(cfg.(*jsonfile.ReadConfig).Path))
+		if c, ok := cfg.(*jsonfile.ReadConfig); ok {
+			stages = append(stages, st)
+			paths = append(paths, p.ResolvePath(c.Path))
+		}
 	}
 	return stages, paths
 }
 
 // emptyInputs says, at the end of a run, which json.read files hold no
 // records: a run that did nothing says why.
-func emptyInputs(p *config.Pipeline) []string {
+func (a *app) emptyInputs(p *config.Pipeline) []string {
 	var out []string
-	stages, paths := jsonInputs(p)
+	stages, paths := a.jsonInputs(p)
 	for i, st := range stages {
 		f, err := os.Open(paths[i])
 		if err != nil {
@@ -59,9 +61,9 @@ func emptyInputs(p *config.Pipeline) []string {
 // file does not exist now: not an error, since a run may find it there
 // later, but most often a typo or a path resolved from another directory.
 // p has passed validation.
-func missingInputs(p *config.Pipeline) []string {
+func (a *app) missingInputs(p *config.Pipeline) []string {
 	var out []string
-	stages, paths := jsonInputs(p)
+	stages, paths := a.jsonInputs(p)
 	for i, st := range stages {
 		if _, err := os.Stat(paths[i]); errors.Is(err, fs.ErrNotExist) {
 			e := &config.Error{Pos: st.Config["path"].Pos, Stage: st.Index, StageID: st.ID, Key: "config.path",

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -13,7 +13,7 @@ import (
 // need escaping.
 func TestGraphGolden(t *testing.T) {
 	pipelines := map[string]string{
-		"kafka-etl-example": "../../examples/kafka-etl-example.toml",
+		"kafka-etl-example": "../examples/kafka-etl-example.toml",
 		"fan":               "testdata/graph/fan.toml",
 	}
 	for name, path := range pipelines {
@@ -46,7 +46,7 @@ func TestGraphGolden(t *testing.T) {
 // may follow the file, and what a user sees for a broken pipeline, a bad
 // format and --help.
 func TestGraphDefaultsAndErrors(t *testing.T) {
-	const example = "../../examples/kafka-etl-example.toml"
+	const example = "../examples/kafka-etl-example.toml"
 	_, mermaid, _ := cli(t, "graph", example)
 	if !strings.HasPrefix(mermaid, "flowchart LR\n") {
 		t.Errorf("default format: %q", mermaid)

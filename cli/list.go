@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,11 +7,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/conveyor-etl/conveyor/config"
-	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-func cmdList(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdList(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("list", "", "list the functions a pipeline's stages can use, with their plugin and roles")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
@@ -19,7 +18,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	if c.NArg() != 0 {
 		return c.badArgs(stderr, "takes no arguments")
 	}
-	reg := flow.Registry()
+	reg := a.reg
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FUNCTION\tPLUGIN\tROLES\tSUMMARY")
 	for _, name := range reg.Names() {
@@ -27,25 +26,26 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Plugin, strings.Join(roles(s), ", "), s.Summary)
 	}
 	tw.Flush()
-	fmt.Fprintln(stdout, "\n`conveyor info FUNCTION` shows a function's keys.")
+	fmt.Fprintln(stdout, "\nA stage without inputs is a source; with inputs, an operator when the function has one, else a sink.\n`conveyor info FUNCTION` shows a function's keys.")
 	return 0
 }
 
+// roles names the parts s can play, in the order source, operator, sink.
 func roles(s *plugin.Spec) []string {
 	var out []string
 	if s.Source != nil {
-		out = append(out, "source (no inputs)")
+		out = append(out, "source")
 	}
 	if s.Operator != nil {
 		out = append(out, "operator")
 	}
 	if s.Sink != nil {
-		out = append(out, "sink (with inputs)")
+		out = append(out, "sink")
 	}
 	return out
 }
 
-func cmdInfo(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdInfo(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("info", "FUNCTION|TABLE", "show a function's config keys, their types and defaults (`conveyor list` lists the functions), or a table's: "+strings.Join(config.TableNames(), ", "))
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
@@ -59,7 +59,7 @@ func cmdInfo(args []string, stdout, stderr io.Writer) int {
 		printKeys(stdout, keys)
 		return 0
 	}
-	reg := flow.Registry()
+	reg := a.reg
 	s, ok := reg.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("conveyor: unknown function or table %q", name)

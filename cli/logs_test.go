@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -37,7 +37,7 @@ func TestRunLogs(t *testing.T) {
 	}
 
 	// The README quotes the summary line as printed.
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/connectors/kafka"
-	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -42,7 +41,7 @@ type partitionLag struct {
 	Lag       int64  `json:"lag"`
 }
 
-func cmdLag(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdLag(args []string, stdout, stderr io.Writer) int {
 	fs := newCommand("lag", "[--format text|json] PIPELINE.toml | --group G --topic T --brokers HOST:PORT[,...] [--start-offset earliest|latest]", lagAbout)
 	format := fs.String("format", "text", "text or json")
 	group := fs.String("group", "", "consumer group (instead of a pipeline file)")
@@ -71,7 +70,7 @@ func cmdLag(args []string, stdout, stderr io.Writer) int {
 		sources = []lagSource{src}
 	} else {
 		var err error
-		if sources, err = pipelineSources(pos[0]); err != nil {
+		if sources, err = a.pipelineSources(pos[0]); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -151,30 +150,33 @@ func flagSource(group, topic, brokers, start string) (lagSource, error) {
 
 // pipelineSources returns the kafka source stages of the pipeline at path
 // with their decoded configs, in file order.
-func pipelineSources(path string) ([]lagSource, error) {
-	p, err := load(path)
+func (a *app) pipelineSources(path string) ([]lagSource, error) {
+	p, err := a.load(path)
 	if err != nil {
 		return nil, err
 	}
-	return kafkaSources(p)
+	return a.kafkaSources(p)
 }
 
 // kafkaSources returns the kafka source stages of p, which has passed
-// validation, with their decoded configs, in file order.
-func kafkaSources(p *config.Pipeline) ([]lagSource, error) {
+// validation, with their decoded configs, in file order. A registry whose
+// "kafka" is not Conveyor's has none.
+func (a *app) kafkaSources(p *config.Pipeline) ([]lagSource, error) {
 	path := p.File
-	spec, _ := flow.Registry().Lookup("kafka")
 	var out []lagSource
+	spec, ok := a.reg.Lookup("kafka")
 	for i := range p.Stages {
 		st := &p.Stages[i]
-		if st.Function != "kafka" || len(st.Inputs) > 0 {
+		if !ok || spec.Source == nil || st.Function != "kafka" || len(st.Inputs) > 0 {
 			continue
 		}
 		cfg, err := plugin.DecodeConfig(spec.Source, st)
 		if err != nil {
 			return nil, err // load checked it already
 		}
-		out = append(out, lagSource{stage: st.ID, cfg: cfg.(*kafka.SourceConfig)})
+		if c, ok := cfg.(*kafka.SourceConfig); ok {
+			out = append(out, lagSource{stage: st.ID, cfg: c})
+		}
 	}
 	if len(out) == 0 {
 		return nil, &config.Error{Pos: config.Pos{File: path}, Stage: -1, Msg: `no kafka source in the pipeline (a stage with function = "kafka" and inputs = [])`}

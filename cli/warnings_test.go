@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -18,7 +18,7 @@ func TestValidateWarnsMissingInput(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, _ := filepath.Abs("../../examples/data/events.json")
+	in, _ := filepath.Abs("../examples/data/events.json")
 	code, stdout, stderr := cli(t, "validate", path)
 	want := path + `:10:1: stages[0] "load" config.path: warning: /no/such/dir` + in + " does not exist (yet): a run fails unless it is there by then\n"
 	if code != 0 || stdout != path+": ok\n" || stderr != want {
@@ -40,7 +40,7 @@ func TestRunEmptyInput(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, _ := filepath.Abs("../../examples/data/events.json")
+	in, _ := filepath.Abs("../examples/data/events.json")
 	path := filepath.Join(dir, "p.toml")
 	text := strings.Replace(copyPipeline(t, filepath.Join(dir, "out.json")), in, empty, 1)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

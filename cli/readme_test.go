@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // The README's list of the keys of [pipeline], [global] and
 // [error_handling] sits between these lines and is written from the tags
 // of config's types, as `conveyor info TABLE` prints them.
 const (
-	readmePath  = "../../README.md"
-	tablesStart = "<!-- tables: written from config's struct tags by `go test ./cmd/conveyor -run TestReadmeTables -update` -->\n"
+	readmePath  = "../README.md"
+	tablesStart = "<!-- tables: written from config's struct tags by `go test ./cli -run TestReadmeTables -update` -->\n"
 	tablesEnd   = "<!-- end of tables -->\n"
 )
 
@@ -39,25 +41,58 @@ func tablesMarkdown() string {
 // TestReadmeTables: the README documents every key of the top-level tables,
 // with its type, bounds and default, as the tags say.
 func TestReadmeTables(t *testing.T) {
+	readmeSection(t, tablesStart, tablesEnd, tablesMarkdown(), "TestReadmeTables")
+}
+
+// The README's first screen lists the functions between these lines,
+// written from the registry as `conveyor list` prints them.
+const (
+	functionsStart = "<!-- functions: written from the registry by `go test ./cli -run TestReadmeFunctions -update` -->\n"
+	functionsEnd   = "<!-- end of functions -->\n"
+)
+
+// functionsMarkdown is the table of reg's functions: name, roles, and the
+// summary `conveyor list` shows.
+func functionsMarkdown(reg *plugin.Registry) string {
+	var b strings.Builder
+	b.WriteString("| Function | Role | What it does |\n|---|---|---|\n")
+	for _, name := range reg.Names() {
+		s, _ := reg.Lookup(name)
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", name, strings.Join(roles(s), ", "), strings.ReplaceAll(s.Summary, "|", `\|`))
+	}
+	return b.String()
+}
+
+// TestReadmeFunctions: the README's table of functions is the registry's,
+// so it cannot drift from `conveyor list`: a function added, removed or
+// re-summarised fails this test until the table is rewritten (-update).
+func TestReadmeFunctions(t *testing.T) {
+	readmeSection(t, functionsStart, functionsEnd, functionsMarkdown(flow.Registry()), "TestReadmeFunctions")
+}
+
+// readmeSection checks that the README holds want between the lines start
+// and end, or with -update writes it there.
+func readmeSection(t *testing.T, start, end, want, test string) {
+	t.Helper()
 	data, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	before, rest, ok1 := strings.Cut(readme, tablesStart)
-	_, after, ok2 := strings.Cut(rest, tablesEnd)
+	before, rest, ok1 := strings.Cut(readme, start)
+	_, after, ok2 := strings.Cut(rest, end)
 	if !ok1 || !ok2 {
-		t.Fatalf("README.md lacks the lines %q and %q around the tables' keys", tablesStart, tablesEnd)
+		t.Fatalf("README.md lacks the lines %q and %q", start, end)
 	}
-	want := before + tablesStart + tablesMarkdown() + tablesEnd + after
+	whole := before + start + want + end + after
 	if *update {
-		if err := os.WriteFile(readmePath, []byte(want), 0o644); err != nil {
+		if err := os.WriteFile(readmePath, []byte(whole), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if readme != want {
-		t.Errorf("README.md's tables are not what the tags say; run go test ./cmd/conveyor -run TestReadmeTables -update. Want:\n%s", tablesMarkdown())
+	if readme != whole {
+		t.Errorf("README.md is not what it should be between %q and %q; run go test ./cli -run %s -update. Want:\n%s", start, end, test, want)
 	}
 }
 

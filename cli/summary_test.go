@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ import (
 // the error.
 func TestSummaryJSON(t *testing.T) {
 	dir := t.TempDir()
-	in, err := filepath.Abs("../../examples/data/events.json")
+	in, err := filepath.Abs("../examples/data/events.json")
 	if err != nil {
 		t.Fatal(err)
 	}

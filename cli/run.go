@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,28 +17,28 @@ import (
 
 // load parses and checks a pipeline file, or stdin when path is "-",
 // reporting every problem.
-func load(path string) (*config.Pipeline, error) {
-	p, err := readPipeline(path)
+func (a *app) load(path string) (*config.Pipeline, error) {
+	p, err := a.readPipeline(path)
 	if p == nil {
 		return nil, err
 	}
-	return p, config.Merge(err, flow.Validate(p))
+	return p, config.Merge(err, flow.Validate(p, flow.WithRegistry(a.reg)))
 }
 
 // readPipeline parses the pipeline file at path, or stdin (named "<stdin>"
 // in errors) when path is "-".
-func readPipeline(path string) (*config.Pipeline, error) {
+func (a *app) readPipeline(path string) (*config.Pipeline, error) {
 	if path != "-" {
 		return config.Load(path)
 	}
-	data, err := io.ReadAll(stdin)
+	data, err := io.ReadAll(a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline from stdin: %w", err)
 	}
 	return config.Parse("<stdin>", data)
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdValidate(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("validate", "PIPELINE.toml|-...",
 		"check pipelines (\"-\" reads one from stdin) without connecting to anything, reporting every problem")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
@@ -49,13 +49,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, path := range c.Args() {
-		p, err := load(path)
+		p, err := a.load(path)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			code = 1
 			continue
 		}
-		for _, w := range missingInputs(p) {
+		for _, w := range a.missingInputs(p) {
 			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
@@ -63,7 +63,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func cmdRun(args []string, stdout, stderr io.Writer) int {
+func (a *app) cmdRun(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("run", "[flags] PIPELINE.toml|-",
 		"run a pipeline (\"-\" reads it from stdin) until its sources end, then commit and print a summary")
 	level := c.String("log-level", "", "debug, info, warn or error (default: [global] log_level, else info)")
@@ -77,7 +77,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if c.NArg() != 1 {
 		return c.badArgs(stderr, "want one pipeline file, got %d arguments", c.NArg())
 	}
-	p, err := load(c.Arg(0))
+	p, err := a.load(c.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -99,7 +99,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var opts []flow.Option
 	var pr *progress
 	if tty && !*noProgress {
-		pr = newProgress(p, stderr)
+		pr = a.newProgress(p, stderr)
 		logTo = pr // a log line clears the progress line first
 		opts = append(opts, flow.WithProgress(progressInterval, pr.update))
 	}
@@ -109,17 +109,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer log.Sync() //nolint:errcheck
-	ctx, stop := signalContext(log)
+	ctx, stop := signalContext(a.ctx, log)
 	defer stop()
 	if *httpAddr != "" {
 		opts = append(opts, flow.WithHTTPAddr(*httpAddr))
 	}
-	sum, err := flow.Execute(ctx, p, append(opts, flow.WithLogger(log))...)
+	sum, err := flow.Execute(ctx, p, append(opts, flow.WithLogger(log), flow.WithRegistry(a.reg))...)
 	if pr != nil {
 		pr.close()
 	}
 	if sum.In == 0 {
-		for _, w := range emptyInputs(p) {
+		for _, w := range a.emptyInputs(p) {
 			fmt.Fprintf(stderr, "conveyor: %s\n", w)
 		}
 	}
@@ -139,10 +139,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// signalContext is cancelled by the first SIGINT or SIGTERM (drain and
-// commit); a second one exits at once.
-func signalContext(log *zap.Logger) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+// signalContext is cancelled with parent or by the first SIGINT or SIGTERM
+// (drain and commit); a second signal exits at once.
+func signalContext(parent context.Context, log *zap.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {

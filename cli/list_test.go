@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // function's comparison table after its keys.
 func TestInfoPrintsDoc(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := cmdInfo([]string{"filter.apply"}, &out, &errOut); code != 0 {
+	if code := testApp().cmdInfo([]string{"filter.apply"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	doc := operators.FilterSpec().Doc

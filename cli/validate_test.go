@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files (testdata/brok
 // NAME.err golden file holding what `conveyor validate` prints. Goldens name
 // files as testdata/broken/NAME.toml, as seen from the repository root.
 const (
-	brokenDir  = "../../testdata/broken/"
+	brokenDir  = "../testdata/broken/"
 	goldenPath = "testdata/broken/"
 )
 
@@ -118,7 +118,7 @@ func TestValidateBrokenLibrary(t *testing.T) {
 }
 
 func TestValidateExamples(t *testing.T) {
-	files, _ := filepath.Glob("../../examples/*-example.toml") // not their *_test.toml
+	files, _ := filepath.Glob("../examples/*-example.toml") // not their *_test.toml
 	if len(files) != 3 {
 		t.Fatalf("examples: %v", files)
 	}
