@@ -1,19 +1,16 @@
 package operators
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/compare"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -124,31 +121,9 @@ var filterOps = map[string]filterOp{"==": opEq, "=": opEq, "!=": opNe, "<>": opN
 func (o filterOp) ordering() bool { return o >= opGt && o <= opLe }
 
 // operand is a constant prepared for comparison.
-type operand struct {
-	text  string
-	num   float64
-	isNum bool // a number, or a string holding one
-	isStr bool // written as a string (so "100" is both text and number)
-	b     bool
-	isB   bool // a boolean, or the string "true" or "false"
-}
+type operand = compare.Operand
 
-func newOperand(v any) operand {
-	switch x := v.(type) {
-	case string:
-		o := operand{text: x, isStr: true}
-		o.num, o.isNum = parseNum(x)
-		o.b, o.isB = parseBool(x)
-		return o
-	case int64:
-		return operand{text: strconv.FormatInt(x, 10), num: float64(x), isNum: true}
-	case float64:
-		return operand{text: strconv.FormatFloat(x, 'g', -1, 64), num: x, isNum: true}
-	case bool:
-		return operand{text: strconv.FormatBool(x), b: x, isB: true}
-	}
-	return operand{text: fmt.Sprint(v)}
-}
+func newOperand(v any) operand { return compare.NewOperand(v) }
 
 // NewFilter prepares a filter from a validated config.
 func NewFilter(c *FilterConfig) (*Filter, error) {
@@ -224,14 +199,14 @@ func (f *Filter) match(value []byte) verdict {
 	w := &f.want[0]
 	switch f.op {
 	case opEq:
-		return verdictOf(equal(field, w))
+		return verdictOf(compare.Equal(field, w))
 	case opNe:
-		eq, ok := equal(field, w)
+		eq, ok := compare.Equal(field, w)
 		return verdictOf(!eq, ok)
 	case opIn:
 		compared := false
 		for i := range f.want {
-			eq, ok := equal(field, &f.want[i])
+			eq, ok := compare.Equal(field, &f.want[i])
 			if eq {
 				return pass
 			}
@@ -239,9 +214,9 @@ func (f *Filter) match(value []byte) verdict {
 		}
 		return verdictOf(false, compared)
 	case opContains:
-		return verdictOf(contains(field, w))
+		return verdictOf(compare.Contains(field, w))
 	}
-	c, ok := order(field, w)
+	c, ok := compare.Order(field, w)
 	if !ok {
 		return typeMismatch
 	}
@@ -254,91 +229,6 @@ func (f *Filter) match(value []byte) verdict {
 		return verdictOf(c < 0, true)
 	}
 	return verdictOf(c <= 0, true)
-}
-
-// fieldNum reads a field as a number: a JSON number, or a string holding one.
-func fieldNum(r gjson.Result) (float64, bool) {
-	switch r.Type {
-	case gjson.Number:
-		return r.Num, true
-	case gjson.String:
-		return parseNum(r.Str)
-	}
-	return 0, false
-}
-
-// parseNum reads a string holding a number (spaces around it allowed; out
-// of range gives ±Inf). "NaN" is not a number here: it would compare
-// neither smaller, larger nor equal, and pass >= and <= by default.
-func parseNum(s string) (float64, bool) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
-			return 0, false
-		}
-	}
-	return f, !math.IsNaN(f)
-}
-
-// parseBool reads the strings "true" and "false", and no other spelling.
-func parseBool(s string) (b, ok bool) {
-	return s == "true", s == "true" || s == "false"
-}
-
-// equal compares a present field with w by the == table; ok is false on a
-// type mismatch, and then eq is false too.
-func equal(r gjson.Result, w *operand) (eq, ok bool) {
-	switch r.Type {
-	case gjson.Number:
-		return w.isNum && r.Num == w.num, w.isNum
-	case gjson.String:
-		switch {
-		case w.isStr:
-			return r.Str == w.text, true
-		case w.isNum:
-			n, ok := parseNum(r.Str)
-			return ok && n == w.num, ok
-		}
-		b, ok := parseBool(r.Str) // w is a boolean
-		return ok && b == w.b, ok
-	case gjson.True, gjson.False:
-		return w.isB && (r.Type == gjson.True) == w.b, w.isB
-	case gjson.Null:
-		ok := w.isStr && w.text == "null"
-		return ok, ok
-	}
-	return false, false // an array or object
-}
-
-// order compares a present field with w by the > >= < <= table: as numbers
-// when w is one (a numeric string counts), as text when w is other text.
-// ok is false on a type mismatch. (A boolean w is refused by Validate.)
-func order(r gjson.Result, w *operand) (c int, ok bool) {
-	if w.isNum {
-		n, ok := fieldNum(r)
-		return cmp.Compare(n, w.num), ok
-	}
-	if r.Type != gjson.String {
-		return 0, false
-	}
-	return strings.Compare(r.Str, w.text), true
-}
-
-// contains looks for w's text in a string field, or for an element == w in
-// an array field; ok is false for a field of any other type.
-func contains(r gjson.Result, w *operand) (found, ok bool) {
-	switch {
-	case r.Type == gjson.String:
-		return strings.Contains(r.Str, w.text), true
-	case r.IsArray():
-		r.ForEach(func(_, el gjson.Result) bool {
-			found, _ = equal(el, w)
-			return !found
-		})
-		return found, true
-	}
-	return false, false
 }
 
 // FilterStats are a filter stage's counts since it was built. Every record
