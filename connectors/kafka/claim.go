@@ -222,6 +222,7 @@ type builder struct {
 	// (one), which is the whole batch (see Source.asMessage).
 	asMessage func(*sarama.ConsumerMessage) *message.Message
 	one       *message.Message
+	headers   headerJSON
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -267,6 +268,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	if !m.Timestamp.IsZero() {
 		meta.Timestamp = m.Timestamp.UnixMilli()
 	}
+	meta.Headers = b.headers.render(m.Headers)
 	// Enrich's output is compact JSON: one line.
 	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
 	b.last = m.Offset

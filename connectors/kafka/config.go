@@ -149,7 +149,7 @@ type SinkConfig struct {
 	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`
 	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
 	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
-	MaxMessageBytes int           `key:"max_message_bytes" min:"1" max:"1073741824" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
+	MaxMessageBytes int           `key:"max_message_bytes" min:"1" max:"1073741824" doc:"largest record the producer sends, counting key, value, headers and up to 36 bytes of record overhead; larger records fail, and are not retried"`
 	FlushMessages   int           `key:"flush_max_messages" min:"0" max:"1048576" doc:"most records in one produce request per partition (0 = no limit)"`
 	Retries         int           `key:"retries" min:"0" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
 	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
@@ -157,12 +157,26 @@ type SinkConfig struct {
 	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
 	BufferSize      int           `key:"buffer_size" min:"1" max:"1048576" doc:"records queued in the producer before a write blocks"`
 	Tombstones      bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
+	MessageConfig
+}
+
+// MessageConfig holds the sink's keys that shape each message beyond its
+// topic and key: headers, timestamp, what of the record the value keeps,
+// and the partition.
+type MessageConfig struct {
+	HeadersField   string            `key:"headers_field" doc:"record field holding the message's headers as the kafka source writes them (names to a string, null, {\"base64\": \"...\"}, or an array of those for a repeated name); sent as the headers, and left out of the value; \"\": no headers from the record"`
+	Headers        map[string]string `key:"headers" doc:"headers added to every message (e.g. { source = \"conveyor\" }); a name the record's own headers (headers_field) have is not added: the record's win"`
+	TimestampField string            `key:"timestamp_field" doc:"record field holding the message's timestamp, as epoch milliseconds or RFC 3339 text; a record without it (or with 0) gets the produce time, as does every record with \"\"; another value fails the record"`
+	Metadata       string            `key:"metadata" enum:"keep,drop" doc:"keep: the value is the record as it is (without headers_field); drop: the value also leaves out every top-level _kafka_* field (they still give the key, headers and timestamp)"`
+	Partitioner    string            `key:"partitioner" enum:"murmur2,round_robin,sticky" doc:"a keyed message goes to Java's murmur2 partition of its key (as a Java producer puts it); one without a key goes to a random partition (murmur2), the next one in turn (round_robin), or where the previous keyless messages went until 16 KiB went there (sticky, Java's way for keyless records)"`
 }
 
 // DefaultSinkConfig returns the sink defaults.
 func DefaultSinkConfig() *SinkConfig {
 	return &SinkConfig{
 		ClientConfig: defaultClient(),
+		MessageConfig: MessageConfig{HeadersField: record.HeadersField, TimestampField: record.TimestampField,
+			Metadata: "keep", Partitioner: "murmur2"},
 		// 2 ms rather than 5, for latency (see BatchLinger); under load a
 		// request goes as soon as 1 MB is buffered.
 		Linger:          2 * time.Millisecond,

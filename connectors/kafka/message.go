@@ -1,0 +1,191 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/tidwall/gjson"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// encoder turns a record into the message the sink sends: its value, key,
+// headers and timestamp, as SinkConfig says. Both delivery modes use it. It
+// is read-only once made, so safe for concurrent use.
+type encoder struct {
+	cfg    *SinkConfig
+	key    record.KeyPath
+	keyed  bool
+	static []sarama.RecordHeader // the headers key, by name
+	// scan is set when a record's top-level members must be read: for
+	// headers, the timestamp, or to leave metadata out of the value.
+	scan bool
+	drop bool
+}
+
+func newEncoder(cfg *SinkConfig) *encoder {
+	e := &encoder{cfg: cfg, drop: cfg.Metadata == "drop"}
+	if cfg.KeyField != "" {
+		e.key, e.keyed = record.CompileKeyPath(cfg.KeyField), true
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Headers)) {
+		e.static = append(e.static, sarama.RecordHeader{Key: []byte(k), Value: []byte(cfg.Headers[k])})
+	}
+	e.scan = cfg.HeadersField != "" || cfg.TimestampField != "" || e.drop
+	return e
+}
+
+// encode sets m's Value, Key, Headers and Timestamp from rec. A value it
+// makes (rec without some members) is appended to arena, in chunks shared
+// by the records of a write; what is before an arena's length is never
+// written again, so earlier values stay as they are. It reports a record
+// without a key while the sink is keyed. An error fails the record:
+// sending it again cannot help.
+func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (unkeyed bool, err error) {
+	m.Value = sarama.ByteEncoder(rec)
+	if e.keyed {
+		if k, ok := e.key.Key(rec); ok {
+			m.Key = sarama.ByteEncoder(k)
+		} else {
+			unkeyed = true
+		}
+	}
+	if e.scan {
+		if err := e.members(m, rec, arena); err != nil {
+			return unkeyed, plugin.Permanent(err)
+		}
+	}
+	if e.cfg.tombstone(rec) {
+		m.Value = nil
+	}
+	return unkeyed, nil
+}
+
+// members reads the headers and timestamp fields and leaves out of the
+// value what is not to be repeated there, in one pass over rec's members.
+func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte) error {
+	var hdrs, ts, payload []byte
+	others := 0 // members kept, but _kafka_payload
+	if cap(*arena)-len(*arena) < len(rec) {
+		*arena = make([]byte, 0, max(arenaChunk, len(rec)))
+	}
+	start := len(*arena)
+	out, stripped := record.AppendWithout(*arena, rec, func(mb record.Member) bool {
+		switch {
+		case e.cfg.HeadersField != "" && mb.NameIs(e.cfg.HeadersField):
+			hdrs = mb.Raw()
+			return true
+		case e.cfg.TimestampField != "" && mb.NameIs(e.cfg.TimestampField):
+			ts = mb.Raw()
+		}
+		if !e.drop {
+			return false
+		}
+		if mb.NameIs(record.PayloadField) {
+			payload = mb.Raw()
+			return false
+		}
+		if mb.HasPrefix("_kafka_") {
+			return true
+		}
+		others++
+		return false
+	})
+	if stripped {
+		*arena = out
+		m.Value = sarama.ByteEncoder(out[start:])
+	}
+	if payload != nil && others == 0 && payload[0] == '"' {
+		// a payload that was not a JSON object: the message as it came
+		m.Value = sarama.ByteEncoder(gjson.ParseBytes(payload).Str)
+	}
+	if err := e.headers(m, hdrs); err != nil {
+		return err
+	}
+	return e.timestamp(m, ts)
+}
+
+// arenaChunk is the size of the chunks of encode's arena.
+const arenaChunk = 64 << 10
+
+// headers sets m's headers: the record's (hdrs, the headers field's raw
+// JSON; nil when absent), then each static header whose name they lack.
+func (e *encoder) headers(m *sarama.ProducerMessage, hdrs []byte) error {
+	if hdrs != nil && string(hdrs) != "null" {
+		err := record.EachHeader(hdrs, func(k, v []byte) {
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: k, Value: v})
+		})
+		if err != nil {
+			return fmt.Errorf("headers_field %q: %w", e.cfg.HeadersField, err)
+		}
+	}
+	own := len(m.Headers)
+	for _, h := range e.static {
+		if !hasHeader(m.Headers[:own], h.Key) {
+			m.Headers = append(m.Headers, h)
+		}
+	}
+	return nil
+}
+
+func hasHeader(hs []sarama.RecordHeader, key []byte) bool {
+	for _, h := range hs {
+		if string(h.Key) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// timestamp sets m's timestamp from the timestamp field's raw JSON (nil
+// when absent): epoch milliseconds (a number or a string of digits) or
+// RFC 3339 text. Absent, null or 0 leave it zero: the produce time.
+func (e *encoder) timestamp(m *sarama.ProducerMessage, raw []byte) error {
+	if raw == nil || string(raw) == "null" {
+		return nil
+	}
+	ms, err := epochMillis(gjson.ParseBytes(raw))
+	if err != nil {
+		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, clipRaw(raw), err)
+	}
+	if ms != 0 {
+		m.Timestamp = time.UnixMilli(ms)
+	}
+	return nil
+}
+
+var errTimestamp = errors.New("is not a timestamp: want epoch milliseconds (>= 0) or RFC 3339 text such as \"2026-12-07T15:04:05.123Z\"")
+
+func epochMillis(v gjson.Result) (int64, error) {
+	switch v.Type {
+	case gjson.Number:
+		if ms, err := strconv.ParseInt(v.Raw, 10, 64); err == nil && ms >= 0 {
+			return ms, nil
+		}
+		if v.Num >= 0 && v.Num < 1<<53 && v.Num == float64(int64(v.Num)) { // 1.7e12
+			return int64(v.Num), nil
+		}
+	case gjson.String:
+		if ms, err := strconv.ParseInt(v.Str, 10, 64); err == nil && ms >= 0 {
+			return ms, nil
+		}
+		if t, err := time.Parse(time.RFC3339Nano, v.Str); err == nil {
+			return t.UnixMilli(), nil
+		}
+	}
+	return 0, errTimestamp
+}
+
+// clipRaw shortens a field's JSON for an error message.
+func clipRaw(raw []byte) string {
+	if len(raw) > 64 {
+		return string(raw[:64]) + "…"
+	}
+	return string(raw)
+}
