@@ -13,7 +13,7 @@ import (
 // source it came from, with the diff.
 func TestTestCommand(t *testing.T) {
 	code, stdout, stderr := cli(t, "test", "../examples")
-	if code != 0 || stderr != "" || !strings.HasSuffix(stdout, "\nok: 2 case(s) in 1 file(s)\n") {
+	if code != 0 || stderr != "" || !strings.HasSuffix(stdout, "\nok: 4 case(s) in 3 file(s)\n") {
 		t.Fatalf("test ../examples: exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
 	}
 	dir := t.TempDir()

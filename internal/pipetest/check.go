@@ -155,8 +155,11 @@ func (e *Expect) match(w written) []string {
 	if e.Topic != "" && e.Topic != w.topic {
 		diffs = append(diffs, fmt.Sprintf("topic: want %q, got %q", e.Topic, w.topic))
 	}
-	if e.Headers != nil && !slices.Equal(e.headers, w.headers) {
-		diffs = append(diffs, fmt.Sprintf("headers: want %s, got %s", headerText(e.headers), headerText(w.headers)))
+	if e.Timestamp != nil && e.timestamp != w.timestamp {
+		diffs = append(diffs, fmt.Sprintf("timestamp: want %d, got %d", e.timestamp, w.timestamp))
+	}
+	if e.Headers != nil && !slices.Equal(e.headers, byName(w.headers)) {
+		diffs = append(diffs, fmt.Sprintf("headers: want %s, got %s", headerText(e.headers), headerText(byName(w.headers))))
 	}
 	return diffs
 }
@@ -208,9 +211,9 @@ func (e *Expect) matchValue(v []byte) []string {
 		ok, err := evalCondition(e.Condition, v)
 		switch {
 		case err != nil:
-			diffs = append(diffs, fmt.Sprintf("condition %s: %v", e.Condition, err))
+			diffs = append(diffs, fmt.Sprintf("condition %s: %v, on %s", e.Condition, err, clip(v)))
 		case !ok:
-			diffs = append(diffs, fmt.Sprintf("condition %s: false", e.Condition))
+			diffs = append(diffs, fmt.Sprintf("condition %s: false, on %s", e.Condition, clip(v)))
 		}
 	}
 	return diffs
@@ -300,4 +303,20 @@ func headerText(hs []header) string {
 func indent(s string) string {
 	s = strings.TrimSuffix(s, "\n")
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// byName sorts headers by name, keeping the order of a name's values: how
+// a headers table in a test file lists them.
+func byName(hs []header) []header {
+	out := slices.Clone(hs)
+	slices.SortStableFunc(out, func(a, b header) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// clip shortens a record for a message.
+func clip(v []byte) string {
+	if len(v) > 200 {
+		return string(v[:200]) + "…"
+	}
+	return string(v)
 }

@@ -1,8 +1,27 @@
 package pipetest
 
-import "errors"
+import (
+	"errors"
 
-// evalCondition reports whether the expression src is true of the record v.
+	"github.com/conveyor-etl/conveyor/internal/expr"
+)
+
+// evalCondition reports whether the expression src (see internal/expr) is
+// true of the record v. A field it reads that v lacks, or a comparison of
+// types that do not compare, makes it false and is said.
 func evalCondition(src string, v []byte) (bool, error) {
-	return false, errors.New("conditions need the expression package (internal/expr), not merged yet")
+	p, err := expr.Compile(src)
+	if err != nil {
+		return false, err
+	}
+	ok, out := p.Bool(v)
+	switch {
+	case ok:
+		return true, nil
+	case out&expr.Missing != 0:
+		return false, errors.New("false: a field it reads is missing")
+	case out&expr.Mismatch != 0:
+		return false, errors.New("false: it compares values of types that do not compare")
+	}
+	return false, nil
 }

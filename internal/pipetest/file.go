@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/expr"
 )
 
 // File is a test file: the pipeline under test and its cases.
@@ -86,13 +87,15 @@ type Expect struct {
 	Topic     string   `key:"topic" doc:"the topic the record was sent to"`
 	Headers   any      `key:"headers" doc:"the Kafka headers the record was sent with, all of them: a table of strings"`
 	Tombstone bool     `key:"tombstone" doc:"the record was sent as a tombstone (a null value)"`
+	Timestamp any      `key:"timestamp" doc:"the Kafka timestamp the record was sent with: milliseconds since the epoch or a TOML date-time"`
 	Error     string   `key:"error" doc:"dead_letter: text the record's error must contain"`
 	Pos       config.Pos
 
-	value   any // Value, as decoded JSON
-	fields  []fieldWant
-	key     []byte
-	headers []header
+	value     any // Value, as decoded JSON
+	fields    []fieldWant
+	key       []byte
+	headers   []header
+	timestamp int64
 }
 
 // SetDefaults marks the partition unchecked.
@@ -189,17 +192,24 @@ func (in *Input) Validate() error {
 	if in.headers, err = headersOf(in.Headers); err != nil {
 		fail("headers", "%v", err)
 	}
-	switch t := in.Timestamp.(type) {
-	case nil:
-		in.timestamp = defaultTimestamp
-	case int64:
-		in.timestamp = t
-	case time.Time:
-		in.timestamp = t.UnixMilli()
-	default:
-		fail("timestamp", "want milliseconds since the epoch or a date-time (2024-05-01T12:00:00Z), got %s", kindOf(t))
+	in.timestamp = defaultTimestamp
+	if in.Timestamp != nil {
+		if in.timestamp, err = millis(in.Timestamp); err != nil {
+			fail("timestamp", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// millis reads a timestamp: milliseconds since the epoch or a date-time.
+func millis(v any) (int64, error) {
+	switch t := v.(type) {
+	case int64:
+		return t, nil
+	case time.Time:
+		return t.UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("want milliseconds since the epoch or a date-time with its offset (2024-05-01T12:00:00Z), got %s", kindOf(v))
 }
 
 // Validate checks the free-form keys (value, fields, key, headers) and
@@ -232,6 +242,16 @@ func (e *Expect) Validate() error {
 	var err error
 	if e.headers, err = headersOf(e.Headers); err != nil {
 		fail("headers", "%v", err)
+	}
+	if e.Timestamp != nil {
+		if e.timestamp, err = millis(e.Timestamp); err != nil {
+			fail("timestamp", "%v", err)
+		}
+	}
+	if e.Condition != "" {
+		if _, err := expr.Compile(e.Condition); err != nil {
+			fail("condition", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }

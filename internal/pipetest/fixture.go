@@ -43,7 +43,8 @@ type written struct {
 	topic     string
 	partition int32 // -1: chosen by the producer (no key)
 	headers   []header
-	from      int // the input it came from, -1 when unknown
+	timestamp int64 // ms; 0: the produce time
+	from      int   // the input it came from, -1 when unknown
 	seq       int // order of arrival
 }
 
@@ -84,8 +85,7 @@ func (w *world) buildSink(function string) func(context.Context, any, plugin.Env
 	return func(_ context.Context, cfg any, env plugin.Env) (plugin.Sink, error) {
 		s := &sink{w: w, stage: env.Stage.ID}
 		if c, ok := cfg.(*kafka.SinkConfig); ok && function == "kafka" {
-			s.kafka = c
-			s.key = record.CompileKeyPath(c.KeyField)
+			s.kafka = kafka.NewEncoder(c)
 		}
 		return s, nil
 	}
@@ -141,7 +141,15 @@ func (s *source) batches() []*message.Message {
 		offsets[p]++
 		value := in.value
 		if s.enrich {
-			value = record.Enrich(nil, in.value, record.Meta{Key: in.key, KeyNull: !in.keyed, ValueNull: in.Tombstone, Partition: p, Offset: off, Timestamp: in.timestamp})
+			m := record.Meta{Key: in.key, KeyNull: !in.keyed, ValueNull: in.Tombstone, Partition: p, Offset: off, Timestamp: in.timestamp}
+			if len(in.headers) > 0 {
+				hs := make([]record.Header, len(in.headers))
+				for i, h := range in.headers {
+					hs[i] = record.Header{Key: []byte(h.Name), Value: []byte(h.Value)}
+				}
+				m.Headers = record.AppendHeaders(nil, hs)
+			}
+			value = record.Enrich(nil, in.value, m)
 		}
 		byPart[p] = append(byPart[p], plugin.Record{Value: value, Offset: off})
 		s.w.fed(provenance{s.origin, p, off}, in)
@@ -216,26 +224,35 @@ func (w *world) fed(p provenance, in *Input) {
 	w.from[p] = w.index[in]
 }
 
-// sink keeps what it is handed. As a kafka sink it keys and partitions
-// the records as the real one does.
+// sink keeps what it is handed. As a kafka sink it makes of each record
+// the message the real sink sends (kafka.Encoder), and fails the records
+// the real sink fails.
 type sink struct {
 	w     *world
 	stage string
-	kafka *kafka.SinkConfig // nil for any other function
-	key   record.KeyPath
+	kafka *kafka.Encoder // nil for any other function
 }
 
-// Publish keeps the records of msgs.
+// Publish keeps the records of msgs; a record the sink cannot send is
+// failed in a *plugin.WriteError, as the real sink does.
 func (s *sink) Publish(_ string, msgs ...*message.Message) error {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
+	var failed plugin.WriteError
+	n := 0
 	for _, m := range msgs {
 		b, err := plugin.DecodeBatch(m)
 		if err != nil {
 			return err
 		}
 		for _, r := range b.Records {
-			out := s.send(r.Value)
+			out, err := s.send(r.Value)
+			if err != nil {
+				failed.Failed, failed.Errs = append(failed.Failed, n), append(failed.Errs, err)
+				n++
+				continue
+			}
+			n++
 			out.from = -1
 			if i, ok := s.w.from[provenance{b.Origin, b.Partition, r.Offset}]; ok {
 				out.from = i
@@ -245,25 +262,36 @@ func (s *sink) Publish(_ string, msgs ...*message.Message) error {
 			s.w.written[s.stage] = append(s.w.written[s.stage], out)
 		}
 	}
+	if len(failed.Failed) > 0 {
+		return &failed
+	}
 	return nil
 }
 
 // send is what the sink makes of a record.
-func (s *sink) send(v []byte) written {
-	out := written{value: append([]byte(nil), v...), partition: -1}
-	c := s.kafka
-	if c == nil {
-		return out
+func (s *sink) send(v []byte) (written, error) {
+	if s.kafka == nil {
+		return written{value: append([]byte(nil), v...), partition: -1}, nil
 	}
-	out.topic = c.Topic
-	if c.Tombstones && record.IsTombstone(v) {
-		out.value = nil
+	m, err := s.kafka.Encode(v, s.w.partitions)
+	if err != nil {
+		return written{}, err
 	}
-	if k, ok := s.key.Key(v); ok {
-		out.key, out.keyed = k, true
-		out.partition = murmur2(k, s.w.partitions)
+	out := written{topic: m.Topic, partition: m.Partition, headers: []header{}}
+	if m.Value != nil {
+		out.value, _ = m.Value.Encode()
 	}
-	return out
+	if m.Key != nil {
+		out.key, _ = m.Key.Encode()
+		out.keyed = true
+	}
+	for _, h := range m.Headers {
+		out.headers = append(out.headers, header{string(h.Key), string(h.Value)})
+	}
+	if !m.Timestamp.IsZero() {
+		out.timestamp = m.Timestamp.UnixMilli()
+	}
+	return out, nil
 }
 
 func (s *sink) Close() error { return nil }

@@ -54,7 +54,7 @@ func run(t *testing.T, o Options, paths ...string) (string, bool) {
 
 func TestExamples(t *testing.T) {
 	out, ok := run(t, Options{Registry: flow.Registry()}, "../../examples")
-	if !ok || !strings.HasSuffix(out, "ok: 2 case(s) in 1 file(s)\n") {
+	if !ok || !strings.HasSuffix(out, "ok: 4 case(s) in 3 file(s)\n") {
 		t.Fatalf("ok %v:\n%s", ok, out)
 	}
 }
