@@ -45,7 +45,7 @@ type written struct {
 	headers   []header
 	timestamp int64 // ms; 0: the produce time
 	from      int   // the input it came from, -1 when unknown
-	seq       int // order of arrival
+	seq       int   // order of arrival
 }
 
 // registry returns reg with every source and sink replaced by a fixture
