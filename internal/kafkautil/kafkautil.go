@@ -29,7 +29,10 @@ type Msg struct {
 	Partition int32
 	Offset    int64
 	Key       []byte
-	Value     []byte
+	Value     []byte // nil: a tombstone
+	Headers   []sarama.RecordHeader
+	// Timestamp is the record's; zero when producing: the produce time.
+	Timestamp time.Time
 }
 
 // CreateTopic creates a topic and waits until every partition has a leader.
@@ -97,7 +100,7 @@ func Produce(brokers []string, topic string, msgs []Msg) error {
 	}
 	go func() {
 		for _, m := range msgs {
-			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value)}
+			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value), Headers: m.Headers, Timestamp: m.Timestamp}
 			if m.Key != nil {
 				pm.Key = sarama.ByteEncoder(m.Key)
 			}
@@ -188,7 +191,11 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	for {
 		select {
 		case m := <-pc.Messages():
-			out = append(out, Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value})
+			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+			for _, h := range m.Headers {
+				msg.Headers = append(msg.Headers, *h)
+			}
+			out = append(out, msg)
 			if m.Offset+1 >= end {
 				return out, nil
 			}

@@ -3,6 +3,7 @@ package pipetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -53,10 +54,17 @@ type written struct {
 // and reads from or writes to w. Operators stay as they are. A kafka
 // source enriches its records with the _kafka_* fields as the real one
 // does; a kafka sink keys and partitions them as the real one does.
-func (w *world) registry(reg *plugin.Registry) (*plugin.Registry, error) {
+// The functions in keep stay as they are.
+func (w *world) registry(reg *plugin.Registry, keep ...string) (*plugin.Registry, error) {
 	out := plugin.NewRegistry()
 	for _, name := range reg.Names() {
 		orig, _ := reg.Lookup(name)
+		if slices.Contains(keep, name) {
+			if err := out.Register(orig); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		s := *orig
 		if orig.Source != nil {
 			s.Source = &plugin.Factory[plugin.Source]{Config: orig.Source.Config, Build: w.buildSource(name)}

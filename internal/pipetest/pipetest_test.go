@@ -120,3 +120,23 @@ FAIL: 2 of 2 file(s) could not be run; 0 of 0 case(s) failed
 		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)
 	}
 }
+
+// TestEmbedded runs the same files through the in-process broker, with the
+// real kafka source and sink: the same cases pass, and the failing ones
+// fail with the same differences.
+func TestEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an in-process broker per case")
+	}
+	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml"} {
+		fixtures, okF := run(t, Options{}, file)
+		embedded, okE := run(t, Options{Embedded: true}, file)
+		if okF != okE || embedded != fixtures {
+			t.Errorf("%s: fixtures (ok %v):\n%s\nembedded (ok %v):\n%s", file, okF, fixtures, okE, embedded)
+		}
+	}
+	out, ok := run(t, Options{Registry: flow.Registry(), Embedded: true}, "../../examples")
+	if !ok || !strings.HasSuffix(out, "ok: 4 case(s) in 3 file(s)\n") {
+		t.Fatalf("examples, embedded: ok %v:\n%s", ok, out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/devkafka"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -146,6 +147,13 @@ func closest(got string, known []string) string {
 // runFixtures runs case c of the pipeline p on in-memory fixtures in place
 // of its sources and sinks (see world.registry).
 func runFixtures(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case) (*outcome, error) {
+	return runOn(ctx, p, reg, c, nil)
+}
+
+// runOn runs case c of the pipeline p with fixtures in place of its
+// sources and sinks, but for the kafka ones when b is set: those then run
+// for real against b, fed and read back through it.
+func runOn(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case, b *devkafka.Broker) (*outcome, error) {
 	w := &world{partitions: int32(c.Partitions), inputs: map[string][]*Input{}, index: map[*Input]int{},
 		written: map[string][]written{}, from: map[provenance]int{}}
 	out := &outcome{}
@@ -155,7 +163,15 @@ func runFixtures(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, 
 		w.index[in] = i
 		out.inputs = append(out.inputs, in)
 	}
-	fixtures, err := w.registry(reg)
+	var keep []string
+	if b != nil {
+		keep = []string{"kafka"}
+		onBroker(p, b.Addr)
+		if err := w.produce(p, b.Addr); err != nil {
+			return nil, err
+		}
+	}
+	fixtures, err := w.registry(reg, keep...)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +190,11 @@ func runFixtures(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, 
 	out.sum, out.err = flow.Execute(ctx, p, flow.WithRegistry(fixtures))
 	if ctx.Err() != nil && out.err == nil {
 		out.err = fmt.Errorf("the run did not end within %v (does a source stream without limit?)", caseTimeout)
+	}
+	if b != nil {
+		if err := w.readBack(p, b.Addr); err != nil {
+			return nil, err
+		}
 	}
 	for id, recs := range w.written {
 		slices.SortStableFunc(recs, func(a, b written) int {

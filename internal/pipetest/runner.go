@@ -95,11 +95,12 @@ func (f *File) runCase(ctx context.Context, c *Case, o Options) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	run := runFixtures
+	var out *outcome
 	if o.Embedded {
-		run = runEmbedded
+		out, err = runEmbedded(ctx, f, o.Registry, c)
+	} else {
+		out, err = runFixtures(ctx, p, o.Registry, c)
 	}
-	out, err := run(ctx, p, o.Registry, c)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", c.Pos, err)}
 	}
