@@ -1,22 +1,22 @@
-package kafka
+package config
 
 import (
 	"fmt"
 )
 
-// Secret holds a credential (sasl_password). It never shows its value:
-// fmt prints "[redacted]" for every verb and flag (%v, %+v, %#v, %s, %q,
-// %x, %d, ... also inside a printed SourceConfig or SinkConfig), and so
-// do encoding/json, encoding.TextMarshaler users and zap (zap.Any of a
-// config is JSON-encoded). An empty Secret prints as empty, so that "not
-// set" stays visible. The value is only read where it is used:
-// string(s), handed to the SASL client.
+// Secret holds a credential in a function's config (kafka's sasl_password,
+// sql's dsn; tag it secret:"true" too, see package plugin). It never shows
+// its value: fmt prints "[redacted]" for every verb and flag (%v, %+v,
+// %#v, %s, %q, %x, %d, ... also inside a printed config struct), and so do
+// encoding/json, encoding.TextMarshaler users and zap (zap.Any of a config
+// is JSON-encoded). An empty Secret prints as empty, so that "not set"
+// stays visible. The value is only read where it is used: string(s),
+// handed to the client that needs it.
 //
 // fmt does not call methods in two cases, which therefore print the value:
-// a verb that does not apply to a struct (%p of a SourceConfig value, not
-// of a pointer), and a Secret reached through an unexported field of
-// another struct value. Keep configs behind pointers (as Source and Sink
-// do) and print them with %v.
+// a verb that does not apply to a struct (%p of a config value, not of a
+// pointer), and a Secret reached through an unexported field of another
+// struct value. Keep configs behind pointers and print them with %v.
 type Secret string
 
 const redacted = "[redacted]"
