@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/conveyor-etl/conveyor/internal/pipetest"
 )
@@ -21,7 +22,12 @@ as in production. Prints one line per case and what differs under a failing
 one; exits 1 when a case fails. The README's "Test a pipeline" shows a file.`
 
 func (a *app) cmdTest(args []string, stdout, stderr io.Writer) int {
-	c := newCommand("test", "[--broker fixtures|embedded] [PATH...]", testAbout)
+	var keys strings.Builder
+	for _, t := range pipetest.Tables() {
+		fmt.Fprintf(&keys, "\n%s:\n", t.Name)
+		printKeys(&keys, t.Keys)
+	}
+	c := newCommand("test", "[--broker fixtures|embedded] [PATH...]", testAbout+"\n"+keys.String())
 	broker := c.String("broker", "fixtures", "fixtures (in-memory sources and sinks) or embedded (the real kafka source and sink on an in-process broker)")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit

@@ -200,7 +200,7 @@ func Describe(defaults any) []KeyDoc {
 		if d.Unit == "" && f.typ == durationType {
 			d.Unit = "ms"
 		}
-		if !f.Required && !f.Secret {
+		if !f.Required && !f.Secret && !isTableType(f.typ) {
 			d.Default = defaultText(rv.FieldByIndex(f.index), f)
 		}
 		out = append(out, d)
@@ -281,6 +281,10 @@ func (f keyField) typeName() string {
 		return "duration (" + f.unit() + ")"
 	case f.typ == deadLetterType:
 		return "path or table"
+	case isTableType(f.typ) && f.typ.Kind() == reflect.Slice:
+		return "array of tables"
+	case isTableType(f.typ):
+		return "table"
 	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
 		return "list of strings"
 	case f.typ.Kind() == reflect.Map:

@@ -16,7 +16,7 @@ import (
 type File struct {
 	Pipeline string `key:"pipeline" required:"true" doc:"the pipeline file under test, relative to the test file"`
 	// Partitions is how many partitions every Kafka topic of the test has.
-	Partitions int               `key:"partitions" min:"1" max:"100000" doc:"partitions of every Kafka topic of the test (murmur2 places keyed records on them, as Java clients do); default 1"`
+	Partitions int               `key:"partitions" min:"1" max:"100000" doc:"partitions of every Kafka topic of the test (murmur2 places keyed records on them, as Java clients do)"`
 	Env        map[string]string `key:"env" doc:"environment variables for the pipeline's ${VAR} references, over the process's own"`
 	Tests      []Case            `key:"tests" required:"true" doc:"the cases, [[tests]]"`
 
@@ -305,4 +305,34 @@ func kindOf(v any) string {
 		return "a date-time"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// Table is one table of a test file and its keys, for documentation.
+type Table struct {
+	Name string
+	Keys []config.KeyDoc
+}
+
+// Tables documents the keys of a test file, table by table, from the tags
+// that decode them.
+func Tables() []Table {
+	var (
+		f  File
+		c  Case
+		in Input
+		e  Expect
+		n  Counts
+	)
+	f.SetDefaults()
+	c.SetDefaults()
+	in.SetDefaults()
+	e.SetDefaults()
+	n.SetDefaults()
+	return []Table{
+		{"the file", config.Describe(&f)},
+		{"[[tests]]", config.Describe(&c)},
+		{"[[tests.input]]", config.Describe(&in)},
+		{"[[tests.output]] and [[tests.dead_letter]]", config.Describe(&e)},
+		{"[tests.counts]", config.Describe(&n)},
+	}
 }
