@@ -176,7 +176,7 @@ func (in *Input) Validate() error {
 	case map[string]any:
 		in.value, _ = json.Marshal(v)
 	default:
-		fail("value", "want a table (a JSON object) or a string, got %s", kindOf(v))
+		fail("value", "want a table (a JSON object) or a string, got %s", config.TypeName(v))
 	}
 	if in.Tombstone && in.Value != nil {
 		fail("tombstone", "a tombstone has no value: leave value out")
@@ -184,7 +184,7 @@ func (in *Input) Validate() error {
 	if in.Key != nil {
 		s, ok := in.Key.(string)
 		if !ok {
-			fail("key", "want a string, got %s", kindOf(in.Key))
+			fail("key", "want a string, got %s", config.TypeName(in.Key))
 		}
 		in.key, in.keyed = []byte(s), true
 	}
@@ -209,7 +209,7 @@ func millis(v any) (int64, error) {
 	case time.Time:
 		return t.UnixMilli(), nil
 	}
-	return 0, fmt.Errorf("want milliseconds since the epoch or a date-time with its offset (2024-05-01T12:00:00Z), got %s", kindOf(v))
+	return 0, fmt.Errorf("want milliseconds since the epoch or a date-time with its offset (2024-05-01T12:00:00Z), got %s", config.TypeName(v))
 }
 
 // Validate checks the free-form keys (value, fields, key, headers) and
@@ -227,12 +227,12 @@ func (e *Expect) Validate() error {
 			e.fields = append(e.fields, fieldWant{path: p, want: normalize(fs[p])})
 		}
 	default:
-		fail("fields", "want a table of field = value, got %s", kindOf(fs))
+		fail("fields", "want a table of field = value, got %s", config.TypeName(fs))
 	}
 	if e.Key != nil {
 		s, ok := e.Key.(string)
 		if !ok {
-			fail("key", "want a string, got %s", kindOf(e.Key))
+			fail("key", "want a string, got %s", config.TypeName(e.Key))
 		}
 		e.key = []byte(s)
 	}
@@ -264,7 +264,7 @@ func headersOf(v any) ([]header, error) {
 	}
 	t, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("want a table of strings, got %s", kindOf(v))
+		return nil, fmt.Errorf("want a table of strings, got %s", config.TypeName(v))
 	}
 	out := []header{}
 	for _, name := range sortedKeys(t) {
@@ -275,36 +275,15 @@ func headersOf(v any) ([]header, error) {
 			for _, e := range x {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s: want strings, got %s", name, kindOf(e))
+					return nil, fmt.Errorf("%s: want strings, got %s", name, config.TypeName(e))
 				}
 				out = append(out, header{name, s})
 			}
 		default:
-			return nil, fmt.Errorf("%s: want a string or a list of strings, got %s", name, kindOf(x))
+			return nil, fmt.Errorf("%s: want a string or a list of strings, got %s", name, config.TypeName(x))
 		}
 	}
 	return out, nil
-}
-
-// kindOf names the TOML type of v for messages.
-func kindOf(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "a table"
-	case time.Time:
-		return "a date-time"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // Table is one table of a test file and its keys, for documentation.

@@ -140,3 +140,19 @@ func TestEmbedded(t *testing.T) {
 		t.Fatalf("examples, embedded: ok %v:\n%s", ok, out)
 	}
 }
+
+// TestStop: a case expects the run to stop with an error (strategy = stop,
+// set through the file's env), and one that stops unexpectedly fails with
+// the error.
+func TestStop(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/stop_test.toml")
+	want := `=== testdata/stop_test.toml
+--- PASS: a refused order stops the run (0.00s)
+--- FAIL: a run that stops, expected to succeed (0.00s)
+    testdata/stop_test.toml:18:1: the run failed: stage "check" failed on record orders/0@0: refused order 3 (error_handling.strategy = stop; nothing from this record on is committed)
+FAIL: 1 of 2 case(s) failed
+`
+	if ok || out != want {
+		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)
+	}
+}
