@@ -114,7 +114,8 @@ func TestMalformed(t *testing.T) {
 === testdata/badstage_test.toml
 --- FAIL: testdata/badstage_test.toml
     testdata/badstage_test.toml:6:1: tests[0].input[0].stage: "order" is not a source of orders.toml (sources: orders) (did you mean "orders"?)
-    testdata/badstage_test.toml:10:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
+    testdata/badstage_test.toml:6:1: tests[0].input[0].partition: the case's topics have 1 partition(s), numbered from 0 (partitions = 1); raise partitions for 1
+    testdata/badstage_test.toml:11:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
 FAIL: 2 of 2 file(s) could not be run; 0 of 0 case(s) failed
 `
 	if ok || out != want {

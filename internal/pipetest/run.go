@@ -117,11 +117,18 @@ func (f *File) resolveStages(st stages) error {
 	}
 	for i := range f.Tests {
 		c := &f.Tests[i]
+		partition := func(pos config.Pos, key string, p int) {
+			if p >= c.Partitions {
+				bad(pos, key, "the case's topics have %d partition(s), numbered from 0 (partitions = %d); raise partitions for %d", c.Partitions, c.Partitions, p)
+			}
+		}
 		for j := range c.Input {
 			pick(c.Input[j].Pos, fmt.Sprintf("tests[%d].input[%d].stage", i, j), &c.Input[j].Stage, "source", st.sources)
+			partition(c.Input[j].Pos, fmt.Sprintf("tests[%d].input[%d].partition", i, j), c.Input[j].Partition)
 		}
 		for j := range c.Output {
 			pick(c.Output[j].Pos, fmt.Sprintf("tests[%d].output[%d].stage", i, j), &c.Output[j].Stage, "sink", st.sinks)
+			partition(c.Output[j].Pos, fmt.Sprintf("tests[%d].output[%d].partition", i, j), c.Output[j].Partition)
 		}
 		for j, d := range c.DeadLetter {
 			if d.Stage != "" && !slices.Contains(st.all, d.Stage) {
