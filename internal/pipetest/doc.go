@@ -14,4 +14,9 @@
 // Records at a sink and dead letters are compared in the order of the
 // inputs they came from (a batch's origin, partition and offset name the
 // input), whatever the order the partitions ran in.
+//
+// With Options.Embedded, a case runs instead through an in-process broker
+// (internal/devkafka) with the real kafka source and sink (other functions
+// keep their fixtures): the inputs are produced to the source topics and
+// what the sinks wrote is read back from theirs.
 package pipetest

@@ -81,7 +81,7 @@ func (w *world) registry(reg *plugin.Registry, keep ...string) (*plugin.Registry
 
 func (w *world) buildSource(function string) func(context.Context, any, plugin.Env) (plugin.Source, error) {
 	return func(_ context.Context, cfg any, env plugin.Env) (plugin.Source, error) {
-		src := &source{w: w, stage: env.Stage.ID, origin: env.Stage.ID, batch: 1000, done: make(chan struct{}), stop: make(chan struct{})}
+		src := &source{w: w, stage: env.Stage.ID, origin: env.Stage.ID, batch: 1000, done: make(chan struct{})}
 		if c, ok := cfg.(*kafka.SourceConfig); ok && function == "kafka" {
 			src.origin, src.batch, src.limit, src.enrich = c.Topic, c.BatchSize, c.Limit(), true
 		}
@@ -109,14 +109,11 @@ type source struct {
 	limit  int64 // most records to emit; 0: no limit
 	enrich bool  // as the kafka source: _kafka_* fields added
 
-	records   atomic.Int64
-	bytes     atomic.Int64
-	stop      chan struct{}
-	stopOnce  sync.Once
-	done      chan struct{}
-	mu        sync.Mutex
-	err       error
-	closeOnce sync.Once
+	records atomic.Int64
+	bytes   atomic.Int64
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
 }
 
 // Subscribe emits the batches.
@@ -191,9 +188,10 @@ func (s *source) watch(msgs []*message.Message) {
 	}
 }
 
-func (s *source) Stop()                 { s.stopOnce.Do(func() { close(s.stop) }) }
+// Stop has nothing to stop: every batch was emitted by Subscribe.
+func (s *source) Stop()                 {}
 func (s *source) Done() <-chan struct{} { return s.done }
-func (s *source) Close() error          { s.Stop(); return nil }
+func (s *source) Close() error          { return nil }
 
 // Err is a nack's error: the record that stopped the run.
 func (s *source) Err() error { s.mu.Lock(); defer s.mu.Unlock(); return s.err }

@@ -71,6 +71,14 @@ ok: 1 case(s) in 1 file(s)
 	}
 }
 
+// TestDeadLetterTopic: dead letters written to a topic by the kafka sink
+// fixture are checked as those of a file.
+func TestDeadLetterTopic(t *testing.T) {
+	if out, ok := run(t, Options{}, "testdata/dlqtopic_test.toml"); !ok {
+		t.Fatal(out)
+	}
+}
+
 func TestFail(t *testing.T) {
 	out, ok := run(t, Options{}, "testdata/fail_test.toml")
 	want := `=== testdata/fail_test.toml
@@ -130,7 +138,7 @@ func TestEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process broker per case")
 	}
-	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml"} {
+	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml", "testdata/dlqtopic_test.toml"} {
 		fixtures, okF := run(t, Options{}, file)
 		embedded, okE := run(t, Options{Embedded: true}, file)
 		if okF != okE || embedded != fixtures {
