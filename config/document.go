@@ -158,7 +158,7 @@ var posType = reflect.TypeOf(Pos{})
 // struct) or an array of tables (a slice of structs) of DecodeDocument.
 func isTableType(t reflect.Type) bool {
 	switch {
-	case t == deadLetterType || t == posType || t == durationType:
+	case t == deadLetterType || t == posType || t == durationType || t == pairsType:
 		return false
 	case t.Kind() == reflect.Struct:
 		return true
