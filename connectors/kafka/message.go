@@ -20,6 +20,7 @@ import (
 // is read-only once made, so safe for concurrent use.
 type encoder struct {
 	cfg    *SinkConfig
+	route  *router // nil without topic_expr, key_expr and partition_expr
 	key    record.KeyPath
 	keyed  bool
 	static []sarama.RecordHeader // the headers key, by name
@@ -29,27 +30,48 @@ type encoder struct {
 	drop bool
 }
 
-func newEncoder(cfg *SinkConfig) *encoder {
+// newEncoder makes the sink's encoder. client, when not nil, is asked
+// whether a topic that topic_expr gives exists, and how many partitions a
+// topic has for partition_expr.
+func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 	e := &encoder{cfg: cfg, drop: cfg.Metadata == "drop"}
 	if cfg.KeyField != "" {
 		e.key, e.keyed = record.CompileKeyPath(cfg.KeyField), true
+	}
+	topic, key, partition, err := cfg.compileExprs()
+	if err != nil {
+		return nil, err
+	}
+	if topic != nil || key != nil || partition != nil {
+		e.route = &router{topic: topic, key: key, partition: partition, maxTopics: cfg.MaxTopics,
+			topics: map[string]bool{}, missing: map[string]time.Time{}}
+		e.keyed = e.keyed || key != nil
+		if client != nil {
+			e.route.exists, e.route.partitions = topicExists(client), partitionCount(client)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		e.static = append(e.static, sarama.RecordHeader{Key: []byte(k), Value: []byte(cfg.Headers[k])})
 	}
 	e.scan = cfg.HeadersField != "" || cfg.TimestampField != "" || e.drop
-	return e
+	return e, nil
 }
 
-// encode sets m's Value, Key, Headers and Timestamp from rec. A value it
+// encode sets m's Topic, Partition, Value, Key, Headers and Timestamp
+// from rec. A value it
 // makes (rec without some members) is appended to arena, in chunks shared
 // by the records of a write; what is before an arena's length is never
 // written again, so earlier values stay as they are. It reports a record
 // without a key while the sink is keyed. An error fails the record:
 // sending it again cannot help.
 func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (unkeyed bool, err error) {
-	m.Value = sarama.ByteEncoder(rec)
-	if e.keyed {
+	m.Topic, m.Value = e.cfg.Topic, sarama.ByteEncoder(rec)
+	if e.route != nil {
+		if err := e.routeTo(m, rec); err != nil {
+			return false, plugin.Permanent(err)
+		}
+	}
+	if e.keyed && m.Key == nil {
 		if k, ok := e.key.Key(rec); ok {
 			m.Key = sarama.ByteEncoder(k)
 		} else {
@@ -65,6 +87,37 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (
 		m.Value = nil
 	}
 	return unkeyed, nil
+}
+
+// routeTo sets m's topic, key and partition by the sink's expressions.
+// Without partition_expr, or when it gives none, m.Partition is -1: the
+// partitioner picks (see newPartitioner).
+func (e *encoder) routeTo(m *sarama.ProducerMessage, rec []byte) error {
+	r := e.route
+	if r.topic != nil {
+		t, err := r.pickTopic(rec)
+		if err != nil {
+			return err
+		}
+		m.Topic = t
+	}
+	if r.key != nil {
+		k, ok, err := r.pickKey(rec)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.Key = sarama.ByteEncoder(k)
+		}
+	}
+	if r.partition != nil {
+		p, err := r.pickPartition(rec, m.Topic)
+		if err != nil {
+			return err
+		}
+		m.Partition = p
+	}
+	return nil
 }
 
 // members reads the headers and timestamp fields and leaves out of the

@@ -15,7 +15,11 @@ func encodeOne(t *testing.T, cfg *SinkConfig, rec string) (*sarama.ProducerMessa
 	t.Helper()
 	m := &sarama.ProducerMessage{}
 	var arena []byte
-	_, err := newEncoder(cfg).encode(m, []byte(rec), &arena)
+	enc, err := newEncoder(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = enc.encode(m, []byte(rec), &arena)
 	return m, err
 }
 
@@ -144,7 +148,7 @@ func TestEncodeBadHeaders(t *testing.T) {
 // The values of a write's records stay intact while later records are
 // encoded into the same arena.
 func TestEncodeArenaKeepsEarlierValues(t *testing.T) {
-	e := newEncoder(DefaultSinkConfig())
+	e, _ := newEncoder(DefaultSinkConfig(), nil)
 	var arena []byte
 	msgs := make([]sarama.ProducerMessage, 3000)
 	for i := range msgs {

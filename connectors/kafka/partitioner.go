@@ -12,10 +12,11 @@ import (
 // NewMurmur2Partitioner does exactly that; its default hash partitioner is
 // FNV-1a, which puts keys elsewhere). A message without a key goes where
 // keyless picks: at random ("murmur2"), in turn ("round_robin"), or to one
-// partition until stickyBytes went there ("sticky").
-func newPartitioner(keyless string) sarama.PartitionerConstructor {
+// partition until stickyBytes went there ("sticky"). With explicit set
+// (partition_expr), a message's own Partition goes first unless it is -1.
+func newPartitioner(keyless string, explicit bool) sarama.PartitionerConstructor {
 	return func(topic string) sarama.Partitioner {
-		p := &partitioner{keyed: sarama.NewMurmur2Partitioner(topic)}
+		p := &partitioner{keyed: sarama.NewMurmur2Partitioner(topic), explicit: explicit}
 		switch keyless {
 		case "round_robin":
 			p.keyless = sarama.NewRoundRobinPartitioner(topic)
@@ -32,10 +33,14 @@ func newPartitioner(keyless string) sarama.PartitionerConstructor {
 // goroutine per topic.
 type partitioner struct {
 	keyed, keyless sarama.Partitioner
+	explicit       bool
 }
 
 func (p *partitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
-	if m.Key == nil {
+	switch {
+	case p.explicit && m.Partition >= 0:
+		return m.Partition, nil
+	case m.Key == nil:
 		return p.keyless.Partition(m, n)
 	}
 	return p.keyed.Partition(m, n)
@@ -45,10 +50,11 @@ func (p *partitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, erro
 // even one without a leader for now.
 func (p *partitioner) RequiresConsistency() bool { return true }
 
-// MessageRequiresConsistency lets a keyless message go to any partition
-// that has a leader (sarama then numbers only those).
+// MessageRequiresConsistency lets a keyless message without a partition
+// of its own go to any partition that has a leader (sarama then numbers
+// only those).
 func (p *partitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	return m.Key != nil
+	return m.Key != nil || p.explicit && m.Partition >= 0
 }
 
 // stickyBytes is how much goes to one partition before the sticky

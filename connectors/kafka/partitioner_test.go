@@ -20,7 +20,7 @@ var javaMurmur2 = map[string]int32{
 // (murmur2(key) & 0x7fffffff) % partitions, whatever the keyless strategy.
 func TestPartitionerJavaMurmur2(t *testing.T) {
 	for _, keyless := range []string{"murmur2", "round_robin", "sticky"} {
-		p := newPartitioner(keyless)("t")
+		p := newPartitioner(keyless, false)("t")
 		for key, h := range javaMurmur2 {
 			for _, n := range []int32{1, 3, 7, 12, 100} {
 				want := (h & 0x7fffffff) % n
@@ -51,13 +51,13 @@ func TestPartitionerJavaMurmur2(t *testing.T) {
 // 16 KiB then moves to another, murmur2 spreads them at random.
 func TestPartitionerKeyless(t *testing.T) {
 	msg := &sarama.ProducerMessage{Value: sarama.ByteEncoder(make([]byte, 1000))}
-	rr := newPartitioner("round_robin")("t")
+	rr := newPartitioner("round_robin", false)("t")
 	for i := range 10 {
 		if got, _ := rr.Partition(msg, 4); got != int32(i%4) {
 			t.Fatalf("round_robin: message %d on %d, want %d", i, got, i%4)
 		}
 	}
-	st := newPartitioner("sticky")("t")
+	st := newPartitioner("sticky", false)("t")
 	var got []int32
 	for range 40 { // 40 × ~1 KB: two moves
 		p, _ := st.Partition(msg, 4)
@@ -75,7 +75,7 @@ func TestPartitionerKeyless(t *testing.T) {
 	if moves != 2 {
 		t.Errorf("sticky: %d moves over 40 KB, want 2 (one per 16 KiB): %v", moves, got)
 	}
-	rnd := newPartitioner("murmur2")("t")
+	rnd := newPartitioner("murmur2", false)("t")
 	seen := map[int32]bool{}
 	for range 200 {
 		p, _ := rnd.Partition(msg, 4)

@@ -338,9 +338,13 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Retry.Max = cfg.Retries
 	sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
-	sc.Producer.Partitioner = newPartitioner(cfg.Partitioner)
+	sc.Producer.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
+	enc, err := newEncoder(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	s := &perMessageSink{topicName: cfg.Topic}
-	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: encodingMarshaler{newEncoder(cfg)}, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
+	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: encodingMarshaler{enc}, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
@@ -352,8 +356,8 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 // headers are the record's.
 type encodingMarshaler struct{ enc *encoder }
 
-func (e encodingMarshaler) Marshal(topic string, msg *message.Message) (*sarama.ProducerMessage, error) {
-	pm := &sarama.ProducerMessage{Topic: topic}
+func (e encodingMarshaler) Marshal(_ string, msg *message.Message) (*sarama.ProducerMessage, error) {
+	pm := &sarama.ProducerMessage{}
 	var arena []byte
 	_, err := e.enc.encode(pm, msg.Payload, &arena)
 	return pm, err

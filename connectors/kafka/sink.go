@@ -59,7 +59,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		p.Flush.Bytes = 1 << 20
 	}
 	p.MaxMessageBytes = cfg.MaxMessageBytes
-	p.Partitioner = newPartitioner(cfg.Partitioner)
+	p.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
 	client, err := sarama.NewClient(cfg.Brokers, sc)
@@ -83,7 +83,11 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
-	s.enc = newEncoder(cfg)
+	if s.enc, err = newEncoder(cfg, client); err != nil {
+		producer.Close()
+		client.Close()
+		return nil, err
+	}
 	s.acks.Add(2)
 	go s.readSuccesses()
 	go s.readErrors()
@@ -180,7 +184,6 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	var arena []byte // values made from records, see encoder.encode
 	for i := range records {
 		m := &p.msgs[i]
-		m.Topic = s.cfg.Topic
 		m.Metadata = p
 		unkeyed, err := s.enc.encode(m, records[i].Value, &arena)
 		if unkeyed {

@@ -26,7 +26,8 @@ func TestSinkTombstone(t *testing.T) {
 	}
 	on := &SinkConfig{Tombstones: true, KeyField: "_kafka_key"}
 	off := &SinkConfig{KeyField: "_kafka_key"}
-	marshal := encodingMarshaler{newEncoder(on)}
+	enc, _ := newEncoder(on, nil)
+	marshal := encodingMarshaler{enc}
 	for _, tt := range tests {
 		if got := on.tombstone([]byte(tt.rec)); got != tt.want {
 			t.Errorf("tombstones = true: %s sent as tombstone: %v, want %v", tt.rec, got, tt.want)

@@ -29,10 +29,9 @@ type Msg struct {
 	Partition int32
 	Offset    int64
 	Key       []byte
-	Value     []byte // nil: a tombstone
+	Value     []byte
 	Headers   []sarama.RecordHeader
-	// Timestamp is the record's; zero when producing: the produce time.
-	Timestamp time.Time
+	Timestamp time.Time // zero: the produce time
 }
 
 // CreateTopic creates a topic and waits until every partition has a leader.
@@ -190,7 +189,14 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	var out []Msg
 	for {
 		select {
-		case m := <-pc.Messages():
+		case m, ok := <-pc.Messages():
+			if !ok { // the partition consumer gave up: its error says why
+				err := errors.New("the consumer stopped")
+				for e := range pc.Errors() {
+					err = e
+				}
+				return nil, fmt.Errorf("reading %s/%d at offset %d of %d: %w", topic, p, start+int64(len(out)), end, err)
+			}
 			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
 			for _, h := range m.Headers {
 				msg.Headers = append(msg.Headers, *h)

@@ -93,7 +93,11 @@ func (w *world) buildSink(function string) func(context.Context, any, plugin.Env
 	return func(_ context.Context, cfg any, env plugin.Env) (plugin.Sink, error) {
 		s := &sink{w: w, stage: env.Stage.ID}
 		if c, ok := cfg.(*kafka.SinkConfig); ok && function == "kafka" {
-			s.kafka = kafka.NewEncoder(c)
+			enc, err := kafka.NewEncoder(c, w.partitions)
+			if err != nil {
+				return nil, err
+			}
+			s.kafka = enc
 		}
 		return s, nil
 	}
@@ -279,7 +283,7 @@ func (s *sink) send(v []byte) (written, error) {
 	if s.kafka == nil {
 		return written{value: append([]byte(nil), v...), partition: -1}, nil
 	}
-	m, err := s.kafka.Encode(v, s.w.partitions)
+	m, err := s.kafka.Encode(v)
 	if err != nil {
 		return written{}, err
 	}
