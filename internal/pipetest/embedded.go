@@ -39,7 +39,15 @@ func runEmbedded(ctx context.Context, f *File, reg *plugin.Registry, c *Case) (*
 		return nil, err
 	}
 	defer b.Close()
-	out, err := runOn(ctx, p, reg, c, b)
+	topics := map[string][]string{} // what the fixture run's kafka sinks wrote to
+	for stage, recs := range ref.written {
+		for _, r := range recs {
+			if r.topic != "" && !slices.Contains(topics[stage], r.topic) {
+				topics[stage] = append(topics[stage], r.topic)
+			}
+		}
+	}
+	out, err := runOn(ctx, p, reg, c, b, topics)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +145,10 @@ func (w *world) produce(p *config.Pipeline, addr string) error {
 	return nil
 }
 
-// readBack reads the topics of p's kafka sinks and dead-letter topic into
-// w.written, in each topic's partition and offset order.
-func (w *world) readBack(p *config.Pipeline, addr string) error {
+// readBack reads the topics of p's kafka sinks (their topic key and those
+// listed in topics by stage) and dead-letter topic into w.written, in each
+// topic's partition and offset order.
+func (w *world) readBack(p *config.Pipeline, addr string, topics map[string][]string) error {
 	read := func(stage, topic string) error {
 		msgs, err := kafkautil.ReadAll([]string{addr}, topic)
 		if err != nil {
@@ -159,8 +168,15 @@ func (w *world) readBack(p *config.Pipeline, addr string) error {
 		return nil
 	}
 	for _, st := range p.Stages {
-		if st.Function == "kafka" && len(st.Inputs) > 0 {
-			if err := read(st.ID, text(st.Config, "topic")); err != nil {
+		if st.Function != "kafka" || len(st.Inputs) == 0 {
+			continue
+		}
+		names := topics[st.ID]
+		if t := text(st.Config, "topic"); t != "" && !slices.Contains(names, t) {
+			names = append(names, t)
+		}
+		for _, t := range names {
+			if err := read(st.ID, t); err != nil {
 				return err
 			}
 		}

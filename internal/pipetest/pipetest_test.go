@@ -79,6 +79,16 @@ func TestDeadLetterTopic(t *testing.T) {
 	}
 }
 
+// TestRoute: the issue's task (filter.expr, fields.set, fields.drop, a
+// kafka sink with topic_expr and key_expr): each record's topic, key,
+// murmur2 partition, headers, timestamp and value, and the record whose
+// topic is not a valid name dead-lettered.
+func TestRoute(t *testing.T) {
+	if out, ok := run(t, Options{}, "testdata/route_test.toml"); !ok {
+		t.Fatal(out)
+	}
+}
+
 func TestFail(t *testing.T) {
 	out, ok := run(t, Options{}, "testdata/fail_test.toml")
 	want := `=== testdata/fail_test.toml
@@ -138,7 +148,7 @@ func TestEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process broker per case")
 	}
-	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml", "testdata/dlqtopic_test.toml"} {
+	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml", "testdata/dlqtopic_test.toml", "testdata/route_test.toml"} {
 		fixtures, okF := run(t, Options{}, file)
 		embedded, okE := run(t, Options{Embedded: true}, file)
 		if okF != okE || embedded != fixtures {

@@ -154,13 +154,14 @@ func closest(got string, known []string) string {
 // runFixtures runs case c of the pipeline p on in-memory fixtures in place
 // of its sources and sinks (see world.registry).
 func runFixtures(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case) (*outcome, error) {
-	return runOn(ctx, p, reg, c, nil)
+	return runOn(ctx, p, reg, c, nil, nil)
 }
 
 // runOn runs case c of the pipeline p with fixtures in place of its
 // sources and sinks, but for the kafka ones when b is set: those then run
-// for real against b, fed and read back through it.
-func runOn(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case, b *devkafka.Broker) (*outcome, error) {
+// for real against b, fed and read back through it (topics: what each
+// kafka sink stage may have written, besides its topic key).
+func runOn(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case, b *devkafka.Broker, topics map[string][]string) (*outcome, error) {
 	w := &world{partitions: int32(c.Partitions), inputs: map[string][]*Input{}, index: map[*Input]int{},
 		written: map[string][]written{}, from: map[provenance]int{}}
 	out := &outcome{}
@@ -199,7 +200,7 @@ func runOn(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Cas
 		out.err = fmt.Errorf("the run did not end within %v (does a source stream without limit?)", caseTimeout)
 	}
 	if b != nil {
-		if err := w.readBack(p, b.Addr); err != nil {
+		if err := w.readBack(p, b.Addr, topics); err != nil {
 			return nil, err
 		}
 	}
