@@ -89,6 +89,15 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+// TestSinkFailure: a record the kafka sink refuses (over max_message_bytes)
+// fails at the sink fixture as in production, and error_handling
+// dead-letters it while the records around it are written.
+func TestSinkFailure(t *testing.T) {
+	if out, ok := run(t, Options{}, "testdata/toolarge_test.toml"); !ok {
+		t.Fatal(out)
+	}
+}
+
 func TestFail(t *testing.T) {
 	out, ok := run(t, Options{}, "testdata/fail_test.toml")
 	want := `=== testdata/fail_test.toml
@@ -148,7 +157,7 @@ func TestEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an in-process broker per case")
 	}
-	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml", "testdata/dlqtopic_test.toml", "testdata/route_test.toml"} {
+	for _, file := range []string{"testdata/pass_test.toml", "testdata/fail_test.toml", "testdata/dlqtopic_test.toml", "testdata/route_test.toml", "testdata/toolarge_test.toml"} {
 		fixtures, okF := run(t, Options{}, file)
 		embedded, okE := run(t, Options{Embedded: true}, file)
 		if okF != okE || embedded != fixtures {
