@@ -69,6 +69,23 @@ type Input struct {
 // SetDefaults marks the partition unset.
 func (in *Input) SetDefaults() { in.Partition = -1 }
 
+// kafkaKeys lists the keys given that only a Kafka message has.
+func (in *Input) kafkaKeys() []string {
+	return given(map[string]bool{"key": in.Key != nil, "headers": in.Headers != nil, "partition": in.Partition >= 0,
+		"timestamp": in.Timestamp != nil, "tombstone": in.Tombstone})
+}
+
+// given lists the names set true, sorted.
+func given(keys map[string]bool) []string {
+	var out []string
+	for _, k := range sortedKeys(keys) {
+		if keys[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // defaultTimestamp is the timestamp of an input that gives none: fixed, so
 // that expected records can hold it.
 var defaultTimestamp = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
@@ -100,6 +117,12 @@ type Expect struct {
 
 // SetDefaults marks the partition unchecked.
 func (e *Expect) SetDefaults() { e.Partition = -1 }
+
+// kafkaKeys lists the keys given that only a Kafka message has.
+func (e *Expect) kafkaKeys() []string {
+	return given(map[string]bool{"key": e.Key != nil, "no_key": e.NoKey, "headers": e.Headers != nil, "partition": e.Partition >= 0,
+		"timestamp": e.Timestamp != nil, "tombstone": e.Tombstone, "topic": e.Topic != ""})
+}
 
 // Counts are the run's totals that must hold; -1 (left out) is unchecked.
 type Counts struct {

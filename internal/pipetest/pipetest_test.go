@@ -130,7 +130,7 @@ FAIL: 2 of 3 case(s) failed
 }
 
 func TestMalformed(t *testing.T) {
-	out, ok := run(t, Options{}, "testdata/malformed_test.toml", "testdata/badstage_test.toml")
+	out, ok := run(t, Options{}, "testdata/malformed_test.toml", "testdata/badstage_test.toml", "testdata/nonkafka_test.toml")
 	want := `=== testdata/malformed_test.toml
 --- FAIL: testdata/malformed_test.toml
     testdata/malformed_test.toml:2:1: partitions: want a whole number from 1 to 100000, got "four"
@@ -143,7 +143,11 @@ func TestMalformed(t *testing.T) {
     testdata/badstage_test.toml:6:1: tests[0].input[0].stage: "order" is not a source of orders.toml (sources: orders) (did you mean "orders"?)
     testdata/badstage_test.toml:6:1: tests[0].input[0].partition: the case's topics have 1 partition(s), numbered from 0 (partitions = 1); raise partitions for 1
     testdata/badstage_test.toml:11:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
-FAIL: 2 of 2 file(s) could not be run; 0 of 0 case(s) failed
+=== testdata/nonkafka_test.toml
+--- FAIL: testdata/nonkafka_test.toml
+    testdata/nonkafka_test.toml:6:1: tests[0].input[0].key: stage "load" is json.read, not kafka: it has no key
+    testdata/nonkafka_test.toml:6:1: tests[0].input[0].timestamp: stage "load" is json.read, not kafka: it has no timestamp
+FAIL: 3 of 3 file(s) could not be run; 0 of 0 case(s) failed
 `
 	if ok || out != want {
 		t.Fatalf("ok %v, output:\n%s\nwant:\n%s", ok, out, want)

@@ -51,11 +51,13 @@ type deadLetter struct {
 // test file's stage keys.
 type stages struct {
 	sources, sinks, all []string
+	function            map[string]string // by stage id
 }
 
 func stagesOf(p *config.Pipeline, reg *plugin.Registry) stages {
-	var s stages
+	s := stages{function: map[string]string{}}
 	for _, st := range p.Stages {
+		s.function[st.ID] = st.Function
 		s.all = append(s.all, st.ID)
 		spec, ok := reg.Lookup(st.Function)
 		if !ok {
@@ -122,13 +124,26 @@ func (f *File) resolveStages(st stages) error {
 				bad(pos, key, "the case's topics have %d partition(s), numbered from 0 (partitions = %d); raise partitions for %d", c.Partitions, c.Partitions, p)
 			}
 		}
+		kafkaOnly := func(pos config.Pos, at, stage string, keys []string) {
+			if fn := st.function[stage]; fn != "" && fn != "kafka" {
+				for _, k := range keys {
+					bad(pos, at+"."+k, "stage %q is %s, not kafka: it has no %s", stage, fn, k)
+				}
+			}
+		}
 		for j := range c.Input {
-			pick(c.Input[j].Pos, fmt.Sprintf("tests[%d].input[%d].stage", i, j), &c.Input[j].Stage, "source", st.sources)
-			partition(c.Input[j].Pos, fmt.Sprintf("tests[%d].input[%d].partition", i, j), c.Input[j].Partition)
+			in := &c.Input[j]
+			at := fmt.Sprintf("tests[%d].input[%d]", i, j)
+			pick(in.Pos, at+".stage", &in.Stage, "source", st.sources)
+			partition(in.Pos, at+".partition", in.Partition)
+			kafkaOnly(in.Pos, at, in.Stage, in.kafkaKeys())
 		}
 		for j := range c.Output {
-			pick(c.Output[j].Pos, fmt.Sprintf("tests[%d].output[%d].stage", i, j), &c.Output[j].Stage, "sink", st.sinks)
-			partition(c.Output[j].Pos, fmt.Sprintf("tests[%d].output[%d].partition", i, j), c.Output[j].Partition)
+			e := &c.Output[j]
+			at := fmt.Sprintf("tests[%d].output[%d]", i, j)
+			pick(e.Pos, at+".stage", &e.Stage, "sink", st.sinks)
+			partition(e.Pos, at+".partition", e.Partition)
+			kafkaOnly(e.Pos, at, e.Stage, e.kafkaKeys())
 		}
 		for j, d := range c.DeadLetter {
 			if d.Stage != "" && !slices.Contains(st.all, d.Stage) {
