@@ -49,7 +49,7 @@ usage:
   conveyor graph [--format mermaid|dot] PIPELINE.toml
   conveyor produce [--brokers B] [--key-field F] TOPIC [FILE|-]
   conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] [--until-end] TOPIC
-  conveyor test [--broker fixtures|embedded] [PATH...]
+  conveyor test [--broker fixtures|embedded] [--run REGEXP] [PATH...]
   conveyor version
 
 "conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.

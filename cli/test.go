@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/conveyor-etl/conveyor/internal/pipetest"
@@ -27,12 +28,20 @@ func (a *app) cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(&keys, "\n%s:\n", t.Name)
 		printKeys(&keys, t.Keys)
 	}
-	c := newCommand("test", "[--broker fixtures|embedded] [PATH...]", testAbout+"\n"+keys.String())
+	c := newCommand("test", "[--broker fixtures|embedded] [--run REGEXP] [PATH...]", testAbout+"\n"+keys.String())
 	broker := c.String("broker", "fixtures", "fixtures (in-memory sources and sinks) or embedded (the real kafka source and sink on an in-process broker)")
+	match := c.String("run", "", "run only the cases whose name matches this regular expression (Go syntax)")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
 	o := pipetest.Options{Registry: a.reg}
+	if *match != "" {
+		re, err := regexp.Compile(*match)
+		if err != nil {
+			return c.badArgs(stderr, "--run: %v", err)
+		}
+		o.Match = re
+	}
 	switch *broker {
 	case "fixtures":
 	case "embedded":

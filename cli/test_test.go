@@ -45,6 +45,15 @@ FAIL: 1 of 1 case(s) failed
 	if code != 1 || stderr != "" || stdout != want {
 		t.Fatalf("test %s: exit %d, stderr %q, stdout:\n%s\nwant:\n%s", dir, code, stderr, stdout, want)
 	}
+	code, stdout, _ = cli(t, "test", "--run", "^filtered", "../examples/kafka-etl-example_test.toml")
+	if code != 0 || strings.Contains(stdout, "keyed by user_id") || !strings.HasSuffix(stdout, "\nok: 0 case(s) in 1 file(s)\n") {
+		t.Errorf("--run ^filtered: exit %d, stdout:\n%s", code, stdout)
+	}
+	code, stdout, _ = cli(t, "test", "--run", "keyed", "../examples/kafka-etl-example_test.toml")
+	if code != 0 || !strings.Contains(stdout, "--- PASS: events of 100 or more go on, keyed by user_id") || strings.Contains(stdout, "not failed") ||
+		!strings.HasSuffix(stdout, "\nok: 1 case(s) in 1 file(s)\n") {
+		t.Errorf("--run keyed: exit %d, stdout:\n%s", code, stdout)
+	}
 	if code, _, stderr = cli(t, "test", "--broker", "nope", dir); code != 2 || !strings.Contains(stderr, "--broker: want fixtures or embedded") {
 		t.Errorf("--broker nope: exit %d, stderr %q", code, stderr)
 	}

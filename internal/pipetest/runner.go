@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -22,8 +23,8 @@ type Options struct {
 	// Embedded runs each case through an in-process Kafka broker with the
 	// real kafka source and sink, instead of fixtures.
 	Embedded bool
-	// Verbose prints passing cases too.
-	Verbose bool
+	// Match, when set, runs only the cases whose name it matches.
+	Match *regexp.Regexp
 }
 
 // Run runs every test file under paths (a file, or a directory searched
@@ -73,6 +74,10 @@ func runFile(ctx context.Context, w io.Writer, path string, o Options) (cases, f
 	}
 	for i := range f.Tests {
 		c := &f.Tests[i]
+		if o.Match != nil && !o.Match.MatchString(c.Name) {
+			continue
+		}
+		cases++
 		start := time.Now()
 		fails := f.runCase(ctx, c, o)
 		status := "PASS"
@@ -85,7 +90,7 @@ func runFile(ctx context.Context, w io.Writer, path string, o Options) (cases, f
 			fmt.Fprintln(w, indent(msg))
 		}
 	}
-	return len(f.Tests), failed, true
+	return cases, failed, true
 }
 
 // runCase runs one case on a fresh copy of the pipeline and returns what
