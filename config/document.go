@@ -18,7 +18,8 @@ import (
 //   - a struct field with a `key` tag is a table, decoded the same way;
 //   - a slice of structs with a `key` tag is an array of tables
 //     ([[tests]], or an inline array of inline tables);
-//   - an untagged field of type [Pos] receives where its table is;
+//   - an untagged field of type [Pos] receives where its table is, and
+//     one of type map[string]Pos where each key of the table is;
 //   - a struct with a method SetDefaults() (on its pointer) has it called
 //     before its table is decoded: how entries of an array of tables get
 //     their defaults.
@@ -77,8 +78,17 @@ func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value, abov
 		values[k] = Value{reported: true} // decoded: present, and left alone
 	}
 	for i := 0; i < rv.NumField(); i++ {
-		if sf := rv.Type().Field(i); sf.Type == posType && sf.Tag.Get("key") == "" {
+		sf := rv.Type().Field(i)
+		switch {
+		case sf.Tag.Get("key") != "" || !sf.IsExported():
+		case sf.Type == posType:
 			rv.Field(i).Set(reflect.ValueOf(d.at(path)))
+		case sf.Type == keyPosType:
+			at := make(map[string]Pos, len(t))
+			for k := range t {
+				at[k] = d.at(join(path, k))
+			}
+			rv.Field(i).Set(reflect.ValueOf(at))
 		}
 	}
 	tg := target{values: values, pos: d.at(path), stage: -1}
@@ -152,7 +162,10 @@ func tableName(path string) string {
 	return path
 }
 
-var posType = reflect.TypeOf(Pos{})
+var (
+	posType    = reflect.TypeOf(Pos{})
+	keyPosType = reflect.TypeOf(map[string]Pos(nil))
+)
 
 // isTableType reports whether a tagged field of type t is a table (a
 // struct) or an array of tables (a slice of structs) of DecodeDocument.

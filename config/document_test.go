@@ -8,9 +8,10 @@ import (
 )
 
 type docEntry struct {
-	Name  string `key:"name" required:"true"`
-	Count int    `key:"count" min:"0"`
-	Pos   config.Pos
+	Name   string `key:"name" required:"true"`
+	Count  int    `key:"count" min:"0"`
+	Pos    config.Pos
+	KeyPos map[string]config.Pos
 }
 
 func (e *docEntry) SetDefaults() { e.Count = -1 }
@@ -43,7 +44,7 @@ count = 3
 		t.Fatal(err)
 	}
 	if f.Title != "t" || !f.Inner.On || len(f.Entries) != 2 || f.Entries[0].Count != -1 || f.Entries[1].Count != 3 ||
-		f.Entries[1].Pos != (config.Pos{File: "d.toml", Line: 8, Col: 1}) {
+		f.Entries[1].Pos != (config.Pos{File: "d.toml", Line: 8, Col: 1}) || f.Entries[1].KeyPos["count"] != (config.Pos{File: "d.toml", Line: 10, Col: 1}) {
 		t.Fatalf("decoded %+v", f)
 	}
 	err = config.DecodeDocument("d.toml", []byte(`entries = 3

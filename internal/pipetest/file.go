@@ -57,6 +57,7 @@ type Input struct {
 	Partition int  `key:"partition" min:"0" doc:"the partition (default: murmur2 of the key over the test's partitions, 0 without a key)"`
 	Timestamp any  `key:"timestamp" doc:"the message timestamp: milliseconds since the epoch or a TOML date-time (default 2024-01-01T00:00:00Z)"`
 	Pos       config.Pos
+	KeyPos    map[string]config.Pos
 
 	// What validate made of the keys.
 	value     []byte
@@ -68,6 +69,14 @@ type Input struct {
 
 // SetDefaults marks the partition unset.
 func (in *Input) SetDefaults() { in.Partition = -1 }
+
+// at is where key is written, else where the table is.
+func at(table config.Pos, keys map[string]config.Pos, key string) config.Pos {
+	if p, ok := keys[key]; ok {
+		return p
+	}
+	return table
+}
 
 // kafkaKeys lists the keys given that only a Kafka message has.
 func (in *Input) kafkaKeys() []string {
@@ -107,6 +116,7 @@ type Expect struct {
 	Timestamp any      `key:"timestamp" doc:"the Kafka timestamp the record was sent with: milliseconds since the epoch or a TOML date-time"`
 	Error     string   `key:"error" doc:"dead_letter: text the record's error must contain"`
 	Pos       config.Pos
+	KeyPos    map[string]config.Pos
 
 	value     any // Value, as decoded JSON
 	fields    []fieldWant

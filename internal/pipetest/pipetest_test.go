@@ -140,13 +140,13 @@ func TestMalformed(t *testing.T) {
     testdata/malformed_test.toml:15:1: tests[0].output[0].headers: want a table of strings, got an integer
 === testdata/badstage_test.toml
 --- FAIL: testdata/badstage_test.toml
-    testdata/badstage_test.toml:6:1: tests[0].input[0].stage: "order" is not a source of orders.toml (sources: orders) (did you mean "orders"?)
-    testdata/badstage_test.toml:6:1: tests[0].input[0].partition: the case's topics have 1 partition(s), numbered from 0 (partitions = 1); raise partitions for 1
-    testdata/badstage_test.toml:11:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
+    testdata/badstage_test.toml:7:1: tests[0].input[0].stage: "order" is not a source of orders.toml (sources: orders) (did you mean "orders"?)
+    testdata/badstage_test.toml:9:1: tests[0].input[0].partition: the case's topics have 1 partition(s), numbered from 0 (partitions = 1); raise partitions for 1
+    testdata/badstage_test.toml:12:1: tests[0].output[0].stage: "outt" is not a sink of orders.toml (sinks: out) (did you mean "out"?)
 === testdata/nonkafka_test.toml
 --- FAIL: testdata/nonkafka_test.toml
-    testdata/nonkafka_test.toml:6:1: tests[0].input[0].key: stage "load" is json.read, not kafka: it has no key
-    testdata/nonkafka_test.toml:6:1: tests[0].input[0].timestamp: stage "load" is json.read, not kafka: it has no timestamp
+    testdata/nonkafka_test.toml:8:1: tests[0].input[0].key: stage "load" is json.read, not kafka: it has no key
+    testdata/nonkafka_test.toml:9:1: tests[0].input[0].timestamp: stage "load" is json.read, not kafka: it has no timestamp
 FAIL: 3 of 3 file(s) could not be run; 0 of 0 case(s) failed
 `
 	if ok || out != want {

@@ -124,30 +124,30 @@ func (f *File) resolveStages(st stages) error {
 				bad(pos, key, "the case's topics have %d partition(s), numbered from 0 (partitions = %d); raise partitions for %d", c.Partitions, c.Partitions, p)
 			}
 		}
-		kafkaOnly := func(pos config.Pos, at, stage string, keys []string) {
+		kafkaOnly := func(table config.Pos, keyPos map[string]config.Pos, path, stage string, keys []string) {
 			if fn := st.function[stage]; fn != "" && fn != "kafka" {
 				for _, k := range keys {
-					bad(pos, at+"."+k, "stage %q is %s, not kafka: it has no %s", stage, fn, k)
+					bad(at(table, keyPos, k), path+"."+k, "stage %q is %s, not kafka: it has no %s", stage, fn, k)
 				}
 			}
 		}
 		for j := range c.Input {
 			in := &c.Input[j]
-			at := fmt.Sprintf("tests[%d].input[%d]", i, j)
-			pick(in.Pos, at+".stage", &in.Stage, "source", st.sources)
-			partition(in.Pos, at+".partition", in.Partition)
-			kafkaOnly(in.Pos, at, in.Stage, in.kafkaKeys())
+			path := fmt.Sprintf("tests[%d].input[%d]", i, j)
+			pick(at(in.Pos, in.KeyPos, "stage"), path+".stage", &in.Stage, "source", st.sources)
+			partition(at(in.Pos, in.KeyPos, "partition"), path+".partition", in.Partition)
+			kafkaOnly(in.Pos, in.KeyPos, path, in.Stage, in.kafkaKeys())
 		}
 		for j := range c.Output {
 			e := &c.Output[j]
-			at := fmt.Sprintf("tests[%d].output[%d]", i, j)
-			pick(e.Pos, at+".stage", &e.Stage, "sink", st.sinks)
-			partition(e.Pos, at+".partition", e.Partition)
-			kafkaOnly(e.Pos, at, e.Stage, e.kafkaKeys())
+			path := fmt.Sprintf("tests[%d].output[%d]", i, j)
+			pick(at(e.Pos, e.KeyPos, "stage"), path+".stage", &e.Stage, "sink", st.sinks)
+			partition(at(e.Pos, e.KeyPos, "partition"), path+".partition", e.Partition)
+			kafkaOnly(e.Pos, e.KeyPos, path, e.Stage, e.kafkaKeys())
 		}
 		for j, d := range c.DeadLetter {
 			if d.Stage != "" && !slices.Contains(st.all, d.Stage) {
-				bad(d.Pos, fmt.Sprintf("tests[%d].dead_letter[%d].stage", i, j), "%q is not a stage of %s%s", d.Stage, f.Pipeline, closest(d.Stage, st.all))
+				bad(at(d.Pos, d.KeyPos, "stage"), fmt.Sprintf("tests[%d].dead_letter[%d].stage", i, j), "%q is not a stage of %s%s", d.Stage, f.Pipeline, closest(d.Stage, st.all))
 			}
 		}
 		for j, s := range c.NoOutput {
