@@ -81,7 +81,10 @@ func testKafkaRecords(t *testing.T, delivery string) {
 	// n records over the three countries, and one whose topic would be
 	// "<prefix>x y", not a valid name.
 	const n = 60
-	base := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)
+	// an hour ago, not older: an older timestamp than the topic's
+	// retention.ms (7 days by default) lets a real broker delete the
+	// records as soon as they are written
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	type input struct {
 		value     string
 		headers   []sarama.RecordHeader

@@ -1,11 +1,14 @@
 package kafka
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -19,10 +22,14 @@ import (
 // headers and timestamp, as SinkConfig says. Both delivery modes use it. It
 // is read-only once made, so safe for concurrent use.
 type encoder struct {
-	cfg    *SinkConfig
-	route  *router // nil without topic_expr, key_expr and partition_expr
-	key    record.KeyPath
-	keyed  bool
+	cfg   *SinkConfig
+	route *router // nil without topic_expr, key_expr and partition_expr
+	key   record.KeyPath
+	keyed bool
+	// keyTop is set when key_field names a top-level member, which the
+	// member scan then reads (one pass over the record, not two).
+	keyTop bool
+	key64  string                // key_field + "_base64"
 	static []sarama.RecordHeader // the headers key, by name
 	// scan is set when a record's top-level members must be read: for
 	// headers, the timestamp, or to leave metadata out of the value.
@@ -54,6 +61,8 @@ func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 		e.static = append(e.static, sarama.RecordHeader{Key: []byte(k), Value: []byte(cfg.Headers[k])})
 	}
 	e.scan = cfg.HeadersField != "" || cfg.TimestampField != "" || e.drop
+	e.keyTop = e.scan && cfg.KeyField != "" && !strings.Contains(cfg.KeyField, ".")
+	e.key64 = cfg.KeyField + "_base64"
 	return e, nil
 }
 
@@ -71,16 +80,21 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (
 			return false, plugin.Permanent(err)
 		}
 	}
+	var found foundKey
+	if e.scan {
+		if err := e.members(m, rec, arena, &found); err != nil {
+			return false, plugin.Permanent(err)
+		}
+	}
 	if e.keyed && m.Key == nil {
-		if k, ok := e.key.Key(rec); ok {
+		k, ok := found.key, found.ok
+		if !e.keyTop {
+			k, ok = e.key.Key(rec)
+		}
+		if ok {
 			m.Key = sarama.ByteEncoder(k)
 		} else {
 			unkeyed = true
-		}
-	}
-	if e.scan {
-		if err := e.members(m, rec, arena); err != nil {
-			return unkeyed, plugin.Permanent(err)
 		}
 	}
 	if e.cfg.tombstone(rec) {
@@ -120,22 +134,38 @@ func (e *encoder) routeTo(m *sarama.ProducerMessage, rec []byte) error {
 	return nil
 }
 
-// members reads the headers and timestamp fields and leaves out of the
-// value what is not to be repeated there, in one pass over rec's members.
-func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte) error {
-	var hdrs, ts, payload []byte
+// foundKey is the key that the member scan read (with keyTop).
+type foundKey struct {
+	key []byte
+	ok  bool
+}
+
+// members reads the headers and timestamp fields (and a top-level key
+// field) and leaves out of the value what is not to be repeated there, in
+// one pass over rec's members.
+func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte, found *foundKey) error {
+	var hdrs, ts, payload, key, key64 []byte
 	others := 0 // members kept, but _kafka_payload
 	if cap(*arena)-len(*arena) < len(rec) {
 		*arena = make([]byte, 0, max(arenaChunk, len(rec)))
 	}
 	start := len(*arena)
 	out, stripped := record.AppendWithout(*arena, rec, func(mb record.Member) bool {
-		switch {
-		case e.cfg.HeadersField != "" && mb.NameIs(e.cfg.HeadersField):
-			hdrs = mb.Raw()
-			return true
-		case e.cfg.TimestampField != "" && mb.NameIs(e.cfg.TimestampField):
+		// a name that appears twice: the first counts, as gjson reads
+		if e.keyTop && key == nil && mb.NameIs(e.cfg.KeyField) {
+			key = mb.Raw()
+		}
+		if e.keyTop && key64 == nil && mb.NameIs(e.key64) {
+			key64 = mb.Raw()
+		}
+		if e.cfg.TimestampField != "" && ts == nil && mb.NameIs(e.cfg.TimestampField) {
 			ts = mb.Raw()
+		}
+		if e.cfg.HeadersField != "" && mb.NameIs(e.cfg.HeadersField) {
+			if hdrs == nil {
+				hdrs = mb.Raw()
+			}
+			return true
 		}
 		if !e.drop {
 			return false
@@ -157,6 +187,15 @@ func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte) 
 	if payload != nil && others == 0 && payload[0] == '"' {
 		// a payload that was not a JSON object: the message as it came
 		m.Value = sarama.ByteEncoder(gjson.ParseBytes(payload).Str)
+	}
+	switch {
+	case key != nil:
+		found.key, found.ok = record.KeyTextRaw(key)
+	case key64 != nil && bytes.IndexByte(key64, '\\') >= 0:
+		found.key, found.ok = e.key.Key(rec) // escaped base64: rare, read as gjson does
+	case key64 != nil && key64[0] == '"':
+		k, err := base64.StdEncoding.AppendDecode(nil, key64[1:len(key64)-1])
+		found.key, found.ok = k, err == nil
 	}
 	if err := e.headers(m, hdrs); err != nil {
 		return err
@@ -203,7 +242,13 @@ func (e *encoder) timestamp(m *sarama.ProducerMessage, raw []byte) error {
 	if raw == nil || string(raw) == "null" {
 		return nil
 	}
-	ms, err := epochMillis(gjson.ParseBytes(raw))
+	if ms, ok := digits(raw); ok { // the usual: epoch ms as the source writes it
+		if ms != 0 {
+			m.Timestamp = time.UnixMilli(ms)
+		}
+		return nil
+	}
+	ms, err := epochMillis(gjson.Parse(string(raw)))
 	if err != nil {
 		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, clipRaw(raw), err)
 	}
@@ -211,6 +256,22 @@ func (e *encoder) timestamp(m *sarama.ProducerMessage, raw []byte) error {
 		m.Timestamp = time.UnixMilli(ms)
 	}
 	return nil
+}
+
+// digits reads a non-negative decimal integer written without sign,
+// fraction or exponent.
+func digits(raw []byte) (int64, bool) {
+	if len(raw) == 0 || len(raw) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 var errTimestamp = errors.New("is not a timestamp: want epoch milliseconds (>= 0) or RFC 3339 text such as \"2026-12-07T15:04:05.123Z\"")

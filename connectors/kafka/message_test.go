@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -161,5 +162,68 @@ func TestEncodeArenaKeepsEarlierValues(t *testing.T) {
 		if want := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", i%50)); string(msgs[i].Value.(sarama.ByteEncoder)) != want {
 			t.Fatalf("record %d: value %s, want %s", i, msgs[i].Value, want)
 		}
+	}
+}
+
+// BenchmarkEncode is the sink's per-record work on a record as Example 3
+// sends it (about 150 bytes, no headers), keyed by user_id: "key only" is
+// what the sink did before headers and timestamps, "defaults" reads
+// _kafka_headers and _kafka_timestamp too, "headers" also has headers to
+// send and leave out of the value.
+func BenchmarkEncode(b *testing.B) {
+	rec := []byte(`{"event_id":"e-000042","user_id":1234,"event":"purchase","amount":142,"_kafka_key":"user-1234","_kafka_partition":2,"_kafka_offset":4242,"_kafka_timestamp":1764072000123}`)
+	withHeaders := []byte(`{"event_id":"e-000042","user_id":1234,"event":"purchase","amount":142,"_kafka_key":"user-1234","_kafka_partition":2,"_kafka_offset":4242,"_kafka_timestamp":1764072000123,"_kafka_headers":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}`)
+	keyOnly := DefaultSinkConfig()
+	keyOnly.KeyField, keyOnly.HeadersField, keyOnly.TimestampField = "user_id", "", ""
+	defaults := DefaultSinkConfig()
+	defaults.KeyField = "user_id"
+	for _, bc := range []struct {
+		name string
+		cfg  *SinkConfig
+		rec  []byte
+	}{{"key only", keyOnly, rec}, {"defaults", defaults, rec}, {"headers", defaults, withHeaders}} {
+		b.Run(bc.name, func(b *testing.B) {
+			e, err := newEncoder(bc.cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var arena []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.rec)))
+			for b.Loop() {
+				var m sarama.ProducerMessage
+				if _, err := e.encode(&m, bc.rec, &arena); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The key read in the member scan (a top-level key_field) is the key
+// record.KeyPath reads, for every kind of value and the _base64 sibling;
+// a key field that is also the timestamp field gives both.
+func TestEncodeKeyInScan(t *testing.T) {
+	cfg := DefaultSinkConfig()
+	cfg.KeyField = "k"
+	for _, rec := range []string{
+		`{"k":"plain","x":1}`, `{"k":"esc\"aped\u00e9"}`, `{"k":12.50}`, `{"k":true}`, `{"k":false}`, `{"k":null}`,
+		`{"k":{"a":1}}`, `{"k":[1]}`, `{"x":1}`, `{"k_base64":"/wA="}`, `{"k_base64":"\/wA="}`, `{"k_base64":"%%"}`,
+		`{"k":"first","k":"second"}`, `{"k":"t","k_base64":"AA=="}`, `{"n":{"k":"nested"}}`,
+	} {
+		m, err := encodeOne(t, cfg, rec)
+		want, ok := record.CompileKeyPath("k").Key([]byte(rec))
+		var got []byte
+		if m.Key != nil {
+			got = m.Key.(sarama.ByteEncoder)
+		}
+		if err != nil || (m.Key != nil) != ok || string(got) != string(want) {
+			t.Errorf("%s: key %q (%v), %v; KeyPath reads %q (%v)", rec, got, m.Key != nil, err, want, ok)
+		}
+	}
+	cfg.KeyField = "_kafka_timestamp"
+	m, err := encodeOne(t, cfg, `{"_kafka_timestamp":1764072000123}`)
+	if err != nil || string(m.Key.(sarama.ByteEncoder)) != "1764072000123" || m.Timestamp.UnixMilli() != 1764072000123 {
+		t.Errorf("key %v timestamp %v err %v", m.Key, m.Timestamp, err)
 	}
 }

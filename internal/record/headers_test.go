@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func hdrs(kv ...string) []Header {
@@ -136,4 +137,41 @@ func (Meta) Generate(r *rand.Rand, size int) reflect.Value {
 		m.Headers = AppendHeaders(nil, hs)
 	}
 	return reflect.ValueOf(m)
+}
+
+// FuzzHeaders: any headers written by AppendHeaders are valid JSON and read
+// back by EachHeader as the same headers, grouped by name in the order of
+// each name's first header.
+func FuzzHeaders(f *testing.F) {
+	f.Add([]byte("traceparent"), []byte("00-ab-01"), []byte("tag"), []byte("\xff\x00"), false)
+	f.Add([]byte("a"), []byte(""), []byte("a"), []byte("\"\\\u2028"), true)
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 []byte, null bool) {
+		if !utf8.Valid(k1) || !utf8.Valid(k2) {
+			return // a name that is not UTF-8 is written with U+FFFD, not kept
+		}
+		if null {
+			v2 = nil
+		}
+		hs := []Header{{k1, v1}, {k2, v2}, {k1, v2}}
+		out := AppendHeaders(nil, hs)
+		if !json.Valid(out) {
+			t.Fatalf("AppendHeaders(%q) = %s: not JSON", hs, out)
+		}
+		var back []Header
+		if err := EachHeader(out, func(k, v []byte) { back = append(back, Header{k, v}) }); err != nil {
+			t.Fatalf("EachHeader(%s): %v", out, err)
+		}
+		want := []Header{hs[0], hs[2], hs[1]}
+		if bytes.Equal(k1, k2) {
+			want = []Header{hs[0], hs[1], hs[2]}
+		}
+		if len(back) != len(want) {
+			t.Fatalf("%s read back as %q, want %q", out, back, want)
+		}
+		for i := range want {
+			if !bytes.Equal(back[i].Key, want[i].Key) || !bytes.Equal(back[i].Value, want[i].Value) || (back[i].Value == nil) != (want[i].Value == nil) {
+				t.Fatalf("%s read back as %q, want %q", out, back, want)
+			}
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 type Member struct {
 	Object            []byte
 	Start, Value, End int
+	nameEnd           int // after the name's closing quote
 }
 
 // Name returns the member's name, unescaped.
@@ -28,28 +29,33 @@ func (m Member) Name() []byte {
 	return []byte(s)
 }
 
-// NameIs reports whether the member's name is name; cheaper than Name for
-// the usual name, written without escapes.
+// NameIs reports whether the member's name is name; cheaper than Name:
+// an escape only ever makes a name longer than it reads, so most names
+// are told apart by their length.
 func (m Member) NameIs(name string) bool {
-	raw := m.rawName()
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1:len(raw)-1]) == name
+	raw := m.Object[m.Start+1 : m.nameEnd-1]
+	switch {
+	case len(raw) == len(name):
+		return string(raw) == name
+	case len(raw) < len(name):
+		return false
 	}
-	return string(m.Name()) == name
+	return bytes.IndexByte(raw, '\\') >= 0 && string(m.Name()) == name
 }
 
 // HasPrefix reports whether the member's name starts with prefix.
 func (m Member) HasPrefix(prefix string) bool {
+	raw := m.rawName()
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return bytes.HasPrefix(raw[1:], []byte(prefix)) && len(raw)-2 >= len(prefix)
+	}
 	return bytes.HasPrefix(m.Name(), []byte(prefix))
 }
 
 // Raw returns the member's value as written.
 func (m Member) Raw() []byte { return m.Object[m.Value:m.End] }
 
-func (m Member) rawName() []byte {
-	end, _ := jsonscan.String(m.Object, m.Start+1)
-	return m.Object[m.Start:end]
-}
+func (m Member) rawName() []byte { return m.Object[m.Start:m.nameEnd] }
 
 // EachMember calls fn for each top-level member of the JSON object obj, in
 // order, until fn returns false. It reports false, having called fn for
@@ -81,7 +87,7 @@ func EachMember(obj []byte, fn func(Member) bool) bool {
 		if i = skipValue(obj, value); i < 0 {
 			return false
 		}
-		if !fn(Member{Object: obj, Start: start, Value: value, End: i}) {
+		if !fn(Member{Object: obj, Start: start, Value: value, End: i, nameEnd: end}) {
 			return true
 		}
 		i = jsonscan.SkipSpace(obj, i)
@@ -96,49 +102,6 @@ func EachMember(obj []byte, fn func(Member) bool) bool {
 		i = jsonscan.SkipSpace(obj, i+1)
 	}
 	return false
-}
-
-// skipValue returns the end of the JSON value at src[i], or -1. It finds
-// where containers end by their brackets and strings by their quotes, and
-// does not check what is between them.
-func skipValue(src []byte, i int) int {
-	depth := 0
-	for i < len(src) {
-		switch c := src[i]; c {
-		case '"':
-			end, r := jsonscan.String(src, i+1)
-			if r > jsonscan.Repair {
-				return -1
-			}
-			i = end
-		case '{', '[':
-			depth++
-			i++
-			continue
-		case '}', ']':
-			if depth == 0 {
-				return -1
-			}
-			depth--
-			i++
-		default:
-			if depth > 0 {
-				i++
-				continue
-			}
-			start := i
-			for i < len(src) && src[i] != ',' && src[i] != '}' && src[i] != ']' && !jsonscan.IsSpace(src[i]) {
-				i++
-			}
-			if i == start {
-				return -1
-			}
-		}
-		if depth == 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 // AppendWithout appends to dst the object obj without the members for
