@@ -34,19 +34,29 @@ func runEmbedded(ctx context.Context, f *File, reg *plugin.Registry, c *Case) (*
 	if p, err = f.loadPipeline(reg); err != nil {
 		return nil, err
 	}
-	b, err := devkafka.Start(devkafka.Options{Partitions: c.Partitions})
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
 	topics := map[string][]string{} // what the fixture run's kafka sinks wrote to
+	all := map[string]int32{}       // every topic of the case, created at start
 	for stage, recs := range ref.written {
 		for _, r := range recs {
 			if r.topic != "" && !slices.Contains(topics[stage], r.topic) {
 				topics[stage] = append(topics[stage], r.topic)
+				all[r.topic] = int32(c.Partitions)
 			}
 		}
 	}
+	for _, st := range p.Stages {
+		if t := text(st.Config, "topic"); st.Function == "kafka" && t != "" {
+			all[t] = int32(c.Partitions)
+		}
+	}
+	if dl := p.ErrorHandling.DeadLetterQueue; dl != nil && dl.Topic != "" {
+		all[dl.Topic] = int32(c.Partitions)
+	}
+	b, err := devkafka.Start(devkafka.Options{Partitions: c.Partitions, Topics: all})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
 	out, err := runOn(ctx, p, reg, c, b, topics)
 	if err != nil {
 		return nil, err
