@@ -250,7 +250,7 @@ func (e *encoder) timestamp(m *sarama.ProducerMessage, raw []byte) error {
 	}
 	ms, err := epochMillis(gjson.Parse(string(raw)))
 	if err != nil {
-		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, clipRaw(raw), err)
+		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, record.Clip(raw), err)
 	}
 	if ms != 0 {
 		m.Timestamp = time.UnixMilli(ms)
@@ -294,12 +294,4 @@ func epochMillis(v gjson.Result) (int64, error) {
 		}
 	}
 	return 0, errTimestamp
-}
-
-// clipRaw shortens a field's JSON for an error message.
-func clipRaw(raw []byte) string {
-	if len(raw) > 64 {
-		return string(raw[:64]) + "…"
-	}
-	return string(raw)
 }

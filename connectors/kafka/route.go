@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/expr"
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // router picks a record's topic, key and partition by the sink's
@@ -154,7 +155,7 @@ func describe(v expr.Value) string {
 	if err != nil {
 		return "no value"
 	}
-	return clipRaw(b)
+	return record.Clip(b)
 }
 
 // validTopic checks a topic name as the broker does: 1 to 249 characters
