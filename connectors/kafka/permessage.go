@@ -116,6 +116,9 @@ func errPerMessageNeedsDurableSinks(st *config.Stage) error {
 }
 
 func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if err := awaitTopic(ctx, s.client, s.cfg.Topic, s.cfg.WaitForTopic, s.env.Logger); err != nil {
+		return nil, topicError("source", s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers, sourceTopicHint(s.cfg), err)
+	}
 	in, err := s.sub.Subscribe(ctx, s.cfg.Topic)
 	if err != nil {
 		return nil, err
@@ -174,6 +177,13 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			}
 		case <-s.stopCh:
 			return
+		}
+		// select picks at random when both are ready: a message read after
+		// Stop is left unacked (the stock subscriber never marks it).
+		select {
+		case <-s.stopCh:
+			return
+		default:
 		}
 		if s.cfg.Limit() > 0 && s.budget.Add(-1) < 0 {
 			s.Stop()
@@ -339,6 +349,15 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 	sc.Producer.Retry.Max = cfg.Retries
 	sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
 	sc.Producer.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
+	}
+	err = ensureSinkTopic(client, cfg, env.Stage.ID)
+	client.Close()
+	if err != nil {
+		return nil, err
+	}
 	enc, err := newEncoder(cfg, nil)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -66,12 +67,9 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	// An empty topic is the Publisher's (pubsub.go): it checks each topic
-	// Publish names.
-	if err := refreshTopic(client, cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+	if err := ensureSinkTopic(client, cfg, env.Stage.ID); err != nil {
 		client.Close()
-		return nil, mark(fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
+		return nil, err
 	}
 	makePatient(client)
 	for _, b := range client.Brokers() {
@@ -248,6 +246,7 @@ func classify(err error) error {
 	}
 	for _, k := range permanentKErrors {
 		if errors.Is(err, k) {
+			err = kafkautil.ExplainTooLarge(err, "the sink's max_message_bytes")
 			return mark(plugin.Permanent(err), accessKind(err)...)
 		}
 	}

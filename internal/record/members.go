@@ -104,49 +104,6 @@ func EachMember(obj []byte, fn func(Member) bool) bool {
 	return false
 }
 
-// skipValue returns the end of the JSON value at src[i], or -1. It finds
-// where containers end by their brackets and strings by their quotes, and
-// does not check what is between them.
-func skipValue(src []byte, i int) int {
-	depth := 0
-	for i < len(src) {
-		switch c := src[i]; c {
-		case '"':
-			end, r := jsonscan.String(src, i+1)
-			if r > jsonscan.Repair {
-				return -1
-			}
-			i = end
-		case '{', '[':
-			depth++
-			i++
-			continue
-		case '}', ']':
-			if depth == 0 {
-				return -1
-			}
-			depth--
-			i++
-		default:
-			if depth > 0 {
-				i++
-				continue
-			}
-			start := i
-			for i < len(src) && src[i] != ',' && src[i] != '}' && src[i] != ']' && !jsonscan.IsSpace(src[i]) {
-				i++
-			}
-			if i == start {
-				return -1
-			}
-		}
-		if depth == 0 {
-			return i
-		}
-	}
-	return -1
-}
-
 // AppendWithout appends to dst the object obj without the members for
 // which omit is true, each found by EachMember, commas mended; the rest is
 // copied as it is. It reports whether it omitted any: when it did not,
