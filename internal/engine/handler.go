@@ -148,7 +148,7 @@ func (r *run) failed(ctx context.Context, err error) error {
 // operatorMiddleware is n's operator as a handler middleware, with the
 // error policy deciding what becomes of the records it fails.
 func (r *run) operatorMiddleware(n *node, countFiltered bool) message.HandlerMiddleware {
-	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID), countFiltered: countFiltered}
+	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID), busy: r.busyStage(n.st.ID), countFiltered: countFiltered}
 	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
 		return r.policy.operatorFailed(ctx, op, b, failed)
 	})
@@ -157,10 +157,11 @@ func (r *run) operatorMiddleware(n *node, countFiltered bool) message.HandlerMid
 // stageOperator is an operator of the pipeline: it counts what it filters
 // out, and isolates the records it panics on.
 type stageOperator struct {
-	r   *run
-	st  *config.Stage
-	op  plugin.Operator
-	obs *telemetry.Stage
+	r    *run
+	st   *config.Stage
+	op   plugin.Operator
+	obs  *telemetry.Stage
+	busy *busy
 	// countFiltered: the stage's drops go to the run's filtered total.
 	countFiltered bool
 }
@@ -174,6 +175,7 @@ type indexedFailure struct {
 // which record did it, so each record is applied again alone: only those
 // that panic alone fail (permanently), and the good ones around them go on.
 func (s *stageOperator) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
+	defer s.busy.enter()()
 	start := len(out)
 	var failed []indexedFailure
 	res, err := safeApply(s.op, in, out, func(i int, err error) { failed = append(failed, indexedFailure{i, err}) })
