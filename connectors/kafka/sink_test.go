@@ -130,3 +130,17 @@ func TestSinkRecordLargerThanTopicAllows(t *testing.T) {
 		t.Errorf("error %v is not permanent", err)
 	}
 }
+
+// partitions and replication_factor apply to a topic the sink creates:
+// without create_topic = true they are refused, saying so.
+func TestSinkConfigPartitionsNeedCreateTopic(t *testing.T) {
+	cfg := DefaultSinkConfig()
+	cfg.Brokers, cfg.Topic, cfg.Partitions = []string{"localhost:9092"}, "out", 6
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "set create_topic = true") {
+		t.Errorf("Validate() = %v; want partitions refused without create_topic", err)
+	}
+	cfg.CreateTopic = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate() with create_topic = true: %v", err)
+	}
+}
