@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
-	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -26,8 +25,7 @@ type Sink struct {
 	stage    string
 	producer sarama.AsyncProducer
 	client   sarama.Client // the producer's; closed after it
-	key      record.KeyPath
-	keyed    bool
+	enc      *encoder
 
 	acks      sync.WaitGroup // the goroutine reading successes and errors
 	closeOnce sync.Once
@@ -62,7 +60,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		p.Flush.Bytes = 1 << 20
 	}
 	p.MaxMessageBytes = cfg.MaxMessageBytes
-	p.Partitioner = sarama.NewMurmur2Partitioner // Java's default: same key, same partition
+	p.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
 	client, err := sarama.NewClient(cfg.Brokers, sc)
@@ -83,8 +81,10 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
-	if cfg.KeyField != "" {
-		s.key, s.keyed = record.CompileKeyPath(cfg.KeyField), true
+	if s.enc, err = newEncoder(cfg, client); err != nil {
+		producer.Close()
+		client.Close()
+		return nil, err
 	}
 	s.acks.Add(2)
 	go s.readSuccesses()
@@ -179,20 +179,17 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	p := &pending{msgs: make([]sarama.ProducerMessage, len(records)), done: make(chan struct{})}
 	p.left.Store(int64(len(records)))
+	var arena []byte // values made from records, see encoder.encode
 	for i := range records {
 		m := &p.msgs[i]
-		m.Topic = s.cfg.Topic
-		m.Value = sarama.ByteEncoder(records[i].Value)
-		if s.cfg.tombstone(records[i].Value) {
-			m.Value = nil
-		}
 		m.Metadata = p
-		if s.keyed {
-			if k, ok := s.key.Key(records[i].Value); ok {
-				m.Key = sarama.ByteEncoder(k)
-			} else {
-				s.unkeyed.Add(1)
-			}
+		unkeyed, err := s.enc.encode(m, records[i].Value, &arena)
+		if unkeyed {
+			s.unkeyed.Add(1)
+		}
+		if err != nil {
+			p.fail(m, err)
+			continue
 		}
 		if err := s.checkSize(m); err != nil {
 			p.fail(m, err)
