@@ -74,10 +74,13 @@ type StageSummary struct {
 	Filtered     int64
 	Failed       int64
 	DeadLettered int64
+	// Invalid counts, for a source, the records it read whose value was not
+	// valid JSON (see the kafka source's invalid key).
+	Invalid int64
 }
 
-// String is "id in=N out=N", with filtered, failed and dead_lettered when
-// not zero.
+// String is "id in=N out=N", with filtered, failed, dead_lettered and
+// invalid when not zero.
 func (s StageSummary) String() string { return engine.StageSummary(s).String() }
 
 // RecordsPerSecond is In over Elapsed.

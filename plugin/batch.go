@@ -62,6 +62,15 @@ const (
 	MetaPartition = "conveyor_partition"
 	MetaOffsets   = "conveyor_offsets"
 	MetaRecords   = "conveyor_records"
+	// MetaInvalid, set by a source only on a batch that holds records it
+	// could not read (the kafka source: a value that is not valid JSON,
+	// kept wrapped as "_kafka_payload"), lists their indexes in the batch,
+	// comma-separated; MetaInvalidAction says what the runtime does with
+	// them: "wrap" (pass them on, count them, warn at the end), "dead_letter"
+	// (to the dead-letter queue, the others pass on) or "fail" (stop the
+	// run, the batch is not acked).
+	MetaInvalid       = "conveyor_invalid"
+	MetaInvalidAction = "conveyor_invalid_action"
 	// FormatBatch is MetaFormat's value on a batch message.
 	FormatBatch = "batch/v1"
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -103,6 +104,7 @@ func claimPartition(ctx context.Context) int32 {
 // source stopped (rather than because the session ended).
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window, acks chan<- emitted) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
+	b.invalidAction = s.cfg.Invalid
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -282,6 +284,11 @@ type builder struct {
 	asMessage func(*sarama.ConsumerMessage) *message.Message
 	one       *message.Message
 	headers   headerJSON
+	// invalid are the indexes in the batch of the records whose value is
+	// not valid JSON, marked on the batch message (plugin.MetaInvalid) with
+	// invalidAction, the source's invalid key.
+	invalid       []int
+	invalidAction string
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -329,7 +336,14 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	}
 	meta.Headers = b.headers.render(m.Headers)
 	// Enrich's output is compact JSON: one line.
-	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
+	var malformed bool
+	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) (out []byte) {
+		out, malformed = record.EnrichChecked(buf, m.Value, meta)
+		return out
+	})
+	if malformed {
+		b.invalid = append(b.invalid, b.bb.Len()-1)
+	}
 	b.last = m.Offset
 	b.bytes += len(m.Value)
 	return b.bb.Len()
@@ -348,5 +362,24 @@ func (b *builder) take() filledBatch {
 		last: b.last, bytes: b.bytes, size: size}
 	b.lastLen, b.lastBufLen = n, size
 	b.bytes = 0
+	if len(b.invalid) > 0 {
+		markInvalid(fb.msg, b.invalid, b.invalidAction)
+		b.invalid = b.invalid[:0]
+	}
 	return fb
+}
+
+// markInvalid marks on msg, a batch message, the indexes of its records
+// whose value is not valid JSON and what the runtime is to do with them
+// (see plugin.MetaInvalid).
+func markInvalid(msg *message.Message, idx []int, action string) {
+	var sb strings.Builder
+	for i, n := range idx {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(n))
+	}
+	msg.Metadata.Set(plugin.MetaInvalid, sb.String())
+	msg.Metadata.Set(plugin.MetaInvalidAction, action)
 }

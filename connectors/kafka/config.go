@@ -74,6 +74,10 @@ type SourceConfig struct {
 	// FetchPartitionBytes is Kafka's max.partition.fetch.bytes.
 	FetchPartitionBytes int    `key:"fetch_partition_bytes" min:"0" max:"1073741824" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = an eighth of [global] max_inflight_mb over the topic's partitions, from 64 KiB to 1 MiB, so that many partitions stay within the run's memory budget"`
 	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
+	// Invalid is what happens to a record whose value is not valid JSON
+	// (see record.EnrichChecked): the spec's wrapping, the dead-letter
+	// queue, or the end of the run.
+	Invalid string `key:"invalid" enum:"wrap,dead_letter,fail" doc:"a record whose value is not valid JSON (invalid or truncated text; a valid array, number or string, an empty value and a tombstone are not invalid): \"wrap\" (default) passes it on as {\"_kafka_payload\": \"<text>\", ...} as the spec says and warns at the end of the run; \"dead_letter\" sends its raw text to [error_handling.dead_letter_queue] (required) and passes the records around it on; \"fail\" stops the run naming topic/partition/offset, committing nothing from that record on; each counts in conveyor_invalid_records_total"`
 }
 
 // DefaultSourceConfig returns the source defaults.
@@ -96,8 +100,16 @@ func DefaultSourceConfig() *SourceConfig {
 		FetchMaxBytes:  50 << 20,
 
 		IsolationLevel: "read_uncommitted",
+		Invalid:        InvalidWrap,
 	}
 }
+
+// The values of invalid.
+const (
+	InvalidWrap       = "wrap"
+	InvalidDeadLetter = "dead_letter"
+	InvalidFail       = "fail"
+)
 
 // UntilEnd is the until value that ends a run at the end offsets its
 // partitions had when they were assigned.

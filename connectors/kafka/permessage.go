@@ -206,8 +206,15 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			meta.Headers = []byte(h)
 		}
 		var bb plugin.BatchBuilder
-		bb.AppendCompactFunc(meta.Offset, func(buf []byte) []byte { return record.Enrich(buf, msg.Payload, meta) }) // compact: one line
+		var malformed bool
+		bb.AppendCompactFunc(meta.Offset, func(buf []byte) (out []byte) { // compact: one line
+			out, malformed = record.EnrichChecked(buf, msg.Payload, meta)
+			return out
+		})
 		out := bb.Message(msg.UUID, s.cfg.Topic, meta.Partition)
+		if malformed {
+			markInvalid(out, []int{0}, s.cfg.Invalid)
+		}
 		s.out <- out
 		s.records.Add(1)
 		s.bytes.Add(int64(len(msg.Payload)))

@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 
+	"github.com/conveyor-etl/conveyor/config"
+
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -30,6 +32,7 @@ func Spec() *plugin.Spec {
 			}
 			return NewSource(c, env)
 		}),
+		Check: checkSource,
 		Sink: plugin.NewFactory(DefaultSinkConfig, func(_ context.Context, c *SinkConfig, env plugin.Env) (plugin.Sink, error) {
 			c.logWarnings(env.Logger)
 			if c.Delivery == "per-message" {
@@ -38,4 +41,14 @@ func Spec() *plugin.Spec {
 			return NewSink(c, env)
 		}),
 	}
+}
+
+// checkSource refuses invalid = "dead_letter" in a pipeline without a
+// dead-letter queue: the records would have nowhere to go.
+func checkSource(cfg any, _ *config.Stage, p *config.Pipeline) error {
+	c, ok := cfg.(*SourceConfig)
+	if !ok || c.Invalid != InvalidDeadLetter || p.ErrorHandling.DeadLetterQueue != nil {
+		return nil
+	}
+	return config.Invalid("invalid", "%q needs [error_handling.dead_letter_queue] (a file or a topic) for the records whose value is not valid JSON; configure one, or use \"wrap\" or \"fail\"", InvalidDeadLetter)
 }

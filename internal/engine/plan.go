@@ -83,7 +83,7 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 	for _, n := range plan.nodes {
 		if n.spec.Check != nil && n.cfg != nil && !broken[n.st] {
 			if err := n.spec.Check(n.cfg, n.st, p); err != nil {
-				errs = append(errs, stageErr(config.BadValue, n.st, n.st.Pos, "", err.Error()))
+				errs = append(errs, checkErr(n.st, err))
 			}
 		}
 	}
@@ -163,6 +163,18 @@ func quoteList(ids []string) string {
 		q[i] = fmt.Sprintf("%q", id)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// checkErr reports the error of a Spec.Check at the stage, or at the key
+// when it is a *config.FieldError naming one of the stage's keys.
+func checkErr(st *config.Stage, err error) *config.Error {
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		if v, ok := st.Config[fe.Key]; ok {
+			return stageErr(config.BadValue, st, v.Pos, fe.Key, fe.Msg)
+		}
+	}
+	return stageErr(config.BadValue, st, st.Pos, "", err.Error())
 }
 
 func stageErr(kind config.Kind, st *config.Stage, pos config.Pos, key, msg string) *config.Error {

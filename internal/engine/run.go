@@ -69,6 +69,9 @@ type run struct {
 	ops     map[*node]plugin.Operator
 	sinks   map[*node]*sinkStage
 	seq     *sequencer
+	// wrapped are the sources' counts of invalid records passed on (see
+	// invalidRecords), filled before the router starts.
+	wrapped []*wrappedCount
 
 	fatalOnce sync.Once
 	fatalErr  error
@@ -119,6 +122,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 	err = r.execute(ctx)
 	stopProgress()
 	sum := r.summary(time.Since(start))
+	r.warnWrapped()
 	r.log.Info("pipeline finished", zap.String("pipeline", p.Pipeline.Name), zap.Int64("in", sum.In), zap.Int64("out", sum.Out),
 		zap.Int64("filtered", sum.Filtered), zap.Int64("failed", sum.Failed), zap.Duration("elapsed", sum.Elapsed),
 		zap.Float64("records_per_sec", sum.RecordsPerSecond()), zap.Bool("ok", err == nil), zap.String("stages", sum.stagesText()))
@@ -229,7 +233,7 @@ func (r *run) execute(ctx context.Context) error {
 	defer close(runEnded)
 	for _, n := range r.plan.sources {
 		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], closer: r.closers[n], stage: n.st.ID, seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
-		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n)}, r.opts.Middleware...)...)
+		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n), r.invalidRecords(n)}, r.opts.Middleware...)...)
 	}
 	routerDone := make(chan error, 1)
 	routerReturned := make(chan struct{})

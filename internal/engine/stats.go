@@ -51,17 +51,20 @@ type StageSummary struct {
 	Filtered     int64
 	Failed       int64
 	DeadLettered int64
+	// Invalid counts, for a source, the records it read whose value was not
+	// valid JSON, whatever its invalid key did with them.
+	Invalid int64
 }
 
-// String is "id in=N out=N", with filtered, failed and dead_lettered when
-// not zero.
+// String is "id in=N out=N", with filtered, failed, dead_lettered and
+// invalid when not zero.
 func (s StageSummary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s in=%d out=%d", s.ID, s.In, s.Out)
 	for _, c := range []struct {
 		name string
 		n    int64
-	}{{"filtered", s.Filtered}, {"failed", s.Failed}, {"dead_lettered", s.DeadLettered}} {
+	}{{"filtered", s.Filtered}, {"failed", s.Failed}, {"dead_lettered", s.DeadLettered}, {"invalid", s.Invalid}} {
 		if c.n != 0 {
 			fmt.Fprintf(&b, " %s=%d", c.name, c.n)
 		}

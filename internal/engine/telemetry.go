@@ -71,7 +71,7 @@ func (r *run) stageSummaries() []StageSummary {
 	for _, s := range r.obs.Stages() {
 		c := s.Counts()
 		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
-			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered})
+			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid})
 	}
 	return out
 }

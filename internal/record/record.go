@@ -11,6 +11,7 @@ package record
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
@@ -89,9 +90,21 @@ type Meta struct {
 // valid UTF-8 is written instead as "_kafka_key_base64":"<standard base64>",
 // and "_kafka_key" is then absent.
 func Enrich(dst []byte, value []byte, m Meta) []byte {
+	out, _ := EnrichChecked(dst, value, m)
+	return out
+}
+
+// EnrichChecked is Enrich that also reports whether value is malformed: not
+// valid JSON (invalid or truncated text, or nesting deeper than
+// encoding/json allows). A valid JSON value that is not an object (an array,
+// a number, a string, null), an empty or all-whitespace value and a
+// tombstone (m.ValueNull) are not malformed: they are wrapped as the spec
+// says. Only a wrapped value is checked, so a JSON object costs nothing more
+// than Enrich.
+func EnrichChecked(dst []byte, value []byte, m Meta) (out []byte, malformed bool) {
 	if m.ValueNull {
 		dst = append(dst, `{"`+PayloadField+`":null,`...)
-		return appendMeta(dst, m)
+		return appendMeta(dst, m), false
 	}
 	if i := jsonscan.SkipSpace(value, 0); i < len(value) && value[i] == '{' {
 		start := len(dst)
@@ -102,14 +115,15 @@ func Enrich(dst []byte, value []byte, m Meta) []byte {
 			} else {
 				out[len(out)-1] = ',' // the object's closing brace
 			}
-			return appendMeta(out, m)
+			return appendMeta(out, m), false
 		}
 		dst = out // truncated to start; its storage may have grown
 	}
+	malformed = jsonscan.SkipSpace(value, 0) < len(value) && !json.Valid(value)
 	dst = append(dst, `{"`+PayloadField+`":`...)
 	dst = appendString(dst, value)
 	dst = append(dst, ',')
-	return appendMeta(dst, m)
+	return appendMeta(dst, m), malformed
 }
 
 // appendMeta appends the metadata members and the closing brace.

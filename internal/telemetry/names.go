@@ -10,6 +10,7 @@ const (
 	RecordsFailed   = "conveyor_records_failed_total"   // records the stage gave up on (skipped, dead-lettered, or that stopped the run)
 	DeadLetters     = "conveyor_dead_letters_total"     // records of the stage written to the dead-letter queue
 	TypeMismatch    = "conveyor_type_mismatch_total"    // comparisons a filter could not make (a string against a number, ...)
+	InvalidRecords  = "conveyor_invalid_records_total"  // records a source read whose value was not valid JSON (a source's only)
 
 	// Per-source batch histograms.
 	BatchRecords = "conveyor_batch_records"         // records per batch a source emitted

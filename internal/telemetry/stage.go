@@ -13,7 +13,7 @@ import (
 type Stage struct {
 	ID, Function, Role string
 
-	in, out, filtered, failed, deadLettered atomic.Int64
+	in, out, filtered, failed, deadLettered, invalid atomic.Int64
 	// emitted reads a source's own count of records read (in and out).
 	emitted atomic.Pointer[func() int64]
 
@@ -22,7 +22,7 @@ type Stage struct {
 
 // Counts are a stage's totals.
 type Counts struct {
-	In, Out, Filtered, Failed, DeadLettered int64
+	In, Out, Filtered, Failed, DeadLettered, Invalid int64
 }
 
 // Operated records that an operator took in records and passed out on,
@@ -67,6 +67,14 @@ func (s *Stage) DeadLettered(n int) {
 	}
 }
 
+// Invalid records that n records the source read were not valid JSON
+// (see plugin.MetaInvalid), whatever was done with them.
+func (s *Stage) Invalid(n int) {
+	if s != nil {
+		s.invalid.Add(int64(n))
+	}
+}
+
 // Batch records a source batch of n records whose handling began at start
 // and ends now. Use it as `defer st.Batch(len(b.Records), time.Now())`.
 func (s *Stage) Batch(n int, start time.Time) {
@@ -89,7 +97,7 @@ func (s *Stage) Counts() Counts {
 	if s == nil {
 		return Counts{}
 	}
-	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load()}
+	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load(), Invalid: s.invalid.Load()}
 	if f := s.emitted.Load(); f != nil {
 		n := (*f)()
 		c.In, c.Out = n, n
@@ -109,6 +117,10 @@ func (s *Stage) collectors() []prometheus.Collector {
 		counter(RecordsFiltered, "Records an operator dropped.", func(c Counts) int64 { return c.Filtered }),
 		counter(RecordsFailed, "Records the stage gave up on: skipped, dead-lettered, or that stopped the run.", func(c Counts) int64 { return c.Failed }),
 		counter(DeadLetters, "Records of the stage written to the dead-letter queue.", func(c Counts) int64 { return c.DeadLettered }),
+	}
+	if s.Role == "source" {
+		cs = append(cs, counter(InvalidRecords, "Records the source read whose value was not valid JSON (wrapped, dead-lettered or that stopped the run, as its invalid key says).",
+			func(c Counts) int64 { return c.Invalid }))
 	}
 	if s.Role == "source" {
 		recs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: BatchRecords, Help: "Records per batch the source emitted.",
