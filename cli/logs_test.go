@@ -45,7 +45,7 @@ func TestRunLogs(t *testing.T) {
 	if quoted == nil {
 		t.Fatal("README quotes no summary line (`conveyor: NAME: records in=…`)")
 	}
-	shape := regexp.MustCompile(`in=\d+ out=\d+ filtered=\d+ failed=\d+ dead_lettered=\d+ elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s \| stages: (\S+ in=\d+ out=\d+( filtered=\d+)?(; )?)+$`)
+	shape := regexp.MustCompile(`in=\d+ out=\d+ filtered=\d+ failed=\d+ dead_lettered=\d+ elapsed=[0-9.]+(µs|ms|s) throughput=\d+ rec/s \| stages: (\S+ in=\d+ out=\d+( filtered=\d+)?( invalid=\d+)?(; )?)+$`)
 	if !shape.Match(quoted[1]) {
 		t.Errorf("README's summary line %q is not shaped like the one printed", quoted[1])
 	}

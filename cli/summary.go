@@ -33,7 +33,8 @@ import (
 // a source's in and out are the records it read; an operator's in reached
 // it, out left it, filtered were dropped; a sink's in were handed to it and
 // out made durable; failed and dead_lettered count its records given up
-// on and sent to the dead-letter queue.
+// on and sent to the dead-letter queue; a source's invalid (only when not
+// 0) counts the records it read whose value was not valid JSON.
 type runSummary struct {
 	SchemaVersion int            `json:"schema_version"`
 	Pipeline      string         `json:"pipeline"`
@@ -64,6 +65,7 @@ type summaryStage struct {
 	Filtered     int64  `json:"filtered"`
 	Failed       int64  `json:"failed"`
 	DeadLettered int64  `json:"dead_lettered"`
+	Invalid      int64  `json:"invalid,omitempty"` // a source's values that were not valid JSON
 }
 
 // writeSummary writes the run's summary as JSON to path.
@@ -77,7 +79,7 @@ func writeSummary(path string, p *config.Pipeline, sum flow.Summary, runErr erro
 	}
 	for _, st := range sum.Stages {
 		s.Stages = append(s.Stages, summaryStage{ID: st.ID, Function: st.Function, Role: st.Role,
-			In: st.In, Out: st.Out, Filtered: st.Filtered, Failed: st.Failed, DeadLettered: st.DeadLettered})
+			In: st.In, Out: st.Out, Filtered: st.Filtered, Failed: st.Failed, DeadLettered: st.DeadLettered, Invalid: st.Invalid})
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

@@ -171,7 +171,7 @@ func checkErr(st *config.Stage, err error) *config.Error {
 	var fe *config.FieldError
 	if errors.As(err, &fe) {
 		if v, ok := st.Config[fe.Key]; ok {
-			return stageErr(config.BadValue, st, v.Pos, fe.Key, fe.Msg)
+			return stageErr(config.BadValue, st, v.Pos, "config."+fe.Key, fe.Msg)
 		}
 	}
 	return stageErr(config.BadValue, st, st.Pos, "", err.Error())

@@ -11,7 +11,6 @@ package record
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
@@ -106,7 +105,8 @@ func EnrichChecked(dst []byte, value []byte, m Meta) (out []byte, malformed bool
 		dst = append(dst, `{"`+PayloadField+`":null,`...)
 		return appendMeta(dst, m), false
 	}
-	if i := jsonscan.SkipSpace(value, 0); i < len(value) && value[i] == '{' {
+	i := jsonscan.SkipSpace(value, 0)
+	if i < len(value) && value[i] == '{' {
 		start := len(dst)
 		out, ok := appendCompact(dst, value, true)
 		if ok {
@@ -117,9 +117,13 @@ func EnrichChecked(dst []byte, value []byte, m Meta) (out []byte, malformed bool
 			}
 			return appendMeta(out, m), false
 		}
-		dst = out // truncated to start; its storage may have grown
+		dst, malformed = out, true // truncated to start; its storage may have grown
+	} else if i < len(value) {
+		// Validated by compacting it after dst, then dropped: no allocation
+		// beyond growing dst, which the wrapped text needs anyway.
+		out, ok := appendCompact(dst, value, false)
+		dst, malformed = out[:len(dst)], !ok
 	}
-	malformed = jsonscan.SkipSpace(value, 0) < len(value) && !json.Valid(value)
 	dst = append(dst, `{"`+PayloadField+`":`...)
 	dst = appendString(dst, value)
 	dst = append(dst, ',')
