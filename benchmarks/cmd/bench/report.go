@@ -77,6 +77,8 @@ func describe(name string) string {
 	switch name {
 	case "baseline":
 		return "baseline: hand-written sarama loop (Kafka→filter→Kafka)"
+	case "franz":
+		return "reference: hand-written franz-go (kgo) loop (Kafka→filter→Kafka)"
 	case "etl":
 		return "Example 3: Kafka→filter.apply→Kafka (Conveyor, defaults)"
 	case "permessage":
@@ -131,7 +133,7 @@ func (h *harness) median(name string) float64 {
 
 func (h *harness) baselineFor(name string) float64 {
 	switch name {
-	case "baseline", "etl", "permessage":
+	case "baseline", "franz", "etl", "permessage":
 		return h.median("baseline")
 	case "producer", "producerfile", "file2kafka":
 		return h.median("producer")
