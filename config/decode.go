@@ -19,37 +19,17 @@ type Validator interface {
 }
 
 // DecodeStage fills dst, a pointer to a struct whose fields carry `key` tags,
-// from st.Config. dst should hold the defaults beforehand. Tags:
+// from st.Config. dst should hold the defaults beforehand. The tags (key,
+// required, enum, lower, empty, min, max, why, unit, numeric, secret,
+// runvars, doc) and the field types are listed, for the authors of
+// functions, in the doc of package
+// [github.com/conveyor-etl/conveyor/plugin], under "A function's config".
 //
-//	key:"name"          the config key (fields without it are ignored)
-//	required:"true"     the key must be present
-//	enum:"a,b,c"        the value must be one of these
-//	lower:"true"        a string is lower-cased before it is checked and kept
-//	empty:"default"     an empty string keeps the default (for values from
-//	                    "${VAR:-}")
-//	min:"1" max:"64"    bounds of a number, inclusive; for a duration, in
-//	                    its unit (ms unless unit says s)
-//	why:"..."           why the bounds are what they are, shown with them
-//	unit:"ms"           for time.Duration: bare numbers are in this unit (ms
-//	                    or s); for a number, the unit named in messages and
-//	                    docs ("MiB")
-//	numeric:"true"      for time.Duration: only a number in unit, no "1.5s"
-//	secret:"true"       the value is never shown in messages
-//	runvars:"true"      a string that may hold {{run_id}} and {{date}}, which
-//	                    the function fills in with ExpandRunVars; any other
-//	                    key holding them is an error
-//	doc:"..."           one line for `conveyor info`
-//
-// Field types: string, []string (a list, or one comma-separated string),
-// map[string]string (a table), int kinds, float64, bool, time.Duration, any.
-// Numbers and booleans may be written as strings ("1000"); integers and
-// booleans are taken as text by string fields, floats are not (1.10 would
-// become "1.1"). Unknown keys are errors with a did-you-mean. A key whose
-// value held a reference that could not be expanded was reported when the
-// pipeline was parsed ([BadReference]): it keeps its default, and nothing
-// more is said about it. After decoding, dst's Validate method runs when it
-// has one. All problems are returned together as [Errors], each with its
-// [Kind].
+// Unknown keys are errors with a did-you-mean. A key whose value held a
+// reference that could not be expanded was reported when the pipeline was
+// parsed ([BadReference]): it keeps its default, and nothing more is said
+// about it. After decoding, dst's Validate method runs when it has one.
+// All problems are returned together as [Errors], each with its [Kind].
 func DecodeStage(st *Stage, dst any) error {
 	return decodeTable(target{values: st.Config, pos: st.Pos, stage: st.Index, stageID: st.ID, prefix: "config.", loc: st.loc}, dst).Err()
 }

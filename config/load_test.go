@@ -506,6 +506,16 @@ func TestClosest(t *testing.T) {
 			t.Errorf("Closest(%q) = %q, want %q", got, c, want)
 		}
 	}
+	// A key without its unit, or with another unit, is the key with it.
+	keys := []string{"linger_ms", "batch_linger_ms", "timeout_ms", "dial_timeout_ms", "retry_delay_seconds", "max_inflight_mb", "max_message_bytes", "max_messages", "topic"}
+	for got, want := range map[string]string{
+		"linger": "linger_ms", "linger_s": "linger_ms", "LINGER-MS": "linger_ms", "timeout": "timeout_ms", "retry_delay": "retry_delay_seconds",
+		"retry_delay_ms": "retry_delay_seconds", "max_inflight": "max_inflight_mb", "max_message": "max_message_bytes", "topic_ms": "topic", "ms": "",
+	} {
+		if c := config.Closest(got, keys); c != want {
+			t.Errorf("Closest(%q) = %q, want %q", got, c, want)
+		}
+	}
 	// Short words: one edit at most, so that "skip" is not taken for "stop"
 	// (its opposite) while "rety" is "retry".
 	for got, want := range map[string]string{"skip": "", "rety": "retry", "stpo": "stop", "fxd": ""} {

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // suggestion returns ` (did you mean "x"?)` for the closest known name, or "".
 func suggestion(got string, known []string) string {
@@ -12,7 +15,17 @@ func suggestion(got string, known []string) string {
 
 // Closest returns the known name nearest to got by edit distance, treating
 // '-' and '_' as equal, or "" when none is close enough to be a likely typo.
+// A name that differs from got only by its unit suffix comes first, however
+// far: "linger" and "linger_s" are "linger_ms", "retry_delay" is
+// "retry_delay_seconds".
 func Closest(got string, known []string) string {
+	if g := unitStem(got); g != "" {
+		for _, k := range known {
+			if unitStem(k) == g && normalize(k) != normalize(got) {
+				return k
+			}
+		}
+	}
 	best, bestD := "", 1<<30
 	for _, k := range known {
 		d := distance(normalize(got), normalize(k))
@@ -31,6 +44,25 @@ func Closest(got string, known []string) string {
 		return best
 	}
 	return ""
+}
+
+// unitSuffixes are the units config keys end with.
+var unitSuffixes = []string{"_ms", "_s", "_seconds", "_sec", "_secs", "_mb", "_mib", "_kb", "_bytes"}
+
+// unitStem is name without its unit suffix, normalized, or "" for a name
+// too short to compare so ("s", "ms").
+func unitStem(name string) string {
+	n := normalize(name)
+	for _, u := range unitSuffixes {
+		if len(n) > len(u) && strings.HasSuffix(n, u) {
+			n = n[:len(n)-len(u)]
+			break
+		}
+	}
+	if len(n) < 3 {
+		return ""
+	}
+	return n
 }
 
 func normalize(s string) string {

@@ -16,14 +16,14 @@ import (
 )
 
 // The public packages expose no internal type: every exported identifier
-// of flow, config and plugin (functions, methods, variables, constants,
+// of flow, config, plugin and cli (functions, methods, variables, constants,
 // exported struct fields, interface methods, type parameters) is checked
 // for a type declared in an internal package. Embedders cannot name such
 // a type, and a change to it would break them without notice.
 func TestPublicAPIExposesNoInternalType(t *testing.T) {
 	const mod = "github.com/conveyor-etl/conveyor/"
-	pkgs := loadTypes(t, mod+"flow", mod+"config", mod+"plugin")
-	for _, path := range []string{"flow", "config", "plugin"} {
+	pkgs := loadTypes(t, mod+"flow", mod+"config", mod+"plugin", mod+"cli")
+	for _, path := range []string{"flow", "config", "plugin", "cli"} {
 		if leaks := internalLeaks(pkgs[mod+path]); len(leaks) > 0 {
 			t.Errorf("package %s exposes internal types:\n  %s", path, strings.Join(leaks, "\n  "))
 		}

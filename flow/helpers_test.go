@@ -26,7 +26,8 @@ import (
 
 // TestMain doubles as a pipeline runner: with CONVEYOR_CHILD_PIPELINE set,
 // the test binary runs that pipeline like `conveyor run` (SIGTERM drains)
-// and exits, so tests can kill -9 a real process mid-stream.
+// and exits, so tests can kill -9 a real process mid-stream. With
+// CONVEYOR_CHILD_NOLOG set too, it runs without flow.WithLogger.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("CONVEYOR_CHILD_PIPELINE"); path != "" {
 		os.Exit(child(path))
@@ -49,7 +50,11 @@ func child(path string) int {
 		cfg.DisableStacktrace = true
 		log, _ = cfg.Build()
 	}
-	if err := flow.Run(ctx, p, flow.WithLogger(log), flow.WithRegistry(testRegistry())); err != nil {
+	opts := []flow.Option{flow.WithRegistry(testRegistry())}
+	if os.Getenv("CONVEYOR_CHILD_NOLOG") == "" { // with it: flow.Run's default, no logger
+		opts = append(opts, flow.WithLogger(log))
+	}
+	if err := flow.Run(ctx, p, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

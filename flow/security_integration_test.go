@@ -856,7 +856,7 @@ sasl_password = "${CONVEYOR_TEST_SASL_PASSWORD}"
 `
 
 // validateOutput is what `conveyor validate` prints for the pipeline:
-// parse errors and registry errors together (cmd/conveyor's load).
+// parse errors and registry errors together (cli's load).
 func validateOutput(t *testing.T, text string) string {
 	t.Helper()
 	path := writePipeline(t, t.TempDir(), text)

@@ -23,15 +23,15 @@ type ClientConfig struct {
 
 // Security configures TLS and SASL. The zero value is PLAINTEXT.
 type Security struct {
-	Protocol      string `key:"security_protocol" enum:"PLAINTEXT,SSL,SASL_PLAINTEXT,SASL_SSL" doc:"PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"`
-	Mechanism     string `key:"sasl_mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" doc:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"`
-	Username      string `key:"sasl_username" doc:"SASL user name"`
-	Password      Secret `key:"sasl_password" secret:"true" doc:"SASL password; write \"${ENV_VAR}\" rather than the secret itself"`
-	CAFile        string `key:"tls_ca_file" doc:"PEM file of CA certificates that sign the brokers' certificates (default: system roots)"`
-	CertFile      string `key:"tls_cert_file" doc:"PEM client certificate, for mutual TLS"`
-	KeyFile       string `key:"tls_key_file" doc:"PEM client key, for mutual TLS"`
-	SkipVerify    bool   `key:"tls_insecure_skip_verify" doc:"do not verify the brokers' certificates (testing only)"`
-	TLSServerName string `key:"tls_server_name" doc:"name to verify the brokers' certificates against (default: the host dialled)"`
+	Protocol      string        `key:"security_protocol" enum:"PLAINTEXT,SSL,SASL_PLAINTEXT,SASL_SSL" doc:"PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"`
+	Mechanism     string        `key:"sasl_mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" doc:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"`
+	Username      string        `key:"sasl_username" doc:"SASL user name"`
+	Password      config.Secret `key:"sasl_password" secret:"true" doc:"SASL password; write \"${ENV_VAR}\" rather than the secret itself"`
+	CAFile        string        `key:"tls_ca_file" doc:"PEM file of CA certificates that sign the brokers' certificates (default: system roots)"`
+	CertFile      string        `key:"tls_cert_file" doc:"PEM client certificate, for mutual TLS"`
+	KeyFile       string        `key:"tls_key_file" doc:"PEM client key, for mutual TLS"`
+	SkipVerify    bool          `key:"tls_insecure_skip_verify" doc:"do not verify the brokers' certificates (testing only)"`
+	TLSServerName string        `key:"tls_server_name" doc:"name to verify the brokers' certificates against (default: the host dialled)"`
 }
 
 func defaultClient() ClientConfig {

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/conveyor-etl/conveyor/config"
 )
 
 const testSecret = "Hunter2-7f3a9c-NeverShow"
@@ -33,7 +35,7 @@ func secureConfigs() (*SourceConfig, *SinkConfig) {
 func TestSecretFmt(t *testing.T) {
 	src, sink := secureConfigs()
 	values := []any{src, *src, sink, *sink, src.ClientConfig, &src.ClientConfig, src.Security, &src.Security, src.Password, &src.Password,
-		[]any{src.Password}, map[string]Secret{"p": src.Password}, struct{ P Secret }{src.Password}}
+		[]any{src.Password}, map[string]config.Secret{"p": src.Password}, struct{ P config.Secret }{src.Password}}
 	// (not %p of a struct value: see Secret's doc)
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%d", "%t", "%T", "%10.4s", "%-20v", "%08v", "%U", "%c", "%e"}
 	for _, v := range values {
@@ -53,7 +55,7 @@ func TestSecretFmt(t *testing.T) {
 	if got := fmt.Sprintf("%#v", src.Password); got != `"[redacted]"` {
 		t.Errorf("%%#v = %s", got)
 	}
-	if got := fmt.Sprintf("%v|%q", Secret(""), Secret("")); got != `|""` {
+	if got := fmt.Sprintf("%v|%q", config.Secret(""), config.Secret("")); got != `|""` {
 		t.Errorf("an empty secret prints %s; want it empty", got)
 	}
 	// not a stored copy: the value is still there for the SASL client

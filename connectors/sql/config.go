@@ -11,7 +11,7 @@ import (
 
 // ConnConfig holds what both functions need to reach a table.
 type ConnConfig struct {
-	DSN              string        `key:"dsn" required:"true" secret:"true" doc:"PostgreSQL connection string (postgres://user:password@host:port/db?sslmode=disable, or key=value form); write \"${ENV_VAR}\" rather than a password"`
+	DSN              config.Secret `key:"dsn" required:"true" secret:"true" doc:"PostgreSQL connection string (postgres://user:password@host:port/db?sslmode=disable, or key=value form); write \"${ENV_VAR}\" rather than a password"`
 	Topic            string        `key:"topic" required:"true" doc:"watermill-sql topic: the rows live in the table watermill_<topic> (letters, digits, - _ . : $)"`
 	PayloadType      string        `key:"payload_type" enum:"JSON,JSONB,BYTEA" doc:"type of the payload column when the table is created: JSON, JSONB, or BYTEA (payloads that need not be JSON; the source wraps those)"`
 	InitializeSchema bool          `key:"initialize_schema" doc:"create the table (and the source's offsets table) when missing"`
@@ -60,7 +60,7 @@ var topicChars = regexp.MustCompile(`[^A-Za-z0-9\-\$\:\.\_]`)
 
 func (c *ConnConfig) validate() error {
 	var errs []error
-	if strings.TrimSpace(c.DSN) == "" {
+	if strings.TrimSpace(string(c.DSN)) == "" {
 		errs = append(errs, config.Invalid("dsn", "must not be empty"))
 	}
 	switch {

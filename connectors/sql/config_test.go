@@ -2,10 +2,15 @@ package sql_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/connectors/sql"
@@ -101,5 +106,38 @@ func TestConstructorsValidate(t *testing.T) {
 	w.DSN, w.Topic, w.MaxRowsPerInsert = "postgres://nobody@127.0.0.1:1/none", "t", 0
 	if _, err := sql.NewPublisher(w, plugin.Env{}); err == nil || !strings.Contains(err.Error(), "max_rows_per_insert") {
 		t.Errorf("NewPublisher with max_rows_per_insert = 0: %v, want the key named", err)
+	}
+}
+
+// The DSN, which may hold a password, never shows when a config is
+// printed, JSON-encoded or logged (it is a config.Secret, as kafka's
+// sasl_password is); the value is still there for pgx.
+func TestDSNNeverShown(t *testing.T) {
+	const password = "Zebra-9d1c-NeverShow"
+	dsn := "postgres://conveyor:" + password + "@db.example:5432/orders"
+	w, o := sql.DefaultWriteConfig(), sql.DefaultOutboxConfig()
+	w.DSN, o.DSN = config.Secret(dsn), config.Secret(dsn)
+	var out strings.Builder
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&out), zap.DebugLevel))
+	for _, v := range []any{w, *w, o, *o, w.ConnConfig, &o.ConnConfig, w.DSN} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(b)
+		log.Info("config", zap.Any("config", v))
+	}
+	log.Sugar().Infow("config", "write", w, "outbox", o)
+	if s := out.String(); strings.Contains(s, password) || strings.Contains(s, fmt.Sprintf("%x", password)) {
+		t.Errorf("the DSN's password shows:\n%s", s)
+	}
+	if !strings.Contains(out.String(), `"DSN":"[redacted]"`) {
+		t.Errorf("want the DSN shown as [redacted]:\n%s", out.String())
+	}
+	if string(w.DSN) != dsn {
+		t.Error("the DSN lost its value")
 	}
 }

@@ -39,7 +39,7 @@ func TestIntegrationSQLOutboxConformance(t *testing.T) {
 			}
 			return func(ctx context.Context) (plugin.Source, error) {
 				c := sql.DefaultOutboxConfig()
-				c.DSN, c.Topic = dsn, topic
+				c.DSN, c.Topic = config.Secret(dsn), topic
 				return sql.OutboxSpec().Source.Build(ctx, c, plugin.Env{Stage: &config.Stage{ID: "outbox"}, Logger: zap.NewNop(), DurableOnAck: true})
 			}
 		},
@@ -56,7 +56,7 @@ func TestIntegrationSQLWriteConformance(t *testing.T) {
 		New: func(t testing.TB) (plugin.Sink, plugintest.ReadBack) {
 			topic := sqlName("conform_write")
 			c := sql.DefaultWriteConfig()
-			c.DSN, c.Topic = dsn, topic
+			c.DSN, c.Topic = config.Secret(dsn), topic
 			s, err := sql.WriteSpec().Sink.Build(context.Background(), c, plugin.Env{Stage: &config.Stage{ID: "write"}, Logger: zap.NewNop()})
 			if err != nil {
 				t.Fatal(err)

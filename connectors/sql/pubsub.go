@@ -23,9 +23,9 @@ import (
 // dial_timeout_ms. Errors name the server (host, port, database), never
 // the DSN, which may hold a password.
 func open(c *ConnConfig) (*stdsql.DB, error) {
-	pc, err := pgx.ParseConfig(c.DSN)
+	pc, err := pgx.ParseConfig(string(c.DSN))
 	if err != nil {
-		return nil, fmt.Errorf("dsn: cannot parse it (%v)", redactDSN(err, c.DSN))
+		return nil, fmt.Errorf("dsn: cannot parse it (%v)", redactDSN(err, string(c.DSN)))
 	}
 	pc.ConnectTimeout = c.DialTimeout
 	db := stdlib.OpenDB(*pc)

@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
+	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/connectors/sql"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -32,13 +33,13 @@ func TestIntegrationSQLUniversalPubSub(t *testing.T) {
 	_, dsn := postgres(t)
 	build := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		wc := sql.DefaultWriteConfig()
-		wc.DSN, wc.PayloadType = dsn, "BYTEA"
+		wc.DSN, wc.PayloadType = config.Secret(dsn), "BYTEA"
 		pub, err := sql.NewPublisher(wc, plugin.Env{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		oc := sql.DefaultOutboxConfig()
-		oc.DSN, oc.PayloadType, oc.ConsumerGroup = dsn, "BYTEA", group
+		oc.DSN, oc.PayloadType, oc.ConsumerGroup = config.Secret(dsn), "BYTEA", group
 		sub, err := sql.NewSubscriber(oc, plugin.Env{})
 		if err != nil {
 			t.Fatal(err)

@@ -152,7 +152,8 @@ func dlqError(pos config.Pos, key, msg string) error {
 }
 
 // fileDLQ appends dead-letter entries to a JSON Lines file and syncs it
-// before a write is reported done.
+// before a write is reported done. The file holds records' payloads, so a
+// new one is readable by its owner only (0600).
 type fileDLQ struct {
 	mu sync.Mutex
 	f  *os.File
@@ -162,7 +163,7 @@ func openFileDLQ(path string) (*fileDLQ, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("dead-letter file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter file: %w", err)
 	}

@@ -234,6 +234,10 @@ func checkDeadLetters(t *testing.T, path string, n int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Dead letters hold the records' payloads: only their owner reads them.
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("dead-letter file mode %v (%v), want -rw-------", fi.Mode().Perm(), err)
+	}
 	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
 	if int64(len(lines)) != n {
 		t.Fatalf("%d dead letters, want %d: %s", len(lines), n, raw)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -53,8 +54,13 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 	}
 	for _, n := range plan.nodes {
 		for _, in := range n.st.Inputs {
-			if parent, ok := byID[in]; ok {
-				parent.children = append(parent.children, n)
+			parent, ok := byID[in]
+			if !ok {
+				continue
+			}
+			parent.children = append(parent.children, n)
+			if parent.role == plugin.RoleSink {
+				errs = append(errs, readsSink(n.st, parent))
 			}
 		}
 	}
@@ -140,6 +146,23 @@ func compileStage(st *config.Stage, reg *plugin.Registry) (*node, error) {
 		n.cfg, err = plugin.DecodeConfig(spec.Sink, st)
 	}
 	return n, err
+}
+
+// readsSink is the error of a stage whose inputs name sink: a sink writes
+// the records it gets and passes none on, so the stage would get nothing.
+func readsSink(st *config.Stage, sink *node) *config.Error {
+	return stageErr(config.Graph, st, st.InputsPos, "inputs", fmt.Sprintf(
+		"input %q is a sink: %s writes the records it gets and passes none on; read what it reads instead: inputs = %s",
+		sink.st.ID, sink.st.Function, quoteList(sink.st.Inputs)))
+}
+
+// quoteList writes ids as a TOML array: ["a", "b"].
+func quoteList(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = fmt.Sprintf("%q", id)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 func stageErr(kind config.Kind, st *config.Stage, pos config.Pos, key, msg string) *config.Error {

@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/IBM/sarama"
+
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
+)
+
+// consumeAbout is what `conveyor consume --help` says the command does.
+const consumeAbout = `Prints the records of TOPIC as JSON Lines on stdout, one object each:
+{"partition":0,"offset":12,"key":"u1","timestamp":"...","value":{...}}.
+The value is the record's JSON as it is, or a JSON string when it is not
+JSON, or null for a tombstone; the key is a string, or null when there is
+none. Without --group it reads every partition from its end (new records
+only) or, with --from-beginning, from its start, and commits nothing; with
+--group it joins that consumer group, starts from the group's committed
+offsets and commits what it printed. It stops after -n records, or on
+Ctrl-C.`
+
+// consumed is one record as consume prints it.
+type consumed struct {
+	Partition int32           `json:"partition"`
+	Offset    int64           `json:"offset"`
+	Key       *string         `json:"key"`
+	Timestamp string          `json:"timestamp,omitempty"`
+	Value     json.RawMessage `json:"value"`
+}
+
+func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
+	c := newCommand("consume", "[flags] TOPIC", consumeAbout)
+	brokers := c.String("brokers", defaultBrokers, "brokers, comma-separated host:port")
+	fromStart := c.Bool("from-beginning", false, "start at the oldest record (without --group, or for a group with no committed offset)")
+	n := c.Int("n", 0, "stop after this many records (0: run until Ctrl-C)")
+	group := c.String("group", "", "consumer group to join, committing what is printed")
+	if exit, ok := c.parse(args, stdout, stderr); !ok {
+		return exit
+	}
+	if c.NArg() != 1 {
+		return c.badArgs(stderr, "want one topic, got %d arguments", c.NArg())
+	}
+	if *n < 0 {
+		return c.badArgs(stderr, "-n: want 0 or more, got %d", *n)
+	}
+	ctx, stop := signal.NotifyContext(a.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	opts := consumeOptions{brokers: splitBrokers(*brokers), topic: c.Arg(0), fromStart: *fromStart, limit: *n, group: *group}
+	if err := consume(ctx, opts, w); err != nil {
+		w.Flush()
+		fmt.Fprintf(stderr, "conveyor consume: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// consumeOptions are what consume reads and where it stops.
+type consumeOptions struct {
+	brokers   []string
+	topic     string
+	fromStart bool
+	limit     int    // 0: no limit
+	group     string // "": no group, commit nothing
+}
+
+// printer writes records as JSON Lines until its limit, then cancels.
+type printer struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	left   int // records still to print; < 0: no limit
+	cancel context.CancelFunc
+}
+
+// print writes m unless the limit was reached, and reports whether it did.
+func (p *printer) print(m *sarama.ConsumerMessage) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.left == 0 {
+		return false
+	}
+	line, _ := json.Marshal(toConsumed(m))
+	p.w.Write(line)
+	p.w.WriteByte('\n')
+	if p.left > 0 {
+		if p.left--; p.left == 0 {
+			p.cancel()
+		}
+	}
+	// Flush each record: someone is watching, and records come slowly.
+	return p.w.Flush() == nil
+}
+
+// toConsumed is m as printed.
+func toConsumed(m *sarama.ConsumerMessage) consumed {
+	out := consumed{Partition: m.Partition, Offset: m.Offset, Value: json.RawMessage("null")}
+	if m.Key != nil {
+		k := string(m.Key)
+		if !utf8.ValidString(k) {
+			k = string([]rune(k)) // invalid bytes become U+FFFD
+		}
+		out.Key = &k
+	}
+	if !m.Timestamp.IsZero() {
+		out.Timestamp = m.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
+	switch {
+	case m.Value == nil:
+	case json.Valid(m.Value):
+		out.Value = m.Value
+	default:
+		s, _ := json.Marshal(string(m.Value))
+		out.Value = s
+	}
+	return out
+}
+
+// consume prints records until the limit or ctx's end.
+func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	left := o.limit
+	if left == 0 {
+		left = -1
+	}
+	p := &printer{w: w, left: left, cancel: cancel}
+	cfg := kafkautil.Config()
+	cfg.ClientID = "conveyor-consume"
+	cfg.Metadata.AllowAutoTopicCreation = false // looking must not create the topic
+	cfg.Consumer.Offsets.Initial = sarama.OffsetNewest
+	if o.fromStart {
+		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	}
+	if o.group != "" {
+		return consumeGroup(ctx, cfg, o, p)
+	}
+	cons, err := sarama.NewConsumer(o.brokers, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to %v: %w", o.brokers, err)
+	}
+	defer cons.Close()
+	parts, err := cons.Partitions(o.topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return fmt.Errorf("topic %q does not exist on %s", o.topic, strings.Join(o.brokers, ","))
+	}
+	if err != nil {
+		return fmt.Errorf("topic %s: %w", o.topic, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(parts))
+	for _, part := range parts {
+		pc, err := cons.ConsumePartition(o.topic, part, cfg.Consumer.Offsets.Initial)
+		if err != nil {
+			return fmt.Errorf("topic %s partition %d: %w", o.topic, part, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer pc.AsyncClose()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-pc.Messages():
+					if !p.print(m) {
+						return
+					}
+				case e := <-pc.Errors():
+					errs <- e
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// consumeGroup prints records as a member of o.group, marking each one
+// printed; sarama commits the marks (and on close).
+func consumeGroup(ctx context.Context, cfg *sarama.Config, o consumeOptions, p *printer) error {
+	g, err := sarama.NewConsumerGroup(o.brokers, o.group, cfg)
+	if err != nil {
+		return fmt.Errorf("join group %s: %w", o.group, err)
+	}
+	defer g.Close()
+	h := groupPrinter{p: p}
+	for ctx.Err() == nil {
+		if err := g.Consume(ctx, []string{o.topic}, h); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
+			return fmt.Errorf("group %s: %w", o.group, err)
+		}
+	}
+	return nil
+}
+
+// groupPrinter is the consumer group handler of consume --group.
+type groupPrinter struct{ p *printer }
+
+func (groupPrinter) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (groupPrinter) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h groupPrinter) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case <-s.Context().Done():
+			return nil
+		case m, ok := <-c.Messages():
+			if !ok || !h.p.print(m) {
+				return nil
+			}
+			s.MarkMessage(m, "")
+		}
+	}
+}
