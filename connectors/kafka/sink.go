@@ -201,6 +201,11 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 			continue
 		}
 		select {
+		case s.producer.Input() <- m: // the usual case, without a two-way select
+			continue
+		default:
+		}
+		select {
 		case s.producer.Input() <- m:
 		case <-ctx.Done():
 			for j := i; j < len(records); j++ {
