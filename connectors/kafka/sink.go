@@ -181,17 +181,21 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	p := &pending{msgs: make([]sarama.ProducerMessage, len(records)), done: make(chan struct{})}
 	p.left.Store(int64(len(records)))
+	encs := make([]bytesEncoder, 2*len(records)) // values, then keys
 	for i := range records {
 		m := &p.msgs[i]
 		m.Topic = s.cfg.Topic
-		m.Value = sarama.ByteEncoder(records[i].Value)
+		encs[i].b = records[i].Value
+		m.Value = &encs[i]
 		if s.cfg.tombstone(records[i].Value) {
 			m.Value = nil
 		}
 		m.Metadata = p
 		if s.keyed {
 			if k, ok := s.key.Key(records[i].Value); ok {
-				m.Key = sarama.ByteEncoder(k)
+				e := &encs[len(records)+i]
+				e.b = k
+				m.Key = e
 			} else {
 				s.unkeyed.Add(1)
 			}
@@ -216,6 +220,14 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	return p
 }
+
+// bytesEncoder is a sarama.Encoder of bytes, used by pointer from a slice
+// made once per Send: a sarama.ByteEncoder put in a message's Key or Value
+// is boxed, two allocations per record.
+type bytesEncoder struct{ b []byte }
+
+func (e *bytesEncoder) Encode() ([]byte, error) { return e.b, nil }
+func (e *bytesEncoder) Length() int             { return len(e.b) }
 
 // recordVersion is the message format sarama's producer uses at
 // protocolVersion (record batches, from Kafka 0.11 on); it decides what a
