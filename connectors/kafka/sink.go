@@ -192,7 +192,7 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 		}
 		m.Metadata = p
 		if s.keyed {
-			if k, ok := s.key.Key(records[i].Value); ok {
+			if k, ok := s.key.KeyIn(records[i].Value); ok { // k shares the record's bytes, which outlive the send
 				e := &encs[len(records)+i]
 				e.b = k
 				m.Key = e
