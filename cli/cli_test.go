@@ -62,7 +62,7 @@ var commands = map[string][]string{
 	"lag":       {"-format", "-group", "-topic", "-brokers", "-start-offset"},
 	"graph":     {"-format"},
 	"produce":   {"-brokers", "-key-field"},
-	"consume":   {"-brokers", "-from-beginning", "-n", "-group"},
+	"consume":   {"-brokers", "-from-beginning", "-n", "-group", "-until-end"},
 	"version":   nil,
 }
 

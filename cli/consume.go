@@ -27,7 +27,9 @@ JSON, or null for a tombstone; the key is a string, or null when there is
 none. Without --group it reads every partition from its end (new records
 only) or, with --from-beginning, from its start, and commits nothing; with
 --group it joins that consumer group, starts from the group's committed
-offsets and commits what it printed. It stops after -n records, or on
+offsets and commits what it printed. It stops after -n records, with
+--until-end once it has printed every record the topic held when it started
+(like kcat -e; at once, saying so, when there is none to print), or on
 Ctrl-C.`
 
 // consumed is one record as consume prints it.
@@ -45,6 +47,7 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	fromStart := c.Bool("from-beginning", false, "start at the oldest record (without --group, or for a group with no committed offset)")
 	n := c.Int("n", 0, "stop after this many records (0: run until Ctrl-C)")
 	group := c.String("group", "", "consumer group to join, committing what is printed")
+	untilEnd := c.Bool("until-end", false, "stop at the end offsets the topic had when consume started (with --group: run as the group's only member)")
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
 	}
@@ -58,11 +61,15 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	opts := consumeOptions{brokers: splitBrokers(*brokers), topic: c.Arg(0), fromStart: *fromStart, limit: *n, group: *group}
-	if err := consume(ctx, opts, w); err != nil {
-		w.Flush()
+	opts := consumeOptions{brokers: splitBrokers(*brokers), topic: c.Arg(0), fromStart: *fromStart, limit: *n, group: *group, untilEnd: *untilEnd}
+	printed, err := consume(ctx, opts, w)
+	w.Flush()
+	if err != nil {
 		fmt.Fprintf(stderr, "conveyor consume: %v\n", err)
 		return 1
+	}
+	if *untilEnd {
+		fmt.Fprintf(stderr, "conveyor consume: %d records, up to the end %s had when consume started\n", printed, opts.topic)
 	}
 	return 0
 }
@@ -74,14 +81,17 @@ type consumeOptions struct {
 	fromStart bool
 	limit     int    // 0: no limit
 	group     string // "": no group, commit nothing
+	untilEnd  bool   // stop at the end offsets of the start
 }
 
 // printer writes records as JSON Lines until its limit, then cancels.
 type printer struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	left   int // records still to print; < 0: no limit
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	w       *bufio.Writer
+	left    int // records still to print; < 0: no limit
+	printed int
+	cancel  context.CancelFunc
+	ends    *endTracker // nil without --until-end
 }
 
 // print writes m unless the limit was reached, and reports whether it did.
@@ -91,9 +101,14 @@ func (p *printer) print(m *sarama.ConsumerMessage) bool {
 	if p.left == 0 {
 		return false
 	}
+	if p.ends.past(m.Partition, m.Offset) {
+		return true // written since consume started: not printed, not marked
+	}
 	line, _ := json.Marshal(toConsumed(m))
 	p.w.Write(line)
 	p.w.WriteByte('\n')
+	p.printed++
+	p.ends.at(m.Partition, m.Offset+1)
 	if p.left > 0 {
 		if p.left--; p.left == 0 {
 			p.cancel()
@@ -127,8 +142,9 @@ func toConsumed(m *sarama.ConsumerMessage) consumed {
 	return out
 }
 
-// consume prints records until the limit or ctx's end.
-func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
+// consume prints records until the limit, the end offsets of the start
+// (untilEnd) or ctx's end, and returns how many it printed.
+func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	left := o.limit
@@ -143,27 +159,46 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
 	if o.fromStart {
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
-	if o.group != "" {
-		return consumeGroup(ctx, cfg, o, p)
-	}
-	cons, err := sarama.NewConsumer(o.brokers, cfg)
+	client, err := sarama.NewClient(o.brokers, cfg)
 	if err != nil {
-		return fmt.Errorf("connect to %v: %w", o.brokers, err)
+		return 0, fmt.Errorf("connect to %v: %w", o.brokers, err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(o.topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return 0, fmt.Errorf("topic %q does not exist on %s", o.topic, strings.Join(o.brokers, ","))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: %w", o.topic, err)
+	}
+	if o.untilEnd {
+		if p.ends, err = startEnds(client, o.topic, parts, cancel); err != nil {
+			return 0, err
+		}
+		if o.group == "" { // where each partition starts is known now
+			for _, part := range parts {
+				start, err := startOffset(client, o.topic, part, cfg.Consumer.Offsets.Initial)
+				if err != nil {
+					return 0, err
+				}
+				p.ends.at(part, start)
+			}
+		}
+	}
+	if o.group != "" {
+		return p.printed, consumeGroup(ctx, client, o, p)
+	}
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return 0, fmt.Errorf("connect to %v: %w", o.brokers, err)
 	}
 	defer cons.Close()
-	parts, err := cons.Partitions(o.topic)
-	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return fmt.Errorf("topic %q does not exist on %s", o.topic, strings.Join(o.brokers, ","))
-	}
-	if err != nil {
-		return fmt.Errorf("topic %s: %w", o.topic, err)
-	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(parts))
 	for _, part := range parts {
 		pc, err := cons.ConsumePartition(o.topic, part, cfg.Consumer.Offsets.Initial)
 		if err != nil {
-			return fmt.Errorf("topic %s partition %d: %w", o.topic, part, err)
+			return p.printed, fmt.Errorf("topic %s partition %d: %w", o.topic, part, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -188,21 +223,21 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) error {
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return err
+		return p.printed, err
 	default:
-		return nil
+		return p.printed, nil
 	}
 }
 
 // consumeGroup prints records as a member of o.group, marking each one
 // printed; sarama commits the marks (and on close).
-func consumeGroup(ctx context.Context, cfg *sarama.Config, o consumeOptions, p *printer) error {
-	g, err := sarama.NewConsumerGroup(o.brokers, o.group, cfg)
+func consumeGroup(ctx context.Context, client sarama.Client, o consumeOptions, p *printer) error {
+	g, err := sarama.NewConsumerGroupFromClient(o.group, client)
 	if err != nil {
 		return fmt.Errorf("join group %s: %w", o.group, err)
 	}
 	defer g.Close()
-	h := groupPrinter{p: p}
+	h := groupPrinter{p: p, client: client}
 	for ctx.Err() == nil {
 		if err := g.Consume(ctx, []string{o.topic}, h); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			return fmt.Errorf("group %s: %w", o.group, err)
@@ -212,12 +247,22 @@ func consumeGroup(ctx context.Context, cfg *sarama.Config, o consumeOptions, p *
 }
 
 // groupPrinter is the consumer group handler of consume --group.
-type groupPrinter struct{ p *printer }
+type groupPrinter struct {
+	p      *printer
+	client sarama.Client
+}
 
 func (groupPrinter) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (groupPrinter) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (h groupPrinter) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	if h.p.ends != nil { // a partition the group has read to its end is done at once
+		start, err := startOffset(h.client, c.Topic(), c.Partition(), c.InitialOffset())
+		if err != nil {
+			return err
+		}
+		h.p.ends.at(c.Partition(), start)
+	}
 	for {
 		select {
 		case <-s.Context().Done():
@@ -229,4 +274,74 @@ func (h groupPrinter) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Consu
 			s.MarkMessage(m, "")
 		}
 	}
+}
+
+// startOffset is the offset where reading partition p from initial begins:
+// initial itself, or what OffsetOldest and OffsetNewest stand for now.
+func startOffset(client sarama.Client, topic string, p int32, initial int64) (int64, error) {
+	if initial >= 0 {
+		return initial, nil
+	}
+	off, err := client.GetOffset(topic, p, initial)
+	if err != nil {
+		return 0, fmt.Errorf("topic %s partition %d: %w", topic, p, err)
+	}
+	return off, nil
+}
+
+// endTracker stops consume --until-end: it holds each partition's end
+// offset as consume started, and cancels once every partition has been
+// printed up to it. A nil tracker tracks nothing.
+type endTracker struct {
+	mu     sync.Mutex
+	end    map[int32]int64
+	done   map[int32]bool
+	left   int // partitions not at their end yet
+	cancel context.CancelFunc
+}
+
+// startEnds asks for the end offsets of the topic's partitions now.
+func startEnds(client sarama.Client, topic string, parts []int32, cancel context.CancelFunc) (*endTracker, error) {
+	t := &endTracker{end: make(map[int32]int64, len(parts)), done: map[int32]bool{}, left: len(parts), cancel: cancel}
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return nil, fmt.Errorf("topic %s partition %d: end offset: %w", topic, p, err)
+		}
+		t.end[p] = end
+	}
+	if t.left == 0 {
+		cancel()
+	}
+	return t, nil
+}
+
+// at notes that partition p's next record to print is at offset next.
+func (t *endTracker) at(p int32, next int64) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	end, ok := t.end[p]
+	if !ok || t.done[p] || next < end {
+		return
+	}
+	t.done[p] = true
+	if t.left--; t.left == 0 {
+		t.cancel()
+	}
+}
+
+// past reports whether offset off of partition p lies at or after the end
+// it had when consume started (a record written since), which --until-end
+// does not print.
+func (t *endTracker) past(p int32, off int64) bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	end, ok := t.end[p]
+	return ok && off >= end
 }

@@ -57,7 +57,7 @@ func (a *app) cmdDemo(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := flow.Execute(ctx, p, flow.WithLogger(log), flow.WithRegistry(a.reg))
-	fmt.Fprintf(stdout, "run: %s\n\n", sum)
+	fmt.Fprintf(stdout, "%s\n\n", summaryLine(p.Pipeline.Name, sum))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,5 +46,28 @@ func TestSeedSpecInputs(t *testing.T) {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("output lacks %q:\n%s", line, out.String())
 		}
+	}
+}
+
+// TestDemoPrintsTheREADMEsSummary: `conveyor demo` ends its run with the
+// summary line the README quotes (the same sample events, so the same
+// counts), but for the time it took.
+func TestDemoPrintsTheREADMEsSummary(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := regexp.MustCompile("`(conveyor: kafka-etl: records in=[^`]+)`").FindSubmatch(readme)
+	if quoted == nil {
+		t.Fatal("README quotes no summary line of kafka-etl (`conveyor: kafka-etl: records in=…`)")
+	}
+	code, stdout, stderr := cli(t, "demo")
+	if code != 0 {
+		t.Fatalf("demo: exit %d, stderr:\n%s", code, stderr)
+	}
+	line := regexp.MustCompile(`(?m)^conveyor: kafka-etl: .*$`).FindString(stdout)
+	timing := regexp.MustCompile(`elapsed=[0-9.]+(µs|ms|s) throughput=\d+`)
+	if got, want := timing.ReplaceAllString(line, "elapsed=… throughput=…"), timing.ReplaceAllString(string(quoted[1]), "elapsed=… throughput=…"); got != want {
+		t.Errorf("demo prints\n  %s\nthe README quotes\n  %s\nstdout:\n%s", got, want, stdout)
 	}
 }

@@ -47,7 +47,7 @@ usage:
   conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
   conveyor graph [--format mermaid|dot] PIPELINE.toml
   conveyor produce [--brokers B] [--key-field F] TOPIC [FILE|-]
-  conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] TOPIC
+  conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] [--until-end] TOPIC
   conveyor version
 
 "conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.

@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
 )
@@ -153,5 +156,70 @@ func TestProduceErrors(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, "produce"); code != 2 || !strings.Contains(stderr, "usage: conveyor produce") {
 		t.Errorf("no topic: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// cliWithin is cli, failing the test when the command has not returned
+// within d (a consume that waits for ever).
+func cliWithin(t *testing.T, d time.Duration, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		code := run(args, &out, &errOut)
+		done <- result{code, out.String(), errOut.String()}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.stdout, r.stderr
+	case <-time.After(d):
+		t.Fatalf("conveyor %s did not return within %s", strings.Join(args, " "), d)
+		return 0, "", ""
+	}
+}
+
+// TestConsumeUntilEnd: --until-end stops at the end offsets the topic had
+// when consume started, like kcat -e: at once, saying 0 records, on an
+// empty topic (where -n 1 alone waits for ever) or from the end; after every
+// record with --from-beginning; and in a group, from its commits.
+func TestConsumeUntilEnd(t *testing.T) {
+	env := kafkatest.Start(t)
+	empty, full, group := kafkatest.Name("empty"), kafkatest.Name("full"), kafkatest.Name("g")
+	env.CreateTopic(t, empty, 3)
+	env.CreateTopic(t, full, 2)
+	env.Produce(t, full, []kafkatest.Msg{{Partition: 0, Value: []byte(`1`)}, {Partition: 1, Value: []byte(`2`)},
+		{Partition: 0, Value: []byte(`3`)}, {Partition: 1, Value: []byte(`4`)}, {Partition: 1, Value: []byte(`5`)}})
+	const within = 30 * time.Second
+	for _, tc := range []struct {
+		args []string
+		n    int
+	}{
+		{[]string{empty, "--until-end", "-n", "1"}, 0},
+		{[]string{empty, "--until-end", "--from-beginning"}, 0},
+		{[]string{full, "--until-end"}, 0}, // from the end: nothing to print
+		{[]string{full, "--until-end", "--from-beginning"}, 5},
+		{[]string{full, "--until-end", "--from-beginning", "-n", "2"}, 2},
+		{[]string{full, "--until-end", "--from-beginning", "--group", group}, 5},
+		{[]string{full, "--until-end", "--group", group}, 0}, // the group committed all five
+	} {
+		args := append([]string{"consume", "--brokers", env.BrokerList()}, tc.args...)
+		code, stdout, stderr := cliWithin(t, within, args...)
+		lines := 0
+		if stdout != "" {
+			lines = len(consumedLines(t, stdout))
+		}
+		if code != 0 || lines != tc.n {
+			t.Errorf("%s: exit %d, %d records, want %d; stderr %q", strings.Join(tc.args, " "), code, lines, tc.n, stderr)
+		}
+		if slices.Contains(tc.args, "-n") {
+			continue // stopped by -n, maybe before the end
+		}
+		if want := fmt.Sprintf("conveyor consume: %d records, up to the end %s had when consume started\n", tc.n, tc.args[0]); stderr != want {
+			t.Errorf("%s: stderr %q, want %q", strings.Join(tc.args, " "), stderr, want)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (a *app) cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "conveyor: %s\n", w)
 		}
 	}
-	fmt.Fprintf(stderr, "conveyor: %s: %s\n", p.Pipeline.Name, sum)
+	fmt.Fprintln(stderr, summaryLine(p.Pipeline.Name, sum))
 	if *summaryJSON != "" {
 		if werr := writeSummary(*summaryJSON, p, sum, err); werr != nil {
 			fmt.Fprintf(stderr, "conveyor: %v\n", werr)
@@ -137,6 +137,12 @@ func (a *app) cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// summaryLine is the end-of-run line of run and demo: "conveyor: NAME:
+// records in=... | stages: ...".
+func summaryLine(name string, sum flow.Summary) string {
+	return fmt.Sprintf("conveyor: %s: %s", name, sum)
 }
 
 // signalContext is cancelled with parent or by the first SIGINT or SIGTERM

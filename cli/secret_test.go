@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +94,38 @@ inputs = ["consume"]
 	code, out = cmd("run", "--log-level", "debug", "--log-format", "json", valid)
 	if code != 1 || !strings.Contains(out, "cannot reach brokers 127.0.0.1:1") {
 		t.Errorf("run exit %d, want 1 with a connection error:\n%s", code, out)
+	}
+
+	// The SQL DSN, which holds a password, likewise: in validate's errors,
+	// in info, and in a run that cannot connect.
+	t.Setenv("CONVEYOR_TEST_DSN", "postgres://conveyor:"+secret+"@127.0.0.1:1/db?sslmode=disable&connect_timeout=2")
+	in := write("in.jsonl", "{\"n\":1}\n")
+	sqlPipeline := func(dsn string) string {
+		return write("sql.toml", fmt.Sprintf(`
+[[stages]]
+id = "load"
+function = "json.read"
+[stages.config]
+path = %q
+
+[[stages]]
+id = "save"
+function = "sql.write"
+inputs = ["load"]
+[stages.config]
+dsn = %s
+topic = "t"
+`, in, dsn))
+	}
+	code, out = cmd("validate", sqlPipeline(`["${CONVEYOR_TEST_DSN}"]`))
+	if code != 1 || !strings.Contains(out, "config.dsn: want a string, got a value (hidden: secret)") {
+		t.Errorf("validate (dsn a list): exit %d:\n%s", code, out)
+	}
+	if code, out := cmd("info", "sql.write"); code != 0 || !strings.Contains(out, "\n  dsn ") {
+		t.Errorf("info sql.write: exit %d:\n%s", code, out)
+	}
+	code, out = cmd("run", "--log-level", "debug", "--log-format", "json", sqlPipeline(`"${CONVEYOR_TEST_DSN}"`))
+	if code != 1 || !strings.Contains(out, "127.0.0.1") {
+		t.Errorf("run (sql): exit %d, want 1 naming the server:\n%s", code, out)
 	}
 }

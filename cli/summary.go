@@ -27,7 +27,9 @@ import (
 //	  ]
 //	}
 //
-// A stage's counts mean what the summary line's do (see flow.Summary):
+// The totals and a stage's counts mean what the summary line's do (see
+// flow.Summary: each total counts a record once; schema_version stayed 1
+// when filtered stopped summing the drops of every branch of a fan-out):
 // a source's in and out are the records it read; an operator's in reached
 // it, out left it, filtered were dropped; a sink's in were handed to it and
 // out made durable; failed and dead_lettered count its records given up

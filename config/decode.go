@@ -92,6 +92,13 @@ func decodeTable(t target, dst any) Errors {
 			rv.FieldByIndex(f.index).Set(reflect.ValueOf(d.deadLetter(f.Key, v)))
 		case v.reported:
 			// The reference error says it all; the default stays.
+		case f.typ == pairsType:
+			ps, err := d.pairs(f.Key, v.V)
+			if err != nil {
+				d.fail(err.kind, d.at(f.Key, err.sub), f.Key, "%s", err.msg)
+				break
+			}
+			rv.FieldByIndex(f.index).Set(reflect.ValueOf(ps))
 		default:
 			if err := setField(rv.FieldByIndex(f.index), f, v.V); err != nil {
 				pos := v.Pos
@@ -271,6 +278,7 @@ func bound(sf reflect.StructField, tag string) *float64 {
 var (
 	durationType   = reflect.TypeOf(time.Duration(0))
 	deadLetterType = reflect.TypeOf((*DeadLetter)(nil))
+	pairsType      = reflect.TypeOf(Pairs(nil))
 )
 
 func (f keyField) typeName() string {
@@ -281,6 +289,8 @@ func (f keyField) typeName() string {
 		return "duration (" + f.unit() + ")"
 	case f.typ == deadLetterType:
 		return "path or table"
+	case f.typ == pairsType:
+		return "table of strings, in order"
 	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
 		return "list of strings"
 	case f.typ.Kind() == reflect.Map:

@@ -36,15 +36,22 @@ import (
 
 // Summary is what a run did: records in, out, filtered, failed, and time.
 type Summary struct {
-	// In counts records the sources emitted; Out records the sinks made
-	// durable (a record written to two sinks counts twice).
+	// In counts the records the sources read, each once. Out counts the
+	// records the sinks made durable, each write once: a record that a
+	// fan-out sends to two sinks is written, and counted, twice (only
+	// fan-out, or an operator that makes several records of one, makes Out
+	// exceed In).
 	In, Out int64
-	// Filtered counts records operators dropped. Failed counts records
-	// given up on, once per stage that gave up on them: skipped (continue),
-	// sent to the dead-letter queue, or that stopped the run (stop, or retry
-	// with no dead-letter queue), including every record of a sink write that
-	// failed as a whole. DeadLettered counts those written to the dead-letter
-	// queue.
+	// Filtered counts the records read that reached no sink because
+	// operators dropped them, each once however many branches of a fan-out
+	// dropped it (so Filtered <= In; the stages' own counts say what each
+	// dropped). Failed counts records given up on, once per stage that gave
+	// up on them: skipped (continue), sent to the dead-letter queue, or that
+	// stopped the run (stop, or retry with no dead-letter queue), including
+	// every record of a sink write that failed as a whole. DeadLettered
+	// counts those written to the dead-letter queue. Without fan-out, and
+	// with operators that pass each record on at most once, a finished run
+	// has In = Out + Filtered + Failed.
 	Filtered, Failed, DeadLettered int64
 	// InBytes is the size of the records the sources read, before enrichment.
 	InBytes int64

@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -246,6 +247,11 @@ func TestMiddlewareRecovererMiddlewarePanic(t *testing.T) {
 	_, err := middlewarePipeline(t, t.TempDir(), 20, 5, -1, sink, "", middleware.Recoverer, panicky)
 	if err == nil || !strings.Contains(err.Error(), "middleware panic") {
 		t.Fatalf("run error %v, want the middleware's panic", err)
+	}
+	// The runtime recovers panics too (outermost): only Recoverer's own
+	// error type shows that the user's middleware ran and did the work.
+	if !errors.As(err, new(middleware.RecoveredPanicError)) {
+		t.Errorf("run error %v does not come from the Recoverer middleware", err)
 	}
 	if len(sink.recs) < 10 {
 		t.Errorf("%d records written, want at least the 10 before the panic", len(sink.recs))

@@ -130,89 +130,83 @@ func TestIntegrationRerunAfterKillReadsRecords(t *testing.T) {
 	}
 }
 
-// stuckSink never finishes a write until its context ends.
-type stuckSink struct{ wrote chan struct{} }
-
-func (s *stuckSink) Send(ctx context.Context, _ []plugin.Record) plugin.Pending {
-	select {
-	case s.wrote <- struct{}{}:
-	default:
-	}
-	return pendingFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
-}
-func (s *stuckSink) Publish(_ string, msgs ...*message.Message) error {
-	return plugin.PublishBySend(s, msgs)
-}
-func (s *stuckSink) Close() error { return nil }
-
-type pendingFunc func(context.Context) error
-
-func (f pendingFunc) Wait(ctx context.Context) error { return f(ctx) }
-
 // A stop is bounded by drain_timeout_ms as documented: waiting for the
-// in-flight batches, the flush and the final commit together. It used to
-// be a hidden 30 s drain plus up to 30 s more for flush and commit.
+// in-flight batches, the flush and the final commit together, plus a
+// bounded margin when a stage ignores its context (a Watermill Publisher's
+// Publish takes none; such a run used to never return). The error names
+// the stage, and nothing of the stuck batches is committed, under every
+// strategy.
 func TestIntegrationStopIsBoundedByDrainTimeout(t *testing.T) {
 	env := kafkatest.Start(t)
-	in, group := kafkatest.Name("in"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 3)
-	msgs, _ := events(300)
-	env.Produce(t, in, msgs)
-	reg := plugin.Default().Clone()
-	sink := &stuckSink{wrote: make(chan struct{}, 1)}
-	if err := reg.Register(&plugin.Spec{Name: "test.stuck", Plugin: "test", Sink: plugin.NewFactory(
-		func() *struct{} { return &struct{}{} },
-		func(context.Context, *struct{}, plugin.Env) (plugin.Sink, error) { return sink, nil })}); err != nil {
-		t.Fatal(err)
-	}
-	text := fmt.Sprintf(`
-[[stages]]
-id = "consume"
-function = "kafka"
-[stages.config]
-brokers = %q
-topic = %q
-group_id = %q
-max_messages = 0
-drain_timeout_ms = 2000
-[[stages]]
-id = "stuck"
-function = "test.stuck"
-inputs = ["consume"]
-`, env.BrokerList(), in, group)
-	p, err := config.Parse("stuck.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- flow.Run(ctx, p, flow.WithRegistry(reg)) }()
-	select {
-	case <-sink.wrote:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no batch reached the sink")
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		took := time.Since(start)
-		if took > 3*time.Second {
-			t.Errorf("stopping took %s with drain_timeout_ms = 2000", took)
-		}
-		if err == nil {
-			t.Error("a stop that abandoned stuck batches returned no error")
-		}
-		t.Logf("stopped in %s: %v", took, err)
-	case <-time.After(70 * time.Second):
-		t.Fatal("the run did not stop within 70 s of being cancelled")
-	}
-	if c := env.Committed(t, group, in); len(c) > 0 {
-		for p, off := range c {
-			if off > 0 {
-				t.Errorf("partition %d committed at %d though no write finished", p, off)
+	for _, tc := range []struct {
+		name, strategy string
+		deaf, file     bool
+	}{
+		{"honours-context/stop", "stop", false, false},
+		{"ignores-context/stop", "stop", true, false},
+		{"ignores-context/continue", "continue", true, false},
+		{"honours-context/continue", "continue", false, false},
+		{"json.read/ignores-context/continue", "continue", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, group := kafkatest.Name("in"), kafkatest.Name("g")
+			env.CreateTopic(t, in, 3)
+			msgs, _ := events(300)
+			env.Produce(t, in, msgs)
+			pub := newBlockingPublisher(0)
+			pub.ignore = tc.deaf
+			t.Cleanup(func() { close(pub.release) })
+			text := strings.Replace(cutOffPipeline(env, in, group,
+				fmt.Sprintf("[error_handling]\nstrategy = %q\n", tc.strategy)), "drain_timeout_ms = 1000", "drain_timeout_ms = 2000", 1)
+			var opts []flow.Option
+			if tc.file {
+				path := filepath.Join(t.TempDir(), "in.jsonl")
+				var b strings.Builder
+				for i := range 300 {
+					fmt.Fprintf(&b, "{\"_kafka_partition\":0,\"_kafka_offset\":%d}\n", i)
+				}
+				if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				text = fmt.Sprintf("[[stages]]\nid = \"consume\"\nfunction = \"json.read\"\n[stages.config]\npath = %q\n"+
+					"[[stages]]\nid = \"out\"\nfunction = \"test.blocking\"\ninputs = [\"consume\"]\n[error_handling]\nstrategy = %q\n", path, tc.strategy)
+				opts = append(opts, flow.WithDrainTimeout(2*time.Second))
 			}
-		}
+			p, err := config.Parse("stuck.toml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- flow.Run(ctx, p, append(opts, flow.WithRegistry(registerBlocking(t, pub)))...) }()
+			select {
+			case <-pub.blocked:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no batch reached the sink")
+			}
+			start := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				took := time.Since(start)
+				// drain_timeout_ms plus the stop's margin (1 s) and the
+				// last waits' floor; a little slack for a loaded machine.
+				if took > 3600*time.Millisecond {
+					t.Errorf("stopping took %s with drain_timeout_ms = 2000", took)
+				}
+				if err == nil || !strings.Contains(err.Error(), `stage "out"`) {
+					t.Errorf("a stop that cut a stuck write off returned %v, not an error naming the stage", err)
+				}
+				t.Logf("stopped in %s: %v", took, err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("the run did not stop within 30 s of being cancelled")
+			}
+			for part, off := range env.Committed(t, group, in) {
+				if off > 0 {
+					t.Errorf("partition %d committed at %d though no write finished", part, off)
+				}
+			}
+		})
 	}
 }
 
@@ -302,8 +296,12 @@ inputs = ["consume"]
 		done <- err
 	}()
 	// wait until the source is blocked: nothing new arrives for a while
+	// (a source that never stops reading fails here instead of hanging).
 	last, still := int64(-1), 0
-	for still < 10 {
+	for deadline := time.Now().Add(60 * time.Second); still < 10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the source never blocked: the sink holds %d records after 60 s, still growing", sink.received.Load())
+		}
 		time.Sleep(100 * time.Millisecond)
 		if n := sink.received.Load(); n == last && n > 0 {
 			still++
@@ -448,6 +446,11 @@ inputs = ["consume"]
 	err = <-done
 	committed, ends := env.Committed(t, group, in), env.EndOffsets(t, in)
 	t.Logf("run: %v; committed %v of %v", err, committed, ends)
+	// Both cases below must be seen: a partition that came back and one
+	// that stayed with the other member.
+	if len(theirs) == 0 || len(theirs) >= len(ends) {
+		t.Fatalf("the second member holds %v of %d partitions: the test needs one partition on each side", theirs, len(ends))
+	}
 	for part, end := range ends {
 		mine := !slices.Contains(theirs, part)
 		switch {
@@ -491,3 +494,7 @@ func TestIntegrationBoundedRunWithoutPartitionsSaysWhy(t *testing.T) {
 	}
 	t.Logf("gave up after %s: %v", took, err)
 }
+
+type pendingFunc func(context.Context) error
+
+func (f pendingFunc) Wait(ctx context.Context) error { return f(ctx) }

@@ -39,3 +39,39 @@ func TestFilterConformance(t *testing.T) {
 		Input: in,
 	})
 }
+
+// The other operators keep the contract too, over records they change,
+// leave alone, and fail.
+func TestOperatorsConformance(t *testing.T) {
+	var in [][]byte
+	for i := range 120 {
+		switch i % 4 {
+		case 0:
+			in = append(in, fmt.Appendf(nil, `{"seq":%d,"n":%d,"p":"{\"a\":%d}","_kafka_key":"k","o":{"x":1}}`, i, i, i))
+		case 1:
+			in = append(in, fmt.Appendf(nil, `{"seq":%d}`, i))
+		case 2:
+			in = append(in, fmt.Appendf(nil, `{"seq":%d,"n":"text","p":"not json"}`, i))
+		default:
+			in = append(in, fmt.Appendf(nil, `[%d]`, i))
+		}
+	}
+	for _, c := range []struct {
+		function string
+		lines    []string
+	}{
+		{"filter.expr", []string{`condition = "n > 40 || n == 'text'"`}},
+		{"fields.drop", []string{`fields = ["_kafka_*", "o.x"]`}},
+		{"fields.select", []string{`fields = ["seq", "o.x"]`}},
+		{"fields.rename", []string{`rename = { n = "m", "o.x" = "x" }`}},
+		{"fields.set", []string{`set = { d = "n * 2", s = "'x'" }`}},
+		{"json.extract", []string{`field = "p"`}},
+	} {
+		t.Run(c.function, func(t *testing.T) {
+			plugintest.TestOperator(t, plugintest.OperatorCase{
+				New:   func(t testing.TB) plugin.Operator { return mustOp(t, c.function, c.lines...) },
+				Input: in,
+			})
+		})
+	}
+}

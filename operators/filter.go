@@ -1,19 +1,17 @@
 package operators
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"math"
-	"strconv"
+	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/compare"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -22,8 +20,8 @@ import (
 // FilterConfig is the config of "filter.apply".
 type FilterConfig struct {
 	Column   string `key:"column" required:"true" doc:"field to test; a.b reads a nested field"`
-	Operator string `key:"operator" required:"true" enum:"==,=,!=,<>,>,>=,<,<=,contains,in" doc:"comparison: == = != <> > >= < <= contains in"`
-	Value    any    `key:"value" required:"true" doc:"value to compare with: a string, number or boolean (\"100\" compares as a number with a numeric field); an array for in"`
+	Operator string `key:"operator" required:"true" enum:"==,=,!=,<>,>,>=,<,<=,contains,not contains,in,not in,matches,exists,not exists" doc:"comparison: == = != <> > >= < <= contains, not contains, in, not in, matches (RE2), exists, not exists"`
+	Value    any    `key:"value" doc:"value to compare with: a string, number or boolean (\"100\" compares as a number with a numeric field); an array for in and not in; an RE2 pattern for matches; none for exists and not exists (required otherwise)"`
 }
 
 // DefaultFilterConfig returns the (empty) defaults.
@@ -38,18 +36,30 @@ func (c *FilterConfig) Validate() error {
 	if _, ok := filterOps[c.Operator]; !ok {
 		errs = append(errs, config.Invalid("operator", "unknown operator %q", c.Operator))
 	}
+	op := filterOps[c.Operator]
 	list, isList := c.Value.([]any)
 	switch {
-	case c.Operator == "in" && !isList:
-		errs = append(errs, config.Invalid("value", "operator in wants an array, such as [\"a\", \"b\"]"))
-	case c.Operator != "in" && isList:
-		errs = append(errs, config.Invalid("value", "an array is only allowed with operator in"))
+	case op.noValue() && c.Value != nil:
+		errs = append(errs, config.Invalid("value", "operator %s takes no value", c.Operator))
+	case op.noValue():
+	case c.Value == nil:
+		errs = append(errs, config.Invalid("value", "missing: operator %s needs a value to compare with (a string, number or boolean; an array for in and not in)", c.Operator))
+	case op.list() && !isList:
+		errs = append(errs, config.Invalid("value", "operator %s wants an array, such as [\"a\", \"b\"]", c.Operator))
+	case !op.list() && isList:
+		errs = append(errs, config.Invalid("value", "an array is only allowed with operators in and not in"))
+	case op == opMatches:
+		if s, ok := c.Value.(string); !ok {
+			errs = append(errs, config.Invalid("value", "operator matches wants a regular expression in a string, such as \"^X\""))
+		} else if _, err := regexp.Compile(s); err != nil {
+			errs = append(errs, config.Invalid("value", "bad regular expression (RE2 syntax): %v", err))
+		}
 	case isMap(c.Value):
 		errs = append(errs, config.Invalid("value", "want a string, number or boolean, not a table"))
 	case isNaN(c.Value):
 		errs = append(errs, config.Invalid("value", "nan compares with nothing; want a number"))
 	case isList && len(list) == 0:
-		errs = append(errs, config.Invalid("value", "operator in wants at least one value; an empty list matches nothing"))
+		errs = append(errs, config.Invalid("value", "operator %s wants at least one value; an empty list matches nothing", c.Operator))
 	case isBool(c.Value) && filterOps[c.Operator].ordering():
 		errs = append(errs, config.Invalid("value", "operator %s orders numbers and text, not booleans; use == or !=", c.Operator))
 	}
@@ -92,16 +102,12 @@ type Filter struct {
 	column string
 	op     filterOp
 	want   []operand // one, or the elements of an in list
+	re     *regexp.Regexp
 
 	operator string // as configured, for reports
 	value    any
 
-	// counts are added once per batch, under mu, so that a report reads
-	// them as of a batch boundary (independent atomics could pair one
-	// batch's seen with another's missing and warn wrongly).
-	mu       sync.Mutex
-	counts   FilterStats
-	reported FilterStats // the counts at the last periodic Report; only Report uses it
+	counts matchCounts
 }
 
 // filterOp is an operator, aliases resolved.
@@ -116,39 +122,27 @@ const (
 	opLe
 	opContains
 	opIn
+	opNotContains
+	opNotIn
+	opMatches
+	opExists
+	opNotExists
 )
 
 var filterOps = map[string]filterOp{"==": opEq, "=": opEq, "!=": opNe, "<>": opNe, ">": opGt, ">=": opGe,
-	"<": opLt, "<=": opLe, "contains": opContains, "in": opIn}
+	"<": opLt, "<=": opLe, "contains": opContains, "in": opIn, "not contains": opNotContains, "not in": opNotIn,
+	"matches": opMatches, "exists": opExists, "not exists": opNotExists}
 
 func (o filterOp) ordering() bool { return o >= opGt && o <= opLe }
 
-// operand is a constant prepared for comparison.
-type operand struct {
-	text  string
-	num   float64
-	isNum bool // a number, or a string holding one
-	isStr bool // written as a string (so "100" is both text and number)
-	b     bool
-	isB   bool // a boolean, or the string "true" or "false"
-}
+func (o filterOp) list() bool { return o == opIn || o == opNotIn }
 
-func newOperand(v any) operand {
-	switch x := v.(type) {
-	case string:
-		o := operand{text: x, isStr: true}
-		o.num, o.isNum = parseNum(x)
-		o.b, o.isB = parseBool(x)
-		return o
-	case int64:
-		return operand{text: strconv.FormatInt(x, 10), num: float64(x), isNum: true}
-	case float64:
-		return operand{text: strconv.FormatFloat(x, 'g', -1, 64), num: x, isNum: true}
-	case bool:
-		return operand{text: strconv.FormatBool(x), b: x, isB: true}
-	}
-	return operand{text: fmt.Sprint(v)}
-}
+func (o filterOp) noValue() bool { return o == opExists || o == opNotExists }
+
+// operand is a constant prepared for comparison.
+type operand = compare.Operand
+
+func newOperand(v any) operand { return compare.NewOperand(v) }
 
 // NewFilter prepares a filter from a validated config.
 func NewFilter(c *FilterConfig) (*Filter, error) {
@@ -157,6 +151,9 @@ func NewFilter(c *FilterConfig) (*Filter, error) {
 	}
 	f := &Filter{path: record.CompilePath(c.Column), column: c.Column, op: filterOps[c.Operator],
 		operator: c.Operator, value: c.Value}
+	if f.op == opMatches {
+		f.re = regexp.MustCompile(c.Value.(string)) // Validate compiled it
+	}
 	if list, ok := c.Value.([]any); ok {
 		for _, v := range list {
 			f.want = append(f.want, newOperand(v))
@@ -207,9 +204,7 @@ func (f *Filter) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Rec
 			mismatch++
 		}
 	}
-	f.mu.Lock()
-	f.counts = f.counts.plus(FilterStats{Seen: int64(len(in)), Passed: int64(len(out) - kept), Missing: missing, TypeMismatch: mismatch})
-	f.mu.Unlock()
+	f.counts.add(FilterStats{Seen: int64(len(in)), Passed: int64(len(out) - kept), Missing: missing, TypeMismatch: mismatch})
 	return out
 }
 
@@ -218,20 +213,43 @@ func (f *Filter) Match(value []byte) bool { return f.match(value)&pass != 0 }
 
 func (f *Filter) match(value []byte) verdict {
 	field := f.path.Get(value)
-	if !field.Exists() {
+	switch {
+	case f.op == opExists:
+		return verdictOf(field.Exists(), true)
+	case f.op == opNotExists:
+		return verdictOf(!field.Exists(), true)
+	case !field.Exists():
 		return missingColumn
 	}
 	w := &f.want[0]
 	switch f.op {
+	case opNotIn:
+		compared := false
+		for i := range f.want {
+			eq, ok := compare.Equal(field, &f.want[i])
+			if eq {
+				return 0
+			}
+			compared = compared || ok
+		}
+		return verdictOf(true, compared)
+	case opNotContains:
+		found, ok := compare.Contains(field, w)
+		return verdictOf(!found, ok)
+	case opMatches:
+		if field.Type != gjson.String {
+			return typeMismatch
+		}
+		return verdictOf(f.re.MatchString(field.Str), true)
 	case opEq:
-		return verdictOf(equal(field, w))
+		return verdictOf(compare.Equal(field, w))
 	case opNe:
-		eq, ok := equal(field, w)
+		eq, ok := compare.Equal(field, w)
 		return verdictOf(!eq, ok)
 	case opIn:
 		compared := false
 		for i := range f.want {
-			eq, ok := equal(field, &f.want[i])
+			eq, ok := compare.Equal(field, &f.want[i])
 			if eq {
 				return pass
 			}
@@ -239,9 +257,9 @@ func (f *Filter) match(value []byte) verdict {
 		}
 		return verdictOf(false, compared)
 	case opContains:
-		return verdictOf(contains(field, w))
+		return verdictOf(compare.Contains(field, w))
 	}
-	c, ok := order(field, w)
+	c, ok := compare.Order(field, w)
 	if !ok {
 		return typeMismatch
 	}
@@ -256,135 +274,17 @@ func (f *Filter) match(value []byte) verdict {
 	return verdictOf(c <= 0, true)
 }
 
-// fieldNum reads a field as a number: a JSON number, or a string holding one.
-func fieldNum(r gjson.Result) (float64, bool) {
-	switch r.Type {
-	case gjson.Number:
-		return r.Num, true
-	case gjson.String:
-		return parseNum(r.Str)
-	}
-	return 0, false
-}
-
-// parseNum reads a string holding a number (spaces around it allowed; out
-// of range gives ±Inf). "NaN" is not a number here: it would compare
-// neither smaller, larger nor equal, and pass >= and <= by default.
-func parseNum(s string) (float64, bool) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
-			return 0, false
-		}
-	}
-	return f, !math.IsNaN(f)
-}
-
-// parseBool reads the strings "true" and "false", and no other spelling.
-func parseBool(s string) (b, ok bool) {
-	return s == "true", s == "true" || s == "false"
-}
-
-// equal compares a present field with w by the == table; ok is false on a
-// type mismatch, and then eq is false too.
-func equal(r gjson.Result, w *operand) (eq, ok bool) {
-	switch r.Type {
-	case gjson.Number:
-		return w.isNum && r.Num == w.num, w.isNum
-	case gjson.String:
-		switch {
-		case w.isStr:
-			return r.Str == w.text, true
-		case w.isNum:
-			n, ok := parseNum(r.Str)
-			return ok && n == w.num, ok
-		}
-		b, ok := parseBool(r.Str) // w is a boolean
-		return ok && b == w.b, ok
-	case gjson.True, gjson.False:
-		return w.isB && (r.Type == gjson.True) == w.b, w.isB
-	case gjson.Null:
-		ok := w.isStr && w.text == "null"
-		return ok, ok
-	}
-	return false, false // an array or object
-}
-
-// order compares a present field with w by the > >= < <= table: as numbers
-// when w is one (a numeric string counts), as text when w is other text.
-// ok is false on a type mismatch. (A boolean w is refused by Validate.)
-func order(r gjson.Result, w *operand) (c int, ok bool) {
-	if w.isNum {
-		n, ok := fieldNum(r)
-		return cmp.Compare(n, w.num), ok
-	}
-	if r.Type != gjson.String {
-		return 0, false
-	}
-	return strings.Compare(r.Str, w.text), true
-}
-
-// contains looks for w's text in a string field, or for an element == w in
-// an array field; ok is false for a field of any other type.
-func contains(r gjson.Result, w *operand) (found, ok bool) {
-	switch {
-	case r.Type == gjson.String:
-		return strings.Contains(r.Str, w.text), true
-	case r.IsArray():
-		r.ForEach(func(_, el gjson.Result) bool {
-			found, _ = equal(el, w)
-			return !found
-		})
-		return found, true
-	}
-	return false, false
-}
-
-// FilterStats are a filter stage's counts since it was built. Every record
-// Apply saw is in Seen; one that lacked the column is in Missing, one whose
-// comparison was a type mismatch in TypeMismatch (it may still pass: !=).
-type FilterStats struct {
-	Seen, Passed, Missing, TypeMismatch int64
-}
-
 // Stats returns the counts of the batches Apply has finished; it is safe
 // to call while Apply runs.
-func (f *Filter) Stats() FilterStats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.counts
-}
-
-func (s FilterStats) plus(o FilterStats) FilterStats {
-	return FilterStats{Seen: s.Seen + o.Seen, Passed: s.Passed + o.Passed, Missing: s.Missing + o.Missing, TypeMismatch: s.TypeMismatch + o.TypeMismatch}
-}
-
-func (s FilterStats) minus(o FilterStats) FilterStats {
-	return s.plus(FilterStats{Seen: -o.Seen, Passed: -o.Passed, Missing: -o.Missing, TypeMismatch: -o.TypeMismatch})
-}
+func (f *Filter) Stats() FilterStats { return f.counts.Stats() }
 
 // Report implements plugin.Reporter. While running it warns when, since the
 // last report, the filter saw records but none had its column, or every
 // comparison was a type mismatch; at the end it logs the run's counts and
 // warns on the same conditions over the whole run.
 func (f *Filter) Report(log *zap.Logger, final bool) {
-	now := f.Stats()
-	window := now.minus(f.reported)
-	f.reported = now
-	if final {
-		window = now
-		log.Info("filter counts", zap.String("column", f.column), zap.Int64("seen", now.Seen), zap.Int64("passed", now.Passed),
-			zap.Int64("missing", now.Missing), zap.Int64("type_mismatch", now.TypeMismatch))
-	}
-	switch {
-	case window.Seen == 0:
-	case window.Missing == window.Seen:
-		log.Warn("filter: no record has the column; check its name (a.b reads a nested field)",
-			zap.String("column", f.column), zap.Int64("seen", window.Seen), zap.Bool("final", final))
-	case window.TypeMismatch == window.Seen-window.Missing:
-		log.Warn("filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
-			zap.String("column", f.column), zap.String("operator", f.operator), zap.Any("value", f.value), zap.Int64("seen", window.Seen),
-			zap.Int64("missing", window.Missing), zap.Int64("type_mismatch", window.TypeMismatch), zap.Bool("final", final))
-	}
+	f.counts.report(log, final, "filter", []zap.Field{zap.String("column", f.column)},
+		"filter: no record has the column; check its name (a.b reads a nested field)",
+		"filter: every comparison was a type mismatch; see `conveyor info filter.apply`",
+		zap.String("operator", f.operator), zap.Any("value", f.value))
 }

@@ -47,6 +47,7 @@ const (
 	ruleNull      = "null"
 	ruleSubstring = "substring"
 	ruleElement   = "element"
+	ruleRegex     = "regex"
 	ruleMismatch  = "mismatch"
 	ruleMissing   = "missing"
 	ruleError     = "error"
@@ -60,8 +61,9 @@ var filterLegend = [][2]string{
 	{ruleNull, `equal only to the string "null"; any other value is a mismatch`},
 	{ruleSubstring, `passes when the field contains the value's text (15 as "15", true as "true")`},
 	{ruleElement, `passes when an element of the array == the value, by the == table`},
+	{ruleRegex, `passes when the value, an RE2 pattern, matches somewhere in the string ("^X" anchors it)`},
 	{ruleMismatch, `the types do not compare: fails (!= passes), counted as type_mismatch`},
-	{ruleMissing, `the record lacks the column: fails whatever the operator (!= too), counted as missing`},
+	{ruleMissing, `the record lacks the column: fails whatever the operator (!= too, exists aside), counted as missing`},
 	{ruleError, `the config is rejected`},
 }
 
@@ -84,7 +86,7 @@ var filterTable = []filterRules{
 		{ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
 		{ruleMissing, ruleMissing, ruleMissing, ruleMissing, ruleError},
 	}},
-	{[]string{"==", "!=", "in"}, [][]string{
+	{[]string{"==", "!=", "in", "not in"}, [][]string{
 		{ruleNumber, ruleNumber, ruleMismatch, ruleMismatch, ruleMismatch},
 		{ruleNumber, ruleText, ruleText, ruleText, ruleMismatch},
 		{ruleMismatch, ruleText, ruleText, ruleText, ruleBoolean},
@@ -95,7 +97,7 @@ var filterTable = []filterRules{
 		{ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch},
 		{ruleMissing, ruleMissing, ruleMissing, ruleMissing, ruleMissing},
 	}},
-	{[]string{"contains"}, [][]string{
+	{[]string{"contains", "not contains"}, [][]string{
 		{ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch},
 		{ruleSubstring, ruleSubstring, ruleSubstring, ruleSubstring, ruleSubstring},
 		{ruleSubstring, ruleSubstring, ruleSubstring, ruleSubstring, ruleSubstring},
@@ -105,6 +107,17 @@ var filterTable = []filterRules{
 		{ruleElement, ruleElement, ruleElement, ruleElement, ruleElement},
 		{ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch, ruleMismatch},
 		{ruleMissing, ruleMissing, ruleMissing, ruleMissing, ruleMissing},
+	}},
+	{[]string{"matches"}, [][]string{
+		{ruleError, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
+		{ruleError, ruleRegex, ruleRegex, ruleRegex, ruleError},
+		{ruleError, ruleRegex, ruleRegex, ruleRegex, ruleError},
+		{ruleError, ruleRegex, ruleRegex, ruleRegex, ruleError},
+		{ruleError, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
+		{ruleError, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
+		{ruleError, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
+		{ruleError, ruleMismatch, ruleMismatch, ruleMismatch, ruleError},
+		{ruleError, ruleMissing, ruleMissing, ruleMissing, ruleError},
 	}},
 }
 
@@ -127,7 +140,10 @@ func filterHelp() string {
 	}
 	writeColumns(&b, legend)
 	b.WriteString("\n  != passes exactly when == fails, except on a missing column. in passes when the field ==\n" +
-		"  any element of the list, and is a mismatch only when it mismatches every element.\n")
+		"  any element of the list, and is a mismatch only when it mismatches every element. not in and\n" +
+		"  not contains pass exactly when in and contains fail, except on a missing column. exists passes\n" +
+		"  when the record has the column (whatever its value, null too) and not exists when it lacks it;\n" +
+		"  they take no value and count nothing.\n")
 	return b.String()
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestFilterTable(t *testing.T) {
 func checkCell(t *testing.T, groups []operators.TableGroup, rule, op, fieldJSON, valueTOML string) {
 	t.Helper()
 	name := fmt.Sprintf("field %s %s value %s (rule %s)", orMissing(fieldJSON), op, valueTOML, rule)
-	if op == "in" {
+	if op == "in" || op == "not in" {
 		valueTOML = "[" + valueTOML + "]"
 	}
 	cfg, err := decodeConfig(t, configLines("c", op, valueTOML)...)
@@ -71,6 +72,13 @@ func checkCell(t *testing.T, groups []operators.TableGroup, rule, op, fieldJSON,
 		}
 		return
 	}
+	if err != nil && op == "matches" && strings.Contains(err.Error(), "bad regular expression") {
+		if pattern, uerr := strconv.Unquote(valueTOML); uerr == nil {
+			if _, rerr := regexp.Compile(pattern); rerr != nil {
+				return // a value that is no pattern is refused, as it should be
+			}
+		}
+	}
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -79,7 +87,7 @@ func checkCell(t *testing.T, groups []operators.TableGroup, rule, op, fieldJSON,
 		t.Fatalf("%s: %v", name, err)
 	}
 	value := cfg.Value
-	if op == "in" {
+	if op == "in" || op == "not in" {
 		value = value.([]any)[0]
 	}
 	rec := `{"other":1}`
@@ -249,6 +257,8 @@ func refCompare(groups []operators.TableGroup, rule string, field, value any) re
 		return refOutcome{eq: value == "null", mismatch: value != "null"}
 	case "substring":
 		return refOutcome{eq: strings.Contains(field.(string), refText(value))}
+	case "regex":
+		return refOutcome{eq: regexp.MustCompile(value.(string)).MatchString(field.(string))}
 	case "element":
 		for _, el := range field.([]any) {
 			if refCompare(groups, groups[1].Rules[refKind(el)][refKind(value)], el, value).eq {
@@ -283,7 +293,7 @@ func referenceOutcome(groups []operators.TableGroup, rule, op string, field, val
 		return ordered && o.order < 0, class
 	case "<=":
 		return ordered && o.order <= 0, class
-	case "!=", "<>":
+	case "!=", "<>", "not in", "not contains":
 		return !o.eq, class
 	}
 	return o.eq, class // == = in contains

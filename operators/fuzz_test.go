@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
-var fuzzOps = []string{">", ">=", "<", "<=", "==", "!=", "contains", "in"}
+var fuzzOps = []string{">", ">=", "<", "<=", "==", "!=", "contains", "in", "not in", "not contains", "matches"}
 
 // FuzzFilterNumeric compares filter.apply against the documented table
 // (TestFilterTable's reference, which reads the field with encoding/json)
@@ -46,11 +47,14 @@ func FuzzFilterNumeric(f *testing.F) {
 		}
 		opName := fuzzOps[int(op)%len(fuzzOps)]
 		cfgValue := value
-		if opName == "in" {
+		if opName == "in" || opName == "not in" {
 			cfgValue = []any{value}
 		}
 		flt, err := operators.NewFilter(&operators.FilterConfig{Column: "amount", Operator: opName, Value: cfgValue})
 		if err != nil {
+			if pattern, ok := value.(string); opName == "matches" && (!ok || !compiles(pattern)) {
+				return // matches takes only a valid pattern (TestFilterTable)
+			}
 			t.Fatal(err)
 		}
 		rec := []byte(`{"event":"x","amount":` + amount + `,"z":1}`)
@@ -62,18 +66,25 @@ func FuzzFilterNumeric(f *testing.F) {
 		if !ok || !json.Valid(rec) {
 			return
 		}
-		g := 1 // == != in
+		g := 1 // == != in not in
 		switch opName {
 		case ">", ">=", "<", "<=":
 			g = 0
-		case "contains":
+		case "contains", "not contains":
 			g = 2
+		case "matches":
+			g = 3
 		}
 		want, class := referenceOutcome(groups, groups[g].Rules[refKind(field)][refKind(value)], opName, field, value)
 		if st := flt.Stats(); got != want || (st.TypeMismatch == 1) != (class == "mismatch") || st.Missing != 0 {
 			t.Errorf("%s %s %#v: filter passes %v and counted %+v, reference passes %v and counts %q", rec, opName, value, got, st, want, class)
 		}
 	})
+}
+
+func compiles(pattern string) bool {
+	_, err := regexp.Compile(pattern)
+	return err == nil
 }
 
 // decodeOne decodes s as exactly one JSON value holding valid UTF-8 (what a

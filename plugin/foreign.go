@@ -334,9 +334,12 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 
 // watch settles the foreign messages of each batch, in emission order: acks
 // them when the batch is acked, nacks them and stops the source when it is
-// nacked.
+// nacked. After a nack every later batch's messages are nacked too, even
+// when their batch was acked: a Subscriber whose acks are cumulative (an
+// offset, a cursor) would otherwise record progress past the failure.
 func (s *foreignSource) watch(done chan<- struct{}) {
 	defer close(done)
+	failed := false
 	for f := range s.window {
 		if f.unsent {
 			for _, m := range f.foreign {
@@ -347,9 +350,14 @@ func (s *foreignSource) watch(done chan<- struct{}) {
 		select {
 		case <-f.msg.Acked():
 			for _, m := range f.foreign {
-				m.Ack()
+				if failed {
+					m.Nack()
+				} else {
+					m.Ack()
+				}
 			}
 		case <-f.msg.Nacked():
+			failed = true
 			for _, m := range f.foreign {
 				m.Nack()
 			}

@@ -168,6 +168,27 @@ func TestSubscriberSourceSettlesForeignMessagesWithTheirBatch(t *testing.T) {
 	}
 }
 
+// After a batch is nacked, the foreign messages of a later batch are
+// nacked even when that batch is acked: a Subscriber with cumulative acks
+// would record progress past the failure.
+func TestSubscriberSourceNacksEverythingAfterANack(t *testing.T) {
+	sub := newChanSubscriber(10)
+	src := buildForeignSource(t, ForeignSubscriber{Subscriber: sub, Topic: "t"})
+	defer src.Close()
+	out, err := src.Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sub.send(`{"id":1}`)
+	msg1, _ := receive(t, out)
+	second := sub.send(`{"id":2}`)
+	msg2, _ := receive(t, out)
+	msg1.Nack()
+	msg2.Ack()
+	waitSettled(t, "nacked", first...)
+	waitSettled(t, "nacked", second...)
+}
+
 // A Limit stops the source after that many records: the rest stay
 // unacked, for the next run.
 func TestSubscriberSourceLimit(t *testing.T) {

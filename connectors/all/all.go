@@ -6,7 +6,11 @@
 //   - "json.read", "json.write": JSON array and JSON Lines files (connectors/jsonfile)
 //   - "stdout.write": records as JSON Lines on standard output (connectors/stdout)
 //   - "sql.outbox", "sql.write": PostgreSQL through watermill-sql (connectors/sql)
-//   - "filter.apply": keep the records a condition holds for (operators)
+//   - "filter.apply", "filter.expr": keep the records a comparison or an
+//     expression holds for (operators)
+//   - "fields.select", "fields.drop", "fields.rename", "fields.set": shape a
+//     record's fields (operators)
+//   - "json.extract": parse a field holding a JSON document (operators)
 //
 // Package flow imports it, so a program that runs pipelines through flow
 // has them all; a program that builds its own registry imports it for its

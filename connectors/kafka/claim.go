@@ -195,7 +195,9 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 // so one commit covers every batch acked while the previous commit was in
 // flight (instead of each batch waiting for a commit of its own, which,
 // behind the fetch long polls sharing the coordinator's connection, made
-// the end of a bounded run take seconds).
+// the end of a bounded run take seconds). A nack of a batch the claim gave
+// up is not a failure: the runtime nacks what it cut off, and the batch is
+// read again by the partition's next owner.
 func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.Batch, partition int32) {
 	select {
 	case <-msg.Acked():
@@ -204,6 +206,9 @@ func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.
 		}
 	case <-msg.Nacked():
 		b.Nack()
+		if ctx.Err() != nil {
+			return // given up (the runtime nacks a batch it cut off): read again by the next owner, not a failure
+		}
 		s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
 			s.env.Stage.ID, s.cfg.Topic, partition, b.Last()))
 	case <-ctx.Done(): // given up: the claim abandons the window

@@ -29,6 +29,7 @@ type sinkStage struct {
 	st   *config.Stage
 	sink plugin.Sink
 	obs  *telemetry.Stage
+	busy *busy // nil for the dead-letter queue
 }
 
 // write is what one sink gets from one batch.
@@ -69,6 +70,7 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 	}
 	pending := make([]plugin.Pending, len(writes))
 	for i, w := range writes {
+		defer w.sink.busy.enter()()
 		pending[i] = send(ctx, w.sink, w.msg, w.batch.Records)
 	}
 	t.end()
@@ -106,7 +108,8 @@ func send(ctx context.Context, s *sinkStage, msg *message.Message, recs []plugin
 
 // settle deals with the outcome of one sink write: retries what failed with
 // a transient error when the policy says so, then skips, dead-letters or
-// stops. A write that failed as a whole (not a *plugin.WriteError: the sink
+// stops. A write cut off (see cutOff) is none of these: the batch fails
+// without a record being counted, and is read again. A write that failed as a whole (not a *plugin.WriteError: the sink
 // panicked, say) stops the run: there is no telling which records it wrote.
 func (r *run) settle(ctx context.Context, w write, err error) error {
 	recs := w.batch.Records
@@ -117,6 +120,9 @@ func (r *run) settle(ctx context.Context, w write, err error) error {
 			r.counts.out.Add(int64(len(recs)))
 			w.sink.obs.Written(len(recs))
 			return nil
+		}
+		if cerr := cutOff(ctx, err); cerr != nil {
+			return fmt.Errorf("stage %q: write: %w", st.ID, cerr)
 		}
 		var we *plugin.WriteError
 		if !errors.As(err, &we) {

@@ -26,7 +26,7 @@ const metaSink = "conveyor_sink"
 // the dispatcher returned, that is once every sink made its records durable.
 // Turns, batch metrics and failures are outermost's.
 func (r *run) handler(n *node) message.HandlerFunc {
-	h := r.below(n.children)
+	h := r.below(n.children, !forks(n))
 	return func(msg *message.Message) ([]*message.Message, error) {
 		// Retries end when the run gives up draining, or when the source
 		// gives the batch up (its partition moved on). The dispatcher does
@@ -49,8 +49,13 @@ func (r *run) handler(n *node) message.HandlerFunc {
 // its partition back.
 func (r *run) outermost(n *node) message.HandlerMiddleware {
 	src := r.obs.Stage(n.st.ID)
+	forked := forks(n)
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) (out []*message.Message, err error) {
+			var tally *batchTally
+			if forked { // the run's filtered total is counted here (see totals.go)
+				tally = withTally(msg)
+			}
 			ctx := msg.Context()
 			t := r.seq.of(msg)
 			if t.s != nil {
@@ -60,6 +65,9 @@ func (r *run) outermost(n *node) message.HandlerMiddleware {
 			defer func() {
 				if perr := recovered(recover()); perr != nil {
 					out, err = nil, perr
+				}
+				if tally != nil && err == nil {
+					r.counts.filtered.Add(unreached(msg, out, tally))
 				}
 				switch {
 				case err != nil:
@@ -77,14 +85,16 @@ func (r *run) outermost(n *node) message.HandlerMiddleware {
 }
 
 // below is the handler of a stage's children: each child's handler on the
-// same message, their produced messages together.
-func (r *run) below(children []*node) message.HandlerFunc {
+// same message, their produced messages together. countFiltered says
+// whether the operators add their drops to the run's filtered total (not
+// below a fork, see totals.go).
+func (r *run) below(children []*node, countFiltered bool) message.HandlerFunc {
 	hs := make([]message.HandlerFunc, len(children))
 	for i, c := range children {
 		if c.role == plugin.RoleSink {
 			hs[i] = toSink(c.st.ID, r.obs.Stage(c.st.ID))
 		} else {
-			hs[i] = r.operatorMiddleware(c)(r.below(c.children))
+			hs[i] = r.operatorMiddleware(c, countFiltered)(r.below(c.children, countFiltered))
 		}
 	}
 	if len(hs) == 1 {
@@ -137,8 +147,8 @@ func (r *run) failed(ctx context.Context, err error) error {
 
 // operatorMiddleware is n's operator as a handler middleware, with the
 // error policy deciding what becomes of the records it fails.
-func (r *run) operatorMiddleware(n *node) message.HandlerMiddleware {
-	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID)}
+func (r *run) operatorMiddleware(n *node, countFiltered bool) message.HandlerMiddleware {
+	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID), busy: r.busyStage(n.st.ID), countFiltered: countFiltered}
 	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
 		return r.policy.operatorFailed(ctx, op, b, failed)
 	})
@@ -147,10 +157,13 @@ func (r *run) operatorMiddleware(n *node) message.HandlerMiddleware {
 // stageOperator is an operator of the pipeline: it counts what it filters
 // out, and isolates the records it panics on.
 type stageOperator struct {
-	r   *run
-	st  *config.Stage
-	op  plugin.Operator
-	obs *telemetry.Stage
+	r    *run
+	st   *config.Stage
+	op   plugin.Operator
+	obs  *telemetry.Stage
+	busy *busy
+	// countFiltered: the stage's drops go to the run's filtered total.
+	countFiltered bool
 }
 
 type indexedFailure struct {
@@ -162,6 +175,7 @@ type indexedFailure struct {
 // which record did it, so each record is applied again alone: only those
 // that panic alone fail (permanently), and the good ones around them go on.
 func (s *stageOperator) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
+	defer s.busy.enter()()
 	start := len(out)
 	var failed []indexedFailure
 	res, err := safeApply(s.op, in, out, func(i int, err error) { failed = append(failed, indexedFailure{i, err}) })
@@ -186,7 +200,7 @@ func (s *stageOperator) Apply(in, out []plugin.Record, fail func(int, error)) []
 		fail(f.i, f.err)
 	}
 	dropped := len(in) - (len(res) - start) - len(failed)
-	if dropped > 0 {
+	if dropped > 0 && s.countFiltered {
 		s.r.counts.filtered.Add(int64(dropped))
 	}
 	s.obs.Operated(len(in), len(res)-start, dropped)

@@ -34,6 +34,24 @@ type policy struct {
 	log      *zap.Logger
 }
 
+// cutOff returns err marked as a cut-off (see [plugin.ErrCutOff]) when
+// it is one, or when ctx, the context of a batch's handling, ended: the
+// run gave up draining, or the source gave the batch up (its partition
+// moved on). Any outcome of a call whose context ended is taken as a
+// cut-off, whatever its error says (context.Canceled per record, a
+// Publisher's own wording), since the call may have been stopped at any
+// point. It returns nil when neither holds. A cut-off is never handed to
+// the error policy and never lets the batch be acked.
+func cutOff(ctx context.Context, err error) error {
+	if plugin.IsCutOff(err) {
+		return err
+	}
+	if ctx.Err() == nil {
+		return nil
+	}
+	return plugin.CutOff(cmp.Or(err, context.Cause(ctx)))
+}
+
 // retryAgain waits before attempt number n (from 1) and reports whether to
 // make it.
 func (p *policy) retryAgain(ctx context.Context, n int) bool {
@@ -96,6 +114,7 @@ func (p *policy) operatorFailed(ctx context.Context, s *stageOperator, b plugin.
 	if len(lost) == 0 {
 		return recovered, nil
 	}
+	tallyGivenUp(ctx, lost)
 	return recovered, p.giveUp(ctx, s.st, b, lost)
 }
 
@@ -118,7 +137,13 @@ func (p *policy) retryOperator(ctx context.Context, s *stageOperator, f failure)
 // stop is the strategy's choice, and retry's fallback when there is no
 // dead-letter queue. Each record given up on counts as failed, whichever
 // of the three happens to it.
+//
+// Records whose wait for a retry, or whose dead-letter write, the end of
+// ctx cut short are not given up on: they are cut off (see cutOff).
 func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, lost []failure) error {
+	if err := cutOff(ctx, nil); err != nil {
+		return fmt.Errorf("stage %q: %w", st.ID, err)
+	}
 	first := lost[0]
 	where := batchPlace(b, first.rec)
 	p.counts.failed.Add(int64(len(lost)))
@@ -135,6 +160,9 @@ func (p *policy) giveUp(ctx context.Context, st *config.Stage, b plugin.Batch, l
 		entries[i] = plugin.Record{Value: deadLetter(st.ID, b, f, p.dlqLimit), Offset: f.rec.Offset}
 	}
 	if err := send(ctx, p.dlq, plugin.Batch{Records: entries}.Message(dlqTable), entries).Wait(ctx); err != nil {
+		if cerr := cutOff(ctx, err); cerr != nil {
+			return fmt.Errorf("stage %q: dead-letter write: %w", st.ID, cerr)
+		}
 		return fmt.Errorf("dead-letter queue: cannot write %d record(s) from stage %q: %w", len(lost), st.ID, err)
 	}
 	p.counts.deadLettered.Add(int64(len(lost)))

@@ -65,6 +65,7 @@ type run struct {
 	obs    *telemetry.Run
 
 	sources map[*node]plugin.Source
+	closers map[*node]*closing // each source's Close, called once
 	ops     map[*node]plugin.Operator
 	sinks   map[*node]*sinkStage
 	seq     *sequencer
@@ -72,6 +73,11 @@ type run struct {
 	fatalOnce sync.Once
 	fatalErr  error
 	fatalCh   chan struct{}
+
+	stuckStop bool // a stop gave up waiting for a stage that ignores its context
+
+	busyMu sync.Mutex
+	busy   map[string]*busy // per operator and sink stage; see busyStage
 }
 
 // Run compiles p, runs it until its sources finish or ctx is cancelled, and
@@ -89,7 +95,7 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 		return Summary{}, err
 	}
 	r := &run{plan: plan, id: config.NewRunID(time.Now()), opts: opts, log: opts.Logger, fatalCh: make(chan struct{}),
-		sources: map[*node]plugin.Source{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]*sinkStage{}, seq: newSequencer()}
+		sources: map[*node]plugin.Source{}, closers: map[*node]*closing{}, ops: map[*node]plugin.Operator{}, sinks: map[*node]*sinkStage{}, seq: newSequencer()}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
 	mb := p.Global.MaxInflightMB
@@ -148,7 +154,7 @@ func (r *run) build(ctx context.Context) error {
 			if err != nil {
 				return buildErr(n, err)
 			}
-			r.sinks[n] = &sinkStage{st: n.st, sink: s, obs: r.obs.Stage(n.st.ID)}
+			r.sinks[n] = &sinkStage{st: n.st, sink: s, obs: r.obs.Stage(n.st.ID), busy: r.busyStage(n.st.ID)}
 		}
 	}
 	dlq, err := r.buildDeadLetter(ctx)
@@ -174,6 +180,7 @@ func (r *run) build(ctx context.Context) error {
 			return buildErr(n, err)
 		}
 		r.sources[n] = src
+		r.closers[n] = &closing{s: src}
 	}
 	return nil
 }
@@ -221,7 +228,7 @@ func (r *run) execute(ctx context.Context) error {
 	runEnded := make(chan struct{})
 	defer close(runEnded)
 	for _, n := range r.plan.sources {
-		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
+		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], closer: r.closers[n], stage: n.st.ID, seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
 		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n)}, r.opts.Middleware...)...)
 	}
 	routerDone := make(chan error, 1)
@@ -248,18 +255,29 @@ func (r *run) execute(ctx context.Context) error {
 	deadline := r.wait(ctx, routerDone)
 	stopWatching()
 	stopReports()
-	err = r.finish(deadline)
-	if cerr := router.Close(); cerr != nil && err == nil {
+	// Past the deadline (plus stopMargin), nothing of the stop waits any
+	// longer for a stage that ignores its context.
+	end := deadline.Add(stopMargin)
+	if r.stuckStop {
+		var ferr error
+		if r.within(end, "the final flush and commit", func() { ferr = r.finish(deadline) }) {
+			err = ferr
+		} else {
+			err = r.fatalError()
+		}
+	} else {
+		err = r.finish(deadline)
+	}
+	var cerr error
+	if r.within(end, "the router's handlers", func() {
+		cerr = router.Close()
+		// Run logs as it returns: nothing of the run may still write to
+		// the caller's logger once Run has returned.
+		<-routerReturned
+	}) && err == nil {
 		err = cerr
 	}
-	// Run logs as it returns: nothing of the run may still write to the
-	// caller's logger once Run has returned.
-	select {
-	case <-routerReturned:
-	case <-time.After(r.opts.DrainTimeout):
-		r.log.Warn("the router did not return after Close", zap.Duration("waited", r.opts.DrainTimeout))
-	}
-	r.closeAll()
+	r.within(end, "closing the stages", r.closeAll)
 	return err
 }
 
@@ -288,7 +306,9 @@ func (r *run) commitReserve() time.Duration {
 
 // wait returns when every source is done: by itself, after ctx is cancelled
 // (drained within DrainTimeout less the commit reserve), or after a fatal
-// error. It returns the deadline of the flush and final commit.
+// error. It returns the deadline of the flush and final commit. A stop
+// that times out cuts off what is in flight (see stop.go) and waits at
+// most until that deadline for it to end.
 func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 	all := make(chan struct{})
 	go func() {
@@ -325,13 +345,24 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 	for _, s := range r.sources {
 		s.Stop()
 	}
+	drain := time.NewTimer(r.opts.DrainTimeout - r.commitReserve())
+	defer drain.Stop()
 	select {
 	case <-all:
-	case <-time.After(r.opts.DrainTimeout - r.commitReserve()):
-		r.log.Warn("drain timed out; batches still in flight are not committed and will be read again",
-			zap.Duration("drain_timeout", r.opts.DrainTimeout))
-		r.cancel()
-		<-all
+		return deadline
+	case <-drain.C:
+	}
+	err := r.drainTimedOut()
+	r.fatal(err)
+	r.log.Warn("drain timed out; batches still in flight are cut off, not committed, and will be read again", zap.Error(err))
+	r.cancel()
+	cut := time.NewTimer(time.Until(deadline) - r.commitReserve()/2)
+	defer cut.Stop()
+	select {
+	case <-all:
+	case <-cut.C:
+		r.stuckStop = true
+		r.log.Error("a stage ignores its context: the stop goes on without it, committing only what was acked", zap.Strings("busy", r.stuck()))
 	}
 	return deadline
 }
@@ -371,8 +402,8 @@ func (r *run) finish(deadline time.Time) error {
 }
 
 func (r *run) closeAll() {
-	for n, s := range r.sources {
-		if err := s.Close(); err != nil {
+	for n, c := range r.closers {
+		if err := c.close(); err != nil {
 			r.log.Warn("closing source", zap.String("stage", n.st.ID), zap.Error(err))
 		}
 	}
@@ -404,6 +435,19 @@ func (r *run) summary(elapsed time.Duration) Summary {
 		}
 	}
 	return s
+}
+
+// closing closes a source once, whoever asks first: the router, when the
+// source's handler ends, or closeAll (the Source contract says once).
+type closing struct {
+	once sync.Once
+	err  error
+	s    plugin.Source
+}
+
+func (c *closing) close() error {
+	c.once.Do(func() { c.err = c.s.Close() })
+	return c.err
 }
 
 // sourceErr is why s failed, for a source that can fail on its own.

@@ -19,7 +19,10 @@ const metaTurn = "conveyor_turn"
 // sequencer keeps each partition's output in its input order while several
 // of its batches are in flight at once. The runtime owns it, so sources need
 // not: every message a source emits gets a turn, in emission order, per
-// origin and partition (read from the batch metadata), and a batch hands its
+// source stage, origin and partition (read from the batch metadata; two
+// sources can read the same origin, as two kafka stages of different
+// groups on one topic, or sql.outbox table "orders" beside a Kafka topic
+// "orders", and must not wait for each other), and a batch hands its
 // records to the sinks only after the batch before it in its partition has
 // (or has given up). A turn travels in the message's metadata, which every
 // middleware keeps.
@@ -61,10 +64,10 @@ func newSequencer() *sequencer {
 	return &sequencer{last: map[string]chan struct{}{}, turns: map[string]*turn{}}
 }
 
-// stamp gives msg the next turn of its partition. Call it in the order the
-// source emitted the messages.
-func (s *sequencer) stamp(msg *message.Message) {
-	key := msg.Metadata.Get(plugin.MetaOrigin) + "\x00" + msg.Metadata.Get(plugin.MetaPartition)
+// stamp gives msg, emitted by source stage, the next turn of its
+// partition. Call it in the order the source emitted the messages.
+func (s *sequencer) stamp(stage string, msg *message.Message) {
+	key := stage + "\x00" + msg.Metadata.Get(plugin.MetaOrigin) + "\x00" + msg.Metadata.Get(plugin.MetaPartition)
 	id := strconv.FormatUint(s.n.Add(1), 10)
 	t := &turn{s: s, id: id, own: make(chan struct{}), ctx: msg.Context()}
 	s.mu.Lock()
@@ -133,8 +136,10 @@ func (t *turn) pass() {
 // receives them.
 type sequenced struct {
 	plugin.Source
-	seq  *sequencer
-	done <-chan struct{} // closed when the run ends
+	closer *closing
+	stage  string
+	seq    *sequencer
+	done   <-chan struct{} // closed when the run ends
 }
 
 // Subscribe stamps each message of the source's channel, in order, and
@@ -148,7 +153,7 @@ func (s sequenced) Subscribe(ctx context.Context, topic string) (<-chan *message
 	go func() {
 		defer close(out)
 		for msg := range in {
-			s.seq.stamp(msg)
+			s.seq.stamp(s.stage, msg)
 			select {
 			case out <- msg:
 			case <-s.done:
@@ -160,3 +165,6 @@ func (s sequenced) Subscribe(ctx context.Context, topic string) (<-chan *message
 	}()
 	return out, nil
 }
+
+// Close closes the source unless the runtime already did (see closing).
+func (s sequenced) Close() error { return s.closer.close() }

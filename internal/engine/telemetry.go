@@ -25,6 +25,7 @@ func (r *run) startTelemetry() error {
 	if addr := cmp.Or(r.opts.HTTPAddr, r.plan.Pipeline.Global.HTTPAddr); l == nil && addr != "" {
 		var err error
 		if l, err = net.Listen("tcp", addr); err != nil {
+			r.obs.Close() // nothing of the run stays in an embedder's registry
 			return fmt.Errorf("serving metrics on http_addr %q: %w", addr, err)
 		}
 	}

@@ -2,6 +2,7 @@ package record
 
 import (
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 )
@@ -58,4 +59,11 @@ func appendString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// AppendString appends s as a JSON string, escaped as Enrich escapes a
+// payload: like encoding/json with SetEscapeHTML(false), invalid UTF-8
+// bytes as \ufffd.
+func AppendString(dst []byte, s string) []byte {
+	return appendString(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
