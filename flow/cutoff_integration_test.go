@@ -32,13 +32,13 @@ type blockingPublisher struct {
 
 	mu       sync.Mutex
 	n        int
-	got      map[int32]map[int64]bool
+	got      map[int32]map[int64]int // times each offset was received
 	blockOne sync.Once
 	cut      int // calls that returned because their context ended
 }
 
 func newBlockingPublisher(limit int) *blockingPublisher {
-	return &blockingPublisher{limit: limit, release: make(chan struct{}), blocked: make(chan struct{}), got: map[int32]map[int64]bool{}}
+	return &blockingPublisher{limit: limit, release: make(chan struct{}), blocked: make(chan struct{}), got: map[int32]map[int64]int{}}
 }
 
 func (p *blockingPublisher) Publish(_ string, msgs ...*message.Message) error {
@@ -71,9 +71,9 @@ func (p *blockingPublisher) Publish(_ string, msgs ...*message.Message) error {
 			return err
 		}
 		if p.got[r.P] == nil {
-			p.got[r.P] = map[int64]bool{}
+			p.got[r.P] = map[int64]int{}
 		}
-		p.got[r.P][r.O] = true
+		p.got[r.P][r.O]++
 		p.n++
 	}
 	return nil
@@ -81,14 +81,14 @@ func (p *blockingPublisher) Publish(_ string, msgs ...*message.Message) error {
 
 func (p *blockingPublisher) Close() error { return nil }
 
-// received reports whether the publisher got every offset of partition
-// part below end.
+// covers counts the offsets of partition part below end the publisher
+// never received, and names the first.
 func (p *blockingPublisher) covers(part int32, end int64) (missing int64, first int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	first = -1
 	for o := range end {
-		if !p.got[part][o] {
+		if p.got[part][o] == 0 {
 			if first < 0 {
 				first = o
 			}

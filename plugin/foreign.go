@@ -14,6 +14,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/jsonscan"
+	"github.com/conveyor-etl/conveyor/internal/lifecycle"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -224,14 +225,11 @@ type foreignSource struct {
 	out    chan *message.Message
 	window chan inflight
 
-	stopOnce, closeOnce, subOnce sync.Once
-	started                      atomic.Bool
-	stopCh, done                 chan struct{}
-	closeErr, subErr             error
-	records, bytes               atomic.Int64
-
-	mu  sync.Mutex
-	err error
+	*lifecycle.State   // Stop, Done, Err
+	closeOnce, subOnce sync.Once
+	started            atomic.Bool
+	closeErr, subErr   error
+	records, bytes     atomic.Int64
 }
 
 // inflight is an emitted batch and the foreign messages it holds.
@@ -248,8 +246,7 @@ func newForeignSource(fs ForeignSubscriber) *foreignSource {
 	if fs.Window < 1 {
 		fs.Window = 16
 	}
-	return &foreignSource{fs: fs, out: make(chan *message.Message), window: make(chan inflight, fs.Window),
-		stopCh: make(chan struct{}), done: make(chan struct{})}
+	return &foreignSource{fs: fs, out: make(chan *message.Message), window: make(chan inflight, fs.Window), State: lifecycle.New()}
 }
 
 func (s *foreignSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
@@ -272,11 +269,11 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 	defer func() {
 		close(s.window)
 		<-watched
-		close(s.done)
+		s.Finish()
 	}()
 	for seq := 0; ; seq++ {
 		select { // a stop wins over a Subscriber that always has more
-		case <-s.stopCh:
+		case <-s.Stopping():
 			return
 		default:
 		}
@@ -287,7 +284,7 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 				return
 			}
 			first = m
-		case <-s.stopCh:
+		case <-s.Stopping():
 			return
 		}
 		batch := []*message.Message{first}
@@ -320,7 +317,7 @@ func (s *foreignSource) forward(in <-chan *message.Message, watched <-chan struc
 		// nothing more gives the messages back instead of blocking.
 		select {
 		case s.out <- msg:
-		case <-s.stopCh:
+		case <-s.Stopping():
 			s.window <- inflight{msg: msg, foreign: batch, unsent: true}
 			return
 		}
@@ -361,34 +358,16 @@ func (s *foreignSource) watch(done chan<- struct{}) {
 			for _, m := range f.foreign {
 				m.Nack()
 			}
-			s.fail(fmt.Errorf("%s: batch %s failed; its %d message(s) were nacked", s.fs.Topic, f.msg.UUID, len(f.foreign)))
+			s.Fail(fmt.Errorf("%s: batch %s failed; its %d message(s) were nacked", s.fs.Topic, f.msg.UUID, len(f.foreign)))
 		}
 	}
-}
-
-func (s *foreignSource) fail(err error) {
-	s.mu.Lock()
-	if s.err == nil {
-		s.err = err
-	}
-	s.mu.Unlock()
-	s.Stop()
-}
-
-func (s *foreignSource) Stop()                 { s.stopOnce.Do(func() { close(s.stopCh) }) }
-func (s *foreignSource) Done() <-chan struct{} { return s.done }
-
-func (s *foreignSource) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
 
 // Commit closes the foreign Subscriber once every batch is settled, so
 // that it records the progress of the last acked messages.
 func (s *foreignSource) Commit(context.Context) error {
 	if s.started.Load() {
-		<-s.done
+		<-s.Done()
 	}
 	return s.closeSubscriber()
 }
@@ -404,7 +383,7 @@ func (s *foreignSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.Stop()
 		if s.started.Load() {
-			<-s.done
+			<-s.Done()
 		}
 		close(s.out)
 		s.closeErr = s.closeSubscriber()

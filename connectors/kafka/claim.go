@@ -52,7 +52,19 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		part.Hold(false)
 	}()
 	defer func() { close(claimOver); <-unheld }()
-	stopped := s.read(ctx, sess, claim, part)
+	// One goroutine per claim reports the acks of its batches, in emission
+	// order (the window marks and releases in that order anyway). Track
+	// bounds the batches in the window, so a send on acks never blocks.
+	acks := make(chan emitted, max(s.cfg.Window, 1))
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for e := range acks {
+			s.watch(ctx, e.msg, e.batch, claim.Partition())
+		}
+	}()
+	stopped := s.read(ctx, sess, claim, part, acks)
+	close(acks)
 	s.readers.Done()
 	drain, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	err := part.Wait(drain)
@@ -62,6 +74,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 			zap.Int32("partition", claim.Partition()), zap.Duration("drain_timeout", s.cfg.DrainTimeout))
 	}
 	giveUp()
+	<-watched
 	part.Abandon() // what was not acked is read again from the last commit
 	if stopped {
 		<-sess.Context().Done()
@@ -70,7 +83,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 
 // read fills and emits batches; it reports whether it ended because the
 // source stopped (rather than because the session ended).
-func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window) bool {
+func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window, acks chan<- emitted) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
@@ -80,7 +93,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		if b.empty() {
 			return true
 		}
-		return s.emit(ctx, sess, b.take(), part)
+		return s.emit(ctx, sess, b.take(), part, acks)
 	}
 	// With until = "end", a partition read up to its end stops reading
 	// (msgs is nil) but holds its claim: a claim that returns ends the
@@ -150,7 +163,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 // not yet committed): that is the backpressure. It gives up when the
 // session ends (a rebalance: the batch is read again by the partition's
 // next owner) or the claim does.
-func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, part *checkpoint.Window) bool {
+func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, part *checkpoint.Window, acks chan<- emitted) bool {
 	msg := fb.msg
 	msg.SetContext(ctx)
 	wait, cancel := context.WithCancel(ctx)
@@ -176,7 +189,7 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	// Stamped for lag_seconds before the batch can be acked and committed
 	// (a stamp added after its commit trimmed the stamps would stay).
 	s.obs.emitted(fb.partition, fb.first, fb.ts)
-	go s.watch(ctx, msg, tracked, fb.partition)
+	acks <- emitted{msg: msg, batch: tracked}
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(fb.n))
@@ -185,6 +198,12 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	case <-ctx.Done():
 		return false // the claim abandons it with the window
 	}
+}
+
+// emitted is a batch handed to the router, for its claim's ack watcher.
+type emitted struct {
+	msg   *message.Message
+	batch *checkpoint.Batch
 }
 
 // watch reports a batch's ack or nack to its partition's window, which

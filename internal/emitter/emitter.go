@@ -14,6 +14,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/conveyor-etl/conveyor/internal/lifecycle"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -39,15 +40,11 @@ type Source struct {
 	window    chan emitted
 	out       chan *message.Message
 	closeFn   func() error
-
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{}
-	mu       sync.Mutex
-	err      error
-	records  atomic.Int64
-	acked    atomic.Int64
-	bytes    atomic.Int64
+	*lifecycle.State
+	mu      sync.Mutex // guards closeFn
+	records atomic.Int64
+	acked   atomic.Int64
+	bytes   atomic.Int64
 }
 
 // New makes a source that emits batches of batchSize with at most window in
@@ -55,7 +52,7 @@ type Source struct {
 // nil) releases the input.
 func New(origin string, batchSize, window int, read ReadFunc, closeFn func() error) *Source {
 	return &Source{origin: origin, read: read, batchSize: batchSize, window: make(chan emitted, window),
-		out: make(chan *message.Message), closeFn: closeFn, stopCh: make(chan struct{}), done: make(chan struct{})}
+		out: make(chan *message.Message), closeFn: closeFn, State: lifecycle.New()}
 }
 
 // Subscribe starts reading.
@@ -70,10 +67,10 @@ func (s *Source) loop(watched <-chan struct{}) {
 	defer close(s.out)
 	for seq := 0; ; seq++ {
 		select {
-		case <-s.stopCh:
+		case <-s.Stopping():
 			close(s.window)
 			<-watched
-			close(s.done)
+			s.Finish()
 			return
 		default:
 		}
@@ -87,16 +84,18 @@ func (s *Source) loop(watched <-chan struct{}) {
 				s.bytes.Add(int64(len(r.Value)))
 			}
 		}
-		if err != nil {
-			if !errors.Is(err, ErrStop) {
-				s.setErr(err)
-			}
+		if errors.Is(err, ErrStop) {
 			s.Stop()
+		} else if err != nil {
+			s.Fail(err)
 		}
 	}
 }
 
-// watch waits for acks in emission order; a nack fails the source.
+// watch waits for acks in emission order; a nack fails the source. Stop
+// ends reading after the current batch; Done is closed when reading
+// stopped and every batch was acked or nacked; Err is the read error or
+// nack that stopped the source (lifecycle.State).
 func (s *Source) watch(done chan<- struct{}) {
 	defer close(done)
 	for e := range s.window {
@@ -104,31 +103,9 @@ func (s *Source) watch(done chan<- struct{}) {
 		case <-e.msg.Acked():
 			s.acked.Add(int64(e.n))
 		case <-e.msg.Nacked():
-			s.setErr(fmt.Errorf("%s: batch %s failed", s.origin, e.msg.UUID))
-			s.Stop()
+			s.Fail(fmt.Errorf("%s: batch %s failed", s.origin, e.msg.UUID))
 		}
 	}
-}
-
-func (s *Source) setErr(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		s.err = err
-	}
-}
-
-// Stop ends reading after the current batch.
-func (s *Source) Stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
-
-// Done is closed when reading stopped and every batch was acked or nacked.
-func (s *Source) Done() <-chan struct{} { return s.done }
-
-// Err is the read error or nack that stopped the source, if any.
-func (s *Source) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
 
 // Commit has nothing to record: a file has no committed position.

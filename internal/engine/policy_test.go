@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -215,3 +216,33 @@ func (s *panicSink) Publish(_ string, msgs ...*message.Message) error {
 	return plugin.PublishBySend(s, msgs)
 }
 func (s *panicSink) Close() error { return nil }
+
+// A record waiting between retries when a stop's drain times out is cut
+// off: not dead-lettered, not counted failed, and the run says what was
+// cut off. (It used to be dead-lettered after one try, and committed.)
+func TestStopCutsOffRecordWaitingForRetry(t *testing.T) {
+	for _, where := range []string{"operator", "sink"} {
+		t.Run(where, func(t *testing.T) {
+			w := &world{}
+			dlq := filepath.Join(t.TempDir(), "dlq.jsonl")
+			op, sink := "4", ""
+			if where == "sink" {
+				op, sink = "", "4"
+			}
+			text := fmt.Sprintf(stages, op, sink, 1000) +
+				fmt.Sprintf("\n[error_handling]\nstrategy = \"retry\"\nmax_retries = 100\nretry_delay_seconds = 0.05\ndead_letter_queue = %q\n", dlq)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			sum, err := Run(ctx, pipeline(t, text), Options{Registry: w.registry(), DrainTimeout: 400 * time.Millisecond})
+			if err == nil || !strings.Contains(err.Error(), "cut off") {
+				t.Errorf("run error %v, want the stop's cut-off", err)
+			}
+			if sum.Failed != 0 || sum.DeadLettered != 0 {
+				t.Errorf("summary %s; a cut-off record was counted", sum)
+			}
+			if raw, err := os.ReadFile(dlq); err == nil && len(raw) > 0 {
+				t.Errorf("a cut-off record was dead-lettered: %s", raw)
+			}
+		})
+	}
+}
