@@ -101,6 +101,13 @@ func report(brokers []string, stdout, stderr io.Writer) int {
 // events, Example 3 raw-events.
 var specInputs = []string{"events", "raw-events"}
 
+// specOutputs are the topics the spec's examples write (Example 2
+// output-events, Example 3 processed-events), created empty: a kafka sink
+// does not create its topic unless create_topic = true.
+func specOutputs(partitions int) map[string]int32 {
+	return map[string]int32{"output-events": int32(partitions), "processed-events": int32(partitions)}
+}
+
 // seed writes n sample events to each topic and says how they spread over
 // its partitions.
 func seed(brokers, topics []string, n int, w io.Writer) error {
@@ -147,13 +154,17 @@ func (a *app) cmdDevKafka(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return fs.badArgs(stderr, "takes no arguments")
 	}
-	b, err := devkafka.Start(devkafka.Options{Port: *port, Partitions: *parts})
+	o := devkafka.Options{Port: *port, Partitions: *parts}
+	if !*noSeed {
+		o.Topics = specOutputs(*parts)
+	}
+	b, err := devkafka.Start(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v (is something already listening on port %d?)\n", err, *port)
 		return 1
 	}
 	defer b.Close()
-	fmt.Fprintf(stdout, "in-process Kafka-protocol broker listening on %s; topics are created on first use with %d partitions.\n", b.Addr, *parts)
+	fmt.Fprintf(stdout, "in-process Kafka-protocol broker listening on %s; topics are created on first use with %d partitions (kafka stages do not ask for that: a source never creates its topic, a sink only with create_topic = true).\n", b.Addr, *parts)
 	if !*noSeed {
 		if err := seed([]string{b.Addr}, specInputs, *n, stdout); err != nil {
 			fmt.Fprintln(stderr, err)

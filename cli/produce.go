@@ -105,7 +105,7 @@ func produce(brokers []string, topic string, in io.Reader, name, keyField string
 		if err := p.SendMessages(batch); err != nil {
 			var perrs sarama.ProducerErrors
 			if errors.As(err, &perrs) && len(perrs) > 0 {
-				return fmt.Errorf("send to %s: %d of %d records failed, the first: %w", topic, len(perrs), len(batch), perrs[0].Err)
+				return fmt.Errorf("send to %s: %d of %d records failed, the first: %w", topic, len(perrs), len(batch), kafkautil.ExplainTooLarge(perrs[0].Err, ""))
 			}
 			return fmt.Errorf("send to %s: %w", topic, err)
 		}

@@ -223,3 +223,19 @@ func TestConsumeUntilEnd(t *testing.T) {
 		}
 	}
 }
+
+// conveyor produce of a record larger than the topic allows names the
+// setting to raise.
+func TestProduceRecordLargerThanTopicAllows(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic := kafkatest.Name("small")
+	env.CreateTopic(t, topic, 1, "max.message.bytes", "10000")
+	path := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(path, []byte(`{"v":"`+strings.Repeat("x", 20000)+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, "produce", "--brokers", env.BrokerList(), topic, path)
+	if code != 1 || !strings.Contains(stderr, "Message was too large") || !strings.Contains(stderr, "max.message.bytes") {
+		t.Errorf("exit %d, stderr %q; want 1 and the topic's max.message.bytes named", code, stderr)
+	}
+}

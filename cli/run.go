@@ -55,7 +55,7 @@ func (a *app) cmdValidate(args []string, stdout, stderr io.Writer) int {
 			code = 1
 			continue
 		}
-		for _, w := range a.missingInputs(p) {
+		for _, w := range append(a.missingInputs(p), a.configWarnings(p)...) {
 			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)

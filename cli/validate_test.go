@@ -281,3 +281,36 @@ inputs = ["consume"]
 		})
 	}
 }
+
+// SASL PLAIN over SASL_PLAINTEXT validates (it works) with a warning naming
+// the file, line, stage and key: the password crosses the network in clear.
+func TestValidateWarnsPlainPasswordInClear(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plain.toml")
+	if err := os.WriteFile(path, []byte(`[[stages]]
+id = "consume"
+function = "kafka"
+[stages.config]
+brokers = "localhost:9092"
+topic = "in"
+group_id = "g"
+security_protocol = "SASL_PLAINTEXT"
+sasl_mechanism = "PLAIN"
+sasl_username = "u"
+sasl_password = "${NO_SUCH_PASSWORD:-x}"
+
+[[stages]]
+id = "out"
+function = "stdout.write"
+inputs = ["consume"]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, "validate", path)
+	if code != 0 || !strings.Contains(stdout, "ok") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want it valid", code, stdout, stderr)
+	}
+	want := path + `:9:1: stages[0] "consume" config.sasl_mechanism: warning: SASL PLAIN over security_protocol = SASL_PLAINTEXT sends the password over the network in clear`
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q; want %q", stderr, want)
+	}
+}

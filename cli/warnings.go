@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
@@ -68,6 +70,42 @@ func (a *app) missingInputs(p *config.Pipeline) []string {
 		if _, err := os.Stat(paths[i]); errors.Is(err, fs.ErrNotExist) {
 			e := &config.Error{Pos: st.Config["path"].Pos, Stage: st.Index, StageID: st.ID, Key: "config.path",
 				Msg: fmt.Sprintf("warning: %s does not exist (yet): a run fails unless it is there by then", paths[i])}
+			if e.Pos.File == "" {
+				e.Pos.File = p.File
+			}
+			out = append(out, e.Error())
+		}
+	}
+	return out
+}
+
+// configWarnings says, for validate, what each stage's config has that
+// works but is unsafe: a decoded config with a Warnings() map[string]string
+// method (key -> message) names it.
+func (a *app) configWarnings(p *config.Pipeline) []string {
+	var out []string
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		spec, ok := a.reg.Lookup(st.Function)
+		if !ok {
+			continue
+		}
+		var cfg any
+		var err error
+		switch {
+		case len(st.Inputs) == 0 && spec.Source != nil:
+			cfg, err = plugin.DecodeConfig(spec.Source, st)
+		case len(st.Inputs) > 0 && spec.Sink != nil:
+			cfg, err = plugin.DecodeConfig(spec.Sink, st)
+		default:
+			continue
+		}
+		w, ok := cfg.(interface{ Warnings() map[string]string })
+		if err != nil || !ok {
+			continue
+		}
+		for _, key := range slices.Sorted(maps.Keys(w.Warnings())) {
+			e := &config.Error{Pos: st.Config[key].Pos, Stage: st.Index, StageID: st.ID, Key: "config." + key, Msg: "warning: " + w.Warnings()[key]}
 			if e.Pos.File == "" {
 				e.Pos.File = p.File
 			}

@@ -270,6 +270,44 @@ func TestFaultBrokerRestart(t *testing.T) {
 	faultReport(t, env, "broker stop/start and kill -9/start, one node", 2, in, out, -1)
 }
 
+// A streaming run whose every record was written and committed, then the
+// broker stopped, then SIGTERM: the run ends within drain_timeout_ms and a
+// few seconds, and exits 0 (there was nothing left to commit). It took
+// about four minutes, and exited 1, when closing the consumer group waited
+// for the coordinator.
+func TestFaultBrokerGoneStopIsBounded(t *testing.T) {
+	env := faultBroker(t, "broker")
+	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 3)
+	env.CreateTopic(t, out, 3)
+	msgs, _ := events(1000)
+	env.Produce(t, in, msgs)
+	path := writePipeline(t, t.TempDir(), etl(env, in, out, group, "max_messages = 0\nsession_timeout_ms = 6000\ndrain_timeout_ms = 5000"))
+	p := startConveyor(t, "conveyor", path)
+	deadline := time.Now().Add(time.Minute)
+	for sum := int64(0); sum < int64(len(msgs)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %d of %d records within a minute", sum, len(msgs))
+		}
+		time.Sleep(100 * time.Millisecond)
+		sum = 0
+		for _, o := range env.Committed(t, group, in) {
+			sum += o
+		}
+	}
+	kafkaSh(t, "node", "stop", "1")
+	t.Cleanup(func() { kafkaSh(t, "node", "start", "1") })
+	time.Sleep(10 * time.Second) // the group session ends: heartbeats fail
+	took, err := p.stop(2 * time.Minute)
+	t.Logf("SIGTERM to exit with the broker gone: %s (drain_timeout_ms = 5000), exit: %v", took.Round(time.Millisecond), err)
+	if err != nil {
+		t.Errorf("exit: %v; want 0: every record was committed before the broker went", err)
+	}
+	if took > 5*time.Second+5*time.Second {
+		t.Errorf("the stop took %s; want at most drain_timeout_ms (5 s) + 5 s", took.Round(time.Millisecond))
+	}
+}
+
 // kill -9 the broker leading the input's partitions in a three-node
 // cluster (RF 3, min.insync.replicas 2) mid-stream and bring it back:
 // leadership moves, the pipeline follows it, nothing is missing.

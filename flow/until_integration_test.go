@@ -4,7 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 // untilEnd is how the tests bound a run by the end offsets: until = "end",
@@ -84,5 +87,64 @@ func TestIntegrationUntilEndWithMaxMessages(t *testing.T) {
 	sum := runFile(t, writePipeline(t, t.TempDir(), etl(env, in, out, group, untilEnd+"\nmax_messages = 300")))
 	if sum.In != 300 {
 		t.Errorf("summary %s; want in=300", sum)
+	}
+}
+
+// produceTransaction writes values to partition 0 of topic in one
+// transaction, committed: the partition's last offset is then the commit
+// marker, which no consumer is ever handed.
+func produceTransaction(t *testing.T, env kafkatest.Env, topic string, values ...string) {
+	t.Helper()
+	sc := kafkautil.Config()
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Return.Successes = true
+	sc.Producer.Transaction.ID = kafkatest.Name("txn")
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	sc.Net.MaxOpenRequests = 1
+	p, err := sarama.NewSyncProducer(env.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A partition whose last offset is a transaction's commit marker is caught
+// up once its last record is read: until = "end" does not wait for an
+// offset no record has, under either isolation level.
+func TestIntegrationUntilEndAfterTransaction(t *testing.T) {
+	for _, iso := range []string{"read_uncommitted", "read_committed"} {
+		t.Run(iso, func(t *testing.T) {
+			env := kafkatest.Start(t)
+			in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+			env.CreateTopic(t, in, 1)
+			env.CreateTopic(t, out, 1)
+			produceTransaction(t, env, in, `{"amount":1}`, `{"amount":2}`, `{"amount":3}`)
+			// The coordinator writes the marker once the commit returns.
+			for deadline := time.Now().Add(10 * time.Second); env.EndOffsets(t, in)[0] != 4; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("end offset %d after 3 records and a commit marker; want 4", env.EndOffsets(t, in)[0])
+				}
+			}
+			start := time.Now()
+			sum := runFile(t, writePipeline(t, t.TempDir(), etl(env, in, out, group, untilEnd+"\nisolation_level = \""+iso+"\"")))
+			if took := time.Since(start); took > 8*time.Second {
+				t.Errorf("run took %s; want it to stop once the last record is read, well before timeout_ms (20 s)", took)
+			}
+			if sum.In != 3 {
+				t.Errorf("summary %s; want in=3", sum)
+			}
+		})
 	}
 }

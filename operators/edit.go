@@ -22,6 +22,16 @@ type arena struct {
 
 type arenaSpan struct{ out, start, end int }
 
+// newArena returns an arena sized for a batch like in (plus extra bytes a
+// record): one allocation per batch.
+func newArena(in []plugin.Record, extra int) arena {
+	n := 0
+	for i := range in {
+		n += len(in[i].Value) + extra
+	}
+	return arena{buf: make([]byte, 0, n), spans: make([]arenaSpan, 0, len(in))}
+}
+
 // keep records that out[i] holds buf[start:] (up to the current end).
 func (a *arena) keep(i, start int) { a.spans = append(a.spans, arenaSpan{i, start, len(a.buf)}) }
 
@@ -88,35 +98,52 @@ func addPattern(ps []fieldPattern, parts []string) []fieldPattern {
 }
 
 // appendDropped appends obj without the members that ps name, and reports
-// whether any was dropped. Not an object: appended as it is.
+// whether any was dropped. Not an object: appended as it is. Runs of kept
+// members are copied as they are, separators included, in one step each.
 func appendDropped(dst, obj []byte, ps []fieldPattern) ([]byte, bool) {
 	start := len(dst)
 	dst = append(dst, '{')
 	changed := false
-	isObj := record.Members(obj, func(name string, key, value []byte) bool {
+	run, runEnd := -1, -1 // the kept members not yet copied: obj[run:runEnd]
+	flush := func() {
+		if run >= 0 {
+			if dst[len(dst)-1] != '{' {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, obj[run:runEnd]...)
+			run = -1
+		}
+	}
+	isObj := record.MemberSpans(obj, func(name string, key, keyEnd, value, end int) bool {
 		var sub []fieldPattern
 		for i := range ps {
 			if ps[i].matches(name) {
 				if len(ps[i].sub) == 0 {
 					changed = true
+					flush()
 					return true
 				}
 				sub = ps[i].sub
 			}
 		}
-		dst = appendKey(dst, key)
-		if sub != nil && isObject(value) {
+		if sub != nil && isObject(obj[value:end]) {
+			flush()
+			dst = appendKey(dst, obj[key:keyEnd])
 			var ch bool
-			dst, ch = appendDropped(dst, value, sub)
+			dst, ch = appendDropped(dst, obj[value:end], sub)
 			changed = changed || ch
-		} else {
-			dst = append(dst, value...)
+			return true
 		}
+		if run < 0 {
+			run = key
+		}
+		runEnd = end
 		return true
 	})
 	if !isObj {
 		return append(dst[:start], obj...), false
 	}
+	flush()
 	return append(dst, '}'), changed
 }
 

@@ -89,7 +89,7 @@ func NewFieldsDrop(c *FieldsConfig) (*FieldsDrop, error) {
 
 // Apply removes the fields from each record.
 func (d *FieldsDrop) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
-	var a arena
+	a := newArena(in, 0)
 	for _, r := range in {
 		start := len(a.buf)
 		var changed bool
@@ -163,7 +163,7 @@ func addSelect(ns []selectNode, parts []string, full string) []selectNode {
 
 // Apply rebuilds each record from the selected fields.
 func (s *FieldsSelect) Apply(in, out []plugin.Record, _ func(int, error)) []plugin.Record {
-	var a arena
+	a := newArena(in, 0)
 	var missing int64
 	for _, r := range in {
 		start := len(a.buf)
@@ -294,7 +294,7 @@ func NewFieldsRename(c *FieldsRenameConfig) (*FieldsRename, error) {
 
 // Apply renames the fields of each record.
 func (rn *FieldsRename) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
-	var a arena
+	a := newArena(in, 0)
 	var scratch [2][]byte // one holds the record so far, the other the next
 	var missing int64
 	for i, r := range in {

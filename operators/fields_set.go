@@ -96,7 +96,7 @@ func NewFieldsSet(c *FieldsSetConfig) (*FieldsSet, error) {
 
 // Apply sets the fields of each record.
 func (s *FieldsSet) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
-	var a arena
+	a := newArena(in, 32)
 	var scratch [2][]byte
 	var value []byte
 	var missing, mismatch int64

@@ -79,7 +79,7 @@ func NewJSONExtract(c *JSONExtractConfig) (*JSONExtract, error) {
 // Apply extracts the field of each record; a record whose field does not
 // parse is failed.
 func (j *JSONExtract) Apply(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
-	var a arena
+	a := newArena(in, 0)
 	var doc, dropped []byte
 	var missing int64
 	for i, r := range in {

@@ -32,7 +32,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	part := s.part(claim.Partition())
 	s.obs.claimed(claim)
 	defer s.obs.released(claim.Partition())
-	ctx, giveUp := context.WithCancel(s.ctx)
+	ctx, giveUp := context.WithCancel(withClaimPartition(s.ctx, claim.Partition()))
 	defer giveUp()
 	// A batch holds its place in the partition's window from before it is
 	// emitted until its offset is committed (or it failed), so at most
@@ -81,6 +81,24 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	}
 }
 
+// claimPartitionKey is the context key of the partition whose claim a
+// batch's context belongs to (see withClaimPartition).
+type claimPartitionKey struct{}
+
+// withClaimPartition is ctx carrying partition: the context of a claim's
+// batches, from which the message-mode subscription learns a message's
+// partition without keeping a table of messages (which kept the messages
+// decoded but never emitted when a partition was revoked).
+func withClaimPartition(ctx context.Context, partition int32) context.Context {
+	return context.WithValue(ctx, claimPartitionKey{}, partition)
+}
+
+// claimPartition is the partition withClaimPartition put in ctx.
+func claimPartition(ctx context.Context) int32 {
+	p, _ := ctx.Value(claimPartitionKey{}).(int32)
+	return p
+}
+
 // read fills and emits batches; it reports whether it ended because the
 // source stopped (rather than because the session ended).
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window, acks chan<- emitted) bool {
@@ -104,8 +122,24 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		msgs = nil
 		s.caughtUp(claim.Partition(), end)
 	}
+	var idle <-chan time.Time // with until = "end": see endIdle
+	if end >= 0 && msgs != nil {
+		t := time.NewTicker(endIdle)
+		defer t.Stop()
+		idle = t.C
+	}
+	delivered := false
 	for {
 		select {
+		case <-idle:
+			if !delivered && pastEnd(claim, end) {
+				if !emit() {
+					return false
+				}
+				msgs, idle = nil, nil
+				s.caughtUp(claim.Partition(), end)
+			}
+			delivered = false
 		case m, ok := <-msgs:
 			// The records sarama has already queued are taken with plain
 			// receives, not a select each, until the batch is emitted; the
@@ -114,6 +148,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				if !ok {
 					return false // partition revoked: what was not emitted is read again by its next owner
 				}
+				delivered = true
 				take, last := s.take()
 				if !take {
 					emit()
@@ -137,7 +172,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 					if !emit() {
 						return false
 					}
-					msgs = nil
+					msgs, idle = nil, nil
 					s.caughtUp(claim.Partition(), end)
 				}
 				if b.empty() || len(msgs) == 0 {
@@ -255,6 +290,7 @@ type builder struct {
 	// (one), which is the whole batch (see Source.asMessage).
 	asMessage func(*sarama.ConsumerMessage) *message.Message
 	one       *message.Message
+	headers   headerJSON
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -300,6 +336,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	if !m.Timestamp.IsZero() {
 		meta.Timestamp = m.Timestamp.UnixMilli()
 	}
+	meta.Headers = b.headers.render(m.Headers)
 	// Enrich's output is compact JSON: one line.
 	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) []byte { return record.Enrich(buf, m.Value, meta) })
 	b.last = m.Offset

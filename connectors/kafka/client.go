@@ -34,6 +34,9 @@ func (c *ClientConfig) saramaConfig() (*sarama.Config, error) {
 	sc.Net.WriteTimeout = 30 * time.Second
 	sc.Metadata.Retry.Max = 5
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	// Asking for a topic's metadata never creates it, whatever the broker's
+	// auto.create.topics.enable: see topic.go.
+	sc.Metadata.AllowAutoTopicCreation = false
 	if err := c.Security.apply(sc); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
@@ -44,8 +46,11 @@ func defaultClient() ClientConfig {
 // window no longer buys throughput, only memory (a batch is preallocated).
 type SourceConfig struct {
 	ClientConfig
-	Topic   string `key:"topic" required:"true" doc:"topic to consume"`
-	GroupID string `key:"group_id" required:"true" doc:"consumer group whose committed offsets record progress"`
+	Topic string `key:"topic" required:"true" doc:"topic to consume"`
+	// WaitForTopic is how long a source waits for a missing topic to be
+	// created by someone else before failing.
+	WaitForTopic time.Duration `key:"wait_for_topic_ms" unit:"ms" doc:"a source never creates its topic: a missing one fails the run (kafka.ErrTopicNotFound) after waiting this long for it to be created elsewhere (0 = at once)"`
+	GroupID      string        `key:"group_id" required:"true" doc:"consumer group whose committed offsets record progress"`
 	// GroupInstanceID makes the member static (Kafka's group.instance.id).
 	GroupInstanceID string `key:"group_instance_id" doc:"static group membership (Kafka's group.instance.id): a run restarted with the same id takes its partitions back at once instead of waiting session_timeout_ms for the old member to expire; unique per running instance"`
 	// MaxMessages bounds a run; 0 streams until stopped; negative means
@@ -145,24 +150,48 @@ func (c *SourceConfig) Validate() error {
 // SinkConfig is the config of a kafka stage with inputs.
 type SinkConfig struct {
 	ClientConfig
-	Topic           string        `key:"topic" required:"true" doc:"topic to produce to"`
-	KeyField        string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`
-	Linger          time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
-	Compression     string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
-	MaxMessageBytes int           `key:"max_message_bytes" min:"1" max:"1073741824" doc:"largest record the producer sends, counting key, value and up to 36 bytes of record overhead; larger records fail, and are not retried"`
-	FlushMessages   int           `key:"flush_max_messages" min:"0" max:"1048576" doc:"most records in one produce request per partition (0 = no limit)"`
-	Retries         int           `key:"retries" min:"0" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
-	RetryBackoff    time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
-	RetryBackoffMax time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
-	Idempotent      bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
-	BufferSize      int           `key:"buffer_size" min:"1" max:"1048576" doc:"records queued in the producer before a write blocks"`
-	Tombstones      bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
+	Topic string `key:"topic" doc:"topic to produce to; required unless topic_expr chooses it per record"`
+	// CreateTopic makes the sink create its topic when it is missing,
+	// rather than leave it to the broker's auto.create.topics.enable.
+	CreateTopic       bool          `key:"create_topic" doc:"create the topic at start when it does not exist (with partitions and replication_factor); false (default): a missing topic fails the run at start (kafka.ErrTopicNotFound), whatever the broker's auto.create.topics.enable"`
+	Partitions        int           `key:"partitions" min:"0" max:"1000000" doc:"partitions of a topic create_topic creates (0 = the broker's num.partitions)"`
+	ReplicationFactor int           `key:"replication_factor" min:"0" max:"32767" doc:"replication factor of a topic create_topic creates (0 = the broker's default.replication.factor)"`
+	KeyField          string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`
+	Linger            time.Duration `key:"linger_ms" unit:"ms" doc:"how long the producer waits to fill a request (Kafka's linger.ms)"`
+	Compression       string        `key:"compression" enum:"none,gzip,snappy,lz4,zstd" doc:"compression codec"`
+	MaxMessageBytes   int           `key:"max_message_bytes" min:"1" max:"1073741824" doc:"largest record the producer sends, counting key, value, headers and up to 36 bytes of record overhead; larger records fail, and are not retried"`
+	FlushMessages     int           `key:"flush_max_messages" min:"0" max:"1048576" doc:"most records in one produce request per partition (0 = no limit)"`
+	Retries           int           `key:"retries" min:"0" doc:"times the producer retries a failed send before the write fails (with the default backoff, 60 retries ride out about a minute of broker outage)"`
+	RetryBackoff      time.Duration `key:"retry_backoff_ms" unit:"ms" doc:"wait before the first retry of a failed send; doubles on each retry"`
+	RetryBackoffMax   time.Duration `key:"retry_backoff_max_ms" unit:"ms" doc:"longest wait between retries of a failed send"`
+	Idempotent        bool          `key:"idempotent" doc:"idempotent producer (no duplicates from producer retries); needs acks=all. Either way one request is in flight per broker, so retries never reorder a partition's records"`
+	BufferSize        int           `key:"buffer_size" min:"1" max:"1048576" doc:"records queued in the producer before a write blocks"`
+	Tombstones        bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
+	MessageConfig
+}
+
+// MessageConfig holds the sink's keys that shape each message beyond the
+// fixed topic and key field: the topic, key and partition by expression
+// (internal/expr), headers, timestamp, and what of the record the value
+// keeps.
+type MessageConfig struct {
+	TopicExpr      string            `key:"topic_expr" doc:"expression giving each record's topic, instead of topic (e.g. \"'orders-' + lower(country)\"); a value that is not a valid topic name, a topic that does not exist, or one topic more than max_topics fails that record under [error_handling], naming the value"`
+	MaxTopics      int               `key:"max_topics" min:"1" max:"100000" doc:"with topic_expr, the most distinct topics one run writes"`
+	KeyExpr        string            `key:"key_expr" doc:"expression giving each record's key, instead of key_field (e.g. \"user_id + ':' + country\"): a string, or a number or boolean as its text; null or a missing field: unkeyed"`
+	PartitionExpr  string            `key:"partition_expr" doc:"expression giving each record's partition number, ahead of the key and partitioner (e.g. \"_kafka_partition\"); null or a missing field: partitioned as without it; a number the topic has no partition for fails the record"`
+	HeadersField   string            `key:"headers_field" doc:"record field holding the message's headers as the kafka source writes them (names to a string, null, {\"base64\": \"...\"}, or an array of those for a repeated name); sent as the headers, and left out of the value; \"\": no headers from the record"`
+	Headers        map[string]string `key:"headers" doc:"headers added to every message (e.g. { source = \"conveyor\" }); a name the record's own headers (headers_field) have is not added: the record's win"`
+	TimestampField string            `key:"timestamp_field" doc:"record field holding the message's timestamp, as epoch milliseconds or RFC 3339 text; a record without it (or with 0) gets the produce time, as does every record with \"\"; another value fails the record"`
+	Metadata       string            `key:"metadata" enum:"keep,drop" doc:"keep: the value is the record as it is (without headers_field); drop: the value also leaves out every top-level _kafka_* field (they still give the key, headers and timestamp)"`
+	Partitioner    string            `key:"partitioner" enum:"murmur2,round_robin,sticky" doc:"a keyed message goes to Java's murmur2 partition of its key (as a Java producer puts it); one without a key goes to a random partition (murmur2), the next one in turn (round_robin), or where the previous keyless messages went until 16 KiB went there (sticky, Java's way for keyless records)"`
 }
 
 // DefaultSinkConfig returns the sink defaults.
 func DefaultSinkConfig() *SinkConfig {
 	return &SinkConfig{
 		ClientConfig: defaultClient(),
+		MessageConfig: MessageConfig{MaxTopics: 100, HeadersField: record.HeadersField, TimestampField: record.TimestampField,
+			Metadata: "keep", Partitioner: "murmur2"},
 		// 2 ms rather than 5, for latency (see BatchLinger); under load a
 		// request goes as soon as 1 MB is buffered.
 		Linger:          2 * time.Millisecond,
@@ -179,12 +208,22 @@ func DefaultSinkConfig() *SinkConfig {
 // Validate checks the sink's keys together.
 func (c *SinkConfig) Validate() error {
 	errs := []error{c.ClientConfig.validate()}
-	if strings.TrimSpace(c.Topic) == "" {
-		errs = append(errs, config.Invalid("topic", "must not be empty"))
+	switch {
+	case c.TopicExpr != "" && c.Topic != "":
+		errs = append(errs, config.Invalid("topic_expr", "set topic or topic_expr, not both"))
+	case c.TopicExpr == "" && strings.TrimSpace(c.Topic) == "":
+		errs = append(errs, config.Invalid("topic", "missing: set topic, or topic_expr to choose it per record"))
 	}
-	errs = append(errs, c.validateRetries())
-	if c.Tombstones && c.KeyField == "" {
-		errs = append(errs, config.Invalid("tombstones", "needs key_field: a tombstone without a key deletes nothing"))
+	if c.KeyExpr != "" && c.KeyField != "" {
+		errs = append(errs, config.Invalid("key_expr", "set key_field or key_expr, not both"))
+	}
+	_, _, _, err := c.compileExprs()
+	errs = append(errs, err, c.validateRetries())
+	if !c.CreateTopic && (c.Partitions != 0 || c.ReplicationFactor != 0) {
+		errs = append(errs, config.Invalid("partitions", "partitions and replication_factor apply only to a topic the sink creates: set create_topic = true, or remove them"))
+	}
+	if c.Tombstones && c.KeyField == "" && c.KeyExpr == "" {
+		errs = append(errs, config.Invalid("tombstones", "needs key_field or key_expr: a tombstone without a key deletes nothing"))
 	}
 	return errors.Join(errs...)
 }
@@ -195,6 +234,23 @@ func (c *SinkConfig) Validate() error {
 func (c *SinkConfig) tombstone(rec []byte) bool {
 	return c.Tombstones && record.IsTombstone(rec)
 
+}
+
+// Warnings names, by key, what works but is unsafe in the connection
+// settings, for validate and the start of a run: SASL PLAIN over
+// SASL_PLAINTEXT sends the password in clear.
+func (c *ClientConfig) Warnings() map[string]string {
+	if c.Protocol == "SASL_PLAINTEXT" && c.Mechanism == "PLAIN" {
+		return map[string]string{"sasl_mechanism": "SASL PLAIN over security_protocol = SASL_PLAINTEXT sends the password over the network in clear: use SASL_SSL, or SCRAM-SHA-256/512"}
+	}
+	return nil
+}
+
+// logWarnings logs Warnings as a stage starts.
+func (c *ClientConfig) logWarnings(log *zap.Logger) {
+	for key, msg := range c.Warnings() {
+		log.Warn(msg, zap.String("key", key))
+	}
 }
 
 func (c *ClientConfig) validate() error {

@@ -33,7 +33,6 @@ func Lag(cfg *SourceConfig, stage string) ([]PartitionLag, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.Metadata.AllowAutoTopicCreation = false // looking must not create the topic
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("source", stage, &cfg.ClientConfig, err)

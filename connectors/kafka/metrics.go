@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -166,9 +167,14 @@ func (s *Source) Ready() error {
 	switch {
 	case stopped:
 		return errors.New("stopped reading")
-	case sess == nil:
-		return fmt.Errorf("waiting for partitions of %q from consumer group %q", s.cfg.Topic, s.cfg.GroupID)
-	case sess.Context().Err() != nil:
+	case sess == nil || sess.Context().Err() != nil:
+		if err := reachable(s.cfg.Brokers, s.cfg.DialTimeout); err != nil {
+			return fmt.Errorf("no broker of %v is reachable (%w): consumer group %q cannot give this member partitions of %q until one is",
+				s.cfg.Brokers, err, s.cfg.GroupID, s.cfg.Topic)
+		}
+		if sess == nil {
+			return fmt.Errorf("waiting for partitions of %q from consumer group %q", s.cfg.Topic, s.cfg.GroupID)
+		}
 		return fmt.Errorf("consumer group %q is rebalancing: waiting for partitions of %q", s.cfg.GroupID, s.cfg.Topic)
 	case len(sess.Claims()[s.cfg.Topic]) == 0:
 		return fmt.Errorf("holds no partition of %q: the other members of consumer group %q hold them all", s.cfg.Topic, s.cfg.GroupID)
@@ -193,6 +199,25 @@ func (s *Sink) Ready() error {
 		_ = b.Open(s.client.Config())
 	}
 	return fmt.Errorf("not connected to any broker of %v (topic %q)", s.cfg.Brokers, s.cfg.Topic)
+}
+
+// reachable returns nil when a TCP connection to one of brokers opens
+// within a second (or dial, when shorter), else the last dial error: tells
+// a broker outage from a rebalance, for readiness.
+func reachable(brokers []string, dial time.Duration) error {
+	timeout := time.Second
+	if dial > 0 {
+		timeout = min(timeout, dial)
+	}
+	var err error
+	for _, b := range brokers {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", b, timeout); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return err
 }
 
 // countRetries counts each backoff of the producer's retries.

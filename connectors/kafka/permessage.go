@@ -85,7 +85,7 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	sub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{
-		Brokers: cfg.Brokers, Unmarshaler: wkafka.DefaultMarshaler{}, OverwriteSaramaConfig: sc,
+		Brokers: cfg.Brokers, Unmarshaler: headerUnmarshaler{}, OverwriteSaramaConfig: sc,
 		ConsumerGroup: cfg.GroupID, DoNotWaitForTopicCreation: true,
 	}, wmlog.New(env.Logger))
 	if err != nil {
@@ -116,6 +116,9 @@ func errPerMessageNeedsDurableSinks(st *config.Stage) error {
 }
 
 func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if err := awaitTopic(ctx, s.client, s.cfg.Topic, s.cfg.WaitForTopic, s.env.Logger); err != nil {
+		return nil, topicError("source", s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers, sourceTopicHint(s.cfg), err)
+	}
 	in, err := s.sub.Subscribe(ctx, s.cfg.Topic)
 	if err != nil {
 		return nil, err
@@ -175,6 +178,13 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		case <-s.stopCh:
 			return
 		}
+		// select picks at random when both are ready: a message read after
+		// Stop is left unacked (the stock subscriber never marks it).
+		select {
+		case <-s.stopCh:
+			return
+		default:
+		}
 		if s.cfg.Limit() > 0 && s.budget.Add(-1) < 0 {
 			s.Stop()
 			return
@@ -191,6 +201,9 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 		meta.ValueNull = msg.Payload == nil
 		if ts, ok := wkafka.MessageTimestampFromCtx(ctx); ok && !ts.IsZero() {
 			meta.Timestamp = ts.UnixMilli()
+		}
+		if h := msg.Metadata.Get(headersMetadata); h != "" {
+			meta.Headers = []byte(h)
 		}
 		var bb plugin.BatchBuilder
 		bb.AppendCompactFunc(meta.Offset, func(buf []byte) []byte { return record.Enrich(buf, msg.Payload, meta) }) // compact: one line
@@ -319,11 +332,11 @@ func committedBehind(client sarama.Client, group, topic string, want map[int32]i
 }
 
 // perMessageSink is delivery = "per-message": watermill-kafka's Publisher,
-// one synchronous send per record, keyed through its partitioning marshaler.
+// one synchronous send per record, each made by the batching sink's encoder
+// (value, key, headers, timestamp).
 type perMessageSink struct {
 	topicName string
 	pub       *wkafka.Publisher
-	key       record.KeyPath
 }
 
 func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error) {
@@ -335,37 +348,37 @@ func newPerMessageSink(cfg *SinkConfig, env plugin.Env) (*perMessageSink, error)
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Retry.Max = cfg.Retries
 	sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
-	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
-	s := &perMessageSink{topicName: cfg.Topic}
-	if cfg.KeyField != "" {
-		s.key = record.CompileKeyPath(cfg.KeyField)
+	sc.Producer.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	marshal := wkafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
-		if cfg.KeyField == "" {
-			return "", nil
-		}
-		k, _ := s.key.Key(msg.Payload)
-		return string(k), nil
-	})
-	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: tombstoneMarshaler{marshal, cfg}, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
+	err = ensureSinkTopic(client, cfg, env.Stage.ID)
+	client.Close()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := newEncoder(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &perMessageSink{topicName: cfg.Topic}
+	s.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{Brokers: cfg.Brokers, Marshaler: encodingMarshaler{enc}, OverwriteSaramaConfig: sc}, watermill.NopLogger{})
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	return s, nil
 }
 
-// tombstoneMarshaler sends a record that SinkConfig.tombstone picks with a
-// null value; the key still comes from the record.
-type tombstoneMarshaler struct {
-	wkafka.Marshaler
-	cfg *SinkConfig
-}
+// encodingMarshaler makes the message for a record with the sink's
+// encoder. Unlike watermill-kafka's own, it adds no UUID header: the
+// headers are the record's.
+type encodingMarshaler struct{ enc *encoder }
 
-func (t tombstoneMarshaler) Marshal(topic string, msg *message.Message) (*sarama.ProducerMessage, error) {
-	pm, err := t.Marshaler.Marshal(topic, msg)
-	if err == nil && t.cfg.tombstone(msg.Payload) {
-		pm.Value = nil
-	}
+func (e encodingMarshaler) Marshal(_ string, msg *message.Message) (*sarama.ProducerMessage, error) {
+	pm := &sarama.ProducerMessage{}
+	var arena []byte
+	_, err := e.enc.encode(pm, msg.Payload, &arena, nil)
 	return pm, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -175,5 +176,27 @@ func TestPerMessageSinkErrorsClassified(t *testing.T) {
 	}
 	if e := we.Errs[0]; !errors.Is(e, sarama.ErrMessageSizeTooLarge) || !plugin.IsPermanent(e) {
 		t.Errorf("a record larger than the topic's max.message.bytes failed with %v (permanent %v); want a permanent %v", e, plugin.IsPermanent(e), sarama.ErrMessageSizeTooLarge)
+	}
+}
+
+// Once stopped, forward hands nothing more on, even with messages waiting
+// (a select between the input and the stop picks either at random).
+func TestPerMessageForwardStopsAtStop(t *testing.T) {
+	for i := range 50 {
+		cfg := DefaultSourceConfig()
+		cfg.Topic, cfg.MaxMessages = "t", 0
+		s := &perMessageSource{cfg: cfg, env: plugin.Env{Stage: &config.Stage{ID: "consume"}, Logger: zap.NewNop()},
+			out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
+		s.Stop()
+		in := make(chan *message.Message, 1)
+		in <- message.NewMessage("m", []byte(`{}`))
+		go s.forward(in)
+		select {
+		case <-s.done:
+		case m := <-s.out:
+			t.Fatalf("round %d: forwarded %s after Stop", i, m.UUID)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: forward did not return after Stop", i)
+		}
 	}
 }

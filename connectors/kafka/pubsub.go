@@ -161,8 +161,9 @@ func (p *Publisher) encode(m *sarama.ProducerMessage, msg *message.Message) erro
 	return nil
 }
 
-// checkTopic fails clearly, once per topic, when topic does not exist and
-// the broker does not create topics (sarama would retry for minutes).
+// checkTopic fails clearly, once per topic, when topic does not exist
+// (sarama would retry for minutes), creating it first when the config's
+// create_topic says so.
 func (p *Publisher) checkTopic(topic string) error {
 	if topic == "" {
 		return errors.New("kafka publisher: empty topic")
@@ -170,24 +171,13 @@ func (p *Publisher) checkTopic(topic string) error {
 	if _, ok := p.topics.Load(topic); ok {
 		return nil
 	}
-	if err := refreshTopic(p.sink.client, topic); err != nil {
-		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return mark(fmt.Errorf("kafka publisher: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-				topic, p.cfg.Brokers), ErrTopicNotFound, err)
-		}
-		return mark(fmt.Errorf("kafka publisher: topic %q: %w", topic, err), accessKind(err)...)
+	cfg := p.cfg.SinkConfig
+	cfg.Topic = topic
+	if err := ensureSinkTopic(p.sink.client, &cfg, ""); err != nil {
+		return err
 	}
 	p.topics.Store(topic, struct{}{})
 	return nil
-}
-
-// refreshTopic refreshes topic's metadata, asking the broker to create it
-// when it creates topics automatically; "" is no topic.
-func refreshTopic(client sarama.Client, topic string) error {
-	if topic == "" {
-		return nil
-	}
-	return client.RefreshMetadata(topic)
 }
 
 // Close waits for the acks of the messages being published and closes the
@@ -240,7 +230,9 @@ type Subscriber struct {
 	mu     sync.Mutex
 	closed bool
 	subs   sync.WaitGroup
-	cancel []context.CancelFunc
+	// cancel ends each running subscription; a subscription removes its
+	// own when it ends.
+	cancel map[*subscription]context.CancelFunc
 }
 
 // NewSubscriber checks cfg; it connects on Subscribe.
@@ -254,7 +246,7 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	if err := cfg.SourceConfig.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka subscriber: %w", err)
 	}
-	return &Subscriber{cfg: cfg}, nil
+	return &Subscriber{cfg: cfg, cancel: map[*subscription]context.CancelFunc{}}, nil
 }
 
 // SubscribeInitialize creates topic with cfg.Partitions partitions unless
@@ -292,7 +284,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	sub := &subscription{src: src, out: make(chan *message.Message), queues: map[int32]chan *message.Message{},
 		log: s.cfg.Logger.With(zap.String("topic", topic), zap.String("group", cfg.GroupID))}
-	src.asMessage = sub.decode
+	src.asMessage = decodeMessage
 	if sub.in, err = src.Subscribe(ctx, topic); err != nil {
 		src.Close()
 		return nil, err
@@ -306,14 +298,25 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		src.Close()
 		return nil, fmt.Errorf("kafka subscriber: %w", ErrClosed)
 	}
-	s.cancel = append(s.cancel, cancel)
+	s.cancel[sub] = cancel
 	s.subs.Add(1)
 	go func() {
 		defer s.subs.Done()
-		defer cancel()
+		defer s.ended(sub)
 		sub.run(cfg.Window)
 	}()
 	return sub.out, nil
+}
+
+// ended forgets a subscription that has ended, cancelling its context.
+func (s *Subscriber) ended(sub *subscription) {
+	s.mu.Lock()
+	cancel := s.cancel[sub]
+	delete(s.cancel, sub)
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 func (s *Subscriber) isClosed() bool {
@@ -330,18 +333,9 @@ func (s *Subscriber) Close() error {
 	for _, c := range s.cancel {
 		c()
 	}
-	s.cancel = nil
 	s.mu.Unlock()
 	s.subs.Wait()
 	return nil
-}
-
-// decode is m as the message it was published as, remembering its
-// partition for run.
-func (s *subscription) decode(m *sarama.ConsumerMessage) *message.Message {
-	msg := decodeMessage(m)
-	s.partition.Store(msg, m.Partition)
-	return msg
 }
 
 // decodeMessage is m as the message it was published as.
@@ -366,16 +360,13 @@ func decodeMessage(m *sarama.ConsumerMessage) *message.Message {
 // made again for each delivery, and the source's own is acked when the copy
 // is.
 type subscription struct {
-	ctx context.Context
-	src *Source
-	in  <-chan *message.Message
-	out chan *message.Message
-	log *zap.Logger
-	// partition is the partition of each message the source emits, until
-	// run takes it.
-	partition sync.Map
-	queues    map[int32]chan *message.Message
-	wg        sync.WaitGroup
+	ctx    context.Context
+	src    *Source
+	in     <-chan *message.Message
+	out    chan *message.Message
+	log    *zap.Logger
+	queues map[int32]chan *message.Message
+	wg     sync.WaitGroup
 }
 
 func (s *subscription) run(window int) {
@@ -399,8 +390,7 @@ func (s *subscription) run(window int) {
 			if !ok {
 				return
 			}
-			v, _ := s.partition.LoadAndDelete(msg)
-			p, _ := v.(int32)
+			p := claimPartition(msg.Context())
 			q := s.queues[p]
 			if q == nil {
 				// The source has at most window messages of a partition

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,66 @@ func TestPublisherFailures(t *testing.T) {
 	}
 	if err := p.Publish(topic, message.NewMessage("late", []byte("x"))); !errors.Is(err, ErrClosed) {
 		t.Errorf("Publish after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A subscription that ends leaves nothing behind in its Subscriber: a
+// long-lived Subscriber whose subscriptions come and go (one per request,
+// say) does not grow.
+func TestSubscriberForgetsEndedSubscriptions(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic := kafkatest.Name("ended")
+	env.CreateTopic(t, topic, 1)
+	sub := testSubscriber(t, env, kafkatest.Name("g"))
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, err := sub.Subscribe(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		for range ch { // closes once the member has left
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sub.mu.Lock()
+		n := len(sub.cancel)
+		sub.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Subscriber still holds %d cancel func(s) of ended subscriptions", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A message's partition comes with its context: messages of two
+// partitions go out each in its own partition's order.
+func TestSubscriberKnowsEachMessagesPartition(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic := kafkatest.Name("parts")
+	env.CreateTopic(t, topic, 2)
+	var msgs []kafkatest.Msg
+	for i := range 6 {
+		msgs = append(msgs, kafkatest.Msg{Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))})
+	}
+	env.Produce(t, topic, msgs)
+	sub := testSubscriber(t, env, kafkatest.Name("g"))
+	ch, err := sub.Subscribe(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[int]int{0: -2, 1: -1}
+	for range 6 {
+		m := receive(t, ch)
+		n, _ := strconv.Atoi(string(m.Payload))
+		if n != last[n%2]+2 {
+			t.Errorf("partition %d: got %d after %d", n%2, n, last[n%2])
+		}
+		last[n%2] = n
+		m.Ack()
 	}
 }

@@ -24,12 +24,14 @@ func Spec() *plugin.Spec {
   brokers, it takes nothing.
 `,
 		Source: plugin.NewFactory(DefaultSourceConfig, func(_ context.Context, c *SourceConfig, env plugin.Env) (plugin.Source, error) {
+			c.logWarnings(env.Logger)
 			if c.Delivery == "per-message" {
 				return newPerMessageSource(c, env)
 			}
 			return NewSource(c, env)
 		}),
 		Sink: plugin.NewFactory(DefaultSinkConfig, func(_ context.Context, c *SinkConfig, env plugin.Env) (plugin.Sink, error) {
+			c.logWarnings(env.Logger)
 			if c.Delivery == "per-message" {
 				return newPerMessageSink(c, env)
 			}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -29,7 +28,11 @@ func BenchmarkSinkSend(b *testing.B) {
 		for range p.in {
 		}
 	}()
-	s := &Sink{cfg: cfg, producer: p, key: record.CompileKeyPath("user_id"), keyed: true}
+	enc, err := newEncoder(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Sink{cfg: cfg, producer: p, enc: enc}
 	recs := make([]plugin.Record, 500)
 	for i := range recs {
 		recs[i] = plugin.Record{Value: []byte(`{"event_id":"e-` + strconv.Itoa(i) + `","user_id":"u-17","amount":123.45,"_kafka_offset":` + strconv.Itoa(i) + `}`), Offset: int64(i)}

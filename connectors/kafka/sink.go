@@ -13,7 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
-	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -25,8 +25,7 @@ type Sink struct {
 	stage    string
 	producer sarama.AsyncProducer
 	client   sarama.Client // the producer's; closed after it
-	key      record.KeyPath
-	keyed    bool
+	enc      *encoder
 
 	acks      sync.WaitGroup // the goroutine reading successes and errors
 	closeOnce sync.Once
@@ -61,19 +60,16 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		p.Flush.Bytes = 1 << 20
 	}
 	p.MaxMessageBytes = cfg.MaxMessageBytes
-	p.Partitioner = sarama.NewMurmur2Partitioner // Java's default: same key, same partition
+	p.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	// An empty topic is the Publisher's (pubsub.go): it checks each topic
-	// Publish names.
-	if err := refreshTopic(client, cfg.Topic); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+	if err := ensureSinkTopic(client, cfg, env.Stage.ID); err != nil {
 		client.Close()
-		return nil, mark(fmt.Errorf("kafka sink %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-			env.Stage.ID, cfg.Topic, cfg.Brokers), ErrTopicNotFound, err)
+		return nil, err
 	}
 	makePatient(client)
 	for _, b := range client.Brokers() {
@@ -85,8 +81,10 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
 	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
-	if cfg.KeyField != "" {
-		s.key, s.keyed = record.CompileKeyPath(cfg.KeyField), true
+	if s.enc, err = newEncoder(cfg, client); err != nil {
+		producer.Close()
+		client.Close()
+		return nil, err
 	}
 	s.acks.Add(2)
 	go s.readSuccesses()
@@ -181,24 +179,18 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	p := &pending{msgs: make([]sarama.ProducerMessage, len(records)), done: make(chan struct{})}
 	p.left.Store(int64(len(records)))
-	encs := make([]bytesEncoder, 2*len(records)) // values, then keys
+	var arena []byte // values made from records, see encoder.encode
+	slots := make([]encSlots, len(records))
 	for i := range records {
 		m := &p.msgs[i]
-		m.Topic = s.cfg.Topic
-		encs[i].b = records[i].Value
-		m.Value = &encs[i]
-		if s.cfg.tombstone(records[i].Value) {
-			m.Value = nil
-		}
 		m.Metadata = p
-		if s.keyed {
-			if k, ok := s.key.KeyIn(records[i].Value); ok { // k shares the record's bytes, which outlive the send
-				e := &encs[len(records)+i]
-				e.b = k
-				m.Key = e
-			} else {
-				s.unkeyed.Add(1)
-			}
+		unkeyed, err := s.enc.encode(m, records[i].Value, &arena, &slots[i])
+		if unkeyed {
+			s.unkeyed.Add(1)
+		}
+		if err != nil {
+			p.fail(m, err)
+			continue
 		}
 		if err := s.checkSize(m); err != nil {
 			p.fail(m, err)
@@ -220,14 +212,6 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	return p
 }
-
-// bytesEncoder is a sarama.Encoder of bytes, used by pointer from a slice
-// made once per Send: a sarama.ByteEncoder put in a message's Key or Value
-// is boxed, two allocations per record.
-type bytesEncoder struct{ b []byte }
-
-func (e *bytesEncoder) Encode() ([]byte, error) { return e.b, nil }
-func (e *bytesEncoder) Length() int             { return len(e.b) }
 
 // recordVersion is the message format sarama's producer uses at
 // protocolVersion (record batches, from Kafka 0.11 on); it decides what a
@@ -268,6 +252,7 @@ func classify(err error) error {
 	}
 	for _, k := range permanentKErrors {
 		if errors.Is(err, k) {
+			err = kafkautil.ExplainTooLarge(err, "the sink's max_message_bytes")
 			return mark(plugin.Permanent(err), accessKind(err)...)
 		}
 	}

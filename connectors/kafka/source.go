@@ -60,6 +60,7 @@ type Source struct {
 	assign      sync.Once
 
 	consumed   chan struct{} // closed when the consume loop has returned
+	outOnce    sync.Once     // closes out; see closeOut
 	closeOnce  sync.Once
 	records    atomic.Int64
 	bytes      atomic.Int64
@@ -138,8 +139,8 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 }
 
 // Subscribe starts consuming; topic is ignored (the stage's topic is used).
-func (s *Source) Subscribe(_ context.Context, _ string) (<-chan *message.Message, error) {
-	if err := s.checkTopic(); err != nil {
+func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if err := s.checkTopic(ctx); err != nil {
 		return nil, err
 	}
 	makePatient(s.client)
@@ -175,22 +176,9 @@ func (s *Source) fetchBytes() int {
 	return int(max(s.env.Budget.Total()/8, int64(part)))
 }
 
-// checkTopic fails early and clearly when the topic does not exist and the
-// broker will not create it.
-func (s *Source) checkTopic() error {
-	if err := s.client.RefreshMetadata(s.cfg.Topic); err != nil {
-		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return mark(fmt.Errorf("kafka source %q: topic %q does not exist on %v and the broker does not create topics automatically: create it first",
-				s.env.Stage.ID, s.cfg.Topic, s.cfg.Brokers), ErrTopicNotFound, err)
-		}
-		return mark(fmt.Errorf("kafka source %q: topic %q: %w", s.env.Stage.ID, s.cfg.Topic, err), accessKind(err)...)
-	}
-	return nil
-}
-
 func (s *Source) consume() {
 	defer close(s.consumed)
-	defer close(s.out)
+	defer s.closeOut()
 	h := &groupHandler{s: s}
 	retry := 0
 	// A stopped source rejoins only while it holds acked offsets that are
@@ -294,7 +282,14 @@ func (s *Source) Stats() plugin.SourceStats {
 // the group session to be alive, which it is until Close unless the group
 // rebalanced after the source stopped: then the records acked since the
 // last commit will be read again, and Commit says which.
+//
+// With nothing acked left uncommitted, Commit returns at once: it neither
+// waits for a session nor for a commit in flight (with the brokers gone,
+// either takes minutes), since there is nothing to commit.
 func (s *Source) Commit(ctx context.Context) error {
+	if !s.hasPending() {
+		return s.lostErr()
+	}
 	sess := s.liveSession(ctx)
 	if sess == nil {
 		return nil
@@ -303,11 +298,7 @@ func (s *Source) Commit(ctx context.Context) error {
 		pending, err := s.commitPending(ctx, sess)
 		switch {
 		case err == nil && len(pending) == 0:
-			if lost := s.lostMarks(); len(lost) > 0 {
-				return mark(fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
-					s.env.Stage.ID, partitionList(lost)), ErrCommitRefused)
-			}
-			return nil
+			return s.lostErr()
 		case err == nil:
 			continue
 		case errors.Is(err, errSessionOver):
@@ -436,23 +427,61 @@ func (s *Source) lostMarks() map[int32]int64 {
 	return maps.Clone(s.lost)
 }
 
-// Close leaves the group and closes the client. Call Commit first.
+// lostErr says which acked records dropOrphans gave up, or is nil.
+func (s *Source) lostErr() error {
+	if lost := s.lostMarks(); len(lost) > 0 {
+		return mark(fmt.Errorf("kafka source %q: the group rebalanced after the source stopped, before the final commit; records acked on partition(s) %s were not committed and will be read again",
+			s.env.Stage.ID, partitionList(lost)), ErrCommitRefused)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the client. Call Commit first. It
+// returns within closeWait: with the brokers gone, ending the group session
+// and leaving the group retry for minutes; Close then leaves that to finish
+// in the background (the group drops the member after session_timeout_ms)
+// and says so.
 func (s *Source) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.Stop()
 		s.cancel()
-		if s.subscribed.Load() {
-			<-s.consumed
+		// The router waits for the channel to close; nothing sends on it
+		// once the stopped source's claims have stopped reading, however
+		// long sarama takes to end the session.
+		go func() { s.readers.Wait(); s.closeOut() }()
+		closed := make(chan error, 1)
+		go func() { closed <- s.shutdown() }()
+		select {
+		case err = <-closed:
+		case <-time.After(closeWait):
+			s.log.Warn("the consumer did not leave its group in time (are the brokers reachable?); leaving that to finish in the background: the group drops this member after session_timeout_ms",
+				zap.Duration("waited", closeWait), zap.Duration("session_timeout", s.cfg.SessionTimeout))
 		}
-		err = s.group.Close()
-		if e := s.commits.Close(); e != nil && err == nil {
-			err = e
-		}
-		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
-			err = e
-		}
+		s.sayIfNothingRead()
 	})
+	return err
+}
+
+// closeOut closes the channel Subscribe returned, once: when the consume
+// loop ends, or when Close has stopped every claim from reading.
+func (s *Source) closeOut() { s.outOnce.Do(func() { close(s.out) }) }
+
+// closeWait bounds Close.
+const closeWait = 3 * time.Second
+
+// shutdown ends the group session, leaves the group and closes the client.
+func (s *Source) shutdown() error {
+	if s.subscribed.Load() {
+		<-s.consumed
+	}
+	err := s.group.Close()
+	if e := s.commits.Close(); e != nil && err == nil {
+		err = e
+	}
+	if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) && err == nil {
+		err = e
+	}
 	return err
 }
 

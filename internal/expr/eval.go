@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr/vm"
@@ -61,7 +62,7 @@ func (p *Program) Eval(rec []byte) (v Value, out Outcome, err error) {
 	e := p.pool.Get().(*evaluator)
 	e.st.out = 0
 	for i := range p.fields {
-		e.env[p.fields[i].name] = fieldValue(p.fields[i].path.Get(rec))
+		e.env[p.fields[i].name] = fieldValue(p.fields[i].path.Peek(rec))
 	}
 	res, err := e.vm.Run(p.prog, e.env)
 	out = e.st.out
@@ -91,13 +92,14 @@ func (p *Program) Bool(rec []byte) (bool, Outcome) {
 	return b, out | st.out
 }
 
-// fieldValue is a field's value as the expression sees it.
+// fieldValue is a field's value as the expression sees it, copied out of
+// the record (r may refer to its memory; a value may outlive it).
 func fieldValue(r gjson.Result) any {
 	switch r.Type {
 	case gjson.Number:
 		return r.Num
 	case gjson.String:
-		return r.Str
+		return strings.Clone(r.Str)
 	case gjson.True:
 		return true
 	case gjson.False:
@@ -108,7 +110,7 @@ func fieldValue(r gjson.Result) any {
 		}
 		return missingT{}
 	}
-	return r.Value() // an object or array
+	return gjson.Parse(strings.Clone(r.Raw)).Value() // an object or array, its strings not in rec
 }
 
 // Kind is the kind of a Value.

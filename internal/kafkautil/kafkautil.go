@@ -30,6 +30,8 @@ type Msg struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
+	Headers   []sarama.RecordHeader
+	Timestamp time.Time // zero: the produce time
 }
 
 // CreateTopic creates a topic and waits until every partition has a leader.
@@ -97,7 +99,7 @@ func Produce(brokers []string, topic string, msgs []Msg) error {
 	}
 	go func() {
 		for _, m := range msgs {
-			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value)}
+			pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value), Headers: m.Headers, Timestamp: m.Timestamp}
 			if m.Key != nil {
 				pm.Key = sarama.ByteEncoder(m.Key)
 			}
@@ -187,8 +189,19 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	var out []Msg
 	for {
 		select {
-		case m := <-pc.Messages():
-			out = append(out, Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value})
+		case m, ok := <-pc.Messages():
+			if !ok { // the partition consumer gave up: its error says why
+				err := errors.New("the consumer stopped")
+				for e := range pc.Errors() {
+					err = e
+				}
+				return nil, fmt.Errorf("reading %s/%d at offset %d of %d: %w", topic, p, start+int64(len(out)), end, err)
+			}
+			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+			for _, h := range m.Headers {
+				msg.Headers = append(msg.Headers, *h)
+			}
+			out = append(out, msg)
 			if m.Offset+1 >= end {
 				return out, nil
 			}

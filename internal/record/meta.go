@@ -38,7 +38,7 @@ func isReserved(raw []byte) bool {
 // isMetaName reports whether s is the name of a member that Enrich adds.
 func isMetaName(s []byte) bool {
 	switch string(s) {
-	case PayloadField, KeyField, KeyBase64Field, PartitionField, OffsetField, TimestampField:
+	case PayloadField, KeyField, KeyBase64Field, PartitionField, OffsetField, TimestampField, HeadersField:
 		return true
 	}
 	return false

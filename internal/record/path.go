@@ -71,6 +71,26 @@ func KeyText(r gjson.Result) (key []byte, ok bool) {
 	return nil, false
 }
 
+// KeyTextRaw is KeyText for a value as written in a record (raw JSON, as
+// Member.Raw gives it). The key may share raw's memory.
+func KeyTextRaw(raw []byte) (key []byte, ok bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '"':
+		if bytes.IndexByte(raw, '\\') < 0 {
+			return raw[1 : len(raw)-1], true
+		}
+	case 'n', '{', '[':
+		return nil, false
+	case 't', 'f':
+	default: // a number: its text
+		return raw, true
+	}
+	return KeyText(gjson.Parse(string(raw)))
+}
+
 // KeyPath reads a Kafka message key from a JSON record. Build it once with
 // CompileKeyPath and reuse it for every record. The zero KeyPath finds no
 // key.

@@ -41,6 +41,10 @@ type Meta struct {
 	Partition int32
 	Offset    int64
 	Timestamp int64 // milliseconds since the Unix epoch
+	// Headers is the message's headers as AppendHeaders writes them;
+	// empty when the message has none (the record then has no
+	// _kafka_headers member).
+	Headers []byte
 }
 
 // Enrich appends to dst the record that the Kafka source emits for a message
@@ -52,7 +56,9 @@ type Meta struct {
 //
 //	"_kafka_key":<key>,"_kafka_partition":N,"_kafka_offset":N,"_kafka_timestamp":N
 //
-// appended as its last members. Member order, number text and string escapes
+// appended as its last members, and then "_kafka_headers":{...} (m.Headers)
+// when the message has headers: a record without headers is the same bytes
+// as before headers were exposed. Member order, number text and string escapes
 // are kept exactly as in the input; only whitespace outside strings is
 // removed. Invalid UTF-8 bytes inside strings are replaced by \ufffd (one per
 // byte, as encoding/json does when decoding), so the result is always valid
@@ -60,7 +66,7 @@ type Meta struct {
 //
 // A top-level member of the input whose name (however escaped) is one that
 // Enrich adds (_kafka_payload, _kafka_key, _kafka_key_base64,
-// _kafka_partition, _kafka_offset, _kafka_timestamp), behind any number of
+// _kafka_partition, _kafka_offset, _kafka_timestamp, _kafka_headers), behind any number of
 // RenamePrefix, is kept in place with one more RenamePrefix before its name:
 // "_kafka_key" becomes "_payload__kafka_key", and "_payload__kafka_key"
 // becomes "_payload__payload__kafka_key". So the plain names always hold the
@@ -129,6 +135,10 @@ func appendMeta(dst []byte, m Meta) []byte {
 	dst = strconv.AppendInt(dst, m.Offset, 10)
 	dst = append(dst, `,"`+TimestampField+`":`...)
 	dst = strconv.AppendInt(dst, m.Timestamp, 10)
+	if len(m.Headers) > 0 {
+		dst = append(dst, `,"`+HeadersField+`":`...)
+		dst = append(dst, m.Headers...)
+	}
 	return append(dst, '}')
 }
 

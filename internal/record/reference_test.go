@@ -134,7 +134,7 @@ func refReserved(name string) bool {
 		name = name[len(RenamePrefix):]
 	}
 	switch name {
-	case PayloadField, KeyField, KeyBase64Field, PartitionField, OffsetField, TimestampField:
+	case PayloadField, KeyField, KeyBase64Field, PartitionField, OffsetField, TimestampField, HeadersField:
 		return true
 	}
 	return false
@@ -174,6 +174,9 @@ func refEnrich(value []byte, m Meta) []byte {
 		member{OffsetField, json.Number(strconv.FormatInt(m.Offset, 10))},
 		member{TimestampField, json.Number(strconv.FormatInt(m.Timestamp, 10))},
 	)
+	if len(m.Headers) > 0 {
+		obj = append(obj, member{HeadersField, json.RawMessage(m.Headers)})
+	}
 	var buf bytes.Buffer
 	refEncode(&buf, obj)
 	return buf.Bytes()

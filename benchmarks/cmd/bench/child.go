@@ -125,7 +125,7 @@ func runChild(specJSON string) int {
 	var ev childEvent
 	var err error
 	switch spec.Scenario {
-	case "etl", "permessage", "latency", "memory":
+	case "etl", "etlexpr", "etldrop", "permessage", "latency", "memory":
 		err = runPipeline(ctx, log, etlTOML(spec), spec, &ev)
 	case "file2kafka":
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
@@ -216,18 +216,26 @@ func kafkaSink(spec childSpec, function, input, key string) string {
 	return b.String()
 }
 
-const header = "[pipeline]\nname = %q\nversion = \"1.0.0\"\n\n[global]\nplugins = [\"kafka\"]\n\n"
+const header = "[pipeline]\nname = %q\nversion = \"1.0.0\"\n\n[global]\nplugins = [\"kafka\", \"filter\", \"fields\"]\n\n"
 
 // etlTOML is Example 3 (kafka-etl-example.toml) with the benchmark's
-// topics and run bound; the memory scenario writes through slow.kafka.
+// topics and run bound; the memory scenario writes through slow.kafka;
+// etlexpr filters with filter.expr, etldrop adds fields.drop of _kafka_*.
 func etlTOML(spec childSpec) string {
 	sink := "kafka"
 	if spec.Scenario == "memory" {
 		sink = "slow.kafka"
 	}
-	return fmt.Sprintf(header, "bench-"+spec.Scenario) + kafkaSource(spec) +
-		"\n[[stages]]\nid = \"filter\"\nfunction = \"filter.apply\"\ninputs = [\"consume\"]\n[stages.config]\ncolumn = \"amount\"\noperator = \">=\"\nvalue = \"100\"\n\n" +
-		kafkaSink(spec, sink, "filter", "user_id")
+	filter := "\n[[stages]]\nid = \"filter\"\nfunction = \"filter.apply\"\ninputs = [\"consume\"]\n[stages.config]\ncolumn = \"amount\"\noperator = \">=\"\nvalue = \"100\"\n\n"
+	last := "filter"
+	switch spec.Scenario {
+	case "etlexpr": // the same filter as an expression
+		filter = "\n[[stages]]\nid = \"filter\"\nfunction = \"filter.expr\"\ninputs = [\"consume\"]\n[stages.config]\ncondition = \"amount >= 100\"\n\n"
+	case "etldrop": // and the source's _kafka_* fields left out of the output
+		filter += "[[stages]]\nid = \"drop\"\nfunction = \"fields.drop\"\ninputs = [\"filter\"]\n[stages.config]\nfields = [\"_kafka_*\"]\n\n"
+		last = "drop"
+	}
+	return fmt.Sprintf(header, "bench-"+spec.Scenario) + kafkaSource(spec) + filter + kafkaSink(spec, sink, last, "user_id")
 }
 
 // file2kafkaTOML is Example 2 (kafka-producer-example.toml).

@@ -81,6 +81,10 @@ func describe(name string) string {
 		return "reference: hand-written franz-go (kgo) loop (Kafka→filter→Kafka)"
 	case "etl":
 		return "Example 3: Kafka→filter.apply→Kafka (Conveyor, defaults)"
+	case "etlexpr":
+		return "Example 3 with filter.expr amount >= 100 in place of filter.apply"
+	case "etldrop":
+		return "Example 3 with fields.drop of _kafka_* before the sink"
 	case "permessage":
 		return "Example 3, delivery = per-message (stock watermill-kafka)"
 	case "producer":
@@ -131,9 +135,55 @@ func (h *harness) median(name string) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
+// medianCPU returns the median CPU µs per input record of the successful
+// runs of name.
+func (h *harness) medianCPU(name string) float64 {
+	var v []float64
+	for _, r := range h.results {
+		if r.Name == name && r.Err == "" && r.Records > 0 {
+			v = append(v, float64(r.CPU.Nanoseconds())/1e3/float64(r.Records))
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// pairedCPU describes the ratios of name's CPU per record to etl's in the
+// same round (the runs alternate, so a round shares the machine's load):
+// their median and range.
+func (h *harness) pairedCPU(name string) string {
+	etl := map[int]*result{}
+	for _, r := range h.results {
+		if r.Name == "etl" && r.Err == "" {
+			etl[r.Run] = r
+		}
+	}
+	var v []float64
+	for _, r := range h.results {
+		if e := etl[r.Run]; r.Name == name && r.Err == "" && e != nil && e.CPU > 0 && r.Records == e.Records {
+			v = append(v, float64(r.CPU)/float64(e.CPU))
+		}
+	}
+	if len(v) == 0 {
+		return "no paired rounds"
+	}
+	slices.Sort(v)
+	m := v[len(v)/2]
+	if len(v)%2 == 0 {
+		m = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return fmt.Sprintf("per round %.2f× median, %.2f–%.2f×, %d rounds", m, v[0], v[len(v)-1], len(v))
+}
+
 func (h *harness) baselineFor(name string) float64 {
 	switch name {
-	case "baseline", "franz", "etl", "permessage":
+	case "baseline", "franz", "etl", "etlexpr", "etldrop", "permessage":
 		return h.median("baseline")
 	case "producer", "producerfile", "file2kafka":
 		return h.median("producer")
@@ -172,6 +222,12 @@ func (h *harness) goals() string {
 	}
 	etl, base, pm := h.median("etl"), h.median("baseline"), h.median("permessage")
 	row("Example 3 / hand-written sarama loop (records/s)", fmt.Sprintf("%.2f×", etl/base), "≥ 0.9×", etl/base >= 0.9, etl > 0 && base > 0)
+	// Issue 15: the operators' cost on Example 3, as CPU per record (the
+	// machine is shared; CPU is steadier than records/s), medians.
+	etlCPU, exprCPU, dropCPU := h.medianCPU("etl"), h.medianCPU("etlexpr"), h.medianCPU("etldrop")
+	exprR, dropR := h.pairedCPU("etlexpr"), h.pairedCPU("etldrop")
+	row("Example 3 with filter.expr / with filter.apply (CPU per record)", fmt.Sprintf("%.2f× (%.2f vs %.2f µs); %s", exprCPU/etlCPU, exprCPU, etlCPU, exprR), "≤ 1.5×", exprCPU/etlCPU <= 1.5, etlCPU > 0 && exprCPU > 0)
+	row("Example 3 with fields.drop of _kafka_* / without (CPU per record)", fmt.Sprintf("%.2f× (%.2f vs %.2f µs); %s", dropCPU/etlCPU, dropCPU, etlCPU, dropR), "≤ 1.10×", dropCPU/etlCPU <= 1.10, etlCPU > 0 && dropCPU > 0)
 	// The per-message path is about 100× slower: a target on it could not
 	// fail, so it is shown, not judged.
 	info("information", "Example 3 / per-message path (records/s)", fmt.Sprintf("%.1f×", etl/pm), etl > 0 && pm > 0)

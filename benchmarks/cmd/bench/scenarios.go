@@ -100,7 +100,7 @@ func (h *harness) conveyorSpec(s childSpec) childSpec {
 // run runs the selected scenarios in order.
 func (h *harness) run() {
 	sel := h.selected
-	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["kafka2file"] {
+	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
 		if err := h.seedETLInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
@@ -121,6 +121,12 @@ func (h *harness) run() {
 		}
 		if sel["etl"] {
 			h.add(h.etl("etl", i))
+		}
+		if sel["etlexpr"] {
+			h.add(h.etl("etlexpr", i))
+		}
+		if sel["etldrop"] {
+			h.add(h.etl("etldrop", i))
 		}
 	}
 	if sel["permessage"] {
