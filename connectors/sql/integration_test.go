@@ -188,7 +188,9 @@ func TestIntegrationSQLWriteFromKafka(t *testing.T) {
 // not the password.
 func TestIntegrationSQLUnreachableNamesServerNotPassword(t *testing.T) {
 	env := kafkatest.Start(t)
-	text := outboxPipeline("postgres://u:s3cret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "t", "g", env, "out", 1)
+	out := kafkatest.Name("out")
+	env.CreateTopic(t, out, 1) // a sink's missing topic fails the run first (create_topic = false)
+	text := outboxPipeline("postgres://u:s3cret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "t", "g", env, out, 1)
 	_, err := flow.Execute(context.Background(), load(t, text))
 	if err == nil {
 		t.Fatal("a run against a closed port succeeded")
