@@ -63,6 +63,7 @@ var commands = map[string][]string{
 	"graph":     {"-format"},
 	"produce":   {"-brokers", "-key-field"},
 	"consume":   {"-brokers", "-from-beginning", "-n", "-group", "-until-end"},
+	"test":      {"-broker", "-run"},
 	"version":   nil,
 }
 

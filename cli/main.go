@@ -21,6 +21,7 @@
 //	conveyor graph PIPELINE.toml    draw the stages as Mermaid or DOT
 //	conveyor produce TOPIC [FILE]   send JSON records to a topic
 //	conveyor consume TOPIC          print a topic's records as JSON Lines
+//	conveyor test [PATH...]         run the pipelines' *_test.toml files
 //	conveyor version                print the version
 //
 // `conveyor COMMAND --help` shows a command's flags.
@@ -48,6 +49,7 @@ usage:
   conveyor graph [--format mermaid|dot] PIPELINE.toml
   conveyor produce [--brokers B] [--key-field F] TOPIC [FILE|-]
   conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] [--until-end] TOPIC
+  conveyor test [--broker fixtures|embedded] [--run REGEXP] [PATH...]
   conveyor version
 
 "conveyor COMMAND --help" shows a command's flags; "-" reads the pipeline from stdin.
@@ -99,6 +101,8 @@ func (a *app) run(args []string, stdout, stderr io.Writer) int {
 		return a.cmdProduce(rest, stdout, stderr)
 	case "consume":
 		return a.cmdConsume(rest, stdout, stderr)
+	case "test":
+		return a.cmdTest(rest, stdout, stderr)
 	case "version", "--version":
 		return a.cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -207,7 +207,7 @@ func Describe(defaults any) []KeyDoc {
 		if d.Unit == "" && f.typ == durationType {
 			d.Unit = "ms"
 		}
-		if !f.Required && !f.Secret {
+		if !f.Required && !f.Secret && !isTableType(f.typ) {
 			d.Default = defaultText(rv.FieldByIndex(f.index), f)
 		}
 		out = append(out, d)
@@ -291,6 +291,10 @@ func (f keyField) typeName() string {
 		return "path or table"
 	case f.typ == pairsType:
 		return "table of strings, in order"
+	case isTableType(f.typ) && f.typ.Kind() == reflect.Slice:
+		return "array of tables"
+	case isTableType(f.typ):
+		return "table"
 	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
 		return "list of strings"
 	case f.typ.Kind() == reflect.Map:

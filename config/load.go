@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -274,6 +275,10 @@ func keyName(stage int, path, key string) string {
 	return path
 }
 
+// TypeName names the TOML type of a decoded value for messages: "a
+// string", "an integer", "a table", ...
+func TypeName(v any) string { return typeName(v) }
+
 func typeName(v any) string {
 	switch v.(type) {
 	case string:
@@ -290,6 +295,8 @@ func typeName(v any) string {
 		return "a table"
 	case nil:
 		return "nothing"
+	case time.Time:
+		return "a date-time"
 	default:
 		return fmt.Sprintf("a %T", v)
 	}

@@ -236,3 +236,59 @@ func showHeaders(hs []sarama.RecordHeader) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// topic_expr with create_topic = true creates each topic on first use,
+// with the sink's partitions; without it, a missing topic fails its
+// records (dead-lettered, naming the topic) and the others are written.
+func TestIntegrationTopicExprCreatesTopics(t *testing.T) {
+	env := kafkatest.Start(t)
+	prefix := kafkatest.Name("made") + "-"
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte("{\"c\":\"a\",\"i\":1}\n{\"c\":\"b\",\"i\":2}\n{\"c\":\"a\",\"i\":3}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := func(create bool) string {
+		extra := ""
+		if create {
+			extra = "create_topic = true\npartitions = 2\n"
+		}
+		return fmt.Sprintf(`
+[[stages]]
+id = "load"
+function = "json.read"
+[stages.config]
+path = %q
+format = "jsonl"
+
+[[stages]]
+id = "produce"
+function = "kafka"
+inputs = ["load"]
+[stages.config]
+brokers = %q
+topic_expr = "'%s' + c"
+%s
+[error_handling]
+strategy = "continue"
+dead_letter_queue = { path = "dead.jsonl" }
+`, in, env.BrokerList(), prefix, extra)
+	}
+	sum := runFile(t, writePipeline(t, dir, pipeline(false)))
+	dead, _ := os.ReadFile(filepath.Join(dir, "dead.jsonl"))
+	if sum.Failed != 3 || !bytes.Contains(dead, []byte(prefix+`a\": the topic does not exist: create it first, or set create_topic = true`)) {
+		t.Errorf("without create_topic: summary %s, dead letters:\n%s", sum, dead)
+	}
+	sum = runFile(t, writePipeline(t, dir, pipeline(true)))
+	if sum.Failed != 0 {
+		t.Fatalf("with create_topic: summary %s", sum)
+	}
+	for topic, n := range map[string]int{prefix + "a": 2, prefix + "b": 1} {
+		if got := env.ReadAll(t, topic); len(got) != n {
+			t.Errorf("%s holds %d records, want %d", topic, len(got), n)
+		}
+		if parts := env.EndOffsets(t, topic); len(parts) != 2 {
+			t.Errorf("%s has %d partitions, want 2 (the sink's partitions)", topic, len(parts))
+		}
+	}
+}

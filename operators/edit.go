@@ -102,49 +102,35 @@ func addPattern(ps []fieldPattern, parts []string) []fieldPattern {
 // members are copied as they are, separators included, in one step each.
 func appendDropped(dst, obj []byte, ps []fieldPattern) ([]byte, bool) {
 	start := len(dst)
-	dst = append(dst, '{')
+	r := record.NewRuns(dst, obj)
 	changed := false
-	run, runEnd := -1, -1 // the kept members not yet copied: obj[run:runEnd]
-	flush := func() {
-		if run >= 0 {
-			if dst[len(dst)-1] != '{' {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, obj[run:runEnd]...)
-			run = -1
-		}
-	}
 	isObj := record.MemberSpans(obj, func(name string, key, keyEnd, value, end int) bool {
 		var sub []fieldPattern
 		for i := range ps {
 			if ps[i].matches(name) {
 				if len(ps[i].sub) == 0 {
 					changed = true
-					flush()
+					r.Flush()
 					return true
 				}
 				sub = ps[i].sub
 			}
 		}
 		if sub != nil && isObject(obj[value:end]) {
-			flush()
-			dst = appendKey(dst, obj[key:keyEnd])
+			r.Flush()
+			r.Dst = appendKey(r.Dst, obj[key:keyEnd])
 			var ch bool
-			dst, ch = appendDropped(dst, obj[value:end], sub)
+			r.Dst, ch = appendDropped(r.Dst, obj[value:end], sub)
 			changed = changed || ch
 			return true
 		}
-		if run < 0 {
-			run = key
-		}
-		runEnd = end
+		r.Keep(key, end)
 		return true
 	})
 	if !isObj {
-		return append(dst[:start], obj...), false
+		return append(r.Dst[:start], obj...), false
 	}
-	flush()
-	return append(dst, '}'), changed
+	return r.Close(), changed
 }
 
 // appendKey appends a member's key and colon, after a comma unless it is

@@ -153,7 +153,7 @@ type SinkConfig struct {
 	Topic string `key:"topic" doc:"topic to produce to; required unless topic_expr chooses it per record"`
 	// CreateTopic makes the sink create its topic when it is missing,
 	// rather than leave it to the broker's auto.create.topics.enable.
-	CreateTopic       bool          `key:"create_topic" doc:"create the topic at start when it does not exist (with partitions and replication_factor); false (default): a missing topic fails the run at start (kafka.ErrTopicNotFound), whatever the broker's auto.create.topics.enable"`
+	CreateTopic       bool          `key:"create_topic" doc:"create the topic at start when it does not exist (with partitions and replication_factor), or with topic_expr each topic on first use; false (default): a missing topic fails the run at start (kafka.ErrTopicNotFound), whatever the broker's auto.create.topics.enable"`
 	Partitions        int           `key:"partitions" min:"0" max:"1000000" doc:"partitions of a topic create_topic creates (0 = the broker's num.partitions)"`
 	ReplicationFactor int           `key:"replication_factor" min:"0" max:"32767" doc:"replication factor of a topic create_topic creates (0 = the broker's default.replication.factor)"`
 	KeyField          string        `key:"key_field" doc:"record field whose value (string, number or boolean, as text) becomes the message key; when it is missing, the field named key_field + \"_base64\" (how the source writes a key that is not UTF-8), decoded; records with neither are sent unkeyed"`

@@ -58,24 +58,32 @@ func (c *SourceConfig) assignWait() time.Duration {
 // generation. The per-message source learns its assignment this way: the
 // stock subscriber does not tell.
 func memberAssigned(client sarama.Client, group, topic string, userData []byte) (bool, error) {
+	parts, stable, err := memberPartitions(client, group, topic, userData)
+	return stable && len(parts) > 0, err
+}
+
+// memberPartitions returns the partitions of topic that group's member
+// that joined with userData holds, and whether the group is stable (when
+// it is not, the partitions say nothing).
+func memberPartitions(client sarama.Client, group, topic string, userData []byte) (parts []int32, stable bool, err error) {
 	coord, err := client.Coordinator(group)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	resp, err := coord.DescribeGroups(&sarama.DescribeGroupsRequest{Groups: []string{group}})
 	if err != nil {
 		_ = client.RefreshCoordinator(group)
-		return false, err
+		return nil, false, err
 	}
 	for _, g := range resp.Groups {
 		if g.GroupId != group {
 			continue
 		}
 		if !errors.Is(g.Err, sarama.ErrNoError) {
-			return false, g.Err
+			return nil, false, g.Err
 		}
 		if g.State != "Stable" {
-			return false, nil
+			return nil, false, nil
 		}
 		for _, m := range g.Members {
 			meta, err := m.GetMemberMetadata()
@@ -84,10 +92,14 @@ func memberAssigned(client sarama.Client, group, topic string, userData []byte) 
 			}
 			a, err := m.GetMemberAssignment()
 			if err != nil {
-				return false, err
+				return nil, false, err
 			}
-			return a != nil && len(a.Topics[topic]) > 0, nil
+			if a != nil {
+				parts = a.Topics[topic]
+			}
+			return parts, true, nil
 		}
+		return nil, true, nil // not a member (any more)
 	}
-	return false, nil
+	return nil, false, nil
 }

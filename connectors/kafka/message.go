@@ -54,7 +54,7 @@ func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 			topics: map[string]bool{}, missing: map[string]time.Time{}}
 		e.keyed = e.keyed || key != nil
 		if client != nil {
-			e.route.exists, e.route.partitions = topicExists(client), partitionCount(client)
+			e.route.exists, e.route.partitions = topicExists(client, cfg), partitionCount(client)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Headers)) {
@@ -150,31 +150,31 @@ func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte, 
 		*arena = make([]byte, 0, max(arenaChunk, len(rec)))
 	}
 	start := len(*arena)
-	out, stripped := record.AppendWithout(*arena, rec, func(mb record.Member) bool {
+	out, stripped := record.AppendWithout(*arena, rec, func(name string, raw []byte) bool {
 		// a name that appears twice: the first counts, as gjson reads
-		if e.keyTop && key == nil && mb.NameIs(e.cfg.KeyField) {
-			key = mb.Raw()
+		if e.keyTop && key == nil && name == e.cfg.KeyField {
+			key = raw
 		}
-		if e.keyTop && key64 == nil && mb.NameIs(e.key64) {
-			key64 = mb.Raw()
+		if e.keyTop && key64 == nil && name == e.key64 {
+			key64 = raw
 		}
-		if e.cfg.TimestampField != "" && ts == nil && mb.NameIs(e.cfg.TimestampField) {
-			ts = mb.Raw()
+		if e.cfg.TimestampField != "" && ts == nil && name == e.cfg.TimestampField {
+			ts = raw
 		}
-		if e.cfg.HeadersField != "" && mb.NameIs(e.cfg.HeadersField) {
+		if e.cfg.HeadersField != "" && name == e.cfg.HeadersField {
 			if hdrs == nil {
-				hdrs = mb.Raw()
+				hdrs = raw
 			}
 			return true
 		}
 		if !e.drop {
 			return false
 		}
-		if mb.NameIs(record.PayloadField) {
-			payload = mb.Raw()
+		if name == record.PayloadField {
+			payload = raw
 			return false
 		}
-		if mb.HasPrefix("_kafka_") {
+		if strings.HasPrefix(name, "_kafka_") {
 			return true
 		}
 		others++
@@ -250,7 +250,7 @@ func (e *encoder) timestamp(m *sarama.ProducerMessage, raw []byte) error {
 	}
 	ms, err := epochMillis(gjson.Parse(string(raw)))
 	if err != nil {
-		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, clipRaw(raw), err)
+		return fmt.Errorf("timestamp_field %q: %s %w", e.cfg.TimestampField, record.Clip(raw), err)
 	}
 	if ms != 0 {
 		m.Timestamp = time.UnixMilli(ms)
@@ -294,14 +294,6 @@ func epochMillis(v gjson.Result) (int64, error) {
 		}
 	}
 	return 0, errTimestamp
-}
-
-// clipRaw shortens a field's JSON for an error message.
-func clipRaw(raw []byte) string {
-	if len(raw) > 64 {
-		return string(raw[:64]) + "…"
-	}
-	return string(raw)
 }
 
 // encSlots hold a record's value and key for sarama, used by pointer from a

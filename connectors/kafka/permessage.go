@@ -264,6 +264,9 @@ func (s *perMessageSource) Commit(ctx context.Context) error {
 	}
 	for {
 		behind, err := committedBehind(s.client, s.cfg.GroupID, s.cfg.Topic, s.acked)
+		if err == nil && len(behind) > 0 {
+			behind = s.dropMoved(behind)
+		}
 		if err == nil && len(behind) == 0 {
 			return nil
 		}
@@ -278,6 +281,27 @@ func (s *perMessageSource) Commit(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// dropMoved returns behind without the partitions this member no longer
+// holds: an ack that came after a rebalance had ended the stock handler's
+// session was never marked, and the partition's next owner reads its
+// records again from the last commit. Nothing is lost, so the final commit
+// does not wait for them (nor fail). While the group is not stable, behind
+// is kept as it is.
+func (s *perMessageSource) dropMoved(behind map[int32]int64) map[int32]int64 {
+	held, stable, err := memberPartitions(s.client, s.cfg.GroupID, s.cfg.Topic, s.member)
+	if err != nil || !stable {
+		return behind
+	}
+	for p := range behind {
+		if !slices.Contains(held, p) {
+			s.env.Logger.Info("a partition went to another member before its last acked records were committed; that member reads them again from the last commit",
+				zap.String("topic", s.cfg.Topic), zap.Int32("partition", p), zap.Int64("acked_up_to", behind[p]))
+			delete(behind, p)
+		}
+	}
+	return behind
 }
 
 // Close stops the source and closes the stock subscriber and the client,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -198,5 +199,74 @@ func TestPerMessageForwardStopsAtStop(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("round %d: forward did not return after Stop", i)
 		}
+	}
+}
+
+// groupState is the consumer group's state as its coordinator says.
+func groupState(t *testing.T, env kafkatest.Env, group string) string {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(env.Brokers, kafkautil.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	gs, err := admin.DescribeConsumerGroups([]string{group})
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("describe group %s: %v", group, err)
+	}
+	return gs[0].State
+}
+
+// A record acked after a rebalance ended the stock handler's session is
+// never marked, and its partition goes to another member: the final commit
+// neither waits for it nor fails (nothing is lost: the new owner reads it
+// from the last commit). It failed "the final commit was not confirmed".
+func TestPerMessageFinalCommitAfterRebalance(t *testing.T) {
+	env := kafkatest.Start(t)
+	topic, group := kafkatest.Name("t"), kafkatest.Name("g")
+	env.CreateTopic(t, topic, 1)
+	env.Produce(t, topic, []kafkatest.Msg{{Partition: 0, Value: []byte(`{"i":0}`)}})
+	cfg := DefaultSourceConfig()
+	cfg.Brokers, cfg.Topic, cfg.GroupID, cfg.Delivery, cfg.MaxMessages = env.Brokers, topic, group, "per-message", 0
+	src, err := newPerMessageSource(cfg, plugin.Env{Stage: &config.Stage{ID: "consume"}, Logger: zap.NewNop(), DurableOnAck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out, err := src.Subscribe(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg *message.Message
+	select {
+	case msg = <-out:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no record within 60 s")
+	}
+	// Another member joins, and takes the lone partition (its client id
+	// sorts first); the source's session ends at its next heartbeat.
+	assigned, _ := holdPartitions(t, env, group, topic)
+	deadline := time.Now().Add(30 * time.Second)
+	for groupState(t, env, group) == "Stable" {
+		if time.Now().After(deadline) {
+			t.Fatal("no rebalance within 30 s of the second member joining")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(4500 * time.Millisecond) // past a heartbeat (every 3 s): the stock handler's session has ended
+	msg.Ack()
+	select {
+	case <-assigned:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the other member never got the partition")
+	}
+	src.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := src.Commit(ctx); err != nil {
+		t.Errorf("final commit: %v; want nil: the record was not lost, its partition's new owner reads it again", err)
+	}
+	if c := env.Committed(t, group, topic)[0]; c > 0 {
+		t.Errorf("committed offset %d; the record acked after its session ended cannot have been committed", c)
 	}
 }

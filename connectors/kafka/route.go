@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/expr"
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // router picks a record's topic, key and partition by the sink's
@@ -154,7 +155,7 @@ func describe(v expr.Value) string {
 	if err != nil {
 		return "no value"
 	}
-	return clipRaw(b)
+	return record.Clip(b)
 }
 
 // validTopic checks a topic name as the broker does: 1 to 249 characters
@@ -177,24 +178,28 @@ func validTopic(t string) error {
 }
 
 // topicExists asks a broker, once and without retries, whether topic
-// exists (letting a broker that creates topics on use create it).
-func topicExists(client sarama.Client) func(string) error {
+// exists, creating it first with create_topic = true.
+func topicExists(client sarama.Client, cfg *SinkConfig) func(string) error {
 	return func(topic string) error {
+		if cfg.CreateTopic {
+			if err := createTopic(client, cfg, topic); err != nil {
+				return mark(fmt.Errorf("create_topic: creating it: %w", err), accessKind(err)...)
+			}
+		}
 		b := client.LeastLoadedBroker()
 		if b == nil {
 			return errors.New("no broker to ask whether the topic exists")
 		}
-		req := sarama.NewMetadataRequest(client.Config().Version, []string{topic})
-		req.AllowAutoTopicCreation = client.Config().Metadata.AllowAutoTopicCreation
-		resp, err := b.GetMetadata(req)
+		resp, err := b.GetMetadata(sarama.NewMetadataRequest(client.Config().Version, []string{topic}))
 		if err != nil {
 			return err
 		}
 		for _, t := range resp.Topics {
-			if t.Name == topic && errors.Is(t.Err, sarama.ErrUnknownTopicOrPartition) {
-				return mark(errors.New("the topic does not exist and the broker does not create topics automatically: create it first"), ErrTopicNotFound)
-			}
-			if t.Name == topic && !errors.Is(t.Err, sarama.ErrNoError) && !errors.Is(t.Err, sarama.ErrLeaderNotAvailable) {
+			switch {
+			case t.Name != topic, errors.Is(t.Err, sarama.ErrNoError), errors.Is(t.Err, sarama.ErrLeaderNotAvailable):
+			case errors.Is(t.Err, sarama.ErrUnknownTopicOrPartition):
+				return mark(errors.New("the topic does not exist: create it first, or set create_topic = true to have the sink create it"), ErrTopicNotFound)
+			default:
 				return t.Err
 			}
 		}

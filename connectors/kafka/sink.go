@@ -244,7 +244,8 @@ func (s *Sink) checkSize(m *sarama.ProducerMessage) error {
 // fix as permanent (see plugin.ErrPermanent): the record or the topic is
 // refused as it is. The others (a broker down, a leader moving, a timeout)
 // stay transient. A refusal by ACL is also marked ErrAuthorization. The
-// error's text is unchanged.
+// error's text is kept; a record refused as too large gets the settings to
+// raise appended.
 func classify(err error) error {
 	var ce sarama.ConfigurationError
 	if errors.As(err, &ce) {

@@ -94,7 +94,7 @@ func TestSinkErrorsClassified(t *testing.T) {
 	} {
 		err := classify(tc.err)
 		if plugin.IsPermanent(err) != tc.permanent || !strings.HasPrefix(err.Error(), tc.err.Error()) || !errors.Is(err, tc.err) {
-			t.Errorf("classify(%v) = %v, permanent %v; want permanent %v, same text, and the error kept", tc.err, err, plugin.IsPermanent(err), tc.permanent)
+			t.Errorf("classify(%v) = %v, permanent %v; want permanent %v, its text kept, and the error kept", tc.err, err, plugin.IsPermanent(err), tc.permanent)
 		}
 	}
 
@@ -128,5 +128,19 @@ func TestSinkRecordLargerThanTopicAllows(t *testing.T) {
 	}
 	if !plugin.IsPermanent(err) {
 		t.Errorf("error %v is not permanent", err)
+	}
+}
+
+// partitions and replication_factor apply to a topic the sink creates:
+// without create_topic = true they are refused, saying so.
+func TestSinkConfigPartitionsNeedCreateTopic(t *testing.T) {
+	cfg := DefaultSinkConfig()
+	cfg.Brokers, cfg.Topic, cfg.Partitions = []string{"localhost:9092"}, "out", 6
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "set create_topic = true") {
+		t.Errorf("Validate() = %v; want partitions refused without create_topic", err)
+	}
+	cfg.CreateTopic = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate() with create_topic = true: %v", err)
 	}
 }

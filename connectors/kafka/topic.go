@@ -76,7 +76,7 @@ func ensureSinkTopic(client sarama.Client, cfg *SinkConfig, stage string) error 
 		return nil
 	}
 	if cfg.CreateTopic {
-		if err := createTopic(client, cfg); err != nil {
+		if err := createTopic(client, cfg, cfg.Topic); err != nil {
 			return mark(fmt.Errorf("%s: create_topic: creating topic %q: %w", who("sink", stage), cfg.Topic, err), accessKind(err)...)
 		}
 	}
@@ -87,10 +87,10 @@ func ensureSinkTopic(client sarama.Client, cfg *SinkConfig, stage string) error 
 	return nil
 }
 
-// createTopic creates cfg.Topic unless it exists, with cfg's partitions
-// and replication_factor (0: the broker's num.partitions and
+// createTopic creates topic unless it exists, with cfg's partitions and
+// replication_factor (0: the broker's num.partitions and
 // default.replication.factor), through the client's controller.
-func createTopic(client sarama.Client, cfg *SinkConfig) error {
+func createTopic(client sarama.Client, cfg *SinkConfig, topic string) error {
 	controller, err := client.Controller()
 	if err != nil {
 		return err
@@ -102,12 +102,12 @@ func createTopic(client sarama.Client, cfg *SinkConfig) error {
 	if cfg.ReplicationFactor > 0 {
 		detail.ReplicationFactor = int16(cfg.ReplicationFactor)
 	}
-	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{cfg.Topic: detail}, 30*time.Second, false)
+	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{topic: detail}, 30*time.Second, false)
 	resp, err := controller.CreateTopics(req)
 	if err != nil {
 		return err
 	}
-	if e := resp.TopicErrors[cfg.Topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) && !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
+	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) && !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
 		return e
 	}
 	return nil

@@ -86,3 +86,12 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestOwnOperatorTests: `customcli test` runs orders_test.toml, whose
+// pipeline needs orders.shape, which only this program knows.
+func TestOwnOperatorTests(t *testing.T) {
+	code, stdout, stderr := customcli(t, ".", "test", "orders_test.toml")
+	if code != 0 || stderr != "" || !strings.HasSuffix(stdout, "ok: 2 case(s) in 1 file(s)\n") {
+		t.Fatalf("test: exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
+	}
+}

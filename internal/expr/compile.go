@@ -75,6 +75,7 @@ func Compile(src string) (p *Program, err error) {
 	for _, name := range rw.order {
 		p.fields = append(p.fields, field{name: name, path: record.CompilePath(name)})
 	}
+	p.fast = fastPath(tree.Node, p.fields)
 	p.pool.New = func() any { return p.newEvaluator() }
 	return p, nil
 }
@@ -381,7 +382,7 @@ func (rw *rewriter) truthy(n ast.Node) ast.Node {
 			return n
 		}
 	case *ast.CallNode:
-		if id, ok := x.Callee.(*ast.IdentifierNode); ok && boolFuncs[id.Value] {
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok && boolFunc(id.Value) {
 			return n
 		}
 	}
@@ -435,6 +436,33 @@ type Program struct {
 	prog   *vm.Program
 	fields []field
 	pool   pool
+	fast   *fastCmp // the whole expression is one comparison of a field with a constant
+}
+
+// fastCmp is an expression that is one comparison of a field with a
+// constant (amount >= 100): Eval calls the comparison without the VM.
+type fastCmp struct {
+	cmp binFn
+	c   any
+}
+
+// fastPath returns the fastCmp of root, a rewritten tree, or nil.
+func fastPath(root ast.Node, fields []field) *fastCmp {
+	c, ok := root.(*ast.CallNode)
+	if !ok || len(c.Arguments) != 3 || len(fields) != 1 {
+		return nil
+	}
+	id, _ := c.Callee.(*ast.IdentifierNode)
+	f, _ := c.Arguments[1].(*ast.IdentifierNode)
+	k, _ := c.Arguments[2].(*ast.ConstantNode)
+	if id == nil || f == nil || k == nil || f.Value != fields[0].name || id.Value == fnTruthy {
+		return nil
+	}
+	cmp, ok := comparators[id.Value]
+	if !ok {
+		return nil
+	}
+	return &fastCmp{cmp: cmp, c: k.Value}
 }
 
 type field struct {

@@ -59,6 +59,11 @@ func (p *Program) newEvaluator() any {
 // is an error that expr-lang raised (an index out of range, a builtin given
 // the wrong type), and then out has Mismatch. Eval never panics.
 func (p *Program) Eval(rec []byte) (v Value, out Outcome, err error) {
+	if p.fast != nil {
+		var st state
+		ok := p.fast.cmp(&st, fieldValue(p.fields[0].path.Peek(rec)), p.fast.c)
+		return Value{v: ok}, st.out, nil
+	}
 	e := p.pool.Get().(*evaluator)
 	e.st.out = 0
 	for i := range p.fields {

@@ -63,14 +63,13 @@ func (s span) String() string {
 var arity = map[string]span{"lower": {1, 1}, "upper": {1, 1}, "trim": {1, 1}, "len": {1, 1},
 	"int": {1, 1}, "float": {1, 1}, "string": {1, 1}, "coalesce": {1, -1}, "hash": {1, 1}, "now": {0, 0}}
 
-// boolFuncs return a boolean: truthy need not wrap them.
-var boolFuncs = map[string]bool{fnEq: true, fnNe: true, fnLt: true, fnLe: true, fnGt: true, fnGe: true, fnIn: true,
-	fnNotIn: true, fnContains: true, fnNotContains: true, fnStartsWith: true, fnNotStartsWith: true,
-	fnEndsWith: true, fnNotEndsWith: true, fnMatches: true, fnNotMatches: true, fnTruthy: true}
+// binFn is a comparison: a field value (or any value) on the left, a
+// value or a prepared constant on the right.
+type binFn = func(s *state, l, r any) bool
 
-type fn = func(params ...any) (any, error)
-
-var functions = map[string]fn{
+// comparisons by function name; Program.Eval calls one directly when it is
+// the whole expression (field OP constant), without the VM.
+var comparators = map[string]binFn{
 	fnEq: cmpFn(func(c cmpResult) bool { return c.eq }),
 	fnNe: cmpFn(func(c cmpResult) bool { return !c.eq }),
 	fnLt: orderFn(func(c int) bool { return c < 0 }),
@@ -78,17 +77,35 @@ var functions = map[string]fn{
 	fnGt: orderFn(func(c int) bool { return c > 0 }),
 	fnGe: orderFn(func(c int) bool { return c >= 0 }),
 
-	fnIn:            func(a ...any) (any, error) { return in(st(a), a[1], a[2], false), nil },
-	fnNotIn:         func(a ...any) (any, error) { return in(st(a), a[1], a[2], true), nil },
-	fnContains:      func(a ...any) (any, error) { return contains(st(a), a[1], a[2], false), nil },
-	fnNotContains:   func(a ...any) (any, error) { return contains(st(a), a[1], a[2], true), nil },
+	fnIn:            func(s *state, l, r any) bool { return in(s, l, r, false) },
+	fnNotIn:         func(s *state, l, r any) bool { return in(s, l, r, true) },
+	fnContains:      func(s *state, l, r any) bool { return contains(s, l, r, false) },
+	fnNotContains:   func(s *state, l, r any) bool { return contains(s, l, r, true) },
 	fnStartsWith:    textFn(strings.HasPrefix, false),
 	fnNotStartsWith: textFn(strings.HasPrefix, true),
 	fnEndsWith:      textFn(strings.HasSuffix, false),
 	fnNotEndsWith:   textFn(strings.HasSuffix, true),
-	fnMatches:       func(a ...any) (any, error) { return matches(st(a), a[1], a[2], false), nil },
-	fnNotMatches:    func(a ...any) (any, error) { return matches(st(a), a[1], a[2], true), nil },
+	fnMatches:       func(s *state, l, r any) bool { return matches(s, l, r, false) },
+	fnNotMatches:    func(s *state, l, r any) bool { return matches(s, l, r, true) },
+	fnTruthy:        func(s *state, l, _ any) bool { return truthy(s, l) },
+}
 
+// boolFuncs return a boolean: truthy need not wrap them.
+func boolFunc(name string) bool { _, ok := comparators[name]; return ok }
+
+type fn = func(params ...any) (any, error)
+
+func init() {
+	for name, b := range comparators {
+		if name == fnTruthy {
+			functions[name] = func(a ...any) (any, error) { return b(st(a), a[1], nil), nil }
+			continue
+		}
+		functions[name] = func(a ...any) (any, error) { return b(st(a), a[1], a[2]), nil }
+	}
+}
+
+var functions = map[string]fn{
 	fnAdd: func(a ...any) (any, error) { return add(st(a), a[1], a[2]), nil },
 	fnSub: numFn(func(x, y int) (int, bool) { return x - y, true }, func(x, y float64) float64 { return x - y }),
 	fnMul: numFn(func(x, y int) (int, bool) { return x * y, true }, func(x, y float64) float64 { return x * y }),
@@ -103,7 +120,6 @@ var functions = map[string]fn{
 	fnNeg: func(a ...any) (any, error) {
 		return arith(st(a), 0, a[1], func(x, y int) (int, bool) { return x - y, true }, func(x, y float64) float64 { return x - y }), nil
 	},
-	fnTruthy: func(a ...any) (any, error) { return truthy(st(a), a[1]), nil },
 
 	"lower":  stringFn(strings.ToLower),
 	"upper":  stringFn(strings.ToUpper),
@@ -171,38 +187,36 @@ func equal(l, r any) cmpResult {
 
 // cmpFn makes == or !=: false on a missing side, and on a mismatch, which
 // is counted, the result of pass (so != holds).
-func cmpFn(pass func(cmpResult) bool) fn {
-	return func(a ...any) (any, error) {
-		s := st(a)
-		if s.absent(a[1]) || s.absent(a[2]) {
-			return false, nil
+func cmpFn(pass func(cmpResult) bool) binFn {
+	return func(s *state, l, r any) bool {
+		if s.absent(l) || s.absent(r) {
+			return false
 		}
-		c := equal(a[1], a[2])
+		c := equal(l, r)
 		if !c.ok {
 			s.mismatch()
 		}
-		return pass(c), nil
+		return pass(c)
 	}
 }
 
-func orderFn(pass func(int) bool) fn {
-	return func(a ...any) (any, error) {
-		s := st(a)
-		if s.absent(a[1]) || s.absent(a[2]) {
-			return false, nil
+func orderFn(pass func(int) bool) binFn {
+	return func(s *state, l, r any) bool {
+		if s.absent(l) || s.absent(r) {
+			return false
 		}
-		lr, okL := compare.Of(a[1])
-		w, okR := operand(a[2])
+		lr, okL := compare.Of(l)
+		w, okR := operand(r)
 		if !okL || !okR {
 			s.mismatch()
-			return false, nil
+			return false
 		}
 		c, ok := compare.Order(lr, &w)
 		if !ok {
 			s.mismatch()
-			return false, nil
+			return false
 		}
-		return pass(c), nil
+		return pass(c)
 	}
 }
 
@@ -273,19 +287,18 @@ func contains(s *state, l, r any, not bool) bool {
 	return found != not
 }
 
-func textFn(test func(s, prefix string) bool, not bool) fn {
-	return func(a ...any) (any, error) {
-		s := st(a)
-		if s.absent(a[1]) || s.absent(a[2]) {
-			return false, nil
+func textFn(test func(s, prefix string) bool, not bool) binFn {
+	return func(s *state, l, r any) bool {
+		if s.absent(l) || s.absent(r) {
+			return false
 		}
-		str, isStr := a[1].(string)
-		w, ok := operand(a[2])
+		str, isStr := l.(string)
+		w, ok := operand(r)
 		if !isStr || !ok {
 			s.mismatch()
-			return not, nil
+			return not
 		}
-		return test(str, w.Text) != not, nil
+		return test(str, w.Text) != not
 	}
 }
 

@@ -97,7 +97,7 @@ func appendHeaderValue(dst, v []byte) []byte {
 func EachHeader(raw []byte, fn func(key, value []byte)) error {
 	obj := gjson.ParseBytes(raw)
 	if !obj.IsObject() {
-		return fmt.Errorf("want an object of header names to values, got %s", clip(raw))
+		return fmt.Errorf("want an object of header names to values, got %s", Clip(raw))
 	}
 	var err error
 	obj.ForEach(func(k, v gjson.Result) bool {
@@ -148,7 +148,7 @@ func headerValue(name string, v gjson.Result) ([]byte, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf(`header %q: want a string, null, {"base64": "..."}, a number, a boolean or an array of those, got %s`, name, clip([]byte(v.Raw)))
+	return nil, fmt.Errorf(`header %q: want a string, null, {"base64": "..."}, a number, a boolean or an array of those, got %s`, name, Clip([]byte(v.Raw)))
 }
 
 func countMembers(v gjson.Result) int {
@@ -157,8 +157,9 @@ func countMembers(v gjson.Result) int {
 	return n
 }
 
-// clip shortens a JSON text for an error message.
-func clip(raw []byte) string {
+// Clip returns a JSON text for an error message, shortened to 80 bytes
+// (and "…") when it is longer.
+func Clip(raw []byte) string {
 	const most = 80
 	if len(raw) > most {
 		return string(raw[:most]) + "…"
