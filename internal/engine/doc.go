@@ -17,7 +17,9 @@
 //     stage, origin and partition, so that several batches of a partition
 //     can be in flight while their output keeps the input's order.
 //  3. Handle (handler.go): the router calls the handler in a goroutine of
-//     its own; outermost recovers panics and times the batch, and the
+//     its own; outermost recovers panics and times the batch, invalid.go
+//     acts on the records the source marked as not valid JSON (wrap,
+//     dead-letter through the policy, or fail the batch), and the
 //     operators transform the records, with the error policy (policy.go)
 //     deciding what becomes of the records they fail.
 //  4. Write (dispatch.go): in the batch's turn the dispatcher hands each
