@@ -36,13 +36,13 @@ type Source struct {
 	budget atomic.Int64 // records left in a bounded run
 	behind atomic.Int64 // with until = "end", the session's partitions not yet read to their end; see caughtUp
 
-	mu       sync.Mutex
-	stopped  bool
-	stopCh   chan struct{}
+	mu      sync.Mutex
+	stopped bool
+	stopCh  chan struct{}
 	// halted ends when Stop is called (not when a bounded run ends by
 	// itself): it ends a claim's wait for room to emit a batch.
-	halted context.Context
-	halt   context.CancelFunc
+	halted   context.Context
+	halt     context.CancelFunc
 	readers  sync.WaitGroup // claim loops still reading
 	inflight sync.WaitGroup // emitted batches not yet acked or nacked
 	done     chan struct{}
