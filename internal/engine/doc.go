@@ -39,6 +39,6 @@
 // A stop (stop.go) has one budget, the drain timeout: sources stop reading,
 // in-flight batches finish, what is still in flight when the time is up is
 // cut off, then the sinks flush and the sources commit what was acked; a
-// stage that ignores its context cannot hold the stop more than a second
-// past the budget.
+// stage that ignores its context cannot hold the stop more than 1.5 s past
+// the budget.
 package engine

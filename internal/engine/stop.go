@@ -17,8 +17,9 @@ import (
 // cut-off is never committed, see cutOff); then the sinks flush and the
 // sources commit until the deadline. A stage that ignores its context (a
 // Watermill Publisher's Publish takes none) cannot hold the stop past
-// stopMargin after the deadline: the run gives up waiting for it, names it
-// in its error, and commits only what was acked.
+// stopMargin after the deadline, plus withinFloor for each of the router's
+// close and the stages' close (at most 1.5 s in all): the run gives up
+// waiting for it, names it in its error, and commits only what was acked.
 
 // stopMargin is how long a stop may run past DrainTimeout when a stage
 // ignores its context.
