@@ -70,6 +70,13 @@ const (
 // as "topic-partition-offset" is enough; it is used in logs). The records'
 // bytes are copied into the payload, so b may be reused after.
 func (b Batch) Message(id string) *message.Message {
+	m, _ := b.encode(id, false)
+	return m
+}
+
+// encode is Message; with records set it also returns the records as they
+// lie in the message's payload.
+func (b Batch) encode(id string, records bool) (*message.Message, []Record) {
 	n := 0
 	for _, r := range b.Records {
 		n += len(r.Value) + 1
@@ -80,7 +87,16 @@ func (b Batch) Message(id string) *message.Message {
 	for _, r := range b.Records {
 		bb.Append(r.Value, r.Offset)
 	}
-	return bb.Message(id, b.Origin, b.Partition)
+	var recs []Record
+	if records {
+		recs = make([]Record, len(b.Records))
+		at := 0
+		for i, r := range b.Records {
+			recs[i] = Record{Value: bb.buf[at : at+len(r.Value) : at+len(r.Value)], Offset: r.Offset}
+			at += len(r.Value) + 1
+		}
+	}
+	return bb.Message(id, b.Origin, b.Partition), recs
 }
 
 // BatchBuilder lays records out as a batch message's payload as they are
@@ -192,6 +208,9 @@ func DecodeBatch(msg *message.Message) (Batch, error) {
 
 // DecodeBatchInto is DecodeBatch appending the records to recs[:0].
 func DecodeBatchInto(msg *message.Message, recs []Record) (Batch, error) {
+	if d, ok := cached(msg); ok {
+		return Batch{Records: append(recs[:0], d.recs...), Origin: d.origin, Partition: d.part}, nil
+	}
 	if msg.Metadata.Get(MetaFormat) != FormatBatch {
 		return Batch{Records: append(recs[:0], Record{Value: msg.Payload, Offset: -1})}, nil
 	}

@@ -84,14 +84,14 @@ func Rebatch(msg *message.Message, b Batch, out []Record) *message.Message {
 		return msg
 	}
 	b.Records = out
-	m := b.Message(msg.UUID)
+	m, recs := b.encode(msg.UUID, true)
 	for k, v := range msg.Metadata {
 		if _, own := m.Metadata[k]; !own && k != MetaOffsets && k != MetaRecords {
 			m.Metadata[k] = v
 		}
 	}
-	m.SetContext(msg.Context())
-	return m
+	// The stages after this one find the records decoded (see decoded).
+	return withDecoded(m, msg.Context(), recs, b.Partition)
 }
 
 func sameRecords(a, b []Record) bool {

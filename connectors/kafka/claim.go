@@ -141,35 +141,44 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 			}
 			delivered = false
 		case m, ok := <-msgs:
-			if !ok {
-				return false // partition revoked: what was not emitted is read again by its next owner
-			}
-			delivered = true
-			take, last := s.take()
-			if !take {
-				emit()
-				s.finish()
-				return true
-			}
-			if b.add(m) == 1 && b.asMessage == nil { // a message of its own is emitted at once
-				linger.Reset(s.cfg.BatchLinger)
-			}
-			if b.full() || last {
-				if !emit() {
-					return s.halted.Err() != nil
+			// The records sarama has already queued are taken with plain
+			// receives, not a select each, until the batch is emitted; the
+			// select (linger, stop, session end) is back between batches.
+			for {
+				if !ok {
+					return false // partition revoked: what was not emitted is read again by its next owner
 				}
-			}
-			if last {
-				s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.Limit()))
-				s.finish()
-				return true
-			}
-			if end >= 0 && m.Offset+1 >= end {
-				if !emit() {
-					return s.halted.Err() != nil
+				delivered = true
+				take, last := s.take()
+				if !take {
+					emit()
+					s.finish()
+					return true
 				}
-				msgs, idle = nil, nil
-				s.caughtUp(claim.Partition(), end)
+				if b.add(m) == 1 && b.asMessage == nil { // a message of its own is emitted at once
+					linger.Reset(s.cfg.BatchLinger)
+				}
+				if b.full() || last {
+					if !emit() {
+						return s.halted.Err() != nil
+					}
+				}
+				if last {
+					s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.Limit()))
+					s.finish()
+					return true
+				}
+				if end >= 0 && m.Offset+1 >= end {
+					if !emit() {
+						return s.halted.Err() != nil
+					}
+					msgs, idle = nil, nil
+					s.caughtUp(claim.Partition(), end)
+				}
+				if b.empty() || len(msgs) == 0 {
+					break
+				}
+				m, ok = <-msgs
 			}
 		case <-linger.C:
 			if !emit() {

@@ -70,9 +70,10 @@ type SourceConfig struct {
 	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" min:"100" doc:"on stop, the longest wait for in-flight batches, the sinks' flush and the final commit together (the last quarter, at most 5 s, is kept for the flush and commit); on rebalance, how long to wait for in-flight batches before giving a partition up"`
 	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" min:"6000" why:"the broker's group.min.session.timeout.ms" doc:"consumer group session timeout"`
 	Rebalance      string        `key:"rebalance_strategy" enum:"range,roundrobin,sticky" doc:"partition assignment strategy (all eager)"`
-	FetchMaxBytes  int           `key:"fetch_max_bytes" min:"1024" max:"1073741824" doc:"largest fetch from one broker"`
-	// FetchPartitionBytes is Kafka's max.partition.fetch.bytes.
-	FetchPartitionBytes int    `key:"fetch_partition_bytes" min:"0" max:"1073741824" doc:"bytes fetched per partition per request (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = an eighth of [global] max_inflight_mb over the topic's partitions, from 64 KiB to 1 MiB, so that many partitions stay within the run's memory budget"`
+	// FetchMaxBytes is Kafka's fetch.max.bytes, FetchPartitionBytes its
+	// max.partition.fetch.bytes.
+	FetchMaxBytes       int    `key:"fetch_max_bytes" min:"0" max:"1073741824" doc:"most bytes one fetch request brings from a broker, over all its partitions (Kafka's fetch.max.bytes; a larger first record is still fetched whole); 0 = an eighth of [global] max_inflight_mb, at least fetch_partition_bytes, so that many partitions stay within the run's memory budget"`
+	FetchPartitionBytes int    `key:"fetch_partition_bytes" min:"0" max:"1073741824" doc:"most bytes one fetch request brings from one partition (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = 1 MiB"`
 	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
 }
 
@@ -93,7 +94,6 @@ func DefaultSourceConfig() *SourceConfig {
 		DrainTimeout:   10 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		Rebalance:      "range",
-		FetchMaxBytes:  50 << 20,
 
 		IsolationLevel: "read_uncommitted",
 	}

@@ -37,7 +37,7 @@ func NewEncoder(cfg *SinkConfig, partitions int32) (*Encoder, error) {
 func (e *Encoder) Encode(rec []byte) (*sarama.ProducerMessage, error) {
 	m := &sarama.ProducerMessage{Partition: -1}
 	var arena []byte
-	if _, err := e.enc.encode(m, rec, &arena); err != nil {
+	if _, err := e.enc.encode(m, rec, &arena, nil); err != nil { // boxed: the caller keeps the message
 		return nil, err
 	}
 	if err := (&Sink{cfg: e.cfg}).checkSize(m); err != nil {

@@ -73,8 +73,8 @@ func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 // written again, so earlier values stay as they are. It reports a record
 // without a key while the sink is keyed. An error fails the record:
 // sending it again cannot help.
-func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (unkeyed bool, err error) {
-	m.Topic, m.Value = e.cfg.Topic, sarama.ByteEncoder(rec)
+func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte, slot *encSlots) (unkeyed bool, err error) {
+	m.Topic, m.Value = e.cfg.Topic, slot.value(rec)
 	if e.route != nil {
 		if err := e.routeTo(m, rec); err != nil {
 			return false, plugin.Permanent(err)
@@ -89,10 +89,10 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte) (
 	if e.keyed && m.Key == nil {
 		k, ok := found.key, found.ok
 		if !e.keyTop {
-			k, ok = e.key.Key(rec)
+			k, ok = slot.keyOf(e.key, rec)
 		}
 		if ok {
-			m.Key = sarama.ByteEncoder(k)
+			m.Key = slot.key(k)
 		} else {
 			unkeyed = true
 		}
@@ -295,3 +295,40 @@ func epochMillis(v gjson.Result) (int64, error) {
 	}
 	return 0, errTimestamp
 }
+
+// encSlots hold a record's value and key for sarama, used by pointer from a
+// slice made once per Send: a sarama.ByteEncoder put in a message's Key or
+// Value is boxed, two allocations per record. A nil *encSlots (the
+// per-message sink) boxes.
+type encSlots struct{ v, k bytesEncoder }
+
+func (s *encSlots) value(b []byte) sarama.Encoder {
+	if s == nil {
+		return sarama.ByteEncoder(b)
+	}
+	s.v.b = b
+	return &s.v
+}
+
+func (s *encSlots) key(b []byte) sarama.Encoder {
+	if s == nil {
+		return sarama.ByteEncoder(b)
+	}
+	s.k.b = b
+	return &s.k
+}
+
+// keyOf reads rec's key. With slots (the batching sink, whose records
+// outlive the send) the key may be a slice of rec (record.KeyPath.KeyIn).
+func (s *encSlots) keyOf(p record.KeyPath, rec []byte) ([]byte, bool) {
+	if s == nil {
+		return p.Key(rec)
+	}
+	return p.KeyIn(rec)
+}
+
+// bytesEncoder is a sarama.Encoder of bytes, used by pointer.
+type bytesEncoder struct{ b []byte }
+
+func (e *bytesEncoder) Encode() ([]byte, error) { return e.b, nil }
+func (e *bytesEncoder) Length() int             { return len(e.b) }

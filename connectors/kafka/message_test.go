@@ -20,7 +20,7 @@ func encodeOne(t *testing.T, cfg *SinkConfig, rec string) (*sarama.ProducerMessa
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = enc.encode(m, []byte(rec), &arena)
+	_, err = enc.encode(m, []byte(rec), &arena, nil)
 	return m, err
 }
 
@@ -154,7 +154,7 @@ func TestEncodeArenaKeepsEarlierValues(t *testing.T) {
 	msgs := make([]sarama.ProducerMessage, 3000)
 	for i := range msgs {
 		rec := fmt.Sprintf(`{"i":%d,"pad":"%s","_kafka_headers":{"n":"%d"}}`, i, strings.Repeat("x", i%50), i)
-		if _, err := e.encode(&msgs[i], []byte(rec), &arena); err != nil {
+		if _, err := e.encode(&msgs[i], []byte(rec), &arena, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,7 +192,8 @@ func BenchmarkEncode(b *testing.B) {
 			b.SetBytes(int64(len(bc.rec)))
 			for b.Loop() {
 				var m sarama.ProducerMessage
-				if _, err := e.encode(&m, bc.rec, &arena); err != nil {
+				var slot encSlots
+				if _, err := e.encode(&m, bc.rec, &arena, &slot); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -225,5 +226,41 @@ func TestEncodeKeyInScan(t *testing.T) {
 	m, err := encodeOne(t, cfg, `{"_kafka_timestamp":1764072000123}`)
 	if err != nil || string(m.Key.(sarama.ByteEncoder)) != "1764072000123" || m.Timestamp.UnixMilli() != 1764072000123 {
 		t.Errorf("key %v timestamp %v err %v", m.Key, m.Timestamp, err)
+	}
+}
+
+// The batching sink's encoder slots give sarama the same value and key
+// bytes as the boxed encoders of the per-message sink.
+func TestEncodeSlotsAgreeWithBoxed(t *testing.T) {
+	plainKey := DefaultSinkConfig()
+	plainKey.KeyField = "user_id"
+	nested := DefaultSinkConfig()
+	nested.KeyField = "user.id"
+	dropped := DefaultSinkConfig()
+	dropped.KeyField, dropped.Metadata = "user_id", "drop"
+	bytesOf := func(e sarama.Encoder) string {
+		if e == nil {
+			return "<nil>"
+		}
+		b, _ := e.Encode()
+		return string(b)
+	}
+	for _, cfg := range []*SinkConfig{plainKey, nested, dropped} {
+		for _, rec := range []string{
+			`{"user_id":"u-17","amount":1,"_kafka_key":"k"}`, `{"user_id":"u\"17"}`, `{"user_id":12.5}`, `{"user_id":true}`,
+			`{"user":{"id":"n-1"}}`, `{"user_id_base64":"AAE="}`, `{"other":1}`, `{"_kafka_payload":null,"user_id":"t"}`,
+		} {
+			enc, err := newEncoder(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a1, a2 []byte
+			boxed, slotted := &sarama.ProducerMessage{}, &sarama.ProducerMessage{}
+			u1, err1 := enc.encode(boxed, []byte(rec), &a1, nil)
+			u2, err2 := enc.encode(slotted, []byte(rec), &a2, new(encSlots))
+			if u1 != u2 || (err1 == nil) != (err2 == nil) || bytesOf(boxed.Value) != bytesOf(slotted.Value) || bytesOf(boxed.Key) != bytesOf(slotted.Key) {
+				t.Errorf("key_field %s, %s: boxed %q/%q, slots %q/%q", cfg.KeyField, rec, bytesOf(boxed.Value), bytesOf(boxed.Key), bytesOf(slotted.Value), bytesOf(slotted.Key))
+			}
+		}
 	}
 }

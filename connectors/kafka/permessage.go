@@ -402,7 +402,7 @@ type encodingMarshaler struct{ enc *encoder }
 func (e encodingMarshaler) Marshal(_ string, msg *message.Message) (*sarama.ProducerMessage, error) {
 	pm := &sarama.ProducerMessage{}
 	var arena []byte
-	_, err := e.enc.encode(pm, msg.Payload, &arena)
+	_, err := e.enc.encode(pm, msg.Payload, &arena, nil)
 	return pm, err
 }
 

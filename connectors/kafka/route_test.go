@@ -35,7 +35,7 @@ func routedEncoder(t *testing.T, set func(*SinkConfig)) *encoder {
 func encodeWith(e *encoder, rec string) (*sarama.ProducerMessage, error) {
 	m := &sarama.ProducerMessage{}
 	var arena []byte
-	_, err := e.encode(m, []byte(rec), &arena)
+	_, err := e.encode(m, []byte(rec), &arena, nil)
 	return m, err
 }
 

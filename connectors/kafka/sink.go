@@ -180,10 +180,11 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	p := &pending{msgs: make([]sarama.ProducerMessage, len(records)), done: make(chan struct{})}
 	p.left.Store(int64(len(records)))
 	var arena []byte // values made from records, see encoder.encode
+	slots := make([]encSlots, len(records))
 	for i := range records {
 		m := &p.msgs[i]
 		m.Metadata = p
-		unkeyed, err := s.enc.encode(m, records[i].Value, &arena)
+		unkeyed, err := s.enc.encode(m, records[i].Value, &arena, &slots[i])
 		if unkeyed {
 			s.unkeyed.Add(1)
 		}
@@ -194,6 +195,11 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 		if err := s.checkSize(m); err != nil {
 			p.fail(m, err)
 			continue
+		}
+		select {
+		case s.producer.Input() <- m: // the usual case, without a two-way select
+			continue
+		default:
 		}
 		select {
 		case s.producer.Input() <- m:

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,9 +99,9 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	// this long to end. 50 ms rather than 100 halves that for 10 more empty
 	// fetches a second while idle.
 	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
-	sc.Consumer.Fetch.Max = int32(cfg.FetchMaxBytes)
-	// Fetch.Default (per partition) is set in Subscribe, once the topic's
-	// partitions are known: see fetchPartitionBytes. A queue of 256 records
+	sc.Consumer.Fetch.Default = int32(cmp.Or(cfg.FetchPartitionBytes, 1<<20))
+	// Fetch.MaxBytes (per request) is set in Subscribe, from the run's
+	// budget: see fetchBytes. A queue of 256 records
 	// per partition instead of 1024 saved little memory once fetches were
 	// small, and cost 0-20% of Example 3's rate.
 	sc.ChannelBufferSize = 1024
@@ -148,7 +149,7 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 		return nil, err
 	}
 	makePatient(s.client)
-	s.client.Config().Consumer.Fetch.Default = int32(s.fetchPartitionBytes())
+	s.client.Config().Consumer.Fetch.MaxBytes = int32(s.fetchBytes())
 	if !s.subscribed.CompareAndSwap(false, true) {
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
@@ -160,25 +161,24 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	return s.out, nil
 }
 
-// fetchPartitionBytes is fetch_partition_bytes, or when it is 0 (auto) a
-// share of the run's in-flight budget: what sarama holds grows with
-// partitions (each fetches up to this much, and a decoded record keeps its
-// whole fetch response alive while it waits in the partition's queue), so
-// with 60 partitions 1 MiB fetches held 620 MB while the run's own batches
-// were bounded to 64 MiB. An eighth of the budget spread over the topic's
-// partitions, between 64 KiB and 1 MiB, keeps a few partitions at full
-// speed (256 KiB fetches halved Example 3's rate on 6 partitions) and held
-// 150 MB on 60 (benchmarks/RESULTS.md).
-func (s *Source) fetchPartitionBytes() int {
-	if s.cfg.FetchPartitionBytes > 0 {
-		return s.cfg.FetchPartitionBytes
+// fetchBytes is fetch_max_bytes, or when it is 0 (auto) an eighth of the
+// run's in-flight budget, at least one partition's fetch. What sarama holds
+// grows with the bytes a fetch brings (a decoded record keeps its whole
+// fetch response alive while it waits in its partition's queue): 1 MiB
+// from each of 60 partitions held 620 MB while the run's own batches were
+// bounded to 64 MiB. Bounding the request rather than each partition keeps
+// 1 MiB partition fetches, which cost less CPU per record than small ones
+// (fewer, larger record batches decoded per request; benchmarks/RESULTS.md),
+// and leaves a few partitions' fetches (6 × 1 MiB) as they were.
+func (s *Source) fetchBytes() int {
+	if s.cfg.FetchMaxBytes > 0 {
+		return s.cfg.FetchMaxBytes
 	}
-	parts, err := s.client.Partitions(s.cfg.Topic)
-	if err != nil || len(parts) == 0 || s.env.Budget.Total() == 0 {
-		return 1 << 20
+	part := cmp.Or(s.cfg.FetchPartitionBytes, 1<<20)
+	if s.env.Budget.Total() == 0 {
+		return max(50<<20, part) // Kafka's default
 	}
-	share := s.env.Budget.Total() / 8 / int64(len(parts))
-	return int(min(max(share, 64<<10), 1<<20))
+	return int(max(s.env.Budget.Total()/8, int64(part)))
 }
 
 func (s *Source) consume() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strconv"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -124,4 +125,25 @@ func (p KeyPath) Key(value []byte) (key []byte, ok bool) {
 		return nil, false
 	}
 	return key, true
+}
+
+// KeyIn is Key, except that the key it returns may be a slice of value
+// itself (a string without escapes, or a number: the usual key), which
+// costs no allocation. The caller must leave value unchanged while it uses
+// the key; Key's result is a copy.
+func (p KeyPath) KeyIn(value []byte) (key []byte, ok bool) {
+	if p.text.gjson == "" {
+		return nil, false
+	}
+	r := gjson.Get(unsafe.String(unsafe.SliceData(value), len(value)), p.text.gjson)
+	if r.Index > 0 && r.Index+len(r.Raw) <= len(value) {
+		raw := value[r.Index : r.Index+len(r.Raw) : r.Index+len(r.Raw)]
+		switch {
+		case r.Type == gjson.String && len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0:
+			return raw[1 : len(raw)-1 : len(raw)-1], true
+		case r.Type == gjson.Number:
+			return raw, true
+		}
+	}
+	return p.Key(value)
 }

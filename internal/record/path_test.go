@@ -131,3 +131,42 @@ func TestKeyPath(t *testing.T) {
 		}
 	}
 }
+
+// KeyIn gives the key Key gives, for every kind of key column, and shares
+// the record's memory only where it could.
+func TestKeyInAgreesWithKey(t *testing.T) {
+	recs := []string{
+		`{"user_id":"u-17","amount":1}`,
+		`{"amount":1,"user_id":"u-\u0031\"7"}`,
+		`{"user_id":""}`,
+		`{"user_id":123.50}`,
+		`{"user_id":-1e3}`,
+		`{"user_id":true}`,
+		`{"user_id":false}`,
+		`{"user_id":null}`,
+		`{"user_id":{"a":1}}`,
+		`{"user_id":[1]}`,
+		`{"other":1}`,
+		`{"user_id_base64":"AAEC/w=="}`,
+		`{"user_id_base64":"not base64!"}`,
+		`{"user":{"id":"nested"}}`,
+		`{"user_id" : "spaced" }`,
+		`not json`,
+		``,
+	}
+	for _, path := range []string{"user_id", "user.id"} {
+		kp := CompileKeyPath(path)
+		for _, rec := range recs {
+			want, wantOK := kp.Key([]byte(rec))
+			got, gotOK := kp.KeyIn([]byte(rec))
+			if gotOK != wantOK || string(got) != string(want) {
+				t.Errorf("%s in %s: KeyIn = %q, %v; Key = %q, %v", path, rec, got, gotOK, want, wantOK)
+			}
+		}
+	}
+	v := []byte(`{"user_id":"u-17"}`)
+	k, _ := CompileKeyPath("user_id").KeyIn(v)
+	if &k[0] != &v[len(`{"user_id":"`)] || cap(k) != len(k) {
+		t.Errorf("KeyIn copied a plain string key, or left room to append over the record")
+	}
+}

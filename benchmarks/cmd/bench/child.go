@@ -131,10 +131,14 @@ func runChild(specJSON string) int {
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
 	case "kafka2file":
 		err = runPipeline(ctx, log, kafka2fileTOML(spec), spec, &ev)
-	case "baseline":
+	case "baseline", "franz":
+		run := baseline.RunETL
+		if spec.Scenario == "franz" {
+			run = baseline.RunETLFranz
+		}
 		emit(childEvent{Event: "start"})
 		var st baseline.ETLStats
-		st, err = baseline.RunETL(ctx, baseline.ETLConfig{Brokers: spec.Brokers, InputTopic: spec.InTopic, OutputTopic: spec.OutTopic,
+		st, err = run(ctx, baseline.ETLConfig{Brokers: spec.Brokers, InputTopic: spec.InTopic, OutputTopic: spec.OutTopic,
 			Group: spec.Group, Column: "amount", Min: gen.Threshold, KeyField: "user_id", End: spec.End})
 		ev = childEvent{In: st.In, Out: st.Out, InBytes: st.InBytes}
 	case "producerfile":

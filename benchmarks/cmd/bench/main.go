@@ -51,7 +51,7 @@ type options struct {
 	loadWait     time.Duration
 }
 
-var allScenarios = []string{"baseline", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
+var allScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -66,7 +66,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "benchmarks/out", "directory for logs, profiles, data files and the JSON results")
 	flag.StringVar(&o.results, "results", "benchmarks/RESULTS.md", "file to append the report to")
 	flag.BoolVar(&o.noAppend, "no-append", false, "do not append the report to --results")
-	flag.IntVar(&o.repeat, "repeat", 1, "run baseline/etl and producer/producerfile/file2kafka this many times, alternating; ratios use the medians")
+	flag.IntVar(&o.repeat, "repeat", 1, "run baseline/franz/etl and producer/producerfile/file2kafka this many times, alternating; ratios use the medians")
 	flag.Int64Var(&o.pmRecords, "permessage-records", 100_000, "records for the per-message scenario (about 100x slower than etl)")
 	flag.Int64Var(&o.memRecords, "memory-records", 5_000_000, "records for the memory scenario")
 	flag.IntVar(&o.memRate, "memory-sink-rate", 50_000, "output records/s the memory scenario's slowed sink lets through (the input moves twice as fast: half is filtered out)")

@@ -77,6 +77,8 @@ func describe(name string) string {
 	switch name {
 	case "baseline":
 		return "baseline: hand-written sarama loop (Kafka→filter→Kafka)"
+	case "franz":
+		return "reference: hand-written franz-go (kgo) loop (Kafka→filter→Kafka)"
 	case "etl":
 		return "Example 3: Kafka→filter.apply→Kafka (Conveyor, defaults)"
 	case "etlexpr":
@@ -181,7 +183,7 @@ func (h *harness) pairedCPU(name string) string {
 
 func (h *harness) baselineFor(name string) float64 {
 	switch name {
-	case "baseline", "etl", "etlexpr", "etldrop", "permessage":
+	case "baseline", "franz", "etl", "etlexpr", "etldrop", "permessage":
 		return h.median("baseline")
 	case "producer", "producerfile", "file2kafka":
 		return h.median("producer")

@@ -100,7 +100,7 @@ func (h *harness) conveyorSpec(s childSpec) childSpec {
 // run runs the selected scenarios in order.
 func (h *harness) run() {
 	sel := h.selected
-	if sel["baseline"] || sel["etl"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
+	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
 		if err := h.seedETLInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
@@ -115,6 +115,9 @@ func (h *harness) run() {
 	for i := 1; i <= h.opt.repeat; i++ {
 		if sel["baseline"] {
 			h.add(h.etl("baseline", i))
+		}
+		if sel["franz"] {
+			h.add(h.etl("franz", i))
 		}
 		if sel["etl"] {
 			h.add(h.etl("etl", i))
@@ -355,8 +358,8 @@ func (h *harness) kafkaDone(r *result, out string, want int64, group, in string,
 	}
 }
 
-// etl runs Example 3 (Conveyor, Conveyor per-message, or the sarama
-// baseline) over the seeded input.
+// etl runs Example 3 (Conveyor, Conveyor per-message, or the sarama or
+// franz-go baseline) over the seeded input.
 func (h *harness) etl(name string, run int) *result {
 	r, b0 := h.base(name, run)
 	in, inEnd, n, inBytes := h.etlIn, h.etlInEnd, h.opt.records, h.etlInBytes
@@ -378,8 +381,8 @@ func (h *harness) etl(name string, run int) *result {
 	group := h.name(fmt.Sprintf("%s-%d", name, run))
 	spec := childSpec{Scenario: name, Brokers: h.brokers, InTopic: in, OutTopic: out, Group: group, Records: n}
 	switch name {
-	case "baseline":
-		spec.Scenario, spec.End = "baseline", inEnd
+	case "baseline", "franz":
+		spec.End = inEnd
 	case "permessage":
 		spec = h.conveyorSpec(spec)
 		spec.Scenario, spec.Delivery = "permessage", "per-message"
