@@ -10,20 +10,24 @@ import (
 // Failure is a record an operator could not process, and why.
 type Failure struct {
 	Record Record
+	Index  int // of Record in the batch's records
 	Err    error
 }
 
 // OnFailure decides what becomes of the records an operator failed in batch
-// b: it returns records to pass on in their place (a retry's output, say),
-// or an error that fails the whole batch.
-type OnFailure func(ctx context.Context, b Batch, failed []Failure) ([]Record, error)
+// b, given out, what the operator made of the others (in order): it returns
+// the records to pass on, out itself or out with other records in the
+// failed ones' places (a retry's output, say: keeping the order of b is up
+// to it), or an error that fails the whole batch.
+type OnFailure func(ctx context.Context, b Batch, out []Record, failed []Failure) ([]Record, error)
 
 // OperatorMiddleware makes op a Watermill handler middleware. For each
 // message it decodes the batch (see [DecodeBatch]), applies op, and calls
 // the next handler with a batch message of the records op returned, in
 // order: the same metadata (so origin, partition and any correlation id
 // survive), the same context, and the same UUID. Records op failed go to
-// onFail; with onFail nil the batch fails with the first record's error.
+// onFail, which says what goes on instead; with onFail nil the batch fails
+// with the first record's error.
 // An error (from decoding, onFail or the next handler) is returned, and the
 // router nacks the message. The middleware holds no state of its own: the
 // handler it makes is called concurrently, as Apply is.
@@ -42,17 +46,15 @@ func OperatorMiddleware(op Operator, onFail OnFailure) message.HandlerMiddleware
 			*in = b.Records
 			var failed []Failure
 			*out = op.Apply(b.Records, (*out)[:0], func(i int, err error) {
-				failed = append(failed, Failure{Record: b.Records[i], Err: err})
+				failed = append(failed, Failure{Record: b.Records[i], Index: i, Err: err})
 			})
 			if len(failed) > 0 {
 				if onFail == nil {
 					return nil, failed[0].Err
 				}
-				more, err := onFail(msg.Context(), b, failed)
-				if err != nil {
+				if *out, err = onFail(msg.Context(), b, *out, failed); err != nil {
 					return nil, err
 				}
-				*out = append(*out, more...)
 			}
 			return next(Rebatch(msg, b, *out))
 		}

@@ -136,7 +136,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		case <-idle:
 			if !delivered && pastEnd(claim, end) {
 				if !emit() {
-					return false
+					return s.halted.Err() != nil
 				}
 				msgs, idle = nil, nil
 				s.caughtUp(claim.Partition(), end)
@@ -154,7 +154,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				take, last := s.take()
 				if !take {
 					emit()
-					s.Stop()
+					s.finish()
 					return true
 				}
 				if b.add(m) == 1 && b.asMessage == nil { // a message of its own is emitted at once
@@ -162,17 +162,17 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 				}
 				if b.full() || last {
 					if !emit() {
-						return false
+						return s.halted.Err() != nil
 					}
 				}
 				if last {
 					s.log.Info("max_messages reached, stopping", zap.Int64("max_messages", s.cfg.Limit()))
-					s.Stop()
+					s.finish()
 					return true
 				}
 				if end >= 0 && m.Offset+1 >= end {
 					if !emit() {
-						return false
+						return s.halted.Err() != nil
 					}
 					msgs, idle = nil, nil
 					s.caughtUp(claim.Partition(), end)
@@ -184,10 +184,10 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 			}
 		case <-linger.C:
 			if !emit() {
-				return false
+				return s.halted.Err() != nil
 			}
 		case <-s.stopCh:
-			emit()
+			emit() // after Stop it is not emitted; at a bounded run's end it is
 			return true
 		case <-sess.Context().Done():
 			return false
@@ -199,13 +199,17 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 // window. It blocks while the window is full (every place held by a batch
 // not yet committed): that is the backpressure. It gives up when the
 // session ends (a rebalance: the batch is read again by the partition's
-// next owner) or the claim does.
+// next owner), the claim does, or Stop is called (the next run reads it).
 func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, part *checkpoint.Window, acks chan<- emitted) bool {
+	if s.halted.Err() != nil {
+		return false // stopped: read again by the next run
+	}
 	msg := fb.msg
 	msg.SetContext(ctx)
 	wait, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(sess.Context(), cancel)()
+	defer context.AfterFunc(s.halted, cancel)()
 	held, err := s.env.Budget.Acquire(wait, int64(fb.size))
 	if err != nil {
 		return false

@@ -19,6 +19,7 @@ import (
 func TestWatchGivenUpNackIsNoFailure(t *testing.T) {
 	for i := range 200 {
 		s := &Source{cfg: &SourceConfig{Topic: "t"}, env: plugin.Env{Stage: &config.Stage{ID: "in"}}, stopCh: make(chan struct{}), done: make(chan struct{})}
+		s.halted, s.halt = context.WithCancel(context.Background())
 		w := checkpoint.New(4)
 		b, err := w.Track(context.Background(), 0, 9, func() {})
 		if err != nil {
@@ -42,6 +43,7 @@ func TestWatchGivenUpNackIsNoFailure(t *testing.T) {
 // may be committed, and the source stops.
 func TestWatchNackFails(t *testing.T) {
 	s := &Source{cfg: &SourceConfig{Topic: "t"}, env: plugin.Env{Stage: &config.Stage{ID: "in"}}, stopCh: make(chan struct{}), done: make(chan struct{})}
+	s.halted, s.halt = context.WithCancel(context.Background())
 	w := checkpoint.New(4)
 	b, err := w.Track(context.Background(), 0, 9, func() {})
 	if err != nil {

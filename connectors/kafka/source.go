@@ -37,9 +37,13 @@ type Source struct {
 	budget atomic.Int64 // records left in a bounded run
 	behind atomic.Int64 // with until = "end", the session's partitions not yet read to their end; see caughtUp
 
-	mu       sync.Mutex
-	stopped  bool
-	stopCh   chan struct{}
+	mu      sync.Mutex
+	stopped bool
+	stopCh  chan struct{}
+	// halted ends when Stop is called (not when a bounded run ends by
+	// itself): it ends a claim's wait for room to emit a batch.
+	halted   context.Context
+	halt     context.CancelFunc
 	readers  sync.WaitGroup // claim loops still reading
 	inflight sync.WaitGroup // emitted batches not yet acked or nacked
 	done     chan struct{}
@@ -132,6 +136,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 		client: client, group: group, commits: newCommitConn(client, cfg.GroupID), ctx: ctx, cancel: cancel,
 		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
 		parts: map[int32]*checkpoint.Window{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
+	s.halted, s.halt = context.WithCancel(context.Background())
 	s.budget.Store(cfg.Limit())
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
@@ -149,7 +154,7 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
 	if d := s.cfg.Deadline(); d > 0 {
-		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.stopCh, stop: s.Stop, fail: s.fail}, d)
+		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.stopCh, stop: s.finish, fail: s.fail}, d)
 	}
 	go s.logErrors()
 	go s.consume()
@@ -232,9 +237,21 @@ func (s *Source) logErrors() {
 	}
 }
 
-// Stop ends reading: every claim emits what it has, then stops. Done closes
-// once everything emitted is acked or nacked.
+// Stop ends reading at once: a batch not emitted yet (still filling, or
+// waiting for room in its partition's window or the run's in-flight budget
+// while commits are refused or slow) is not emitted, not counted and not
+// committed; the next run reads it again. Done closes once everything
+// emitted is acked or nacked.
 func (s *Source) Stop() {
+	s.halt()
+	s.finish()
+}
+
+// finish ends reading as Stop does, but a claim waiting for room keeps
+// waiting: it is how the source ends a bounded run by itself (max_messages
+// reached, until = "end", timeout_ms), where every batch taken within the
+// bound must still be emitted.
+func (s *Source) finish() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {

@@ -87,6 +87,6 @@ func (s *Source) caughtUp(partition int32, end int64) {
 	s.log.Debug("until end: partition read up to its end offset", zap.Int32("partition", partition), zap.Int64("end_offset", end))
 	if s.behind.Add(-1) == 0 {
 		s.log.Info("until = \"end\": every partition is read up to the end offset it had when assigned, stopping")
-		s.Stop()
+		s.finish()
 	}
 }

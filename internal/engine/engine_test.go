@@ -36,6 +36,8 @@ type srcCfg struct {
 type failCfg struct {
 	Fail  []string `key:"fail"`
 	Times int      `key:"times"`
+	// Forever lists records failop fails on every call, whatever times says.
+	Forever []string `key:"forever"`
 	// Permanent marks the errors with plugin.Permanent.
 	Permanent bool `key:"permanent"`
 }
@@ -76,8 +78,8 @@ func (w *world) registry() *plugin.Registry {
 		func(_ context.Context, c *failCfg, _ plugin.Env) (plugin.Operator, error) {
 			return plugin.OperatorFunc(func(in, out []plugin.Record, fail func(int, error)) []plugin.Record {
 				for i, r := range in {
-					if bad(r, c.Fail) {
-						w.applied(r)
+					// with times > 0, a record of fail fails on its first times calls
+					if bad(r, c.Forever) || (bad(r, c.Fail) && (w.applied(r) <= c.Times || c.Times == 0)) {
 						fail(i, c.err("cannot handle %s", r.Value))
 						continue
 					}
@@ -94,14 +96,16 @@ func (w *world) registry() *plugin.Registry {
 	return reg
 }
 
-// applied counts an operator call on a failing record.
-func (w *world) applied(r plugin.Record) {
+// applied counts an operator call on a failing record, and returns the
+// calls so far.
+func (w *world) applied(r plugin.Record) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.applies == nil {
 		w.applies = map[int]int{}
 	}
 	w.applies[int(r.Offset)]++
+	return w.applies[int(r.Offset)]
 }
 
 func bad(r plugin.Record, fail []string) bool {

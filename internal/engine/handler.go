@@ -149,8 +149,8 @@ func (r *run) failed(ctx context.Context, err error) error {
 // error policy deciding what becomes of the records it fails.
 func (r *run) operatorMiddleware(n *node, countFiltered bool) message.HandlerMiddleware {
 	op := &stageOperator{r: r, st: n.st, op: r.ops[n], obs: r.obs.Stage(n.st.ID), busy: r.busyStage(n.st.ID), countFiltered: countFiltered}
-	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
-		return r.policy.operatorFailed(ctx, op, b, failed)
+	return plugin.OperatorMiddleware(op, func(ctx context.Context, b plugin.Batch, out []plugin.Record, failed []plugin.Failure) ([]plugin.Record, error) {
+		return r.policy.operatorFailed(ctx, op, b, out, failed)
 	})
 }
 

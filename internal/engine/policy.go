@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,23 +100,92 @@ func (p *policy) delay(n int) time.Duration {
 }
 
 // operatorFailed retries each failed record alone (under retry), and gives
-// up on those that still fail. It returns the records recovered by retries.
-func (p *policy) operatorFailed(ctx context.Context, s *stageOperator, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
-	var recovered []plugin.Record
+// up on those that still fail. It returns the records to pass on in input
+// order: out (the operator's output of the others) when no retry brought
+// a record back, otherwise the batch's output made again with each
+// recovered record's output in its input's place (see inOrder).
+func (p *policy) operatorFailed(ctx context.Context, s *stageOperator, b plugin.Batch, out []plugin.Record, failed []plugin.Failure) ([]plugin.Record, error) {
+	var recovered [][]plugin.Record // per failed record, when a retry brought one back
 	var lost []failure
-	for _, f := range failed {
-		out, err := p.retryOperator(ctx, s, failure{rec: f.Record, err: f.Err})
+	for k, f := range failed {
+		got, err := p.retryOperator(ctx, s, failure{rec: f.Record, err: f.Err})
 		if err != nil {
 			lost = append(lost, failure{rec: f.Record, err: err})
 			continue
 		}
-		recovered = append(recovered, out...)
+		if len(got) > 0 && recovered == nil {
+			recovered = make([][]plugin.Record, len(failed))
+		}
+		if recovered != nil {
+			recovered[k] = got
+		}
+	}
+	if recovered != nil {
+		out, lost = p.inOrder(ctx, s, b.Records, failed, recovered, lost)
 	}
 	if len(lost) == 0 {
-		return recovered, nil
+		return out, nil
 	}
 	tallyGivenUp(ctx, lost)
-	return recovered, p.giveUp(ctx, s.st, b, lost)
+	return out, p.giveUp(ctx, s.st, b, lost)
+}
+
+// inOrder makes the output of in again in input order, with recovered[k]
+// in the place of failed[k]: an operator's output does not say which input
+// each record came from, so the runs of records between the failed ones are
+// applied again (through the bare operator, which the stage's counts do not
+// see). A record of those runs that fails this time is retried in its
+// place too, or added to lost.
+func (p *policy) inOrder(ctx context.Context, s *stageOperator, in []plugin.Record, failed []plugin.Failure, recovered [][]plugin.Record, lost []failure) ([]plugin.Record, []failure) {
+	at := make([]int, len(failed)) // failed by input index
+	for k := range at {
+		at[k] = k
+	}
+	slices.SortStableFunc(at, func(a, b int) int { return cmp.Compare(failed[a].Index, failed[b].Index) })
+	res := make([]plugin.Record, 0, len(in))
+	next := 0
+	for _, k := range at {
+		i := failed[k].Index
+		if i < next {
+			continue // reported twice
+		}
+		res, lost = p.applyRun(ctx, s, in[next:i], res, lost)
+		res = append(res, recovered[k]...)
+		next = i + 1
+	}
+	res, lost = p.applyRun(ctx, s, in[next:], res, lost)
+	return res, lost
+}
+
+// applyRun appends to res what the operator makes of run: at once, or,
+// when a record of run fails (or the operator panics), record by record,
+// each failing one retried alone or added to lost.
+func (p *policy) applyRun(ctx context.Context, s *stageOperator, run, res []plugin.Record, lost []failure) ([]plugin.Record, []failure) {
+	if len(run) == 0 {
+		return res, lost
+	}
+	start := len(res)
+	var again error
+	all, err := safeApply(s.op, run, res, func(_ int, e error) { again = cmp.Or(again, e) })
+	if err == nil && again == nil {
+		return all, lost
+	}
+	res = res[:start]
+	for i := range run {
+		var ferr error
+		one, err := safeApply(s.op, run[i:i+1], res, func(_ int, e error) { ferr = e })
+		if err == nil && ferr == nil {
+			res = one
+			continue
+		}
+		got, err := p.retryOperator(ctx, s, failure{rec: run[i], err: cmp.Or(err, ferr)})
+		if err != nil {
+			lost = append(lost, failure{rec: run[i], err: err})
+			continue
+		}
+		res = append(res, got...)
+	}
+	return res, lost
 }
 
 // retryOperator applies the record alone again, unless its error is

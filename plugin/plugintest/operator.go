@@ -238,11 +238,11 @@ func (o opChecker) middleware(t testing.TB) {
 	op := o.build(t)
 	want := o.apply(op)
 	var onFail []int
-	mw := plugin.OperatorMiddleware(op, func(_ context.Context, b plugin.Batch, failed []plugin.Failure) ([]plugin.Record, error) {
+	mw := plugin.OperatorMiddleware(op, func(_ context.Context, b plugin.Batch, out []plugin.Record, failed []plugin.Failure) ([]plugin.Record, error) {
 		for _, f := range failed {
 			onFail = append(onFail, int(f.Record.Offset-100))
 		}
-		return nil, nil
+		return out, nil
 	})
 	var got *message.Message
 	h := mw(func(msg *message.Message) ([]*message.Message, error) { got = msg; return nil, nil })
