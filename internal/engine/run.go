@@ -220,7 +220,12 @@ func (r *run) durableBelow(n *node) bool {
 // execute runs the router until the sources are done, then flushes the
 // sinks and commits the sources.
 func (r *run) execute(ctx context.Context) error {
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.opts.DrainTimeout}, wmlog.New(r.log))
+	// The router's goroutines may log after it has returned (a second
+	// Close): nothing of the run may write to the caller's logger once
+	// execute has returned.
+	wl, silence := wmlog.Gated(r.log)
+	defer silence()
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.opts.DrainTimeout}, wl)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package wmlog
 import (
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"go.uber.org/zap"
@@ -11,12 +12,25 @@ import (
 
 // watermillLogger sends Watermill's logs to zap, one level quieter: the
 // router's info lines are debug detail for a Conveyor user.
-type watermillLogger struct{ l *zap.Logger }
+type watermillLogger struct {
+	l   *zap.Logger
+	off *atomic.Bool // set: log nothing more (see Gated); shared by With
+}
 
 // New returns a Watermill logger writing to l (named "watermill"). Trace
 // lines go to l at debug level only when CONVEYOR_WATERMILL_TRACE is set.
 func New(l *zap.Logger) watermill.LoggerAdapter {
-	return watermillLogger{l: l.Named("watermill")}
+	a, _ := Gated(l)
+	return a
+}
+
+// Gated is New with a func that silences the logger, and every logger
+// made from it with With, for good: a router's goroutines may still log as
+// they end (a second Close says "Already closed") after the run that owns
+// the router has returned to its caller, whose logger it is.
+func Gated(l *zap.Logger) (watermill.LoggerAdapter, func()) {
+	off := new(atomic.Bool)
+	return watermillLogger{l: l.Named("watermill"), off: off}, func() { off.Store(true) }
 }
 
 func fields(f watermill.LogFields) []zap.Field {
@@ -31,16 +45,23 @@ func fields(f watermill.LogFields) []zap.Field {
 }
 
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	if w.off.Load() {
+		return
+	}
 	if strings.HasPrefix(msg, "All handlers stopped") {
 		w.l.Debug(msg) // how every finished run ends, not a problem
 		return
 	}
 	w.l.Warn(msg, append(fields(f), zap.Error(err))...)
 }
-func (w watermillLogger) Info(msg string, f watermill.LogFields)  { w.l.Debug(msg, fields(f)...) }
-func (w watermillLogger) Debug(msg string, f watermill.LogFields) { w.l.Debug(msg, fields(f)...) }
+func (w watermillLogger) Info(msg string, f watermill.LogFields) { w.Debug(msg, f) }
+func (w watermillLogger) Debug(msg string, f watermill.LogFields) {
+	if !w.off.Load() {
+		w.l.Debug(msg, fields(f)...)
+	}
+}
 func (w watermillLogger) Trace(msg string, f watermill.LogFields) {
-	if trace {
+	if trace && !w.off.Load() {
 		w.l.Debug(msg, fields(f)...)
 	}
 }
@@ -48,5 +69,5 @@ func (w watermillLogger) Trace(msg string, f watermill.LogFields) {
 var trace = os.Getenv("CONVEYOR_WATERMILL_TRACE") != ""
 
 func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	return watermillLogger{l: w.l.With(fields(f)...)}
+	return watermillLogger{l: w.l.With(fields(f)...), off: w.off}
 }
