@@ -49,9 +49,17 @@ type options struct {
 	label        string
 	maxLoad      float64
 	loadWait     time.Duration
+
+	kstreamsDir   string
+	java          string
+	javaOpts      string
+	ksThreads     int
+	ksCommit      time.Duration
+	windowRecords int64
+	windowGrace   time.Duration
 }
 
-var allScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
+var allScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory", "kstreams", "kstreamseos", "kswindow", "kswindoweos"}
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -83,6 +91,13 @@ func main() {
 	flag.StringVar(&o.label, "label", "", "free text recorded with the run")
 	flag.Float64Var(&o.maxLoad, "max-load", 1.5, "before each scenario, wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&o.loadWait, "max-load-wait", 3*time.Minute, "longest wait for --max-load; the scenario then runs anyway and the table shows the load")
+	flag.StringVar(&o.kstreamsDir, "kstreams-dir", "benchmarks/kstreams", "the Kafka Streams programs' Maven project (built with mvn -q package)")
+	flag.StringVar(&o.java, "java", "java", "the java command of the Kafka Streams scenarios")
+	flag.StringVar(&o.javaOpts, "java-opts", "", "JVM options of the Kafka Streams scenarios, space-separated (e.g. '-Xmx1g')")
+	flag.IntVar(&o.ksThreads, "kstreams-threads", 0, "num.stream.threads of the Kafka Streams scenarios (0: the JVM's available processors)")
+	flag.DurationVar(&o.ksCommit, "kstreams-commit", 100*time.Millisecond, "commit.interval.ms of the Kafka Streams scenarios (exactly_once_v2's default; at_least_once's is 30s)")
+	flag.Int64Var(&o.windowRecords, "window-records", 2_000_000, "timed records of the windowed scenarios (kswindow, kswindoweos)")
+	flag.DurationVar(&o.windowGrace, "window-grace", 10*time.Second, "grace of the windowed scenarios' one-minute windows")
 	flag.Parse()
 
 	selected := map[string]bool{}
