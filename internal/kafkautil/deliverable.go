@@ -37,65 +37,73 @@ type Span struct {
 // (MaxWait 0).
 func Deliverable(client sarama.Client, topic string, partition int32, from, end int64, iso sarama.IsolationLevel, stopAtFirst bool) (Span, error) {
 	var s Span
+	size := int32(4 << 20)
+	if stopAtFirst {
+		size = 64 << 10 // the broker still returns a first batch larger than this
+	}
+	complete, err := Scan(client, topic, partition, from, end, iso, size, func(int64, *sarama.Record) bool {
+		s.Records++
+		return !stopAtFirst
+	})
+	s.Complete = complete
+	return s, err
+}
+
+// Scan calls fn with each record of partition's log in [from, end) that a
+// consumer at iso would be handed, with its offset, in order, fetching up
+// to size bytes at a time from the leader without waiting for data; fn
+// returns false to stop. complete reports that the log was read up to end:
+// false when fn stopped it, or when the log is visible only up to an
+// earlier offset (ReadCommitted: the last stable offset, while a
+// transaction is open).
+//
+// What is handed follows sarama's consumer (parseResponse): a control batch
+// (commit or abort marker) never is; under ReadCommitted a transactional
+// batch is skipped when its producer has an aborted transaction starting at
+// or before the batch's last offset and no abort marker since.
+func Scan(client sarama.Client, topic string, partition int32, from, end int64, iso sarama.IsolationLevel, size int32, fn func(offset int64, r *sarama.Record) bool) (complete bool, err error) {
 	for from < end {
 		broker, err := client.Leader(topic, partition)
 		if err != nil {
-			return s, err
-		}
-		size := int32(4 << 20)
-		if stopAtFirst {
-			size = 64 << 10 // the broker still returns a first batch larger than this
+			return false, err
 		}
 		req := &sarama.FetchRequest{Version: 11, MaxWaitTime: 0, MinBytes: 1, MaxBytes: size, Isolation: iso}
 		req.AddBlock(topic, partition, from, size, -1)
 		resp, err := broker.Fetch(req)
 		if err != nil {
-			return s, err
+			return false, err
 		}
 		b := resp.GetBlock(topic, partition)
 		switch {
 		case b == nil:
-			return s, fmt.Errorf("%s/%d: no fetch answer", topic, partition)
+			return false, fmt.Errorf("%s/%d: no fetch answer", topic, partition)
 		case !errors.Is(b.Err, sarama.ErrNoError):
-			return s, fmt.Errorf("%s/%d: fetch at %d: %w", topic, partition, from, b.Err)
+			return false, fmt.Errorf("%s/%d: fetch at %d: %w", topic, partition, from, b.Err)
 		}
-		next, n, err := scan(b, from, end, iso, stopAtFirst)
-		s.Records += n
-		if err != nil || (stopAtFirst && n > 0) {
-			return s, err
+		next, more := scan(b, from, end, iso, fn)
+		if !more {
+			return false, nil
 		}
 		if next <= from { // nothing more is visible: the end of the log, or the last stable offset
-			return s, nil
+			return false, nil
 		}
 		from = next
 	}
-	s.Complete = true
-	return s, nil
+	return true, nil
 }
 
-// scan counts the deliverable records of one fetch answer within [from,
-// end) and returns the offset after the last whole batch it read.
-func scan(b *sarama.FetchResponseBlock, from, end int64, iso sarama.IsolationLevel, stopAtFirst bool) (next, n int64, err error) {
+// scan hands fn the deliverable records of one fetch answer within [from,
+// end); it returns the offset after the last whole batch it read, and false
+// when fn stopped it.
+func scan(b *sarama.FetchResponseBlock, from, end int64, iso sarama.IsolationLevel, fn func(int64, *sarama.Record) bool) (next int64, more bool) {
 	aborted := b.AbortedTransactions
 	sort.Slice(aborted, func(i, j int) bool { return aborted[i].FirstOffset < aborted[j].FirstOffset })
 	open := map[int64]bool{} // producers inside an aborted transaction
 	next = from
 	for _, rs := range b.RecordsSet {
 		rb := rs.RecordBatch
-		if rb == nil { // a legacy message set: no transactions
-			if rs.MsgSet == nil {
-				continue
-			}
-			for _, m := range rs.MsgSet.Messages {
-				if m.Offset >= next && m.Offset < end {
-					n++
-				}
-				next = max(next, m.Offset+1)
-			}
-			continue
-		}
-		if rb.PartialTrailingRecord {
-			break
+		if rb == nil || rb.PartialTrailingRecord {
+			break // a legacy message set (no transactions; not written by Kafka 3+) or a partial batch
 		}
 		for len(aborted) > 0 && aborted[0].FirstOffset <= rb.LastOffset() {
 			open[aborted[0].ProducerID] = true
@@ -109,17 +117,17 @@ func scan(b *sarama.FetchResponseBlock, from, end int64, iso sarama.IsolationLev
 		case iso == sarama.ReadCommitted && rb.IsTransactional && open[rb.ProducerID]:
 		default:
 			for _, r := range rb.Records {
-				if off := rb.FirstOffset + r.OffsetDelta; off >= from && off < end {
-					n++
+				if off := rb.FirstOffset + r.OffsetDelta; off >= from && off < end && !fn(off, r) {
+					return next, false
 				}
 			}
 		}
 		next = max(next, rb.LastOffset()+1)
-		if (stopAtFirst && n > 0) || next >= end {
+		if next >= end {
 			break
 		}
 	}
-	return next, n, nil
+	return next, true
 }
 
 // isAbortMarker reports whether a control record is an abort marker: its
