@@ -165,3 +165,35 @@ func TestStateOrderIndependent(t *testing.T) {
 	}
 	t.Logf("state of %d records: %d bytes", len(recs), len(wantBin))
 }
+
+// TestAddAllocates: adding a record to a window's state allocates nothing
+// once the values are known (a new distinct value or a new extreme is
+// copied).
+func TestAddAllocates(t *testing.T) {
+	set, err := ParseSet(map[string]string{
+		"n": "count()", "sum": "sum(amount)", "max": "max(amount)", "avg": "avg(amount)",
+		"first": "first(user)", "users": "count_distinct(user)",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := set.New()
+	rec := []byte(`{"amount":12.34,"user":"someone with a long name","ts":1}`)
+	set.Add(st, rec, 1)
+	if n := testing.AllocsPerRun(100, func() { set.Add(st, rec, 2) }); n != 0 {
+		t.Fatalf("%v allocations per record", n)
+	}
+}
+
+func TestAddCountsMismatches(t *testing.T) {
+	set, _ := ParseSet(map[string]string{"s": "sum(amount)", "m": "max(amount)", "n": "count()"})
+	st := set.New()
+	for rec, want := range map[string]int{`{"amount":1}`: 0, `{}`: 0, `{"amount":null}`: 0, `{"amount":"n/a"}`: 1, `{"amount":true}`: 2, `{"amount":[1]}`: 2} {
+		if got := set.Add(st, []byte(rec), 0); got != want {
+			t.Errorf("%s: %d skipped, want %d", rec, got, want)
+		}
+	}
+	if got := string(set.AppendJSON(nil, st)); got != `"m":"n/a","n":6,"s":1` {
+		t.Errorf("got %s", got)
+	}
+}

@@ -67,7 +67,11 @@ func (c *acc) add(f Func, v gjson.Result, t int64) bool {
 		if c.set == nil {
 			c.set = make(map[string]struct{})
 		}
-		c.set[distinctKey(v)] = struct{}{}
+		var arr [64]byte
+		k := appendDistinctKey(arr[:0], v)
+		if _, ok := c.set[string(k)]; !ok { // a lookup that does not allocate
+			c.set[string(k)] = struct{}{}
+		}
 	}
 	return true
 }
@@ -83,14 +87,14 @@ func numberOf(v gjson.Result) (num, bool) {
 	return num{}, false
 }
 
-// distinctKey is the identity of a value for count_distinct: a string's
-// text, or any other value's JSON text, so 1 and "1" are distinct, and
-// 1.0 and 1 are too (as written).
-func distinctKey(v gjson.Result) string {
+// appendDistinctKey appends the identity of a value for count_distinct:
+// 's' and a string's text, or 'j' and any other value's JSON text, so 1 and
+// "1" are distinct, and 1.0 and 1 are too (as written).
+func appendDistinctKey(dst []byte, v gjson.Result) []byte {
 	if v.Type == gjson.String {
-		return "s" + v.Str
+		return append(append(dst, 's'), v.Str...)
 	}
-	return "j" + v.Raw
+	return append(append(dst, 'j'), v.Raw...)
 }
 
 func (c *acc) addSum(n int64, x num) {
