@@ -35,15 +35,7 @@ func TestConsumeUntilEndAfterTransaction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			topic := kafkatest.Name("txn")
 			env.CreateTopic(t, topic, 1)
-			env.Produce(t, topic, []kafkatest.Msg{{Partition: 0, Value: []byte(`{"n":"plain"}`)}, {Partition: 0, Value: []byte(`{"n":"plain"}`)}})
-			x := env.Txn(t, topic)
-			x.Send(`{"n":"txn"}`, `{"n":"txn"}`, `{"n":"txn"}`)
-			if tc.commit {
-				x.Commit()
-			} else {
-				x.Abort()
-			}
-			env.WaitEnd(t, topic, 6)
+			env.TransactionLast(t, topic, `{"n":"plain"}`, `{"n":"txn"}`, tc.commit)
 			go func() { // a slow producer, once consume has its end offsets
 				time.Sleep(300 * time.Millisecond)
 				env.Trickle(t, topic, `{"n":"late"}`, 50*time.Millisecond)
@@ -138,15 +130,7 @@ func TestLagAfterTransaction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			topic, group := kafkatest.Name("txn"), kafkatest.Name("g")
 			env.CreateTopic(t, topic, 1)
-			env.Produce(t, topic, []kafkatest.Msg{{Partition: 0, Value: []byte(`{"n":"plain"}`)}, {Partition: 0, Value: []byte(`{"n":"plain"}`)}})
-			x := env.Txn(t, topic)
-			x.Send(`{"n":"txn"}`, `{"n":"txn"}`, `{"n":"txn"}`)
-			if tc.commit {
-				x.Commit()
-			} else {
-				x.Abort()
-			}
-			env.WaitEnd(t, topic, 6)
+			env.TransactionLast(t, topic, `{"n":"plain"}`, `{"n":"txn"}`, tc.commit)
 			commitAt(t, env, group, topic, tc.committed)
 			path := filepath.Join(t.TempDir(), "lag.toml")
 			text := fmt.Sprintf("[[stages]]\nid = \"in\"\nfunction = \"kafka\"\n[stages.config]\nbrokers = %q\ntopic = %q\ngroup_id = %q\nisolation_level = %q\n\n[[stages]]\nid = \"out\"\nfunction = \"stdout.write\"\ninputs = [\"in\"]\n",

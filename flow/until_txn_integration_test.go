@@ -55,15 +55,7 @@ func TestIntegrationUntilEndTransactionLastWithSlowProducer(t *testing.T) {
 			in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 			env.CreateTopic(t, in, 1)
 			env.CreateTopic(t, out, 1)
-			env.Produce(t, in, []kafkatest.Msg{{Partition: 0, Value: []byte(`{"amount":150,"n":"plain"}`)}, {Partition: 0, Value: []byte(`{"amount":150,"n":"plain"}`)}})
-			x := env.Txn(t, in)
-			x.Send(`{"amount":200,"n":"txn"}`, `{"amount":200,"n":"txn"}`, `{"amount":200,"n":"txn"}`)
-			if tc.commit {
-				x.Commit()
-			} else {
-				x.Abort()
-			}
-			env.WaitEnd(t, in, 6) // 2 records, 3 in the transaction, its marker
+			env.TransactionLast(t, in, `{"amount":150,"n":"plain"}`, `{"amount":200,"n":"txn"}`, tc.commit)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			run := startRun(t, ctx, etl(env, in, out, group, untilEnd+"\nisolation_level = \""+tc.iso+"\""))

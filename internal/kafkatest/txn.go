@@ -138,3 +138,20 @@ func (e Env) WaitGroupStable(t testing.TB, group string) {
 		}
 	}
 }
+
+// TransactionLast writes, to partition 0 of topic, two records plain then
+// three in a transaction, committed or aborted, and waits until the marker
+// is the partition's last offset (5; the end offset is 6). A record's value
+// is plain, then txn.
+func (e Env) TransactionLast(t testing.TB, topic, plain, txn string, commit bool) {
+	t.Helper()
+	e.Produce(t, topic, []Msg{{Partition: 0, Value: []byte(plain)}, {Partition: 0, Value: []byte(plain)}})
+	x := e.Txn(t, topic)
+	x.Send(txn, txn, txn)
+	if commit {
+		x.Commit()
+	} else {
+		x.Abort()
+	}
+	e.WaitEnd(t, topic, 6)
+}

@@ -229,19 +229,12 @@ func ReadAll(brokers []string, topic string, fn func(*sarama.ConsumerMessage)) e
 		return err
 	}
 	defer consumer.Close()
-	parts, err := client.Partitions(topic)
+	spans, err := logSpans(client, topic)
 	if err != nil {
 		return err
 	}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return err
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return err
-		}
+	for _, sp := range spans {
+		p, start, end := sp.partition, sp.start, sp.end
 		if end <= start {
 			continue
 		}
@@ -269,19 +262,12 @@ func ReadAll(brokers []string, topic string, fn func(*sarama.ConsumerMessage)) e
 // time of the call (a transactional output's markers and aborted records
 // left out). A transaction still open makes it fail.
 func ReadCommitted(client sarama.Client, topic string, fn func(partition int32, value []byte)) error {
-	parts, err := client.Partitions(topic)
+	spans, err := logSpans(client, topic)
 	if err != nil {
 		return err
 	}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return err
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return err
-		}
+	for _, sp := range spans {
+		p, start, end := sp.partition, sp.start, sp.end
 		complete, err := kafkautil.Scan(client, topic, p, start, end, sarama.ReadCommitted, 8<<20, func(_ int64, r *sarama.Record) bool {
 			fn(p, r.Value)
 			return true
@@ -302,4 +288,30 @@ func CountCommitted(client sarama.Client, topic string) (int64, error) {
 	var n int64
 	err := ReadCommitted(client, topic, func(int32, []byte) { n++ })
 	return n, err
+}
+
+// logSpan is where a partition's log starts and ends.
+type logSpan struct {
+	partition  int32
+	start, end int64
+}
+
+// logSpans returns the log start and end offsets of every partition of
+// topic, now.
+func logSpans(client sarama.Client, topic string) ([]logSpan, error) {
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]logSpan, len(parts))
+	for i, p := range parts {
+		out[i].partition = p
+		if out[i].end, err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			return nil, err
+		}
+		if out[i].start, err = client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
