@@ -2,10 +2,12 @@ package schema
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
@@ -209,4 +211,37 @@ func (e *Encoder) Encode(dst, rec []byte) ([]byte, error) {
 		return dst[:start], err
 	}
 	return out, nil
+}
+
+// RecordName is the full name of the record a schema of format writes
+// (Avro's record, Protobuf's message: message, or the first; JSON
+// Schema's title), for the record_name subject strategies.
+func RecordName(format, text, message string) (string, error) {
+	switch format {
+	case Avro:
+		s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+		if err != nil {
+			return "", fmt.Errorf("avro schema: %w", err)
+		}
+		if n, ok := s.(avro.NamedSchema); ok {
+			return n.FullName(), nil
+		}
+		return "", fmt.Errorf("avro schema: a %s has no name: the record_name strategies need a named type", s.Type())
+	case Protobuf:
+		c, err := compileProtobuf(text, message)
+		if err != nil {
+			return "", err
+		}
+		return string(c.(*protoCodec).write.FullName()), nil
+	case JSONSchema:
+		var doc struct {
+			Title string `json:"title"`
+		}
+		if err := json.Unmarshal([]byte(text), &doc); err != nil || doc.Title == "" {
+			return "", fmt.Errorf("json schema: the record_name strategies need the schema's \"title\"")
+		}
+		return doc.Title, nil
+	}
+	_, err := registryType(format)
+	return "", err
 }

@@ -158,22 +158,29 @@ func (r *Registry) Subject(ctx context.Context, subject string, typ sr.SchemaTyp
 	} else if !permanent(err) {
 		return ss, fmt.Errorf("schema registry %s: subject %q: %w", r.cfg.URL, subject, err)
 	}
-	check, err := r.cl.CheckCompatibility(ctx, subject, -1, s)
+	check, err := r.cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, -1, s)
 	switch {
 	case err != nil && !notFound(err):
 		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s: compatibility of the schema with subject %q: %w", r.cfg.URL, subject, err)
-	case err == nil && !check.Is:
-		why := strings.Join(check.Messages, "; ")
-		if why == "" {
-			why = "no reason given"
-		}
-		return sr.SubjectSchema{}, fmt.Errorf("schema registry %s refuses the schema for subject %q as incompatible with its latest version: %s", r.cfg.URL, subject, why)
+	case err == nil && !check.Is && len(check.Messages) > 0:
+		return sr.SubjectSchema{}, r.refused(subject, strings.Join(check.Messages, "; "))
 	}
+	// Registering is safe when the check said no without a reason (as
+	// Apicurio does): the registry applies its rule again, and refuses with
+	// the reason.
 	ss, err := r.cl.CreateSchema(ctx, subject, s)
-	if err != nil {
+	var re *sr.ResponseError
+	switch {
+	case errors.As(err, &re) && re.StatusCode == http.StatusConflict:
+		return ss, r.refused(subject, re.Error())
+	case err != nil:
 		return ss, fmt.Errorf("schema registry %s: registering the schema under subject %q: %w", r.cfg.URL, subject, err)
 	}
 	return ss, nil
+}
+
+func (r *Registry) refused(subject, why string) error {
+	return fmt.Errorf("schema registry %s refuses the schema for subject %q as incompatible with the subject's latest version: %s", r.cfg.URL, subject, why)
 }
 
 // notFound reports a 404: a subject without versions yet.
