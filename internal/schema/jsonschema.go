@@ -21,10 +21,10 @@ func compileJSONSchema(text string) (codec, error) {
 		return nil, fmt.Errorf("json schema: %w", err)
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
+	if err := c.AddResource(schemaURL, doc); err != nil {
 		return nil, fmt.Errorf("json schema: %w", err)
 	}
-	s, err := c.Compile("schema.json")
+	s, err := c.Compile(schemaURL)
 	if err != nil {
 		return nil, fmt.Errorf("json schema: %w", err)
 	}
@@ -50,7 +50,25 @@ func (c jsonCodec) encode(dst, rec []byte) ([]byte, error) {
 		return dst, fmt.Errorf("json schema: the record is not valid JSON: %w", err)
 	}
 	if err := c.s.Validate(inst); err != nil {
-		return dst, fmt.Errorf("the record does not fit the JSON schema: %v", err)
+		return dst, fmt.Errorf("the record does not fit the JSON schema: %s", validationText(err))
 	}
 	return out, nil
+}
+
+// schemaURL is where the compiler finds the schema: no file of ours.
+const schemaURL = "urn:conveyor:schema"
+
+// validationText is a validation error's reasons on one line: "at
+// '/amount': maximum: got 5,000, want 1,000", without the header naming
+// the schema's URL.
+func validationText(err error) string {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, "\n"); ok {
+		msg = rest
+	}
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
+	}
+	return strings.Join(lines, "; ")
 }
