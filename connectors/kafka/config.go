@@ -78,7 +78,7 @@ type SourceConfig struct {
 	// Invalid is what happens to a record whose value is not valid JSON
 	// (see record.EnrichChecked): the spec's wrapping, the dead-letter
 	// queue, or the end of the run.
-	Invalid string `key:"invalid" enum:"wrap,dead_letter,fail" doc:"a record whose value is not valid JSON (or, with value_format avro, protobuf or json_schema, does not decode) (invalid or truncated text; a valid array, number or string, an empty value and a tombstone are not invalid): \"wrap\" (default) passes it on as {\"_kafka_payload\": \"<text>\", ...} as the spec says and warns at the end of the run; \"dead_letter\" sends its raw text to [error_handling.dead_letter_queue] (required) and passes the records around it on; \"fail\" stops the run naming topic/partition/offset, committing nothing from that record on; each counts in conveyor_invalid_records_total"`
+	Invalid string `key:"invalid" enum:"wrap,dead_letter,fail" doc:"a record whose value is not valid JSON (invalid or truncated text; a valid array, number or string, an empty value and a tombstone are not invalid), or with value_format avro, protobuf or json_schema does not decode (its bytes then go as _kafka_payload_base64 with _kafka_schema_error): \"wrap\" (default) passes it on as {\"_kafka_payload\": \"<text>\", ...} as the spec says and warns at the end of the run; \"dead_letter\" sends its raw text to [error_handling.dead_letter_queue] (required) and passes the records around it on; \"fail\" stops the run naming topic/partition/offset, committing nothing from that record on; each counts in conveyor_invalid_records_total"`
 	SourceSchema
 }
 
