@@ -8,7 +8,7 @@
 # Usage: scripts/apicurio.sh COMMAND
 #
 #   up        start a fresh registry (stops one started earlier), wait until it answers
-#             (timeout $APICURIO_START_TIMEOUT, 90 s), then set the global compatibility rule
+#             (timeout $APICURIO_START_TIMEOUT, 180 s), then set the global compatibility rule
 #             to BACKWARD (Apicurio's default is NONE; Confluent's is BACKWARD); prints the URL
 #   down      stop the registry started by this script (SIGTERM, SIGKILL after 20 s)
 #   status    whether it runs, and its URL (exit 3 if not)
@@ -17,7 +17,7 @@
 #
 # Environment:
 #   APICURIO_PORT           HTTP port (default 8081)
-#   APICURIO_START_TIMEOUT  seconds to wait for it to answer (default 90)
+#   APICURIO_START_TIMEOUT  seconds to wait for it to answer (default 180)
 #   APICURIO_HEAP_OPTS      heap (default "-Xms64m -Xmx384m")
 #   APICURIO_JAVA           Java 21+ to run it with (default: Temurin 25 if installed, else java)
 # The log is .cache/apicurio/registry.log.
@@ -31,7 +31,7 @@ APP="$CACHE/app-$VERSION"
 PIDFILE="$CACHE/registry.pid"
 LOG="$CACHE/registry.log"
 PORT="${APICURIO_PORT:-8081}"
-START_TIMEOUT="${APICURIO_START_TIMEOUT:-90}"
+START_TIMEOUT="${APICURIO_START_TIMEOUT:-180}"
 read -r -a HEAP_OPTS <<<"${APICURIO_HEAP_OPTS:--Xms64m -Xmx384m}"
 URL="http://127.0.0.1:$PORT/apis/ccompat/v7"
 
@@ -90,7 +90,7 @@ up() {
   down
   local t0=$SECONDS
   # In-memory storage (the default: an H2 database in memory), no auth, no Kafka.
-  (cd "$APP" && exec "$(java_bin)" "${HEAP_OPTS[@]}" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+  (cd "$APP" && exec "$(java_bin)" "${HEAP_OPTS[@]}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
     -Dquarkus.http.port="$PORT" -Dquarkus.http.host=127.0.0.1 -Dquarkus.log.level=WARN \
     -Dapicurio.rest.deletion.artifact.enabled=true -Dapicurio.rest.deletion.artifact-version.enabled=true \
     -jar quarkus-run.jar >"$LOG" 2>&1) &
