@@ -155,6 +155,12 @@ func Reached(committed, end map[int32]int64) bool {
 // i % partitions, keyed by its event_id, and waits for every ack. It
 // returns the bytes of the values written.
 func Seed(brokers []string, topic string, partitions int32, n int64) (int64, error) {
+	return SeedValues(brokers, topic, partitions, n, func(dst []byte, i int64) ([]byte, error) { return gen.Append(dst, i), nil })
+}
+
+// SeedValues is Seed with record i's value appended by value (e.g. gen's
+// record in Avro).
+func SeedValues(brokers []string, topic string, partitions int32, n int64, value func(dst []byte, i int64) ([]byte, error)) (int64, error) {
 	c := Config()
 	c.Producer.RequiredAcks = sarama.WaitForLocal
 	c.Producer.Partitioner = sarama.NewManualPartitioner
@@ -194,7 +200,11 @@ func Seed(brokers []string, topic string, partitions int32, n int64) (int64, err
 		arena = gen.AppendEventID(arena, i)
 		key := arena[s:len(arena):len(arena)]
 		s = len(arena)
-		arena = gen.Append(arena, i)
+		if arena, err = value(arena, i); err != nil {
+			p.AsyncClose()
+			<-errsDone
+			return bytes, fmt.Errorf("seeding %s: record %d: %w", topic, i, err)
+		}
 		val := arena[s:len(arena):len(arena)]
 		bytes += int64(len(val))
 		m := &msgs[i%chunk]
