@@ -75,25 +75,5 @@ func (h *harness) avroSpec(spec childSpec) childSpec {
 // pairedRate describes the ratios of name's records/s to etl's in the
 // same round: their median and range.
 func (h *harness) pairedRate(name string) string {
-	etl := map[int]*result{}
-	for _, r := range h.results {
-		if r.Name == "etl" && r.Err == "" {
-			etl[r.Run] = r
-		}
-	}
-	var v []float64
-	for _, r := range h.results {
-		if e := etl[r.Run]; r.Name == name && r.Err == "" && e != nil && e.rate() > 0 {
-			v = append(v, r.rate()/e.rate())
-		}
-	}
-	if len(v) == 0 {
-		return "no paired rounds"
-	}
-	slices.Sort(v)
-	m := v[len(v)/2]
-	if len(v)%2 == 0 {
-		m = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	return fmt.Sprintf("per round %.2f× median, %.2f–%.2f×, %d rounds", m, v[0], v[len(v)-1], len(v))
+	return h.paired(name, func(r, e *result) (float64, bool) { return r.rate() / e.rate(), e.rate() > 0 })
 }

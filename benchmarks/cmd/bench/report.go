@@ -160,6 +160,14 @@ func (h *harness) medianCPU(name string) float64 {
 // same round (the runs alternate, so a round shares the machine's load):
 // their median and range.
 func (h *harness) pairedCPU(name string) string {
+	return h.paired(name, func(r, e *result) (float64, bool) {
+		return float64(r.CPU) / float64(e.CPU), e.CPU > 0 && r.Records == e.Records
+	})
+}
+
+// paired describes ratio(run of name, etl's run of the same round) over
+// the rounds where both succeeded and ratio applies: median and range.
+func (h *harness) paired(name string, ratio func(r, etl *result) (float64, bool)) string {
 	etl := map[int]*result{}
 	for _, r := range h.results {
 		if r.Name == "etl" && r.Err == "" {
@@ -168,8 +176,10 @@ func (h *harness) pairedCPU(name string) string {
 	}
 	var v []float64
 	for _, r := range h.results {
-		if e := etl[r.Run]; r.Name == name && r.Err == "" && e != nil && e.CPU > 0 && r.Records == e.Records {
-			v = append(v, float64(r.CPU)/float64(e.CPU))
+		if e := etl[r.Run]; r.Name == name && r.Err == "" && e != nil {
+			if x, ok := ratio(r, e); ok {
+				v = append(v, x)
+			}
 		}
 	}
 	if len(v) == 0 {
