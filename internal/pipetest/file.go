@@ -58,9 +58,9 @@ type Input struct {
 	Timestamp any  `key:"timestamp" doc:"the message timestamp: milliseconds since the epoch or a TOML date-time (default 2024-01-01T00:00:00Z)"`
 	// Schema names the schema file an Avro, Protobuf or JSON Schema value
 	// is written with (see inputSchemas).
-	Schema    string `key:"schema" doc:"schema file (.avsc Avro, .proto Protobuf, .json JSON Schema; from the test file's directory) of a source with value_format avro, protobuf or json_schema: the value, written as a table, must fit it, and goes in as a reader of it sees it (the schema's fields, defaults filled in, each in its JSON form; _kafka_schema_id 0)"`
-	Pos       config.Pos
-	KeyPos    map[string]config.Pos
+	Schema string `key:"schema" doc:"schema file (.avsc Avro, .proto Protobuf, .json JSON Schema; from the test file's directory) of a source with value_format avro, protobuf or json_schema: the value, written as a table, must fit it, and goes in as a reader of it sees it (the schema's fields, defaults filled in, each in its JSON form; _kafka_schema_id 0)"`
+	Pos    config.Pos
+	KeyPos map[string]config.Pos
 
 	// What validate made of the keys.
 	value     []byte
