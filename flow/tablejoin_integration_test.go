@@ -102,7 +102,7 @@ func tableJoinRun(t *testing.T, scope string) {
 	for i := range tbl {
 		tbl[i] = userRow(i, 0)
 	}
-	env.Produce(t, table, tbl)
+	produceChunked(t, env, table, tbl)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -118,7 +118,7 @@ func tableJoinRun(t *testing.T, scope string) {
 			user := fmt.Sprintf("u-%d", u)
 			msgs[k] = kafkatest.Msg{Partition: -1, Key: []byte(user), Value: []byte(fmt.Sprintf(`{"order_id":%q,"user_id":%q}`, id, user))}
 		}
-		env.Produce(t, stream, msgs)
+		produceChunked(t, env, stream, msgs)
 		return users
 	}
 	waitFor := func(what string, ok func(map[string]joinedOrder) bool) map[string]joinedOrder {
@@ -155,7 +155,7 @@ func tableJoinRun(t *testing.T, scope string) {
 	for _, u := range sentinels {
 		ups = append(ups, userRow(u, 1))
 	}
-	env.Produce(t, table, ups)
+	produceChunked(t, env, table, ups)
 	seen := map[int]bool{}
 	for probe := 0; len(seen) < len(sentinels); probe++ {
 		var msgs []kafkatest.Msg
@@ -229,4 +229,14 @@ func sentinelUsers(n int32) []int {
 		out = append(out, u)
 	}
 	return out
+}
+
+// produceChunked produces msgs 5,000 at a time: one request of 100,000
+// small records exceeds a real broker's default max.message.bytes.
+func produceChunked(t *testing.T, env kafkatest.Env, topic string, msgs []kafkatest.Msg) {
+	for len(msgs) > 0 {
+		n := min(len(msgs), 5000)
+		env.Produce(t, topic, msgs[:n])
+		msgs = msgs[n:]
+	}
 }

@@ -39,7 +39,7 @@ func newTableFixture(t *testing.T) tableFixture {
 	for i := range rows {
 		rows[i] = kafkatest.Msg{Partition: -1, Key: []byte(fmt.Sprintf("u-%d", i)), Value: []byte(fmt.Sprintf(`{"name":"n-%d","tier":%d,"v":0}`, i, i%3))}
 	}
-	env.Produce(t, f.table, rows)
+	produceChunked(t, env, f.table, rows)
 	return f
 }
 
@@ -118,7 +118,7 @@ func TestIntegrationTableJoin(t *testing.T) {
 	for _, scope := range []string{ScopeGlobal, ScopePartitioned} {
 		t.Run(scope, func(t *testing.T) {
 			j, took := f.join(t, func(c *TableJoinConfig) { c.Scope = scope })
-			t.Logf("%s: table of %d rows loaded in %v", scope, tableRows, took)
+			t.Logf("%s: NewTableJoin returned in %v (global: having loaded the %d rows; partitioned: it loads a partition on its first record)", scope, took, tableRows)
 			if scope == ScopeGlobal && j.Stats().Rows != tableRows {
 				t.Fatalf("loaded %d rows, want %d", j.Stats().Rows, tableRows)
 			}
@@ -152,7 +152,7 @@ func TestIntegrationTableJoin(t *testing.T) {
 			for i := tableRows; i < tableRows+500; i++ {
 				ups = append(ups, kafkatest.Msg{Partition: -1, Key: []byte(fmt.Sprintf("u-%d", i)), Value: []byte(fmt.Sprintf(`{"name":"n-%d","v":1}`, i))})
 			}
-			f.env.Produce(t, f.table, ups)
+			produceChunked(t, f.env, f.table, ups)
 			deadline := time.Now().Add(60 * time.Second)
 			for j.Stats().Updates-before < int64(len(ups)) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
@@ -187,7 +187,7 @@ func TestIntegrationTableJoin(t *testing.T) {
 			for i := tableRows; i < tableRows+500; i++ {
 				back = append(back, kafkatest.Msg{Partition: -1, Key: []byte(fmt.Sprintf("u-%d", i))})
 			}
-			f.env.Produce(t, f.table, back)
+			produceChunked(t, f.env, f.table, back)
 		})
 	}
 }
@@ -268,5 +268,15 @@ func TestIntegrationTableJoinPartitionedChecks(t *testing.T) {
 	if len(errs) != 2 || !strings.Contains(errs[0], fmt.Sprintf(`key "u-1" belongs to partition %d of table topic %q, the record is in partition %d`, partitionOf("u-1"), table, wrong)) ||
 		!strings.Contains(errs[1], "_kafka_partition () is not a partition") {
 		t.Fatalf("errors %q", errs)
+	}
+}
+
+// produceChunked produces msgs 5,000 at a time: one request of 100,000
+// small records exceeds a real broker's default max.message.bytes.
+func produceChunked(t *testing.T, env kafkatest.Env, topic string, msgs []kafkatest.Msg) {
+	for len(msgs) > 0 {
+		n := min(len(msgs), 5000)
+		env.Produce(t, topic, msgs[:n])
+		msgs = msgs[n:]
 	}
 }
