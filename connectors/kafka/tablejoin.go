@@ -27,7 +27,8 @@ func TableJoinSpec() *plugin.Spec {
 		Doc: `The table is read from its oldest offset up to the end offset it has at start before
   any record is joined (scope = "partitioned": a table partition before the first record of the
   stream partition with its number), then followed: updates apply as they arrive, a tombstone
-  deletes its row. The rows are held in memory.
+  deletes its row. The rows are held in memory; a table partition, once read, is followed until the
+  run ends.
 `,
 		Operator: plugin.NewFactory(DefaultTableJoinConfig, func(ctx context.Context, c *TableJoinConfig, env plugin.Env) (plugin.Operator, error) {
 			c.client().logWarnings(env.Logger)
