@@ -88,6 +88,7 @@ func claimPartition(ctx context.Context) int32 {
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, l *lane.Lane) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.invalidAction = s.cfg.Invalid
+	b.values = bindDecoder(s.values, ctx)
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -102,14 +103,14 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	// (msgs is nil) but holds its claim: a claim that returns ends the
 	// group session, and with it the other partitions' claims.
 	msgs := claim.Messages()
-	end, caught := s.claimEnd(claim)
+	end, next, caught := s.claimEnd(claim)
 	if caught {
 		msgs = nil
 		s.caughtUp(claim.Partition(), end)
 	}
-	var idle <-chan time.Time // with until = "end": see endIdle
+	var idle <-chan time.Time // with until = "end": see endPoll
 	if end >= 0 && msgs != nil {
-		t := time.NewTicker(endIdle)
+		t := time.NewTicker(endPoll)
 		defer t.Stop()
 		idle = t.C
 	}
@@ -117,7 +118,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	for {
 		select {
 		case <-idle:
-			if !delivered && pastEnd(claim, end) {
+			if !delivered && s.pastEnd(claim, next, end) {
 				if !emit() {
 					return s.halted.Err() != nil
 				}
@@ -134,6 +135,15 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 					return false // partition revoked: what was not emitted is read again by its next owner
 				}
 				delivered = true
+				if end >= 0 && m.Offset >= end { // written after the claim started (its last offsets before were markers)
+					if !emit() {
+						return s.halted.Err() != nil
+					}
+					msgs, idle = nil, nil
+					s.caughtUp(claim.Partition(), end)
+					break
+				}
+				next = m.Offset + 1
 				take, last := s.take()
 				if !take {
 					emit()
@@ -241,6 +251,7 @@ type builder struct {
 	// invalidAction, the source's invalid key.
 	invalid       []int
 	invalidAction string
+	values        *valueDecoder // nil: values are JSON
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -290,7 +301,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	// Enrich's output is compact JSON: one line.
 	var malformed bool
 	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) (out []byte) {
-		out, malformed = record.EnrichChecked(buf, m.Value, meta)
+		out, malformed = b.enrich(buf, m.Value, meta)
 		return out
 	})
 	if malformed {

@@ -18,6 +18,7 @@ import (
 	"github.com/conveyor-etl/conveyor/internal/backoff"
 	"github.com/conveyor-etl/conveyor/internal/lane"
 	"github.com/conveyor-etl/conveyor/internal/lifecycle"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -30,6 +31,7 @@ type Source struct {
 	log    *zap.Logger
 	client sarama.Client
 	group  sarama.ConsumerGroup
+	values *schema.Decoder // value_format's; nil for JSON
 
 	ctx    context.Context // ends consuming; cancelled by Close
 	cancel context.CancelFunc
@@ -85,6 +87,10 @@ type Source struct {
 // NewSource connects to the brokers and joins nothing yet: the group is
 // joined on Subscribe.
 func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
+	values, err := newValueDecoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -144,6 +150,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	s.committer = groupCommitter{s}
 	s.halted, s.halt = context.WithCancel(context.Background())
 	s.budget.Store(cfg.Limit())
+	s.values = values
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
 	return s, nil
