@@ -57,6 +57,9 @@ func (r *run) watchStages(ctx context.Context) (stop func()) {
 	for n, s := range r.sinks {
 		r.obs.Watch(n.st.ID, s.sink)
 	}
+	for n, s := range r.stateful {
+		r.obs.Watch(n.st.ID, stateReady{s.state})
+	}
 	r.obs.Running(cmp.Or(r.plan.Pipeline.Global.StallTimeout, config.DefaultStallTimeout))
 	stopAfter := context.AfterFunc(ctx, r.obs.Stopping)
 	return func() {
@@ -71,7 +74,7 @@ func (r *run) stageSummaries() []StageSummary {
 	for _, s := range r.obs.Stages() {
 		c := s.Counts()
 		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
-			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid})
+			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid, Late: c.Late})
 	}
 	return out
 }

@@ -1,0 +1,196 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/internal/state"
+)
+
+// ChangelogTopic is the changelog topic of a stateful stage below a
+// source of group.
+func ChangelogTopic(group, stage string) string { return group + "-" + stage + "-changelog" }
+
+// Changelog implements state.Provider: a stateful stage below this source
+// keeps its changelog on the source's cluster, with one partition per
+// partition of the source's topic, compacted. A missing topic is created
+// (the broker's default replication factor); one with fewer partitions or
+// without cleanup.policy=compact is an error naming it.
+func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, error) {
+	topic := ChangelogTopic(s.cfg.GroupID, stage)
+	parts, err := s.client.Partitions(s.cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("changelog %q: partitions of %q: %w", topic, s.cfg.Topic, err)
+	}
+	sc, err := s.cfg.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Idempotent = true
+	sc.Producer.Return.Successes = true
+	sc.Producer.Retry.Max = 10
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	sc.Producer.Flush.Bytes = 1 << 20
+	sc.Net.MaxOpenRequests = 1
+	sc.Consumer.Fetch.Default = 4 << 20
+	client, err := sarama.NewClient(s.cfg.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("changelog %q: %w", topic, err)
+	}
+	if err := ensureChangelog(client, topic, int32(len(parts))); err != nil {
+		client.Close()
+		return nil, err
+	}
+	prod, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("changelog %q: producer: %w", topic, err)
+	}
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		prod.Close()
+		client.Close()
+		return nil, fmt.Errorf("changelog %q: consumer: %w", topic, err)
+	}
+	return &changelog{topic: topic, client: client, prod: prod, cons: cons}, nil
+}
+
+// ensureChangelog creates topic with n partitions, compacted, or checks
+// the one there.
+func ensureChangelog(client sarama.Client, topic string, n int32) error {
+	controller, err := client.Controller()
+	if err != nil {
+		return fmt.Errorf("changelog %q: %w", topic, err)
+	}
+	compact := "compact"
+	detail := &sarama.TopicDetail{NumPartitions: n, ReplicationFactor: -1, ConfigEntries: map[string]*string{"cleanup.policy": &compact}}
+	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{topic: detail}, 30*time.Second, false)
+	resp, err := controller.CreateTopics(req)
+	if err != nil {
+		return fmt.Errorf("changelog %q: creating it: %w", topic, err)
+	}
+	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) {
+		if !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
+			return fmt.Errorf("changelog %q: creating it: %w", topic, e)
+		}
+		return checkChangelog(client, topic, n)
+	}
+	return awaitTopic(context.Background(), client, topic, 10*time.Second, zap.NewNop())
+}
+
+// checkChangelog refuses an existing changelog that cannot hold the
+// stage's state: fewer partitions than the input, or not compacted.
+func checkChangelog(client sarama.Client, topic string, n int32) error {
+	if err := client.RefreshMetadata(topic); err != nil {
+		return fmt.Errorf("changelog %q: %w", topic, err)
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return fmt.Errorf("changelog %q: %w", topic, err)
+	}
+	if int32(len(parts)) != n {
+		return fmt.Errorf("changelog %q has %d partitions, the input topic %d: a stateful stage needs one per input partition (delete the changelog to start the state afresh, or give the stage another id)", topic, len(parts), n)
+	}
+	controller, err := client.Controller()
+	if err != nil {
+		return fmt.Errorf("changelog %q: %w", topic, err)
+	}
+	resp, err := controller.DescribeConfigs(&sarama.DescribeConfigsRequest{Version: 1,
+		Resources: []*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"cleanup.policy"}}}})
+	if err != nil {
+		return fmt.Errorf("changelog %q: reading its cleanup.policy: %w", topic, err)
+	}
+	for _, r := range resp.Resources {
+		for _, c := range r.Configs {
+			if c.Name == "cleanup.policy" && !strings.Contains(c.Value, "compact") {
+				return fmt.Errorf("changelog %q has cleanup.policy=%s: a changelog must be compacted (set cleanup.policy=compact), or old state is deleted", topic, c.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// changelog is a state.Changelog on a Kafka topic.
+type changelog struct {
+	topic  string
+	client sarama.Client
+	prod   sarama.SyncProducer
+	cons   sarama.Consumer
+}
+
+// Write implements state.Changelog.
+func (c *changelog) Write(_ context.Context, p int32, changes []state.Change) (int64, error) {
+	msgs := make([]*sarama.ProducerMessage, len(changes))
+	for i, ch := range changes {
+		m := &sarama.ProducerMessage{Topic: c.topic, Partition: p, Key: sarama.ByteEncoder(ch.Key)}
+		if ch.Value != nil {
+			m.Value = sarama.ByteEncoder(ch.Value)
+		}
+		msgs[i] = m
+	}
+	if err := c.prod.SendMessages(msgs); err != nil {
+		return 0, err
+	}
+	next := int64(0)
+	for _, m := range msgs {
+		next = max(next, m.Offset+1)
+	}
+	return next, nil
+}
+
+// restoreIdle is how long a restore waits for the next change before it
+// takes the partition as read (its last offsets may be transaction markers,
+// which a consumer never sees).
+const restoreIdle = 5 * time.Second
+
+// Read implements state.Changelog.
+func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(int64), fn func(state.Change)) (int64, error) {
+	end, err := c.client.GetOffset(c.topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return 0, err
+	}
+	oldest, err := c.client.GetOffset(c.topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return 0, err
+	}
+	from = max(from, oldest)
+	if from >= end {
+		return end, nil
+	}
+	total(end - from)
+	pc, err := c.cons.ConsumePartition(c.topic, p, from)
+	if err != nil {
+		return 0, err
+	}
+	defer pc.Close()
+	idle := time.NewTimer(restoreIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case m := <-pc.Messages():
+			fn(state.Change{Key: m.Key, Value: m.Value})
+			if m.Offset+1 >= end {
+				return end, nil
+			}
+			idle.Reset(restoreIdle)
+		case err := <-pc.Errors():
+			return 0, err
+		case <-idle.C:
+			return end, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Close implements state.Changelog.
+func (c *changelog) Close() error {
+	return errors.Join(c.prod.Close(), c.cons.Close(), c.client.Close())
+}
