@@ -37,7 +37,6 @@ func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, 
 	sc.Producer.Return.Successes = true
 	sc.Producer.Retry.Max = 10
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	sc.Producer.Flush.Bytes = 1 << 20
 	sc.Net.MaxOpenRequests = 1
 	sc.Consumer.Fetch.Default = 4 << 20
 	client, err := sarama.NewClient(s.cfg.Brokers, sc)

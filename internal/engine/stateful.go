@@ -82,6 +82,12 @@ func (r *run) buildState() error {
 		switch len(providers) {
 		case 0: // memory only: no Kafka source above
 		case 1:
+			// The changes are written once the output is durable: a sink
+			// that makes it durable only at the end (a file) would let a
+			// crash lose windows the changelog says were emitted.
+			if !r.durableBelow(n) {
+				return buildErr(n, fmt.Errorf("a stateful stage below a Kafka source keeps its state in a changelog, written once its output is durable: its sinks must be durable on write (kafka, sql.write, stdout.write), not written at the end of the run (a file)"))
+			}
 			id := n.st.ID
 			open = func(ctx context.Context) (state.Changelog, error) { return providers[0].Changelog(ctx, id) }
 		default:
