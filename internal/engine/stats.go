@@ -57,6 +57,10 @@ type StageSummary struct {
 	// Late counts, for a stateful operator, the records that came after
 	// their window closed (dropped or dead-lettered, as its late key says).
 	Late int64
+	// Restoring counts, for a stateful operator, the partitions whose state
+	// is being restored from its changelog now; Restored and ToRestore the
+	// changelog records restored and to restore so far.
+	Restoring, Restored, ToRestore int64
 }
 
 // String is "id in=N out=N", with filtered, failed, dead_lettered and

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 )
 
@@ -71,10 +72,16 @@ func (r *run) watchStages(ctx context.Context) (stop func()) {
 // stageSummaries are the per-stage counts, in file order.
 func (r *run) stageSummaries() []StageSummary {
 	var out []StageSummary
+	restores := map[string]state.Progress{}
+	for n, s := range r.stateful {
+		restores[n.st.ID] = s.state.Progress()
+	}
 	for _, s := range r.obs.Stages() {
 		c := s.Counts()
+		rp := restores[s.ID]
 		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
-			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid, Late: c.Late})
+			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid, Late: c.Late,
+			Restoring: rp.Restoring, Restored: rp.Restored, ToRestore: rp.ToRead})
 	}
 	return out
 }
