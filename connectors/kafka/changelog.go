@@ -38,7 +38,11 @@ func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, 
 	sc.Producer.Retry.Max = 10
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	sc.Net.MaxOpenRequests = 1
-	sc.Consumer.Fetch.Default = 4 << 20
+	// A restore reads a partition from its start as fast as it can: big
+	// fetches, and room for them in the consumer's channel.
+	sc.Consumer.Fetch.Default = 16 << 20
+	sc.Consumer.MaxWaitTime = 20 * time.Millisecond
+	sc.ChannelBufferSize = 1 << 14
 	client, err := sarama.NewClient(s.cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("changelog %q: %w", topic, err)

@@ -361,6 +361,9 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 		// which can win this select against all; wait for them below.
 		if err != nil {
 			r.fatal(fmt.Errorf("router stopped: %v", err))
+		} else if r.allDone(all) {
+			r.inputEnded = true
+			return time.Now().Add(r.opts.DrainTimeout)
 		}
 	}
 	deadline := time.Now().Add(r.opts.DrainTimeout)
@@ -387,6 +390,20 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 		r.log.Error("a stage ignores its context: the stop goes on without it, committing only what was acked", zap.Strings("busy", r.stuck()))
 	}
 	return deadline
+}
+
+// allDone waits for all, the sources done, after the router returned by
+// itself: they follow at once, unless a source outlives its channel (then
+// the stop below deals with it).
+func (r *run) allDone(all <-chan struct{}) bool {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-all:
+		return r.fatalError() == nil
+	case <-t.C:
+		return false
+	}
 }
 
 // finish flushes the sinks and commits the sources. After a failure only
