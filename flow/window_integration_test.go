@@ -114,7 +114,7 @@ func checkWindows(t *testing.T, env kafkatest.Env, out string, exp ordergen.Expe
 			t.Fatal(err)
 		}
 		whole, frac, _ := strings.Cut(string(w.Revenue), ".")
-		cents, _ := strconv.ParseInt(whole+(frac+"00")[:2], 10, 64)
+		cents, _ := strconv.ParseInt(whole+(frac + "00")[:2], 10, 64)
 		k := ordergen.WindowKey{Country: w.Country, Start: start.UnixMilli()}
 		tot := got[k]
 		tot.Count += w.Orders

@@ -34,6 +34,10 @@ type Sink struct {
 
 // NewSink connects a producer.
 func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
+	values, err := newValueEncoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -86,6 +90,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		client.Close()
 		return nil, err
 	}
+	s.enc.values = values
 	s.acks.Add(2)
 	go s.readSuccesses()
 	go s.readErrors()
