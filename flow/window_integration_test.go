@@ -25,7 +25,6 @@ function = "kafka"
 brokers = %[1]q
 topic = %[2]q
 group_id = %[5]q
-batch_size = 200
 %[6]s
 
 [[stages]]
@@ -174,7 +173,7 @@ func TestIntegrationWindowsMatchReference(t *testing.T) {
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
 	produceOrders(t, env, in, evs, 6)
 
-	sum := runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "until = \"end\"\ntimeout_ms = 60000")))
+	sum := runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000")))
 	checkWindows(t, env, out, exp, false)
 	late := lateIDs(t, env, dlq, false)
 	if len(late) != len(exp.Late) || len(exp.Late) == 0 {
@@ -209,16 +208,18 @@ func TestIntegrationWindowsSurviveKill9(t *testing.T) {
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
 	produceOrders(t, env, in, evs, 6)
 
-	streaming := writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, ""))
+	// Static membership: a restart takes the partitions back at once.
+	static := fmt.Sprintf("group_instance_id = %q", group+"-1")
+	streaming := writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "max_messages = 0\nbatch_size = 25\n"+static))
 	r := rand.New(rand.NewPCG(5, 5))
 	for i := range 4 {
 		cmd := startChild(t, streaming)
-		time.Sleep(time.Duration(800+r.IntN(1500)) * time.Millisecond)
+		time.Sleep(time.Duration(1000+r.IntN(1500)) * time.Millisecond)
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		t.Logf("kill -9 #%d: %d windows out so far", i+1, len(env.ReadAll(t, out)))
 	}
-	runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "until = \"end\"\ntimeout_ms = 60000")))
+	runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000\n"+static)))
 	dups := checkWindows(t, env, out, exp, true)
 	late := lateIDs(t, env, dlq, true)
 	for id := range exp.Late {

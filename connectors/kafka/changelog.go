@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,11 +130,26 @@ type changelog struct {
 	cons   sarama.Consumer
 }
 
+// A batch's changes may reach the log in several produce requests, so a
+// crash can leave the first of them written and not the rest. Each change
+// carries its write's id and size in these headers; a restore drops a
+// write found incomplete at the end of the partition (see group). One
+// incomplete in the middle was followed by the next owner, who read the
+// same records again and so wrote every key it touched anew, or by
+// compaction, which dropped only values written again later.
+const (
+	headerWrite = "conveyor_write" // the write's id: 8 random bytes
+	headerSize  = "conveyor_size"  // the number of changes of the write
+)
+
 // Write implements state.Changelog.
 func (c *changelog) Write(_ context.Context, p int32, changes []state.Change) (int64, error) {
 	msgs := make([]*sarama.ProducerMessage, len(changes))
+	id := binary.BigEndian.AppendUint64(nil, rand.Uint64())
+	size := binary.AppendUvarint(nil, uint64(len(changes)))
+	hdrs := []sarama.RecordHeader{{Key: []byte(headerWrite), Value: id}, {Key: []byte(headerSize), Value: size}}
 	for i, ch := range changes {
-		m := &sarama.ProducerMessage{Topic: c.topic, Partition: p, Key: sarama.ByteEncoder(ch.Key)}
+		m := &sarama.ProducerMessage{Topic: c.topic, Partition: p, Key: sarama.ByteEncoder(ch.Key), Headers: hdrs}
 		if ch.Value != nil {
 			m.Value = sarama.ByteEncoder(ch.Value)
 		}
@@ -153,13 +170,43 @@ func (c *changelog) Write(_ context.Context, p int32, changes []state.Change) (i
 // which a consumer never sees).
 const restoreIdle = 5 * time.Second
 
+// offset asks for partition p's offset at (sarama.OffsetNewest or
+// OffsetOldest), refreshing the metadata and trying again while the
+// partition has no leader yet (a changelog just created) or it moved.
+func (c *changelog) offset(ctx context.Context, p int32, at int64) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		o, err := c.client.GetOffset(c.topic, p, at)
+		if err == nil || attempt == 20 || !retriable(err) {
+			return o, err
+		}
+		_ = c.client.RefreshMetadata(c.topic)
+		select {
+		case <-time.After(backoffFor(attempt)):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func backoffFor(attempt int) time.Duration { return min(time.Duration(attempt)*100*time.Millisecond, time.Second) }
+
+// retriable reports whether a look-up may succeed once leaders are known.
+func retriable(err error) bool {
+	var kerr sarama.KError
+	if errors.As(err, &kerr) {
+		return kerr == sarama.ErrNotLeaderForPartition || kerr == sarama.ErrLeaderNotAvailable || kerr == sarama.ErrUnknownTopicOrPartition ||
+			kerr == sarama.ErrNotCoordinatorForConsumer || kerr == sarama.ErrRequestTimedOut || kerr == sarama.ErrOffsetNotAvailable
+	}
+	return errors.Is(err, sarama.ErrLeaderNotAvailable) || errors.Is(err, sarama.ErrNotLeaderForPartition)
+}
+
 // Read implements state.Changelog.
 func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(int64), fn func(state.Change)) (int64, error) {
-	end, err := c.client.GetOffset(c.topic, p, sarama.OffsetNewest)
+	end, err := c.offset(ctx, p, sarama.OffsetNewest)
 	if err != nil {
 		return 0, err
 	}
-	oldest, err := c.client.GetOffset(c.topic, p, sarama.OffsetOldest)
+	oldest, err := c.offset(ctx, p, sarama.OffsetOldest)
 	if err != nil {
 		return 0, err
 	}
@@ -175,11 +222,13 @@ func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(in
 	defer pc.Close()
 	idle := time.NewTimer(restoreIdle)
 	defer idle.Stop()
+	var g group
 	for {
 		select {
 		case m := <-pc.Messages():
-			fn(state.Change{Key: m.Key, Value: m.Value})
+			g.add(m, fn)
 			if m.Offset+1 >= end {
+				g.flush(fn)
 				return end, nil
 			}
 			idle.Reset(restoreIdle)
@@ -191,6 +240,49 @@ func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(in
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// group holds the changes of one write until it is known whole: when all
+// its changes came, or another write's change follows.
+type group struct {
+	id      string
+	size    uint64
+	changes []state.Change
+}
+
+func (g *group) add(m *sarama.ConsumerMessage, fn func(state.Change)) {
+	var id string
+	var size uint64
+	for _, h := range m.Headers {
+		switch string(h.Key) {
+		case headerWrite:
+			id = string(h.Value)
+		case headerSize:
+			size, _ = binary.Uvarint(h.Value)
+		}
+	}
+	if id != g.id {
+		g.apply(fn)
+		g.id, g.size = id, size
+	}
+	g.changes = append(g.changes, state.Change{Key: m.Key, Value: m.Value})
+	if id == "" || uint64(len(g.changes)) >= g.size {
+		g.apply(fn)
+	}
+}
+
+// apply hands the changes held on.
+func (g *group) apply(fn func(state.Change)) {
+	for _, c := range g.changes {
+		fn(c)
+	}
+	g.changes, g.id = g.changes[:0], ""
+}
+
+// flush ends a read at the end of the partition: a write still incomplete
+// there was cut short by a crash, and is dropped.
+func (g *group) flush(func(state.Change)) {
+	g.changes = g.changes[:0]
 }
 
 // Close implements state.Changelog.

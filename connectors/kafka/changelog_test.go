@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
@@ -152,3 +154,43 @@ type nopProcessor struct{}
 func (nopProcessor) EventTime(plugin.Record) (int64, error)    { return 0, nil }
 func (nopProcessor) Process(plugin.State, plugin.Record) error { return nil }
 func (nopProcessor) OnTimer(plugin.State, int64, []byte) error { return nil }
+
+// A write cut short by a crash (2 of its 3 changes in the log) is dropped
+// when it is the last thing in the partition; followed by other writes
+// (the next owner's), it is applied with them.
+func TestChangelogDropsAWriteCutShortAtTheEnd(t *testing.T) {
+	env := kafkatest.Start(t)
+	src := changelogSource(t, env, 1)
+	ctx := context.Background()
+	st, err := src.Changelog(ctx, "count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cl := st.(*changelog)
+	if _, err := cl.Write(ctx, 0, []state.Change{{Key: []byte("a"), Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	hdrs := []sarama.RecordHeader{{Key: []byte(headerWrite), Value: []byte("12345678")}, {Key: []byte(headerSize), Value: binary.AppendUvarint(nil, 3)}}
+	for _, k := range []string{"a", "b"} {
+		if _, _, err := cl.prod.SendMessage(&sarama.ProducerMessage{Topic: cl.topic, Partition: 0, Key: sarama.StringEncoder(k), Value: sarama.StringEncoder("cut"), Headers: hdrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() string {
+		var got []string
+		if _, err := cl.Read(ctx, 0, 0, func(int64) {}, func(c state.Change) { got = append(got, string(c.Key)+"="+string(c.Value)) }); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got, " ")
+	}
+	if got, want := read(), "a=1"; got != want {
+		t.Errorf("with the cut write last: %s, want %s", got, want)
+	}
+	if _, err := cl.Write(ctx, 0, []state.Change{{Key: []byte("b"), Value: []byte("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "a=1 a=cut b=cut b=2"; got != want {
+		t.Errorf("with a write after the cut one: %s, want %s", got, want)
+	}
+}
