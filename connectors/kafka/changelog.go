@@ -3,9 +3,9 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
-	"math/rand/v2"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -188,7 +188,9 @@ func (c *changelog) offset(ctx context.Context, p int32, at int64) (int64, error
 	}
 }
 
-func backoffFor(attempt int) time.Duration { return min(time.Duration(attempt)*100*time.Millisecond, time.Second) }
+func backoffFor(attempt int) time.Duration {
+	return min(time.Duration(attempt)*100*time.Millisecond, time.Second)
+}
 
 // retriable reports whether a look-up may succeed once leaders are known.
 func retriable(err error) bool {
