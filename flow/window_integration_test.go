@@ -233,3 +233,81 @@ func TestIntegrationWindowsSurviveKill9(t *testing.T) {
 	t.Logf("%d windows written again (identical), of %d", dups, len(env.ReadAll(t, out)))
 	assertCommittedToEnd(t, env, group, in)
 }
+
+// dedupe.apply keeps the first record of each order id, also across runs:
+// the ids seen are restored from the changelog, so a duplicate read by the
+// second run of an order the first run passed is dropped.
+func TestIntegrationDedupeAcrossRuns(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, out, group := kafkatest.Name("orders"), kafkatest.Name("distinct"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 3)
+	env.CreateTopic(t, out, 3)
+	r := rand.New(rand.NewPCG(9, 9))
+	const distinct = 3000
+	var msgs []kafkatest.Msg
+	for i := range distinct {
+		id := fmt.Sprintf("o-%d", i)
+		m := kafkatest.Msg{Partition: int32(i % 3), Key: []byte(id), Value: fmt.Appendf(nil, `{"order_id":%q,"ts":%d}`, id, 1_700_000_000_000+int64(i))}
+		msgs = append(msgs, m)
+		if r.IntN(10) == 0 { // a duplicate, a little later in the same partition
+			msgs = append(msgs, m)
+		}
+	}
+	r.Shuffle(len(msgs), func(i, j int) {
+		if msgs[i].Partition != msgs[j].Partition { // keep each partition's order roughly, shuffle across
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+	})
+	pipeline := fmt.Sprintf(`
+[[stages]]
+id = "orders"
+function = "kafka"
+[stages.config]
+brokers = %[1]q
+topic = %[2]q
+group_id = %[3]q
+until = "end"
+timeout_ms = 60000
+batch_size = 100
+
+[[stages]]
+id = "dedupe"
+function = "dedupe.apply"
+inputs = ["orders"]
+[stages.config]
+key = "order_id"
+time_field = "ts"
+ttl_ms = 3600000
+
+[[stages]]
+id = "produce"
+function = "kafka"
+inputs = ["dedupe"]
+[stages.config]
+brokers = %[1]q
+topic = %[4]q
+`, env.BrokerList(), in, group, out)
+	half := len(msgs) / 2
+	env.Produce(t, in, msgs[:half])
+	runFile(t, writePipeline(t, t.TempDir(), pipeline))
+	env.Produce(t, in, msgs[half:])
+	runFile(t, writePipeline(t, t.TempDir(), pipeline))
+	seen := map[string]int{}
+	for _, m := range env.ReadAll(t, out) {
+		var o struct {
+			OrderID string `json:"order_id"`
+		}
+		if err := json.Unmarshal(m.Value, &o); err != nil {
+			t.Fatal(err)
+		}
+		seen[o.OrderID]++
+	}
+	if len(seen) != distinct || len(msgs) == distinct {
+		t.Errorf("%d distinct orders out of %d records, want %d", len(seen), len(msgs), distinct)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("order %s written %d times", id, n)
+		}
+	}
+}
