@@ -92,7 +92,7 @@ func (h *harness) seedWindowInput() error {
 		return err
 	}
 	t0 := time.Now()
-	bytes, err := kit.SeedWith(h.brokers, h.winIn, int32(h.opt.partitions), h.opt.windowRecords, gen.AppendTimed)
+	bytes, err := kit.SeedValues(h.brokers, h.winIn, int32(h.opt.partitions), h.opt.windowRecords, func(dst []byte, i int64) ([]byte, error) { return gen.AppendTimed(dst, i), nil })
 	if err != nil {
 		return err
 	}
