@@ -71,3 +71,14 @@ func (b *builder) enrich(dst, value []byte, meta record.Meta) ([]byte, bool) {
 	out, _ := record.EnrichChecked(dst, w, meta)
 	return out, true
 }
+
+// recordSize guesses the bytes value takes in the batch, enriched: an
+// Avro or Protobuf value decodes to JSON about twice its size (field
+// names, quotes, digits), so that the batch's buffer, sized from the first
+// record, does not grow record by record.
+func (b *builder) recordSize(value []byte) int {
+	if b.values != nil {
+		return 2*len(value) + 96
+	}
+	return len(value) + 96
+}
