@@ -116,7 +116,11 @@ func (p *printer) print(m *sarama.ConsumerMessage) bool {
 		return false
 	}
 	if p.ends.past(m.Partition, m.Offset) {
-		return true // written since consume started: not printed, not marked
+		// Written since consume started (the last offsets before were
+		// transaction markers): not printed, not marked, and the partition
+		// is read to its end.
+		p.ends.at(m.Partition, m.Offset)
+		return true
 	}
 	out := toConsumed(m)
 	if p.values != nil && m.Value != nil {
@@ -193,6 +197,7 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) (int, error
 		if p.ends, err = startEnds(client, o.topic, parts, cancel); err != nil {
 			return 0, err
 		}
+		go p.ends.poll(ctx, client, o.topic)
 		if o.group == "" { // where each partition starts is known now
 			for _, part := range parts {
 				start, err := startOffset(client, o.topic, part, cfg.Consumer.Offsets.Initial)
@@ -313,6 +318,7 @@ func startOffset(client sarama.Client, topic string, p int32, initial int64) (in
 type endTracker struct {
 	mu     sync.Mutex
 	end    map[int32]int64
+	next   map[int32]int64 // the next offset to print, once known
 	done   map[int32]bool
 	left   int // partitions not at their end yet
 	cancel context.CancelFunc
@@ -320,7 +326,7 @@ type endTracker struct {
 
 // startEnds asks for the end offsets of the topic's partitions now.
 func startEnds(client sarama.Client, topic string, parts []int32, cancel context.CancelFunc) (*endTracker, error) {
-	t := &endTracker{end: make(map[int32]int64, len(parts)), done: map[int32]bool{}, left: len(parts), cancel: cancel}
+	t := &endTracker{end: make(map[int32]int64, len(parts)), next: map[int32]int64{}, done: map[int32]bool{}, left: len(parts), cancel: cancel}
 	for _, p := range parts {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
@@ -342,13 +348,62 @@ func (t *endTracker) at(p int32, next int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	end, ok := t.end[p]
-	if !ok || t.done[p] || next < end {
+	if !ok || t.done[p] {
+		return
+	}
+	if t.next[p] = next; next < end {
 		return
 	}
 	t.done[p] = true
 	if t.left--; t.left == 0 {
 		t.cancel()
 	}
+}
+
+// endPoll is how often poll asks the log about a partition whose next
+// offset is below its end.
+const endPoll = 250 * time.Millisecond
+
+// poll marks done each partition that has nothing left to print before its
+// end although its next offset is below it: the log in between holds only
+// transaction markers, which the consumer reads past without delivering
+// anything (kafkautil.Deliverable). It returns when ctx ends.
+func (t *endTracker) poll(ctx context.Context, client sarama.Client, topic string) {
+	tick := time.NewTicker(endPoll)
+	defer tick.Stop()
+	seen := map[int32]int64{} // next offsets at the last tick
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		waiting := t.waiting()
+		for p, next := range waiting {
+			if last, ok := seen[p]; !ok || last != next {
+				continue // printing: ask when it stops
+			}
+			span, err := kafkautil.Deliverable(client, topic, p, next, t.end[p], sarama.ReadUncommitted, true)
+			if err == nil && span.Complete && span.Records == 0 {
+				t.at(p, t.end[p])
+			}
+		}
+		seen = waiting
+	}
+}
+
+// waiting is the next offset of each partition not done whose next offset
+// is known.
+func (t *endTracker) waiting() map[int32]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[int32]int64{}
+	for p, next := range t.next {
+		if !t.done[p] && next < t.end[p] {
+			out[p] = next
+		}
+	}
+	return out
 }
 
 // past reports whether offset off of partition p lies at or after the end

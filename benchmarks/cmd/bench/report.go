@@ -101,6 +101,14 @@ func describe(name string) string {
 		return "latency: Example 3 streaming at a fixed rate"
 	case "memory":
 		return "memory: Example 3 streaming, slowed sink"
+	case "kstreams":
+		return "Kafka Streams 4.1: Example 3's job, at_least_once"
+	case "kstreamseos":
+		return "Kafka Streams 4.1: Example 3's job, exactly_once_v2"
+	case "kswindow":
+		return "Kafka Streams 4.1: 1-min windows per country (count, sum), at_least_once"
+	case "kswindoweos":
+		return "Kafka Streams 4.1: 1-min windows per country (count, sum), exactly_once_v2"
 	}
 	return name
 }
@@ -195,7 +203,7 @@ func (h *harness) paired(name string, ratio func(r, etl *result) (float64, bool)
 
 func (h *harness) baselineFor(name string) float64 {
 	switch name {
-	case "baseline", "franz", "etl", "etlexpr", "etldrop", "etlavro", "permessage":
+	case "baseline", "franz", "etl", "etlexpr", "etldrop", "etlavro", "permessage", "kstreams", "kstreamseos":
 		return h.median("baseline")
 	case "producer", "producerfile", "file2kafka":
 		return h.median("producer")
@@ -245,6 +253,14 @@ func (h *harness) goals() string {
 	// The per-message path is about 100× slower: a target on it could not
 	// fail, so it is shown, not judged.
 	info("information", "Example 3 / per-message path (records/s)", fmt.Sprintf("%.1f×", etl/pm), etl > 0 && pm > 0)
+	// Kafka Streams, the anchor of issues 16 and 17's speed claims: shown,
+	// not judged (the goals are on Conveyor's exactly-once and windows).
+	for _, ks := range []string{"kstreams", "kstreamseos"} {
+		k := h.median(ks)
+		kc := h.medianCPU(ks)
+		info("anchor", "Example 3 / Kafka Streams "+ksGuarantee(ks)+" (records/s; CPU per record)",
+			fmt.Sprintf("%.2f×; %.2f vs %.2f µs", etl/k, etlCPU, kc), etl > 0 && k > 0 && kc > 0)
+	}
 	// Example 2's goal is against a producer whose records are already in
 	// memory; the producer that reads the same file as it goes is the
 	// like-for-like reference, always shown beside it.
