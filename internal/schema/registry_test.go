@@ -2,9 +2,14 @@ package schema
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,5 +59,39 @@ func TestSchemaByIDRetriesThenCaches(t *testing.T) {
 	}
 	if n := unknown.Load(); n != 1 {
 		t.Fatalf("the registry was asked %d times for id 8, want 1", n)
+	}
+}
+
+// TestRegistryTLSCAFile: an https registry is reached with the CA file
+// given, and refused without it (its certificate is self-signed).
+func TestRegistryTLSCAFile(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"compatibilityLevel":"BACKWARD"}`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake, expected
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	withCA, err := NewRegistry(RegistryConfig{URL: srv.URL, CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := withCA.Ping(ctx); err != nil {
+		t.Fatalf("with tls_ca_file: %v", err)
+	}
+	without, err := NewRegistry(RegistryConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := without.Ping(ctx); err == nil || !strings.Contains(err.Error(), "schema registry "+srv.URL+" does not answer") || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without tls_ca_file: %v", err)
+	}
+	if _, err := NewRegistry(RegistryConfig{URL: srv.URL, CAFile: filepath.Join(t.TempDir(), "none.pem")}); err == nil {
+		t.Fatal("a missing CA file is not an error")
 	}
 }
