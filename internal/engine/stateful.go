@@ -171,6 +171,9 @@ func (r *run) late(ctx context.Context, s *statefulStage, b plugin.Batch, idx []
 // settleState writes the state changes of msg's batch once its output is
 // durable (ok), or abandons them.
 func (r *run) settleState(ctx context.Context, msg *message.Message, ok bool) error {
+	if len(r.stateful) == 0 {
+		return nil
+	}
 	ps := r.pending.take(msg.Metadata.Get(metaTurn))
 	var first error
 	for _, p := range ps {
