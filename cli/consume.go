@@ -17,6 +17,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 )
 
 // consumeAbout is what `conveyor consume --help` says the command does.
@@ -48,8 +49,12 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	n := c.Int("n", 0, "stop after this many records (0: run until Ctrl-C)")
 	group := c.String("group", "", "consumer group to join, committing what is printed")
 	untilEnd := c.Bool("until-end", false, "stop at the end offsets the topic had when consume started (with --group: run as the group's only member)")
+	sf := addSchemaFlags(c, false)
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
+	}
+	if err := sf.check(); err != nil {
+		return c.badArgs(stderr, "%v", err)
 	}
 	if c.NArg() != 1 {
 		return c.badArgs(stderr, "want one topic, got %d arguments", c.NArg())
@@ -62,6 +67,12 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	opts := consumeOptions{brokers: splitBrokers(*brokers), topic: c.Arg(0), fromStart: *fromStart, limit: *n, group: *group, untilEnd: *untilEnd}
+	values, err := sf.decoder(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "conveyor consume: %v\n", err)
+		return 1
+	}
+	opts.values = values
 	printed, err := consume(ctx, opts, w)
 	w.Flush()
 	if err != nil {
@@ -79,9 +90,10 @@ type consumeOptions struct {
 	brokers   []string
 	topic     string
 	fromStart bool
-	limit     int    // 0: no limit
-	group     string // "": no group, commit nothing
-	untilEnd  bool   // stop at the end offsets of the start
+	limit     int             // 0: no limit
+	group     string          // "": no group, commit nothing
+	untilEnd  bool            // stop at the end offsets of the start
+	values    *schema.Decoder // nil: values are printed as they are
 }
 
 // printer writes records as JSON Lines until its limit, then cancels.
@@ -92,6 +104,8 @@ type printer struct {
 	printed int
 	cancel  context.CancelFunc
 	ends    *endTracker // nil without --until-end
+	values  *schema.Decoder
+	ctx     context.Context
 }
 
 // print writes m unless the limit was reached, and reports whether it did.
@@ -108,7 +122,11 @@ func (p *printer) print(m *sarama.ConsumerMessage) bool {
 		p.ends.at(m.Partition, m.Offset)
 		return true
 	}
-	line, _ := json.Marshal(toConsumed(m))
+	out := toConsumed(m)
+	if p.values != nil && m.Value != nil {
+		out.Value = decodeValue(p.ctx, p.values, m.Value)
+	}
+	line, _ := json.Marshal(out)
 	p.w.Write(line)
 	p.w.WriteByte('\n')
 	p.printed++
@@ -155,7 +173,7 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) (int, error
 	if left == 0 {
 		left = -1
 	}
-	p := &printer{w: w, left: left, cancel: cancel}
+	p := &printer{w: w, left: left, cancel: cancel, values: o.values, ctx: ctx}
 	cfg := kafkautil.Config()
 	cfg.ClientID = "conveyor-consume"
 	cfg.Metadata.AllowAutoTopicCreation = false // looking must not create the topic

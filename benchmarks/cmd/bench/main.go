@@ -47,6 +47,7 @@ type options struct {
 	readOpts     string
 	keepTopics   bool
 	label        string
+	registry     string
 	maxLoad      float64
 	loadWait     time.Duration
 
@@ -60,10 +61,10 @@ type options struct {
 }
 
 // defaultScenarios run without --only; the Kafka Streams ones need Java and
-// a Maven build, and are asked for by name.
+// a Maven build, and etlavro a schema registry: those are asked for by name.
 var defaultScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
 
-var allScenarios = append(slices.Clone(defaultScenarios), "kstreams", "kstreamseos", "kswindow", "kswindoweos")
+var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "kstreams", "kstreamseos", "kswindow", "kswindoweos")
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -93,6 +94,7 @@ func main() {
 	flag.StringVar(&o.readOpts, "read-opts", "", "extra json.read keys for file2kafka, TOML, ';'-separated (e.g. 'batch_size = 5000')")
 	flag.BoolVar(&o.keepTopics, "keep-topics", false, "do not delete the benchmark topics at the end")
 	flag.StringVar(&o.label, "label", "", "free text recorded with the run")
+	flag.StringVar(&o.registry, "schema-registry", "http://127.0.0.1:8081/apis/ccompat/v7", "Confluent-compatible schema registry for etlavro (default: scripts/apicurio.sh up's)")
 	flag.Float64Var(&o.maxLoad, "max-load", 1.5, "before each scenario, wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&o.loadWait, "max-load-wait", 3*time.Minute, "longest wait for --max-load; the scenario then runs anyway and the table shows the load")
 	flag.StringVar(&o.kstreamsDir, "kstreams-dir", "benchmarks/kstreams", "the Kafka Streams programs' Maven project (built with mvn -q package)")

@@ -32,6 +32,7 @@ type harness struct {
 	etlIn      string
 	etlInEnd   map[int32]int64
 	etlInBytes int64
+	avro       avroInput // etlavro's
 	dataFile   string
 
 	winIn      string // the windowed scenarios' input (gen.AppendTimed)
@@ -110,6 +111,12 @@ func (h *harness) run() {
 			return
 		}
 	}
+	if sel["etlavro"] {
+		if err := h.seedAvroInput(); err != nil {
+			h.results = append(h.results, &result{Name: "seed-avro", Err: err.Error()})
+			return
+		}
+	}
 	if sel["producer"] || sel["producerfile"] || sel["file2kafka"] {
 		if err := h.writeDataFile(); err != nil {
 			h.results = append(h.results, &result{Name: "datafile", Err: err.Error()})
@@ -143,6 +150,9 @@ func (h *harness) run() {
 		}
 		if sel["kstreamseos"] {
 			h.add(h.etl("kstreamseos", i))
+		}
+		if sel["etlavro"] {
+			h.add(h.etl("etlavro", i))
 		}
 	}
 	for i := 1; i <= h.opt.repeat; i++ {
@@ -415,6 +425,10 @@ func (h *harness) etl(name string, run int) *result {
 	case "permessage":
 		spec = h.conveyorSpec(spec)
 		spec.Scenario, spec.Delivery = "permessage", "per-message"
+	case "etlavro":
+		spec = h.avroSpec(h.conveyorSpec(spec))
+		in, inEnd, inBytes = h.avro.topic, h.avro.end, h.avro.bytes
+		spec.InTopic, r.InBytes = in, inBytes
 	default:
 		spec = h.conveyorSpec(spec)
 	}

@@ -156,12 +156,12 @@ func Reached(committed, end map[int32]int64) bool {
 // i % partitions, keyed by its event_id, and waits for every ack. It
 // returns the bytes of the values written.
 func Seed(brokers []string, topic string, partitions int32, n int64) (int64, error) {
-	return SeedWith(brokers, topic, partitions, n, gen.Append)
+	return SeedValues(brokers, topic, partitions, n, func(dst []byte, i int64) ([]byte, error) { return gen.Append(dst, i), nil })
 }
 
-// SeedWith is Seed writing the values appendRecord makes (gen.Append,
-// gen.AppendTimed).
-func SeedWith(brokers []string, topic string, partitions int32, n int64, appendRecord func([]byte, int64) []byte) (int64, error) {
+// SeedValues is Seed with record i's value appended by value (e.g. gen's
+// record in Avro).
+func SeedValues(brokers []string, topic string, partitions int32, n int64, value func(dst []byte, i int64) ([]byte, error)) (int64, error) {
 	c := Config()
 	c.Producer.RequiredAcks = sarama.WaitForLocal
 	c.Producer.Partitioner = sarama.NewManualPartitioner
@@ -201,7 +201,11 @@ func SeedWith(brokers []string, topic string, partitions int32, n int64, appendR
 		arena = gen.AppendEventID(arena, i)
 		key := arena[s:len(arena):len(arena)]
 		s = len(arena)
-		arena = appendRecord(arena, i)
+		if arena, err = value(arena, i); err != nil {
+			p.AsyncClose()
+			<-errsDone
+			return bytes, fmt.Errorf("seeding %s: record %d: %w", topic, i, err)
+		}
 		val := arena[s:len(arena):len(arena)]
 		bytes += int64(len(val))
 		m := &msgs[i%chunk]
