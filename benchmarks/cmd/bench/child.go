@@ -125,7 +125,7 @@ func runChild(specJSON string) int {
 	var ev childEvent
 	var err error
 	switch spec.Scenario {
-	case "etl", "etlexpr", "etldrop", "permessage", "latency", "memory":
+	case "etl", "etlexpr", "etldrop", "etlavro", "permessage", "latency", "memory":
 		err = runPipeline(ctx, log, etlTOML(spec), spec, &ev)
 	case "file2kafka":
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
