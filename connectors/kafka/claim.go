@@ -284,10 +284,10 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 		return 1
 	}
 	if b.bb.Len() == 0 {
-		n, bufCap := b.size, b.size*(len(m.Value)+96)
+		n, bufCap := b.size, b.size*(b.recordSize(m.Value))
 		if b.lastLen > 0 && b.lastLen < b.size {
 			n = min(b.size, 2*b.lastLen+8)
-			bufCap = 2*b.lastBufLen + 8*(len(m.Value)+96)
+			bufCap = 2*b.lastBufLen + 8*(b.recordSize(m.Value))
 		}
 		b.bb.Grow(n, min(bufCap, maxPrealloc))
 		b.first, b.firstTS = m.Offset, m.Timestamp

@@ -130,9 +130,11 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			if err := r.late(msg.Context(), s, b, res.Late); err != nil {
 				return nil, err
 			}
-			// Records taken into the state count as filtered: they reach
-			// no sink as they are.
-			absorbed := len(b.Records) - len(failed) - len(res.Late)
+			// The records that went into the state and did not come out
+			// one for one count as filtered (a duplicate dedupe.apply
+			// dropped; for window.aggregate, the records less the windows
+			// emitted), so that a run's in = out + filtered + failed + late.
+			absorbed := max(0, len(b.Records)-len(failed)-len(res.Late)-len(res.Out))
 			if absorbed > 0 && countFiltered {
 				r.counts.filtered.Add(int64(absorbed))
 			}
@@ -171,6 +173,9 @@ func (r *run) late(ctx context.Context, s *statefulStage, b plugin.Batch, idx []
 // settleState writes the state changes of msg's batch once its output is
 // durable (ok), or abandons them.
 func (r *run) settleState(ctx context.Context, msg *message.Message, ok bool) error {
+	if len(r.stateful) == 0 {
+		return nil
+	}
 	ps := r.pending.take(msg.Metadata.Get(metaTurn))
 	var first error
 	for _, p := range ps {
