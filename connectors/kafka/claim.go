@@ -30,10 +30,11 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		<-sess.Context().Done()
 		return
 	}
+	sess, base := s.claimSession(sess)
 	part := s.part(claim.Partition())
 	s.obs.claimed(claim)
 	defer s.obs.released(claim.Partition())
-	ctx, giveUp := context.WithCancel(withClaimPartition(s.ctx, claim.Partition()))
+	ctx, giveUp := context.WithCancel(withClaimPartition(base, claim.Partition()))
 	defer giveUp()
 	// A batch holds its place in the partition's window from before it is
 	// emitted until its offset is committed (or it failed), so at most
@@ -61,7 +62,10 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	go func() {
 		defer close(watched)
 		for e := range acks {
-			s.watch(ctx, e.msg, e.batch, claim.Partition())
+			acked := s.watch(ctx, e.msg, e.batch, claim.Partition())
+			if e.ticket != nil {
+				e.ticket.leave(acked)
+			}
 		}
 	}()
 	stopped := s.read(ctx, sess, claim, part, acks)
@@ -227,10 +231,17 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		}
 		return false
 	}
+	var tk *ticket
+	if s.txn != nil {
+		if tk, err = s.txn.enter(wait, fb.n); err != nil {
+			tracked.Nack() // leaves the window: the claim rewinds, or the run stops
+			return false
+		}
+	}
 	// Stamped for lag_seconds before the batch can be acked and committed
 	// (a stamp added after its commit trimmed the stamps would stay).
 	s.obs.emitted(fb.partition, fb.first, fb.ts)
-	acks <- emitted{msg: msg, batch: tracked}
+	acks <- emitted{msg: msg, batch: tracked, ticket: tk}
 	select {
 	case s.out <- msg:
 		s.records.Add(int64(fb.n))
@@ -245,6 +256,9 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 type emitted struct {
 	msg   *message.Message
 	batch *checkpoint.Batch
+	// ticket is the batch's place in the run's transaction (exactly-once);
+	// nil otherwise.
+	ticket *ticket
 }
 
 // watch reports a batch's ack or nack to its partition's window, which
@@ -258,21 +272,23 @@ type emitted struct {
 // the end of a bounded run take seconds). A nack of a batch the claim gave
 // up is not a failure: the runtime nacks what it cut off, and the batch is
 // read again by the partition's next owner.
-func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.Batch, partition int32) {
+func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.Batch, partition int32) (acked bool) {
 	select {
 	case <-msg.Acked():
 		if _, moved := b.Ack(); moved {
 			s.kickCommit()
 		}
+		return true
 	case <-msg.Nacked():
 		b.Nack()
 		if ctx.Err() != nil {
-			return // given up (the runtime nacks a batch it cut off): read again by the next owner, not a failure
+			return false // given up (the runtime nacks a batch it cut off): read again by the next owner, not a failure
 		}
 		s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
 			s.env.Stage.ID, s.cfg.Topic, partition, b.Last()))
 	case <-ctx.Done(): // given up: the claim abandons the window
 	}
+	return false
 }
 
 // builder collects one partition's records into a batch message's

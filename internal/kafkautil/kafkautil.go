@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -274,6 +275,66 @@ func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
 		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// ReadCommitted reads a topic back as a read_committed consumer sees it
+// (records of aborted transactions left out), every partition at once,
+// each until it has been quiet for idle; ordered by partition then offset.
+// Call it once the writers have stopped.
+func ReadCommitted(brokers []string, topic string, idle time.Duration) ([]Msg, error) {
+	conf := Config()
+	conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	client, err := sarama.NewClient(brokers, conf)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, err
+	}
+	defer consumer.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	res := make([][]Msg, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				errs[i] = fmt.Errorf("consume %s/%d: %w", topic, p, err)
+				return
+			}
+			defer pc.Close()
+			for {
+				select {
+				case m, ok := <-pc.Messages():
+					if !ok {
+						errs[i] = fmt.Errorf("reading %s/%d: the consumer stopped", topic, p)
+						return
+					}
+					msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+					res[i] = append(res[i], msg)
+				case <-time.After(idle):
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []Msg
+	for i := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, res[i]...)
 	}
 	return out, nil
 }
