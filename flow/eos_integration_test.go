@@ -65,7 +65,7 @@ func eosReport(t *testing.T, env kafkatest.Env, fault string, times int, in, out
 	if offsets <= int64(len(outputs)) {
 		t.Errorf("the output holds no transaction markers (%d offsets for %d records): not written in transactions", offsets, len(outputs))
 	}
-	t.Logf("EOS-TABLE | %s | %d | in %d (%d pass the filter) | out %d (read_committed) | missing %d | duplicates %d",
+	t.Logf("FAULT-TABLE | %s | %d | in %d (%d pass the filter) | out %d (read_committed) | missing %d | duplicates %d (allowed 0)",
 		fault, times, len(inputs), len(want), len(outputs), missing, dups)
 	if missing != 0 || dups != 0 {
 		t.Errorf("exactly-once broken: %d missing, %d duplicates", missing, dups)

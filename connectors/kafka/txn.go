@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -540,11 +541,11 @@ type txnMetrics struct {
 
 func newTxnMetrics(reg prometheus.Registerer) *txnMetrics {
 	m := &txnMetrics{
-		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_transactions_total",
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: telemetry.Transactions,
 			Help: "Kafka transactions ended, by result (committed, aborted)"}, []string{"result"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "conveyor_transaction_duration_seconds",
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: telemetry.TransactionDuration,
 			Help: "time from a transaction's begin to its commit or abort", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
-		records: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "conveyor_transaction_records",
+		records: prometheus.NewHistogram(prometheus.HistogramOpts{Name: telemetry.TransactionRecords,
 			Help: "records read per transaction", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 	}
 	for _, c := range []prometheus.Collector{m.total, m.duration, m.records} {
