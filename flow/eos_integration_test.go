@@ -218,3 +218,33 @@ func envInt(name string, def int) int {
 }
 
 var sigStop, sigCont = syscall.SIGSTOP, syscall.SIGCONT
+
+// Two live instances with the same group_instance_id (so the same
+// transactional.id): the one started second fences the first, which stops
+// with an error saying so instead of rebuilding its producer in a loop;
+// the survivor finishes the input exactly once.
+func TestIntegrationExactlyOnceFencedSibling(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 6)
+	env.CreateTopic(t, out, 6)
+	msgs, _ := events(30000)
+	fed := feed(t, env, in, spread(msgs, 6), 6*time.Second)
+	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "same", "max_messages = 0\nsession_timeout_ms = 6000"))
+	a := startProc(t, "A", path)
+	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
+		t.Fatal("no progress")
+	}
+	b := startProc(t, "B", path)
+	select {
+	case <-a.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("A still runs 60 s after B took its transactional.id")
+	}
+	if a.err == nil {
+		t.Fatal("A exited 0 after it was fenced, want an error")
+	}
+	t.Logf("A exited: %v", a.err)
+	runUntilCommitted(t, env, group, in, fed, b)
+	eosReport(t, env, "a second live instance with the same group_instance_id fences the first (exactly-once)", 1, in, out)
+}
