@@ -42,7 +42,7 @@ func eosReport(t *testing.T, env kafkatest.Env, fault string, times int, in, out
 			want[e.EventID] = true
 		}
 	}
-	outputs, err := kafkautil.ReadCommitted(env.Brokers, out, 3*time.Second)
+	outputs, err := kafkautil.ReadUntilIdle(env.Brokers, out, 3*time.Second, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
 	if env.Delivery.ExactlyOnce() {
 		s.txn = acquireTxn(env)
-		s.txn.join(s, env.Name, cfg.GroupInstanceID, env.Delivery.TransactionalID)
+		s.txn.join(s, env, cfg.GroupInstanceID)
 	}
 	return s, nil
 }

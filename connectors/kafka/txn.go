@@ -148,17 +148,15 @@ func joinTxn(env plugin.Env, cfg *SinkConfig) (*txn, error) {
 	return t, nil
 }
 
-// join adds a source to what the transactions cover, named by instance
-// (its group_instance_id), which names the transactional producer.
-func (t *txn) join(p txnParticipant, name, instance string, prefix string) {
+// join adds a source to what the transactions cover; its instance (its
+// group_instance_id) names the transactional producer (see
+// config.Delivery.TxnID).
+func (t *txn) join(p txnParticipant, env plugin.Env, instance string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.parts = append(t.parts, p)
 	if t.id == "" {
-		if prefix == "" {
-			prefix = "conveyor-" + name
-		}
-		t.id = prefix + "-" + instance
+		t.id = env.Delivery.TxnID(env.Name, instance)
 	}
 }
 

@@ -279,13 +279,17 @@ func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
 	return out, nil
 }
 
-// ReadCommitted reads a topic back as a read_committed consumer sees it
-// (records of aborted transactions left out), every partition at once,
-// each until it has been quiet for idle; ordered by partition then offset.
-// Call it once the writers have stopped.
-func ReadCommitted(brokers []string, topic string, idle time.Duration) ([]Msg, error) {
+// ReadUntilIdle reads a topic back, every partition at once, each until
+// it has been quiet for idle; ordered by partition then offset. With
+// committed, it reads as a read_committed consumer (records of aborted
+// transactions left out), else it sees those too. Unlike ReadAll it does
+// not stop at the end offset, which a transaction marker can hold. Call
+// it once the writers have stopped.
+func ReadUntilIdle(brokers []string, topic string, idle time.Duration, committed bool) ([]Msg, error) {
 	conf := Config()
-	conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	if committed {
+		conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
 	client, err := sarama.NewClient(brokers, conf)
 	if err != nil {
 		return nil, err
