@@ -89,4 +89,3 @@ func failSomeProduces(c *kfake.Cluster, from, limit int64, failed *atomic.Int64)
 		return resp, nil, true
 	})
 }
-
