@@ -72,19 +72,41 @@ func eosReport(t *testing.T, env kafkatest.Env, fault string, times int, in, out
 	}
 }
 
+// eosRun is an exactly-once test's input and output topics (6 partitions
+// each, with topic configs), its group, the pipeline file for instance
+// and the feed of records events spread over feedFor.
+type eosRun struct {
+	in, out, group, path string
+	fed                  <-chan struct{}
+}
+
+func newEOSRun(t *testing.T, env kafkatest.Env, records int, feedFor time.Duration, instance string, configs ...string) eosRun {
+	t.Helper()
+	r := eosRun{in: kafkatest.Name("in"), out: kafkatest.Name("out"), group: kafkatest.Name("g")}
+	env.CreateTopic(t, r.in, 6, configs...)
+	env.CreateTopic(t, r.out, 6, configs...)
+	msgs, _ := events(records)
+	r.fed = feed(t, env, r.in, spread(msgs, 6), feedFor)
+	r.path = writePipeline(t, t.TempDir(), eosETL(env, r.in, r.out, r.group, instance, "max_messages = 0\nsession_timeout_ms = 6000"))
+	return r
+}
+
+// progress waits up to a minute for the group to commit more of the input.
+func (r eosRun) progress(t *testing.T, env kafkatest.Env, what string) {
+	t.Helper()
+	if !waitProgress(t, env, r.group, r.in, env.Committed(t, r.group, r.in), 60*time.Second) {
+		t.Fatalf("no progress %s", what)
+	}
+}
+
 // A streaming exactly-once run, stopped with SIGTERM once it committed the
 // whole input: every record out once, and the group's offsets committed by
 // the transactions.
 func TestIntegrationExactlyOnce(t *testing.T) {
 	env := kafkatest.Start(t)
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	msgs, _ := events(20000)
-	fed := feed(t, env, in, spread(msgs, 6), 4*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "solo", "max_messages = 0\nsession_timeout_ms = 6000"))
-	runUntilCommitted(t, env, group, in, fed, startProc(t, "solo", path))
-	eosReport(t, env, "none (SIGTERM at the end)", 0, in, out)
+	r := newEOSRun(t, env, 20000, 4*time.Second, "solo")
+	runUntilCommitted(t, env, r.group, r.in, r.fed, startProc(t, "solo", r.path))
+	eosReport(t, env, "none (SIGTERM at the end)", 0, r.in, r.out)
 }
 
 // kill -9 at random moments while the pipeline works through a backlog;
@@ -93,46 +115,34 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 func TestFaultExactlyOnceCrashLoop(t *testing.T) {
 	env := faultBroker(t, "broker")
 	records, kills := envInt("EOS_RECORDS", 200000), envInt("EOS_KILLS", 10)
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	msgs, _ := events(records)
-	fed := feed(t, env, in, spread(msgs, 6), time.Duration(kills)*2*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "i1", "max_messages = 0\nsession_timeout_ms = 6000"))
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3)) //nolint:gosec
+	r := newEOSRun(t, env, records, time.Duration(kills)*2*time.Second, "i1")
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3)) //nolint:gosec
 	for i := 0; i < kills; i++ {
-		before := env.Committed(t, group, in)
-		p := startConveyor(t, fmt.Sprintf("run-%d", i+1), path)
-		if !waitProgress(t, env, group, in, before, 60*time.Second) {
+		before := env.Committed(t, r.group, r.in)
+		p := startConveyor(t, fmt.Sprintf("run-%d", i+1), r.path)
+		if !waitProgress(t, env, r.group, r.in, before, 60*time.Second) {
 			t.Fatalf("kill %d: the restarted pipeline made no progress", i+1)
 		}
-		time.Sleep(time.Duration(r.IntN(700)) * time.Millisecond)
+		time.Sleep(time.Duration(rnd.IntN(700)) * time.Millisecond)
 		p.kill()
-		t.Logf("kill %d: committed %v", i+1, env.Committed(t, group, in))
+		t.Logf("kill %d: committed %v", i+1, env.Committed(t, r.group, r.in))
 	}
-	runUntilCommitted(t, env, group, in, fed, startConveyor(t, "final", path))
-	eosReport(t, env, "kill -9 the pipeline (exactly-once, 6 partitions)", kills, in, out)
+	runUntilCommitted(t, env, r.group, r.in, r.fed, startConveyor(t, "final", r.path))
+	eosReport(t, env, "kill -9 the pipeline (exactly-once, 6 partitions)", kills, r.in, r.out)
 }
 
 // The one-node broker is restarted while an exactly-once pipeline streams:
 // the open transaction aborts, the pipeline rewinds and carries on.
 func TestFaultExactlyOnceBrokerRestart(t *testing.T) {
 	env := faultBroker(t, "broker")
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	msgs, _ := events(60000)
-	fed := feed(t, env, in, spread(msgs, 6), 20*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "i1", "max_messages = 0\nsession_timeout_ms = 6000"))
-	p := startConveyor(t, "eos", path)
-	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
-		t.Fatal("no progress")
-	}
+	r := newEOSRun(t, env, 60000, 20*time.Second, "i1")
+	p := startConveyor(t, "eos", r.path)
+	r.progress(t, env, "")
 	kafkaSh(t, "node", "stop", "1")
 	time.Sleep(3 * time.Second)
 	kafkaSh(t, "node", "start", "1")
-	runUntilCommitted(t, env, group, in, fed, p)
-	eosReport(t, env, "one-node broker restart (exactly-once)", 1, in, out)
+	runUntilCommitted(t, env, r.group, r.in, r.fed, p)
+	eosReport(t, env, "one-node broker restart (exactly-once)", 1, r.in, r.out)
 }
 
 // A frozen instance (SIGSTOP) loses its partitions to a second instance;
@@ -141,58 +151,42 @@ func TestFaultExactlyOnceBrokerRestart(t *testing.T) {
 // leaves while transactions are open (rebalances).
 func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	env := faultBroker(t, "broker")
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	msgs, _ := events(120000)
-	fed := feed(t, env, in, spread(msgs, 6), 30*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "${CONVEYOR_MEMBER}", "max_messages = 0\nsession_timeout_ms = 6000"))
-	a := startProc(t, "A", path)
-	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
-		t.Fatal("no progress")
-	}
+	r := newEOSRun(t, env, 120000, 30*time.Second, "${CONVEYOR_MEMBER}")
+	a := startProc(t, "A", r.path)
+	r.progress(t, env, "")
 	freeze(t, a)
 	t.Log("A frozen (SIGSTOP)")
-	b := startProc(t, "B", path)
+	b := startProc(t, "B", r.path)
 	time.Sleep(12 * time.Second) // A's session times out; B takes every partition
-	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
-		t.Fatal("no progress by B")
-	}
+	r.progress(t, env, "by B")
 	thaw(t, a)
 	t.Log("A resumed (SIGCONT)")
 	time.Sleep(4 * time.Second)
-	c := startProc(t, "C", path)
+	c := startProc(t, "C", r.path)
 	t.Log("C joined")
 	time.Sleep(5 * time.Second)
 	if _, err := c.stop(60 * time.Second); err != nil {
 		t.Errorf("C: %v", err)
 	}
 	t.Log("C left")
-	runUntilCommitted(t, env, group, in, fed, a, b)
-	eosReport(t, env, "SIGSTOP an instance, another takes over, resume it; a third joins then leaves (exactly-once)", 1, in, out)
+	runUntilCommitted(t, env, r.group, r.in, r.fed, a, b)
+	eosReport(t, env, "SIGSTOP an instance, another takes over, resume it; a third joins then leaves (exactly-once)", 1, r.in, r.out)
 }
 
 // On the three-node cluster, the broker leading most partitions is killed
 // (-9) while an exactly-once pipeline streams, and brought back.
 func TestFaultClusterExactlyOnceLeaderKill(t *testing.T) {
 	env := faultBroker(t, "cluster")
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6, "min.insync.replicas", "2")
-	env.CreateTopic(t, out, 6, "min.insync.replicas", "2")
-	msgs, _ := events(60000)
-	fed := feed(t, env, in, spread(msgs, 6), 20*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "i1", "max_messages = 0\nsession_timeout_ms = 6000"))
-	p := startConveyor(t, "eos", path)
-	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
-		t.Fatal("no progress")
-	}
-	leader, n := leaderOfMost(t, env, in)
+	r := newEOSRun(t, env, 60000, 20*time.Second, "i1", "min.insync.replicas", "2")
+	p := startConveyor(t, "eos", r.path)
+	r.progress(t, env, "")
+	leader, n := leaderOfMost(t, env, r.in)
 	kafkaSh(t, "node", "kill", strconv.Itoa(int(leader)))
-	t.Logf("killed node %d, leader of %d partitions of %s", leader, n, in)
+	t.Logf("killed node %d, leader of %d partitions of %s", leader, n, r.in)
 	time.Sleep(5 * time.Second)
 	kafkaSh(t, "node", "start", strconv.Itoa(int(leader)))
-	runUntilCommitted(t, env, group, in, fed, p)
-	eosReport(t, env, "kill -9 the leaders' broker of three (exactly-once)", 1, in, out)
+	runUntilCommitted(t, env, r.group, r.in, r.fed, p)
+	eosReport(t, env, "kill -9 the leaders' broker of three (exactly-once)", 1, r.in, r.out)
 }
 
 func freeze(t *testing.T, p *proc) {
@@ -225,17 +219,10 @@ var sigStop, sigCont = syscall.SIGSTOP, syscall.SIGCONT
 // the survivor finishes the input exactly once.
 func TestIntegrationExactlyOnceFencedSibling(t *testing.T) {
 	env := kafkatest.Start(t)
-	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	msgs, _ := events(30000)
-	fed := feed(t, env, in, spread(msgs, 6), 6*time.Second)
-	path := writePipeline(t, t.TempDir(), eosETL(env, in, out, group, "same", "max_messages = 0\nsession_timeout_ms = 6000"))
-	a := startProc(t, "A", path)
-	if !waitProgress(t, env, group, in, env.Committed(t, group, in), 60*time.Second) {
-		t.Fatal("no progress")
-	}
-	b := startProc(t, "B", path)
+	r := newEOSRun(t, env, 30000, 6*time.Second, "same")
+	a := startProc(t, "A", r.path)
+	r.progress(t, env, "")
+	b := startProc(t, "B", r.path)
 	select {
 	case <-a.done:
 	case <-time.After(60 * time.Second):
@@ -245,6 +232,6 @@ func TestIntegrationExactlyOnceFencedSibling(t *testing.T) {
 		t.Fatal("A exited 0 after it was fenced, want an error")
 	}
 	t.Logf("A exited: %v", a.err)
-	runUntilCommitted(t, env, group, in, fed, b)
-	eosReport(t, env, "a second live instance with the same group_instance_id fences the first (exactly-once)", 1, in, out)
+	runUntilCommitted(t, env, r.group, r.in, r.fed, b)
+	eosReport(t, env, "a second live instance with the same group_instance_id fences the first (exactly-once)", 1, r.in, r.out)
 }

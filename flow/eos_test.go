@@ -72,20 +72,7 @@ func failSomeProduces(c *kfake.Cluster, from, limit int64, failed *atomic.Int64)
 		if seen.Add(1) < from {
 			return nil, nil, false
 		}
-		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
 		failed.Add(1)
-		return resp, nil, true
+		return produceError(kreq, kerr.NotLeaderForPartition), nil, true
 	})
 }

@@ -139,20 +139,12 @@ func (m manualOrHash) RequiresConsistency() bool { return true }
 // ReadAll reads every partition of topic from its start to its end offset
 // at the time of the call, ordered by partition then offset.
 func ReadAll(brokers []string, topic string) ([]Msg, error) {
-	client, err := sarama.NewClient(brokers, Config())
+	client, consumer, parts, err := openTopic(brokers, Config(), topic)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return nil, err
-	}
 	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-	}
 	var out []Msg
 	for _, p := range parts {
 		msgs, err := readPartition(client, consumer, topic, p)
@@ -290,20 +282,12 @@ func ReadUntilIdle(brokers []string, topic string, idle time.Duration, committed
 	if committed {
 		conf.Consumer.IsolationLevel = sarama.ReadCommitted
 	}
-	client, err := sarama.NewClient(brokers, conf)
+	client, consumer, parts, err := openTopic(brokers, conf, topic)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return nil, err
-	}
 	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-	}
 	res := make([][]Msg, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
@@ -341,4 +325,25 @@ func ReadUntilIdle(brokers []string, topic string, idle time.Duration, committed
 		out = append(out, res[i]...)
 	}
 	return out, nil
+}
+
+// openTopic connects a client and a consumer with conf and lists topic's
+// partitions; the caller closes the consumer and the client.
+func openTopic(brokers []string, conf *sarama.Config, topic string) (sarama.Client, sarama.Consumer, []int32, error) {
+	client, err := sarama.NewClient(brokers, conf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, nil, nil, err
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		consumer.Close()
+		client.Close()
+		return nil, nil, nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	return client, consumer, parts, nil
 }

@@ -51,7 +51,7 @@ type options struct {
 	loadWait     time.Duration
 }
 
-var allScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
+var allScenarios = []string{"baseline", "franz", "etl", "etleos", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "latencyeos", "memory"}
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/conveyor-etl/conveyor/benchmarks/internal/gen"
 	"github.com/conveyor-etl/conveyor/benchmarks/internal/kit"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 type harness struct {
@@ -100,7 +101,7 @@ func (h *harness) conveyorSpec(s childSpec) childSpec {
 // run runs the selected scenarios in order.
 func (h *harness) run() {
 	sel := h.selected
-	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
+	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etleos"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
 		if err := h.seedETLInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
@@ -121,6 +122,9 @@ func (h *harness) run() {
 		}
 		if sel["etl"] {
 			h.add(h.etl("etl", i))
+		}
+		if sel["etleos"] {
+			h.add(h.etl("etleos", i))
 		}
 		if sel["etlexpr"] {
 			h.add(h.etl("etlexpr", i))
@@ -147,7 +151,10 @@ func (h *harness) run() {
 		h.add(h.kafka2file())
 	}
 	if sel["latency"] {
-		h.add(h.latency())
+		h.add(h.latency("latency"))
+	}
+	if sel["latencyeos"] {
+		h.add(h.latency("latencyeos"))
 	}
 	if sel["memory"] {
 		h.add(h.memory())
@@ -437,6 +444,9 @@ func (h *harness) checkExact(r *result, out string, group, in string, inEnd map[
 		return
 	}
 	r.Out = kit.Sum(end)
+	if eos(r.Name) { // each transaction's commit marker takes an offset of each partition it wrote
+		h.checkCommitted(r, out)
+	}
 	switch {
 	case r.Out < r.Expected:
 		r.Err = fmt.Sprintf("output holds %d records, want %d", r.Out, r.Expected)
@@ -599,4 +609,19 @@ func (h *harness) cleanup() {
 	if err := h.admin.DeleteTopics(h.topics...); err != nil {
 		h.logf("deleting topics: %v", err)
 	}
+}
+
+// eos reports the scenarios that run under guarantee = "exactly-once".
+func eos(name string) bool { return name == "etleos" || name == "latencyeos" }
+
+// checkCommitted counts the output as a read_committed consumer sees it,
+// into r.Out: end offsets also count the transactions' commit markers.
+func (h *harness) checkCommitted(r *result, out string) {
+	msgs, err := kafkautil.ReadUntilIdle(h.brokers, out, 2*time.Second, true)
+	if err != nil {
+		r.note("read_committed count: %v", err)
+		return
+	}
+	r.note("%d offsets hold %d records read_committed (the rest are transaction markers)", r.Out, len(msgs))
+	r.Out = int64(len(msgs))
 }
