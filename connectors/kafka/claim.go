@@ -64,6 +64,9 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		for e := range acks {
 			acked := s.watch(ctx, e.msg, e.batch, claim.Partition())
 			if e.ticket != nil {
+				if !acked {
+					s.settledMsg(e.msg) // a write of it still under way queues its records in this transaction, not the next
+				}
 				e.ticket.leave(acked)
 			}
 		}
@@ -235,6 +238,9 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	if s.txn != nil {
 		if tk, err = s.txn.enter(wait, fb.n); err != nil {
 			tracked.Nack() // leaves the window: the claim rewinds, or the run stops
+			if wait.Err() == nil {
+				s.fail(fmt.Errorf("kafka source %q: %w", s.env.Stage.ID, err))
+			}
 			return false
 		}
 	}
@@ -248,7 +254,18 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
+		msg.Nack() // never handed out: settled here, for the watcher
 		return false // the claim abandons it with the window
+	}
+}
+
+// settledMsg waits until msg is acked or nacked (the runtime settles every
+// message it took, cut off or not), or the source closes.
+func (s *Source) settledMsg(msg *message.Message) {
+	select {
+	case <-msg.Acked():
+	case <-msg.Nacked():
+	case <-s.ctx.Done():
 	}
 }
 
