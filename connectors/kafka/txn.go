@@ -39,11 +39,13 @@ import (
 //   - PRODUCER_FENCED means another live instance holds the same
 //     transactional.id: this one stops with an error naming it.
 //
-// The hook for other writers (the changelog of stateful operators): enter
-// a ticket for the records the writes depend on, write through input()
-// (any topic of the cluster; Metadata *pending settles them), wait for the
-// writes, and leave the ticket: the writes commit or abort with the
-// transaction that covers the ticket.
+// The hook for other writers (the changelog of stateful operators): a
+// Sink made by NewSink with the stage's plugin.Env (its RunID and Delivery)
+// under exactly-once writes through the run's transactional producer. What
+// it writes while a batch is being handled, and waits for before the batch
+// is acked, commits or aborts with the transaction that covers the batch
+// (the batch is inside it from its emit to its ack); Close the Sink when the
+// stage closes.
 
 // txnParticipant is what a transaction covers besides the records written:
 // a source's offsets. Its methods are called by one cycle at a time.
