@@ -254,7 +254,7 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
-		msg.Nack() // never handed out: settled here, for the watcher
+		msg.Nack()   // never handed out: settled here, for the watcher
 		return false // the claim abandons it with the window
 	}
 }
