@@ -112,6 +112,7 @@ func claimPartition(ctx context.Context) int32 {
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window, acks chan<- emitted) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.invalidAction = s.cfg.Invalid
+	b.values = bindDecoder(s.values, ctx)
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -335,6 +336,7 @@ type builder struct {
 	// invalidAction, the source's invalid key.
 	invalid       []int
 	invalidAction string
+	values        *valueDecoder // nil: values are JSON
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of
@@ -384,7 +386,7 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 	// Enrich's output is compact JSON: one line.
 	var malformed bool
 	b.bb.AppendCompactFunc(m.Offset, func(buf []byte) (out []byte) {
-		out, malformed = record.EnrichChecked(buf, m.Value, meta)
+		out, malformed = b.enrich(buf, m.Value, meta)
 		return out
 	})
 	if malformed {

@@ -78,7 +78,8 @@ type SourceConfig struct {
 	// Invalid is what happens to a record whose value is not valid JSON
 	// (see record.EnrichChecked): the spec's wrapping, the dead-letter
 	// queue, or the end of the run.
-	Invalid string `key:"invalid" enum:"wrap,dead_letter,fail" doc:"a record whose value is not valid JSON (invalid or truncated text; a valid array, number or string, an empty value and a tombstone are not invalid): \"wrap\" (default) passes it on as {\"_kafka_payload\": \"<text>\", ...} as the spec says and warns at the end of the run; \"dead_letter\" sends its raw text to [error_handling.dead_letter_queue] (required) and passes the records around it on; \"fail\" stops the run naming topic/partition/offset, committing nothing from that record on; each counts in conveyor_invalid_records_total"`
+	Invalid string `key:"invalid" enum:"wrap,dead_letter,fail" doc:"a record whose value is not valid JSON (invalid or truncated text; a valid array, number or string, an empty value and a tombstone are not invalid), or with value_format avro, protobuf or json_schema does not decode (its bytes then go as _kafka_payload_base64 with _kafka_schema_error): \"wrap\" (default) passes it on as {\"_kafka_payload\": \"<text>\", ...} as the spec says and warns at the end of the run; \"dead_letter\" sends its raw text to [error_handling.dead_letter_queue] (required) and passes the records around it on; \"fail\" stops the run naming topic/partition/offset, committing nothing from that record on; each counts in conveyor_invalid_records_total"`
+	SourceSchema
 }
 
 // DefaultSourceConfig returns the source defaults.
@@ -101,6 +102,7 @@ func DefaultSourceConfig() *SourceConfig {
 
 		IsolationLevel: "read_uncommitted",
 		Invalid:        InvalidWrap,
+		SourceSchema:   SourceSchema{ValueFormat: FormatJSON},
 	}
 }
 
@@ -156,6 +158,7 @@ func (c *SourceConfig) Validate() error {
 	case c.Until == UntilEnd && c.Delivery == "per-message":
 		errs = append(errs, config.Invalid("until", "needs delivery = \"batch\": the per-message source does not track end offsets"))
 	}
+	errs = append(errs, c.SourceSchema.validate(c.Delivery)...)
 	return errors.Join(errs...)
 }
 
@@ -180,6 +183,7 @@ type SinkConfig struct {
 	BufferSize        int           `key:"buffer_size" min:"1" max:"1048576" doc:"records queued in the producer before a write blocks"`
 	Tombstones        bool          `key:"tombstones" doc:"send a record whose top-level _kafka_payload is null (what the kafka source makes of a tombstone) as a tombstone: a null value keyed by key_field (required); off: sent as JSON like any record"`
 	MessageConfig
+	SinkSchema
 }
 
 // MessageConfig holds the sink's keys that shape each message beyond the
@@ -214,6 +218,7 @@ func DefaultSinkConfig() *SinkConfig {
 		RetryBackoffMax: time.Second,
 		Idempotent:      true,
 		BufferSize:      4096,
+		SinkSchema:      SinkSchema{ValueFormat: FormatJSON, SubjectStrategy: "topic_name"},
 	}
 }
 
@@ -237,6 +242,7 @@ func (c *SinkConfig) Validate() error {
 	if c.Tombstones && c.KeyField == "" && c.KeyExpr == "" {
 		errs = append(errs, config.Invalid("tombstones", "needs key_field or key_expr: a tombstone without a key deletes nothing"))
 	}
+	errs = append(errs, c.SinkSchema.validate(c.Delivery)...)
 	return errors.Join(errs...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -35,6 +36,8 @@ type encoder struct {
 	// headers, the timestamp, or to leave metadata out of the value.
 	scan bool
 	drop bool
+	// values writes values in value_format's schema; nil for JSON.
+	values *schema.Encoder
 }
 
 // newEncoder makes the sink's encoder. client, when not nil, is asked
@@ -99,6 +102,10 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte, s
 	}
 	if e.cfg.tombstone(rec) {
 		m.Value = nil
+	} else if e.values != nil {
+		if err := e.schemaValue(m, rec, arena, slot); err != nil {
+			return unkeyed, plugin.Permanent(err)
+		}
 	}
 	return unkeyed, nil
 }

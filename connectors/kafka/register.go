@@ -11,7 +11,7 @@ import (
 func init() { plugin.MustRegister(Specs()...) }
 
 // Specs are the functions this package registers.
-func Specs() []*plugin.Spec { return []*plugin.Spec{Spec()} }
+func Specs() []*plugin.Spec { return []*plugin.Spec{Spec(), TableJoinSpec()} }
 
 // Spec is the "kafka" function: a source without inputs, a sink with.
 func Spec() *plugin.Spec {

@@ -70,6 +70,10 @@ func producerConfig(cfg *SinkConfig, env plugin.Env) (*sarama.Config, error) {
 // NewSink connects a producer; under guarantee = "exactly-once" the sink
 // writes through the run's transaction instead (see txn).
 func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
+	values, err := newValueEncoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := producerConfig(cfg, env)
 	if err != nil {
 		return nil, err
@@ -91,6 +95,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		client.Close()
 		return nil, err
 	}
+	s.enc.values = values
 	if env.Delivery.ExactlyOnce() {
 		if s.txn, err = joinTxn(env, cfg); err != nil {
 			client.Close()

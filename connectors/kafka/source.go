@@ -17,6 +17,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/internal/backoff"
 	"github.com/conveyor-etl/conveyor/internal/checkpoint"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -29,6 +30,7 @@ type Source struct {
 	log    *zap.Logger
 	client sarama.Client
 	group  sarama.ConsumerGroup
+	values *schema.Decoder // value_format's; nil for JSON
 
 	ctx    context.Context // ends consuming; cancelled by Close
 	cancel context.CancelFunc
@@ -87,6 +89,10 @@ type Source struct {
 // NewSource connects to the brokers and joins nothing yet: the group is
 // joined on Subscribe.
 func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
+	values, err := newValueDecoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -145,6 +151,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 		parts: map[int32]*checkpoint.Window{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
 	s.halted, s.halt = context.WithCancel(context.Background())
 	s.budget.Store(cfg.Limit())
+	s.values = values
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
 	if env.Delivery.ExactlyOnce() {

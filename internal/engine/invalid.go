@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,9 +90,8 @@ func (r *run) giveUpInvalid(msg *message.Message, st *config.Stage, b plugin.Bat
 	lost := make([]failure, len(idx))
 	for i, j := range idx {
 		rec := b.Records[j]
-		raw := []byte(gjson.GetBytes(rec.Value, record.PayloadField).String())
-		lost[i] = failure{rec: plugin.Record{Value: raw, Offset: rec.Offset},
-			err: plugin.Permanent(fmt.Errorf("value is not valid JSON: %v", jsonscan.Check(raw)))}
+		raw, why := invalidValue(rec.Value)
+		lost[i] = failure{rec: plugin.Record{Value: raw, Offset: rec.Offset}, err: plugin.Permanent(why)}
 	}
 	if action == invalidFail || r.policy.dlq == nil {
 		r.counts.failed.Add(int64(len(lost)))
@@ -137,4 +137,17 @@ func (r *run) warnWrapped() {
 				n, w.stage, record.PayloadField), zap.String("stage", w.stage), zap.Int64("records", n))
 		}
 	}
+}
+
+// invalidValue is the value of rec, a record its source marked invalid,
+// as it came, and why it is invalid: text that is not valid JSON
+// (record.PayloadField), or bytes that do not decode with their schema
+// (record.PayloadBase64Field, with record.SchemaErrorField).
+func invalidValue(rec []byte) ([]byte, error) {
+	if why := gjson.GetBytes(rec, record.SchemaErrorField); why.Exists() {
+		raw, _ := base64.StdEncoding.DecodeString(gjson.GetBytes(rec, record.PayloadBase64Field).String())
+		return raw, fmt.Errorf("value does not decode with its schema: %s", why.String())
+	}
+	raw := []byte(gjson.GetBytes(rec, record.PayloadField).String())
+	return raw, fmt.Errorf("value is not valid JSON: %v", jsonscan.Check(raw))
 }

@@ -1,0 +1,221 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
+)
+
+// table is a compacted topic read into memory and kept up to date: the
+// rows of table.join. Each partition is read by a goroutine of its own
+// from its oldest offset, for as long as the table is open; it is loaded
+// once read up to the end offset it had when its reading started.
+//
+// Lookups (get) may run on any number of goroutines while rows are
+// updated. A row's bytes are never changed once stored (an update stores
+// new bytes), so a caller may keep using what get returned.
+type table struct {
+	topic    string
+	client   sarama.Client
+	consumer sarama.Consumer
+	log      *zap.Logger
+	parts    []*tablePart // by partition number
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	rows     atomic.Int64 // over every store
+	updates  atomic.Int64 // messages applied after a partition was loaded
+}
+
+// tablePart is one partition of the table and the store its rows go to:
+// the table's one store (global scope) or its own (partitioned).
+type tablePart struct {
+	once   sync.Once
+	loaded chan struct{} // closed when read up to its end offset, or failed
+	err    error         // why it failed, set before loaded is closed
+	store  *rowStore
+}
+
+type rowStore struct {
+	mu   sync.RWMutex
+	rows map[string][]byte
+}
+
+func (s *rowStore) get(key string) ([]byte, bool) {
+	s.mu.RLock()
+	v, ok := s.rows[key]
+	s.mu.RUnlock()
+	return v, ok
+}
+
+// newTable opens the table's n partitions, one store for all (shared) or
+// one each; reading starts with start.
+func newTable(client sarama.Client, topic string, n int, shared bool, log *zap.Logger) (*table, error) {
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &table{topic: topic, client: client, consumer: consumer, log: log, ctx: ctx, cancel: cancel}
+	one := &rowStore{rows: map[string][]byte{}}
+	for range n {
+		s := one
+		if !shared {
+			s = &rowStore{rows: map[string][]byte{}}
+		}
+		t.parts = append(t.parts, &tablePart{loaded: make(chan struct{}), store: s})
+	}
+	return t, nil
+}
+
+// start starts reading partition p (0 <= p < len(parts)), if not
+// started yet.
+func (t *table) start(p int32) *tablePart {
+	tp := t.parts[p]
+	tp.once.Do(func() {
+		t.wg.Add(1)
+		go t.follow(p, tp)
+	})
+	return tp
+}
+
+// load starts reading partition p, if not started yet, and waits until it
+// is loaded, ctx ends or timeout passes.
+func (t *table) load(ctx context.Context, p int32, timeout time.Duration) error {
+	if p < 0 || int(p) >= len(t.parts) {
+		return fmt.Errorf("table topic %q has no partition %d", t.topic, p)
+	}
+	tp := t.start(p)
+	select {
+	case <-tp.loaded:
+		return tp.err
+	default:
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-tp.loaded:
+		return tp.err
+	case <-timer.C:
+		return fmt.Errorf("table topic %q partition %d not read up to its end offset within load_timeout_ms (%v)", t.topic, p, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.ctx.Done():
+		return fmt.Errorf("table topic %q: closed", t.topic)
+	}
+}
+
+// quiet is how long a partition consumer that has fetched up to the end
+// offset may deliver nothing before the partition counts as loaded: the
+// offsets left hold no record (transaction markers, compacted away).
+const quiet = 3 * time.Second
+
+// follow reads partition p into its store until the table is closed.
+func (t *table) follow(p int32, tp *tablePart) {
+	defer t.wg.Done()
+	fail := func(err error) {
+		tp.err = fmt.Errorf("table topic %q partition %d: %w", t.topic, p, err)
+		close(tp.loaded)
+	}
+	end, err := t.client.GetOffset(t.topic, p, sarama.OffsetNewest)
+	if err != nil {
+		fail(err)
+		return
+	}
+	oldest, err := t.client.GetOffset(t.topic, p, sarama.OffsetOldest)
+	if err != nil {
+		fail(err)
+		return
+	}
+	pc, err := t.consumer.ConsumePartition(t.topic, p, sarama.OffsetOldest)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer pc.AsyncClose()
+	started, loaded := time.Now(), oldest >= end
+	if loaded {
+		close(tp.loaded)
+	}
+	tick := time.NewTicker(quiet / 4)
+	defer tick.Stop()
+	var last, atEnd time.Time // the last message; when the fetches first reached end
+	for {
+		select {
+		case m, ok := <-pc.Messages():
+			if !ok {
+				return
+			}
+			t.apply(tp.store, m)
+			if loaded {
+				t.updates.Add(1)
+			} else if m.Offset+1 >= end {
+				loaded = true
+				t.log.Debug("table partition loaded", zap.Int32("partition", p), zap.Int64("end_offset", end), zap.Duration("took", time.Since(started)))
+				close(tp.loaded)
+			}
+			last = time.Now()
+		case err := <-pc.Errors():
+			if err != nil {
+				t.log.Warn("reading the table topic", zap.Int32("partition", p), zap.Error(err))
+			}
+		case <-tick.C:
+			if loaded || pc.HighWaterMarkOffset() < end || len(pc.Messages()) > 0 {
+				continue
+			}
+			if atEnd.IsZero() {
+				atEnd = time.Now()
+			}
+			if time.Since(atEnd) >= quiet && time.Since(last) >= quiet {
+				t.log.Debug("table partition loaded: its last offsets hold no record", zap.Int32("partition", p), zap.Int64("end_offset", end))
+				loaded = true
+				close(tp.loaded)
+			}
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// apply stores (or, for a tombstone, deletes) the row of one message. A
+// value that is not JSON is stored as a JSON string of its text.
+func (t *table) apply(s *rowStore, m *sarama.ConsumerMessage) {
+	key := string(m.Key)
+	if m.Value == nil {
+		s.mu.Lock()
+		if _, ok := s.rows[key]; ok {
+			delete(s.rows, key)
+			t.rows.Add(-1)
+		}
+		s.mu.Unlock()
+		return
+	}
+	v, ok := record.AppendCompact(nil, m.Value)
+	if !ok || len(v) == 0 {
+		v = record.AppendString(nil, string(m.Value))
+	}
+	s.mu.Lock()
+	if _, ok := s.rows[key]; !ok {
+		t.rows.Add(1)
+	}
+	s.rows[key] = v
+	s.mu.Unlock()
+}
+
+// close stops reading and releases the client.
+func (t *table) close() error {
+	t.cancel()
+	t.wg.Wait()
+	err := t.consumer.Close()
+	if cerr := t.client.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,11 @@
+package record
+
+// The members a source wraps a value in that does not decode with the
+// schema its registry id names (a kafka source's value_format): the value's
+// bytes as base64, as binary cannot be text, and why it did not decode.
+// The runtime's invalid handling gives the bytes to the dead-letter queue
+// and the reason to the error.
+const (
+	PayloadBase64Field = "_kafka_payload_base64"
+	SchemaErrorField   = "_kafka_schema_error"
+)
