@@ -36,7 +36,11 @@
 //     emission order, the window marks the offset below which everything
 //     is acked, and the commit loop commits it; a batch leaves the window,
 //     freeing its place and its budget bytes, once a confirmed commit
-//     covers it.
+//     covers it. Under [pipeline] guarantee = "exactly-once"
+//     (connectors/kafka/txn.go) the commit is the run's Kafka transaction:
+//     a batch is inside it from its emit to its ack, and the transaction
+//     commits the marked offsets with the records the sinks wrote for them,
+//     or aborts and every claim reads again from the last commit.
 //
 // A stop (stop.go) has one budget, the drain timeout: sources stop reading,
 // in-flight batches finish, what is still in flight when the time is up is
