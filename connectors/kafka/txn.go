@@ -92,7 +92,8 @@ type txn struct {
 	refs     int
 	runID    string
 	kick     chan struct{}
-	done     chan struct{}
+	over     context.Context // ends when the last stage releases the transaction
+	end      context.CancelFunc
 	loopOnce sync.Once
 }
 
@@ -114,7 +115,8 @@ func acquireTxn(env plugin.Env) *txn {
 	t := runTxns.m[env.RunID]
 	if t == nil {
 		t = &txn{records: env.Delivery.Records(), interval: env.Delivery.Interval(), runID: env.RunID,
-			log: env.Logger.With(zap.String("component", "transaction")), kick: make(chan struct{}, 1), done: make(chan struct{})}
+			log: env.Logger.With(zap.String("component", "transaction")), kick: make(chan struct{}, 1)}
+		t.over, t.end = context.WithCancel(context.Background())
 		t.left, t.opened = sync.NewCond(&t.mu), sync.NewCond(&t.mu)
 		t.m = newTxnMetrics(env.Registerer())
 		runTxns.m[env.RunID] = t
@@ -299,10 +301,10 @@ func (t *txn) loop() {
 		select {
 		case <-tick.C:
 		case <-t.kick:
-		case <-t.done:
+		case <-t.over.Done():
 			return
 		}
-		if err := t.cycle(context.Background()); err != nil && t.isFatal() {
+		if err := t.cycle(t.over); err != nil && t.isFatal() {
 			return
 		}
 	}
@@ -341,6 +343,12 @@ func (t *txn) cycle(ctx context.Context) error {
 		return err
 	}
 	t.closing = true
+	wake := context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		t.left.Broadcast()
+		t.mu.Unlock()
+	})
+	defer wake()
 	for t.inside > 0 && ctx.Err() == nil {
 		t.left.Wait() // the batches inside finish: their writes and acks
 	}
@@ -515,7 +523,7 @@ func (t *txn) release() {
 	if !last {
 		return
 	}
-	close(t.done)
+	t.end() // a cycle under way stops waiting for batches
 	t.cycleMu.Lock()
 	defer t.cycleMu.Unlock()
 	t.mu.Lock()
