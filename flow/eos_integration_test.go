@@ -146,14 +146,18 @@ func TestFaultExactlyOnceBrokerRestart(t *testing.T) {
 }
 
 // A frozen instance (SIGSTOP) loses its partitions to a second instance;
-// resumed, it is fenced (its generation is over) and nothing it wrote in
-// its open transaction becomes visible. Then a third instance joins and
-// leaves while transactions are open (rebalances).
+// resumed, its open transaction cannot commit (its group generation is
+// over) and nothing it wrote there becomes visible. Then a third instance
+// joins and leaves while transactions are open (rebalances). Transactions
+// of 2 s over a backlog make sure A is frozen with one open.
 func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	env := faultBroker(t, "broker")
-	r := newEOSRun(t, env, 120000, 30*time.Second, "${CONVEYOR_MEMBER}")
+	r := newEOSRun(t, env, 120000, 4*time.Second, "${CONVEYOR_MEMBER}")
+	slow := strings.Replace(readFile(t, r.path), "guarantee = \"exactly-once\"\n", "guarantee = \"exactly-once\"\ntransaction_ms = 2000\ntransaction_records = 1000000\n", 1)
+	r.path = writePipeline(t, t.TempDir(), slow)
 	a := startProc(t, "A", r.path)
 	r.progress(t, env, "")
+	time.Sleep(time.Second) // A's next transaction is open, with records in it
 	freeze(t, a)
 	t.Log("A frozen (SIGSTOP)")
 	b := startProc(t, "B", r.path)
@@ -170,7 +174,25 @@ func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	}
 	t.Log("C left")
 	runUntilCommitted(t, env, r.group, r.in, r.fed, a, b)
-	eosReport(t, env, "SIGSTOP an instance, another takes over, resume it; a third joins then leaves (exactly-once)", 1, r.in, r.out)
+	eosReport(t, env, "SIGSTOP an instance, another takes over, resume it; a third joins then leaves (exactly-once, 2 s transactions)", 1, r.in, r.out)
+	raw, err := kafkautil.ReadUntilIdle(env.Brokers, r.out, 3*time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("read_uncommitted: %d records, of which %d of aborted transactions (the frozen instance's among them)", len(raw), len(raw)-72000)
+	if len(raw) <= 72000 {
+		t.Error("no aborted records in the output: the frozen instance had no open transaction, so the test did not test fencing")
+	}
+}
+
+// readFile is the file's text.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // On the three-node cluster, the broker leading most partitions is killed
