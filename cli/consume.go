@@ -17,6 +17,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 )
 
 // consumeAbout is what `conveyor consume --help` says the command does.
@@ -48,8 +49,12 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	n := c.Int("n", 0, "stop after this many records (0: run until Ctrl-C)")
 	group := c.String("group", "", "consumer group to join, committing what is printed")
 	untilEnd := c.Bool("until-end", false, "stop at the end offsets the topic had when consume started (with --group: run as the group's only member)")
+	sf := addSchemaFlags(c, false)
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
+	}
+	if err := sf.check(); err != nil {
+		return c.badArgs(stderr, "%v", err)
 	}
 	if c.NArg() != 1 {
 		return c.badArgs(stderr, "want one topic, got %d arguments", c.NArg())
@@ -62,6 +67,12 @@ func (a *app) cmdConsume(args []string, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	opts := consumeOptions{brokers: splitBrokers(*brokers), topic: c.Arg(0), fromStart: *fromStart, limit: *n, group: *group, untilEnd: *untilEnd}
+	values, err := sf.decoder(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "conveyor consume: %v\n", err)
+		return 1
+	}
+	opts.values = values
 	printed, err := consume(ctx, opts, w)
 	w.Flush()
 	if err != nil {
@@ -79,9 +90,10 @@ type consumeOptions struct {
 	brokers   []string
 	topic     string
 	fromStart bool
-	limit     int    // 0: no limit
-	group     string // "": no group, commit nothing
-	untilEnd  bool   // stop at the end offsets of the start
+	limit     int             // 0: no limit
+	group     string          // "": no group, commit nothing
+	untilEnd  bool            // stop at the end offsets of the start
+	values    *schema.Decoder // nil: values are printed as they are
 }
 
 // printer writes records as JSON Lines until its limit, then cancels.
@@ -92,6 +104,8 @@ type printer struct {
 	printed int
 	cancel  context.CancelFunc
 	ends    *endTracker // nil without --until-end
+	values  *schema.Decoder
+	ctx     context.Context
 }
 
 // print writes m unless the limit was reached, and reports whether it did.
@@ -102,9 +116,17 @@ func (p *printer) print(m *sarama.ConsumerMessage) bool {
 		return false
 	}
 	if p.ends.past(m.Partition, m.Offset) {
-		return true // written since consume started: not printed, not marked
+		// Written since consume started (the last offsets before were
+		// transaction markers): not printed, not marked, and the partition
+		// is read to its end.
+		p.ends.at(m.Partition, m.Offset)
+		return true
 	}
-	line, _ := json.Marshal(toConsumed(m))
+	out := toConsumed(m)
+	if p.values != nil && m.Value != nil {
+		out.Value = decodeValue(p.ctx, p.values, m.Value)
+	}
+	line, _ := json.Marshal(out)
 	p.w.Write(line)
 	p.w.WriteByte('\n')
 	p.printed++
@@ -151,7 +173,7 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) (int, error
 	if left == 0 {
 		left = -1
 	}
-	p := &printer{w: w, left: left, cancel: cancel}
+	p := &printer{w: w, left: left, cancel: cancel, values: o.values, ctx: ctx}
 	cfg := kafkautil.Config()
 	cfg.ClientID = "conveyor-consume"
 	cfg.Metadata.AllowAutoTopicCreation = false // looking must not create the topic
@@ -175,6 +197,7 @@ func consume(ctx context.Context, o consumeOptions, w *bufio.Writer) (int, error
 		if p.ends, err = startEnds(client, o.topic, parts, cancel); err != nil {
 			return 0, err
 		}
+		go p.ends.poll(ctx, client, o.topic)
 		if o.group == "" { // where each partition starts is known now
 			for _, part := range parts {
 				start, err := startOffset(client, o.topic, part, cfg.Consumer.Offsets.Initial)
@@ -295,6 +318,7 @@ func startOffset(client sarama.Client, topic string, p int32, initial int64) (in
 type endTracker struct {
 	mu     sync.Mutex
 	end    map[int32]int64
+	next   map[int32]int64 // the next offset to print, once known
 	done   map[int32]bool
 	left   int // partitions not at their end yet
 	cancel context.CancelFunc
@@ -302,7 +326,7 @@ type endTracker struct {
 
 // startEnds asks for the end offsets of the topic's partitions now.
 func startEnds(client sarama.Client, topic string, parts []int32, cancel context.CancelFunc) (*endTracker, error) {
-	t := &endTracker{end: make(map[int32]int64, len(parts)), done: map[int32]bool{}, left: len(parts), cancel: cancel}
+	t := &endTracker{end: make(map[int32]int64, len(parts)), next: map[int32]int64{}, done: map[int32]bool{}, left: len(parts), cancel: cancel}
 	for _, p := range parts {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
@@ -324,13 +348,62 @@ func (t *endTracker) at(p int32, next int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	end, ok := t.end[p]
-	if !ok || t.done[p] || next < end {
+	if !ok || t.done[p] {
+		return
+	}
+	if t.next[p] = next; next < end {
 		return
 	}
 	t.done[p] = true
 	if t.left--; t.left == 0 {
 		t.cancel()
 	}
+}
+
+// endPoll is how often poll asks the log about a partition whose next
+// offset is below its end.
+const endPoll = 250 * time.Millisecond
+
+// poll marks done each partition that has nothing left to print before its
+// end although its next offset is below it: the log in between holds only
+// transaction markers, which the consumer reads past without delivering
+// anything (kafkautil.Deliverable). It returns when ctx ends.
+func (t *endTracker) poll(ctx context.Context, client sarama.Client, topic string) {
+	tick := time.NewTicker(endPoll)
+	defer tick.Stop()
+	seen := map[int32]int64{} // next offsets at the last tick
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		waiting := t.waiting()
+		for p, next := range waiting {
+			if last, ok := seen[p]; !ok || last != next {
+				continue // printing: ask when it stops
+			}
+			span, err := kafkautil.Deliverable(client, topic, p, next, t.end[p], sarama.ReadUncommitted, true)
+			if err == nil && span.Complete && span.Records == 0 {
+				t.at(p, t.end[p])
+			}
+		}
+		seen = waiting
+	}
+}
+
+// waiting is the next offset of each partition not done whose next offset
+// is known.
+func (t *endTracker) waiting() map[int32]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[int32]int64{}
+	for p, next := range t.next {
+		if !t.done[p] && next < t.end[p] {
+			out[p] = next
+		}
+	}
+	return out
 }
 
 // past reports whether offset off of partition p lies at or after the end

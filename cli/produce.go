@@ -12,6 +12,7 @@ import (
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/internal/schema"
 )
 
 // defaultBrokers is where `conveyor dev-kafka` listens, and what produce
@@ -35,8 +36,12 @@ func (a *app) cmdProduce(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("produce", "[flags] TOPIC [FILE|-]", produceAbout)
 	brokers := c.String("brokers", defaultBrokers, "brokers, comma-separated host:port")
 	keyField := c.String("key-field", "", "record field whose value becomes the Kafka key")
+	sf := addSchemaFlags(c, true)
 	if exit, ok := c.parse(args, stdout, stderr); !ok {
 		return exit
+	}
+	if err := sf.check(); err != nil {
+		return c.badArgs(stderr, "%v", err)
 	}
 	if c.NArg() < 1 || c.NArg() > 2 {
 		return c.badArgs(stderr, "want a topic and at most one file, got %d arguments", c.NArg())
@@ -55,7 +60,12 @@ func (a *app) cmdProduce(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in, display = f, name
 	}
-	n, err := produce(splitBrokers(*brokers), topic, in, display, *keyField)
+	values, err := sf.encoder(a.ctx, topic)
+	if err != nil {
+		fmt.Fprintf(stderr, "conveyor produce: %v\n", err)
+		return 1
+	}
+	n, err := produce(splitBrokers(*brokers), topic, in, display, *keyField, values)
 	if err != nil {
 		fmt.Fprintf(stderr, "conveyor produce: %v\n", err)
 		if n > 0 {
@@ -79,9 +89,10 @@ func splitBrokers(s string) []string {
 }
 
 // produce sends the records that in (named name in errors) holds and
-// returns how many were acked. A malformed record (or one without the key
-// field) stops it: the records before it are sent, none after it.
-func produce(brokers []string, topic string, in io.Reader, name, keyField string) (int, error) {
+// returns how many were acked, values in values' schema (nil: as JSON). A
+// malformed record (or one without the key field, or that does not fit
+// the schema) stops it: the records before it are sent, none after it.
+func produce(brokers []string, topic string, in io.Reader, name, keyField string, values *schema.Encoder) (int, error) {
 	cfg := kafkautil.Config()
 	cfg.ClientID = "conveyor-produce"
 	cfg.Producer.MaxMessageBytes = 16 << 20 // the broker and topic enforce their own limit
@@ -123,6 +134,13 @@ func produce(brokers []string, topic string, in io.Reader, name, keyField string
 		}
 		index++
 		m := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(append([]byte(nil), v...))}
+		if values != nil {
+			b, err := values.Encode(nil, v)
+			if err != nil {
+				return sent, errors.Join(fmt.Errorf("%s: record %d: %w", name, index, err), flush())
+			}
+			m.Value = sarama.ByteEncoder(b)
+		}
 		if keyField != "" {
 			k, ok := key.Key(v)
 			if !ok {

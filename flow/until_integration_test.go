@@ -4,10 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
-	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 // untilEnd is how the tests bound a run by the end offsets: until = "end",
@@ -95,29 +92,11 @@ func TestIntegrationUntilEndWithMaxMessages(t *testing.T) {
 // marker, which no consumer is ever handed.
 func produceTransaction(t *testing.T, env kafkatest.Env, topic string, values ...string) {
 	t.Helper()
-	sc := kafkautil.Config()
-	sc.Producer.Idempotent = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Return.Successes = true
-	sc.Producer.Transaction.ID = kafkatest.Name("txn")
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	sc.Net.MaxOpenRequests = 1
-	p, err := sarama.NewSyncProducer(env.Brokers, sc)
-	if err != nil {
-		t.Fatal(err)
+	msgs := make([]kafkatest.Msg, len(values))
+	for i, v := range values {
+		msgs[i] = kafkatest.Msg{Value: []byte(v)}
 	}
-	defer p.Close()
-	if err := p.BeginTxn(); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range values {
-		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.CommitTxn(); err != nil {
-		t.Fatal(err)
-	}
+	env.ProduceTransaction(t, topic, msgs)
 }
 
 // A partition whose last offset is a transaction's commit marker is caught

@@ -127,14 +127,14 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	// (msgs is nil) but holds its claim: a claim that returns ends the
 	// group session, and with it the other partitions' claims.
 	msgs := claim.Messages()
-	end, caught := s.claimEnd(claim)
+	end, next, caught := s.claimEnd(claim)
 	if caught {
 		msgs = nil
 		s.caughtUp(claim.Partition(), end)
 	}
-	var idle <-chan time.Time // with until = "end": see endIdle
+	var idle <-chan time.Time // with until = "end": see endPoll
 	if end >= 0 && msgs != nil {
-		t := time.NewTicker(endIdle)
+		t := time.NewTicker(endPoll)
 		defer t.Stop()
 		idle = t.C
 	}
@@ -142,7 +142,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	for {
 		select {
 		case <-idle:
-			if !delivered && pastEnd(claim, end) {
+			if !delivered && s.pastEnd(claim, next, end) {
 				if !emit() {
 					return s.halted.Err() != nil
 				}
@@ -159,6 +159,15 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 					return false // partition revoked: what was not emitted is read again by its next owner
 				}
 				delivered = true
+				if end >= 0 && m.Offset >= end { // written after the claim started (its last offsets before were markers)
+					if !emit() {
+						return s.halted.Err() != nil
+					}
+					msgs, idle = nil, nil
+					s.caughtUp(claim.Partition(), end)
+					break
+				}
+				next = m.Offset + 1
 				take, last := s.take()
 				if !take {
 					emit()

@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"github.com/IBM/sarama"
+
+	"github.com/conveyor-etl/conveyor/internal/schema"
 )
 
 // Encoder makes the messages a kafka sink sends, without a broker, for
@@ -15,6 +17,7 @@ type Encoder struct {
 	cfg        *SinkConfig
 	enc        *encoder
 	partitions int32
+	values     *schema.Local // value_format's schema_file; nil: JSON, or schema = "latest"
 }
 
 // NewEncoder returns the encoder of a sink with cfg (decoded and valid)
@@ -27,10 +30,17 @@ func NewEncoder(cfg *SinkConfig, partitions int32) (*Encoder, error) {
 	if enc.route != nil {
 		enc.route.partitions = func(string) (int, error) { return int(partitions), nil }
 	}
-	return &Encoder{cfg: cfg, enc: enc, partitions: partitions}, nil
+	values, err := localValues(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{cfg: cfg, enc: enc, partitions: partitions, values: values}, nil
 }
 
-// Encode returns the message the sink sends for rec. Its Partition is
+// Encode returns the message the sink sends for rec. With value_format
+// other than json and a schema_file, its Value is the record as a reader
+// of the written value sees it (the schema's fields, in their JSON form),
+// and a record that does not fit the schema is an error, as in the sink. Its Partition is
 // partition_expr's, else Java's murmur2 partition of its key, else -1 for
 // a record without a key (the partitioner key picks one as it is sent).
 // err is why the sink would fail the record.
@@ -38,6 +48,9 @@ func (e *Encoder) Encode(rec []byte) (*sarama.ProducerMessage, error) {
 	m := &sarama.ProducerMessage{Partition: -1}
 	var arena []byte
 	if _, err := e.enc.encode(m, rec, &arena, nil); err != nil { // boxed: the caller keeps the message
+		return nil, err
+	}
+	if err := e.schemaValue(m, rec); err != nil {
 		return nil, err
 	}
 	if err := (&Sink{cfg: e.cfg}).checkSize(m); err != nil {

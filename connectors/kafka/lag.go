@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/IBM/sarama"
+
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 // PartitionLag is how far a consumer group is behind on one partition.
@@ -20,7 +22,11 @@ type PartitionLag struct {
 	End   int64
 	// Lag is End - Committed; with nothing committed, End minus the offset
 	// the source would start from (Start for start_offset = earliest, End
-	// for latest).
+	// for latest). It is 0 when what lies between holds no record a
+	// consumer would be handed: only transaction markers (a group that read
+	// a transactional topic to its end commits the offset after its last
+	// record, before the commit marker) and, read_committed, records of
+	// aborted transactions.
 	Lag int64
 }
 
@@ -84,9 +90,20 @@ func Lag(cfg *SourceConfig, stage string) ([]PartitionLag, error) {
 			}
 		}
 		l.Lag = l.End - from
+		if l.Lag > 0 && onlyMarkers(client, cfg.Topic, p, from, l.End, iso) {
+			l.Lag = 0
+		}
 		out[i] = l
 	}
 	return out, nil
+}
+
+// onlyMarkers reports whether partition's log in [from, end) holds nothing
+// a consumer at iso is handed (kafkautil.Deliverable); false when it cannot
+// tell.
+func onlyMarkers(client sarama.Client, topic string, partition int32, from, end int64, iso sarama.IsolationLevel) bool {
+	span, err := kafkautil.Deliverable(client, topic, partition, from, end, iso, true)
+	return err == nil && span.Complete && span.Records == 0
 }
 
 // listOffsets asks the partitions' leaders for the offset at "when"

@@ -95,3 +95,35 @@ func (e *encoder) schemaValue(m *sarama.ProducerMessage, rec []byte, arena *[]by
 	m.Value = slot.value(out[start:len(out):len(out)])
 	return nil
 }
+
+// localValues is the schema_file of a sink writing value_format avro,
+// protobuf or json_schema, without a registry, for Encoder; nil for JSON
+// or schema = "latest".
+func localValues(cfg *SinkConfig) (*schema.Local, error) {
+	if cfg.ValueFormat == "" || cfg.ValueFormat == FormatJSON || cfg.SchemaFile == "" {
+		return nil, nil
+	}
+	text, err := os.ReadFile(cfg.SchemaFile)
+	if err != nil {
+		return nil, fmt.Errorf("schema_file: %w", err)
+	}
+	l, err := schema.NewLocal(cfg.ValueFormat, string(text), cfg.ProtobufMessage)
+	if err != nil {
+		return nil, fmt.Errorf("schema_file %s: %w", cfg.SchemaFile, err)
+	}
+	return l, nil
+}
+
+// schemaValue makes m's value rec as read back after writing with the
+// sink's schema_file (see Encoder.Encode).
+func (e *Encoder) schemaValue(m *sarama.ProducerMessage, rec []byte) error {
+	if e.values == nil || m.Value == nil {
+		return nil
+	}
+	v, err := e.values.RoundTrip(nil, rec)
+	if err != nil {
+		return plugin.Permanent(fmt.Errorf("value_format %q: %w", e.cfg.ValueFormat, err))
+	}
+	m.Value = sarama.ByteEncoder(v)
+	return nil
+}

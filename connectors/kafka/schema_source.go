@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -67,11 +66,8 @@ func (b *builder) enrich(dst, value []byte, meta record.Meta) ([]byte, bool) {
 	if v.scratch, err = v.d.Decode(v.ctx, v.scratch[:0], value); err == nil {
 		return record.EnrichChecked(dst, v.scratch, meta)
 	}
-	w := append(v.scratch[:0], `{"`+record.PayloadBase64Field+`":"`...)
-	w = base64.StdEncoding.AppendEncode(w, value)
-	w = append(w, `","`+record.SchemaErrorField+`":`...)
-	w = append(record.AppendString(w, err.Error()), '}')
-	v.scratch = w
+	v.scratch = record.AppendUndecodable(v.scratch[:0], value, err)
+	w := v.scratch
 	out, _ := record.EnrichChecked(dst, w, meta)
 	return out, true
 }

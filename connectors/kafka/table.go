@@ -48,9 +48,9 @@ type rowStore struct {
 	rows map[string][]byte
 }
 
-func (s *rowStore) get(key string) ([]byte, bool) {
+func (s *rowStore) get(key []byte) ([]byte, bool) {
 	s.mu.RLock()
-	v, ok := s.rows[key]
+	v, ok := s.rows[string(key)] // a lookup that does not allocate
 	s.mu.RUnlock()
 	return v, ok
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,8 @@ func TableJoinSpec() *plugin.Spec {
 		Doc: `The table is read from its oldest offset up to the end offset it has at start before
   any record is joined (scope = "partitioned": a table partition before the first record of the
   stream partition with its number), then followed: updates apply as they arrive, a tombstone
-  deletes its row. The rows are held in memory.
+  deletes its row. The rows are held in memory; a table partition, once read, is followed until the
+  run ends.
 `,
 		Operator: plugin.NewFactory(DefaultTableJoinConfig, func(ctx context.Context, c *TableJoinConfig, env plugin.Env) (plugin.Operator, error) {
 			c.client().logWarnings(env.Logger)
@@ -43,6 +45,8 @@ type TableJoin struct {
 	cfg     *TableJoinConfig
 	stage   string
 	key     *expr.Program
+	field   record.KeyPath // key is a plain field: read as key_field reads it, without allocating
+	isField bool
 	table   *table
 	part    record.Path // _kafka_partition
 	omit    func(name string, value []byte) bool
@@ -59,11 +63,27 @@ type TableJoin struct {
 // NewTableJoin connects to the table's brokers and, with global scope,
 // reads the whole table up to its end offsets before it returns.
 func NewTableJoin(ctx context.Context, c *TableJoinConfig, env plugin.Env) (*TableJoin, error) {
+	j, err := newTableJoin(c, env.Stage.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.open(ctx, env.Logger.With(zap.String("table_topic", c.TableTopic))); err != nil {
+		j.stop()
+		return nil, err
+	}
+	return j, nil
+}
+
+// newTableJoin prepares the join, without its table.
+func newTableJoin(c *TableJoinConfig, stage string) (*TableJoin, error) {
 	key, err := expr.Compile(c.Key)
 	if err != nil {
 		return nil, err
 	}
-	j := &TableJoin{cfg: c, stage: env.Stage.ID, key: key, part: record.CompilePath(record.PartitionField)}
+	j := &TableJoin{cfg: c, stage: stage, key: key, part: record.CompilePath(record.PartitionField)}
+	if fs := key.Fields(); len(fs) == 1 && fs[0] == strings.TrimSpace(c.Key) {
+		j.field, j.isField = record.CompileKeyPath(fs[0]), true
+	}
 	j.ctx, j.stop = context.WithCancel(context.Background())
 	names := c.Fields
 	if c.Into != "" {
@@ -77,10 +97,6 @@ func NewTableJoin(ctx context.Context, c *TableJoinConfig, env plugin.Env) (*Tab
 		j.names = append(j.names, append(record.AppendString(nil, n), ':'))
 	}
 	j.omit = func(name string, _ []byte) bool { return slices.Contains(names, name) }
-	if err := j.open(ctx, env.Logger.With(zap.String("table_topic", c.TableTopic))); err != nil {
-		j.stop()
-		return nil, err
-	}
 	return j, nil
 }
 
@@ -207,10 +223,19 @@ func (j *TableJoin) Apply(in, out []plugin.Record, fail func(int, error)) []plug
 // for the row.
 var errNotObject = plugin.Permanent(errors.New("table.join: the record is not a JSON object"))
 
-// lookup finds rec's row.
-func (j *TableJoin) lookup(rec []byte) (row []byte, found bool, err error) {
+// tableKey is rec's table key; the bytes may be rec's own.
+func (j *TableJoin) tableKey(rec []byte) ([]byte, bool) {
+	if j.isField {
+		return j.field.KeyIn(rec)
+	}
 	v, _, _ := j.key.Eval(rec)
 	key, ok := v.Text()
+	return []byte(key), ok
+}
+
+// lookup finds rec's row.
+func (j *TableJoin) lookup(rec []byte) (row []byte, found bool, err error) {
+	key, ok := j.tableKey(rec)
 	if j.cfg.Scope != ScopePartitioned {
 		if !ok {
 			return nil, false, nil
@@ -229,7 +254,7 @@ func (j *TableJoin) lookup(rec []byte) (row []byte, found bool, err error) {
 	if !ok {
 		return nil, false, nil
 	}
-	if kp, _ := j.murmur.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(key)}, int32(len(j.table.parts))); kp != p {
+	if kp, _ := j.murmur.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(key)}, int32(len(j.table.parts))); kp != p {
 		return nil, false, plugin.Permanent(fmt.Errorf("table.join: scope = \"partitioned\": key %q belongs to partition %d of table topic %q, the record is in partition %d: the stream is not keyed by the join key (use scope = \"global\")", key, kp, j.cfg.TableTopic, p))
 	}
 	row, found = j.table.parts[p].store.get(key)

@@ -18,7 +18,7 @@ type TableJoinConfig struct {
 	DialTimeout time.Duration `key:"dial_timeout_ms" unit:"ms" doc:"how long to wait for a broker connection"`
 	Security
 	TableTopic string   `key:"table_topic" required:"true" doc:"compacted topic holding the table: a message's key is the row's key, its value the row (JSON; a value that is not JSON is kept as a string), a tombstone deletes the row"`
-	Key        string   `key:"key" required:"true" doc:"expression giving each record's table key (e.g. \"user_id\"): a string, or a number or boolean as its text; null, missing or another type finds no row"`
+	Key        string   `key:"key" required:"true" doc:"expression giving each record's table key (e.g. \"user_id\"): a string, or a number or boolean as its text; null, missing or another type finds no row; a plain field name reads the field as the kafka sink's key_field does (a number as written, a missing field's _base64 sibling decoded)"`
 	Into       string   `key:"into" doc:"field the row is put under (e.g. \"user\"), replacing a field of that name; a record without a row gets null (mode = \"left\")"`
 	Fields     []string `key:"fields" doc:"top-level fields of the row copied into the record, replacing fields of those names (e.g. [\"name\", \"tier\"]), instead of into; a field the row lacks, or a record without a row, gets null (mode = \"left\")"`
 	Mode       string   `key:"mode" enum:"left,inner" doc:"left (default): a record without a row goes on (into or fields null); inner: it is dropped (counted as filtered)"`

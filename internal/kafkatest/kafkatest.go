@@ -90,6 +90,16 @@ func (e Env) Produce(t testing.TB, topic string, msgs []Msg) {
 	}
 }
 
+// ProduceTransaction writes msgs (each to its Partition, which must be
+// set) in one transaction, committed: each partition's last offset is then
+// the commit marker, which no consumer is ever handed.
+func (e Env) ProduceTransaction(t testing.TB, topic string, msgs []Msg) {
+	t.Helper()
+	if err := kafkautil.ProduceTransaction(e.Brokers, topic, Name("txn"), msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // ReadAll reads a topic back, ordered by partition then offset.
 func (e Env) ReadAll(t testing.TB, topic string) []Msg {
 	t.Helper()

@@ -82,6 +82,33 @@ func WaitTopic(brokers []string, topic string, n int32, timeout time.Duration) e
 	}
 }
 
+// ProduceTransaction writes msgs, each to its Partition, in one
+// transaction with the given transactional id, and commits it.
+func ProduceTransaction(brokers []string, topic, txnID string, msgs []Msg) error {
+	sc := Config()
+	sc.Producer.Idempotent = true
+	sc.Producer.Transaction.ID = txnID
+	sc.Net.MaxOpenRequests = 1
+	p, err := sarama.NewSyncProducer(brokers, sc)
+	if err != nil {
+		return fmt.Errorf("transactional producer: %w", err)
+	}
+	defer p.Close()
+	if err := p.BeginTxn(); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Value: sarama.ByteEncoder(m.Value), Headers: m.Headers}
+		if m.Key != nil {
+			pm.Key = sarama.ByteEncoder(m.Key)
+		}
+		if _, _, err := p.SendMessage(pm); err != nil {
+			return fmt.Errorf("produce to %s in a transaction: %w", topic, err)
+		}
+	}
+	return p.CommitTxn()
+}
+
 // Produce writes msgs to their partitions (Partition < 0: by key, as
 // Java's default partitioner would) in order and waits for every ack.
 func Produce(brokers []string, topic string, msgs []Msg) error {

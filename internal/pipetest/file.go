@@ -56,8 +56,11 @@ type Input struct {
 	Headers   any  `key:"headers" doc:"Kafka headers: a table of strings (a list of strings for a repeated name)"`
 	Partition int  `key:"partition" min:"0" doc:"the partition (default: murmur2 of the key over the test's partitions, 0 without a key)"`
 	Timestamp any  `key:"timestamp" doc:"the message timestamp: milliseconds since the epoch or a TOML date-time (default 2024-01-01T00:00:00Z)"`
-	Pos       config.Pos
-	KeyPos    map[string]config.Pos
+	// Schema names the schema file an Avro, Protobuf or JSON Schema value
+	// is written with (see inputSchemas).
+	Schema string `key:"schema" doc:"schema file (.avsc Avro, .proto Protobuf, .json JSON Schema; from the test file's directory) of a source with value_format avro, protobuf or json_schema: the value, written as a table, must fit it, and goes in as a reader of it sees it (the schema's fields, defaults filled in, each in its JSON form; _kafka_schema_id 0)"`
+	Pos    config.Pos
+	KeyPos map[string]config.Pos
 
 	// What validate made of the keys.
 	value     []byte
@@ -173,6 +176,9 @@ func Parse(path string, data []byte) (*File, error) {
 		return nil, err
 	}
 	f.prepare()
+	if err := f.inputSchemas(); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 

@@ -138,6 +138,9 @@ func integer(v gjson.Result) (int64, bool) {
 func float(v gjson.Result, bits int) (float64, bool) {
 	switch v.Type {
 	case gjson.Number:
+		if bits == 64 {
+			return v.Num, true // gjson parsed it already, as ParseFloat(raw, 64)
+		}
 		f, err := strconv.ParseFloat(v.Raw, bits)
 		return f, err == nil
 	case gjson.String:

@@ -98,10 +98,10 @@ func checkField(f string) error {
 type Set struct{ aggs []Aggregate }
 
 // ParseSet compiles an aggregates table (output name -> spec). Its error
-// joins one error per bad entry, each prefixed by "aggregates.<name>: ".
+// joins one config.Invalid per bad entry, of the key "aggregates.<name>".
 func ParseSet(table map[string]string) (*Set, error) {
 	if len(table) == 0 {
-		return nil, errors.New("aggregates: at least one is needed, as in orders = \"count()\"")
+		return nil, config.Invalid("aggregates", "at least one is needed, as in orders = \"count()\"")
 	}
 	names := make([]string, 0, len(table))
 	for n := range table {
@@ -113,7 +113,7 @@ func ParseSet(table map[string]string) (*Set, error) {
 	for _, n := range names {
 		a, err := ParseAggregate(n, table[n])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("aggregates.%s: %w", n, err))
+			errs = append(errs, config.Invalid("aggregates."+n, "%v", err))
 			continue
 		}
 		s.aggs = append(s.aggs, a)

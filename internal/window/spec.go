@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/conveyor-etl/conveyor/config"
 )
 
 // Kind is the kind of window a record is assigned to.
@@ -47,12 +49,13 @@ type Spec struct {
 	Grace   int64 // how long after its end a window still accepts records
 }
 
-// Validate reports every error of s, each prefixed by the config key it is
-// about (size_ms, advance_ms, gap_ms, grace_ms).
+// Validate reports every error of s, each a config.Invalid of the key it
+// is about (size_ms, advance_ms, gap_ms, grace_ms), so a stage's Validate
+// can return them as they are.
 func (s Spec) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		errs = append(errs, config.Invalid(key, format, args...))
 	}
 	switch s.Kind {
 	case Tumbling, Hopping:

@@ -1,10 +1,13 @@
 package window
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/conveyor-etl/conveyor/config"
 )
 
 func TestAssign(t *testing.T) {
@@ -129,5 +132,26 @@ func TestPlace(t *testing.T) {
 	}
 	if _, l := (Spec{Kind: None}).Place(nil, 1, math.MaxInt64-1, math.MaxInt64-1); l != OnTime {
 		t.Errorf("none is never late: %v", l)
+	}
+}
+
+// TestErrorsNameTheirKeys: the errors are config.FieldErrors, so a stage's
+// Validate returns them as they are and validate reports each at its key.
+func TestErrorsNameTheirKeys(t *testing.T) {
+	var keys []string
+	collect := func(err error) {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var fe *config.FieldError
+			if !errors.As(e, &fe) {
+				t.Fatalf("%v is not a config.FieldError", e)
+			}
+			keys = append(keys, fe.Key)
+		}
+	}
+	collect(Spec{Kind: Hopping, Advance: -1, Grace: -1}.Validate())
+	_, err := ParseSet(map[string]string{"revenue": "sun(amount)", "orders": "count()"})
+	collect(err)
+	if want := []string{"size_ms", "advance_ms", "grace_ms", "aggregates.revenue"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
 	}
 }

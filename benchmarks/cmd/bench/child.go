@@ -125,7 +125,7 @@ func runChild(specJSON string) int {
 	var ev childEvent
 	var err error
 	switch spec.Scenario {
-	case "etl", "etleos", "etlexpr", "etldrop", "permessage", "latency", "latencyeos", "memory":
+	case "etl", "etleos", "etlexpr", "etldrop", "etlavro", "permessage", "latency", "latencyeos", "memory":
 		err = runPipeline(ctx, log, etlTOML(spec), spec, &ev)
 	case "file2kafka":
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
@@ -236,7 +236,7 @@ func etlTOML(spec childSpec) string {
 		last = "drop"
 	}
 	head, source := fmt.Sprintf(header, "bench-"+spec.Scenario), kafkaSource(spec)
-	if eos(spec.Scenario) {
+	if transactional(spec.Scenario) {
 		head = strings.Replace(head, "version = \"1.0.0\"\n", "version = \"1.0.0\"\nguarantee = \"exactly-once\"\n", 1)
 		source = kafkaSource(spec, "group_instance_id = \"bench\"")
 	}

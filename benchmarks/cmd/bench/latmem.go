@@ -106,10 +106,10 @@ func (h *harness) latency(name string) *result {
 	// Under exactly-once a record is visible when its transaction commits,
 	// after its append: the latency that counts is a read_committed
 	// consumer's, so the probe always runs, reading committed.
-	probe := h.opt.latProbe || eos(name)
+	probe := h.opt.latProbe || transactional(name)
 	if probe {
 		cc := kit.Config()
-		if eos(name) {
+		if transactional(name) {
 			cc.Consumer.IsolationLevel = sarama.ReadCommitted
 		}
 		consumer, err := sarama.NewConsumer(h.brokers, cc)
@@ -191,7 +191,7 @@ func (h *harness) latency(name string) *result {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if eos(name) {
+	if transactional(name) {
 		time.Sleep(2 * time.Second) // the last transactions commit and reach the probe
 	}
 	if !probe {

@@ -47,11 +47,25 @@ type options struct {
 	readOpts     string
 	keepTopics   bool
 	label        string
+	registry     string
 	maxLoad      float64
 	loadWait     time.Duration
+
+	kstreamsDir   string
+	java          string
+	javaOpts      string
+	ksThreads     int
+	ksCommit      time.Duration
+	windowRecords int64
+	windowGrace   time.Duration
 }
 
-var allScenarios = []string{"baseline", "franz", "etl", "etleos", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "latencyeos", "memory"}
+// defaultScenarios run without --only; the Kafka Streams ones need Java and
+// a Maven build, etlavro a schema registry, and etleos and latencyeos
+// (exactly-once) take their own minutes: those are asked for by name.
+var defaultScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
+
+var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "etleos", "latencyeos", "kstreams", "kstreamseos", "kswindow", "kswindoweos")
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -62,7 +76,7 @@ func main() {
 	flag.BoolVar(&o.embedded, "embedded", false, "use an in-process Kafka-protocol broker (franz-go kfake) instead of --brokers")
 	flag.Int64Var(&o.records, "records", 1_000_000, "records for the etl, baseline, file2kafka, producer, producerfile and kafka2file scenarios")
 	flag.IntVar(&o.partitions, "partitions", 6, "partitions of every topic")
-	flag.StringVar(&o.only, "only", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ",")+" (file2kafka brings producer and producerfile)")
+	flag.StringVar(&o.only, "only", strings.Join(defaultScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ",")+" (file2kafka brings producer and producerfile; the Kafka Streams ones, kstreams*, kswindow*, only when named)")
 	flag.StringVar(&o.out, "out", "benchmarks/out", "directory for logs, profiles, data files and the JSON results")
 	flag.StringVar(&o.results, "results", "benchmarks/RESULTS.md", "file to append the report to")
 	flag.BoolVar(&o.noAppend, "no-append", false, "do not append the report to --results")
@@ -81,8 +95,16 @@ func main() {
 	flag.StringVar(&o.readOpts, "read-opts", "", "extra json.read keys for file2kafka, TOML, ';'-separated (e.g. 'batch_size = 5000')")
 	flag.BoolVar(&o.keepTopics, "keep-topics", false, "do not delete the benchmark topics at the end")
 	flag.StringVar(&o.label, "label", "", "free text recorded with the run")
+	flag.StringVar(&o.registry, "schema-registry", "http://127.0.0.1:8081/apis/ccompat/v7", "Confluent-compatible schema registry for etlavro (default: scripts/apicurio.sh up's)")
 	flag.Float64Var(&o.maxLoad, "max-load", 1.5, "before each scenario, wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&o.loadWait, "max-load-wait", 3*time.Minute, "longest wait for --max-load; the scenario then runs anyway and the table shows the load")
+	flag.StringVar(&o.kstreamsDir, "kstreams-dir", "benchmarks/kstreams", "the Kafka Streams programs' Maven project (built with mvn -q package)")
+	flag.StringVar(&o.java, "java", "java", "the java command of the Kafka Streams scenarios")
+	flag.StringVar(&o.javaOpts, "java-opts", "", "JVM options of the Kafka Streams scenarios, space-separated (e.g. '-Xmx1g')")
+	flag.IntVar(&o.ksThreads, "kstreams-threads", 0, "num.stream.threads of the Kafka Streams scenarios (0: the JVM's available processors)")
+	flag.DurationVar(&o.ksCommit, "kstreams-commit", 100*time.Millisecond, "commit.interval.ms of the Kafka Streams scenarios (exactly_once_v2's default; at_least_once's is 30s)")
+	flag.Int64Var(&o.windowRecords, "window-records", 2_000_000, "timed records of the windowed scenarios (kswindow, kswindoweos)")
+	flag.DurationVar(&o.windowGrace, "window-grace", 10*time.Second, "grace of the windowed scenarios' one-minute windows")
 	flag.Parse()
 
 	selected := map[string]bool{}

@@ -36,6 +36,12 @@ func (h *harness) spawn(name string, spec childSpec) (*proc, error) {
 	js, _ := json.Marshal(spec)
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+	return h.spawnCmd(name, cmd)
+}
+
+// spawnCmd starts cmd as a scenario's child: it speaks the child protocol
+// on stdout (childEvent lines); its stderr goes to <out>/<name>.log.
+func (h *harness) spawnCmd(name string, cmd *exec.Cmd) (*proc, error) {
 	logPath := filepath.Join(h.opt.out, name+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {

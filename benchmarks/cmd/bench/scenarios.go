@@ -15,7 +15,6 @@ import (
 	"github.com/conveyor-etl/conveyor/benchmarks/internal/gen"
 	"github.com/conveyor-etl/conveyor/benchmarks/internal/kit"
 	"github.com/conveyor-etl/conveyor/internal/jsonio"
-	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 type harness struct {
@@ -33,7 +32,12 @@ type harness struct {
 	etlIn      string
 	etlInEnd   map[int32]int64
 	etlInBytes int64
+	avro       avroInput // etlavro's
 	dataFile   string
+
+	winIn      string // the windowed scenarios' input (gen.AppendTimed)
+	winInEnd   map[int32]int64
+	winInBytes int64
 }
 
 // result is one scenario run.
@@ -101,15 +105,27 @@ func (h *harness) conveyorSpec(s childSpec) childSpec {
 // run runs the selected scenarios in order.
 func (h *harness) run() {
 	sel := h.selected
-	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etleos"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] {
+	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etleos"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] || sel["kstreams"] || sel["kstreamseos"] {
 		if err := h.seedETLInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
+			return
+		}
+	}
+	if sel["etlavro"] {
+		if err := h.seedAvroInput(); err != nil {
+			h.results = append(h.results, &result{Name: "seed-avro", Err: err.Error()})
 			return
 		}
 	}
 	if sel["producer"] || sel["producerfile"] || sel["file2kafka"] {
 		if err := h.writeDataFile(); err != nil {
 			h.results = append(h.results, &result{Name: "datafile", Err: err.Error()})
+			return
+		}
+	}
+	if sel["kswindow"] || sel["kswindoweos"] {
+		if err := h.seedWindowInput(); err != nil {
+			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
 		}
 	}
@@ -131,6 +147,23 @@ func (h *harness) run() {
 		}
 		if sel["etldrop"] {
 			h.add(h.etl("etldrop", i))
+		}
+		if sel["kstreams"] {
+			h.add(h.etl("kstreams", i))
+		}
+		if sel["kstreamseos"] {
+			h.add(h.etl("kstreamseos", i))
+		}
+		if sel["etlavro"] {
+			h.add(h.etl("etlavro", i))
+		}
+	}
+	for i := 1; i <= h.opt.repeat; i++ {
+		if sel["kswindow"] {
+			h.add(h.kswindow("kswindow", i))
+		}
+		if sel["kswindoweos"] {
+			h.add(h.kswindow("kswindoweos", i))
 		}
 	}
 	if sel["permessage"] {
@@ -244,7 +277,12 @@ func (h *harness) base(name string, run int) (*result, time.Duration) {
 // start spawns a scenario's child and waits until it is ready; on failure
 // it records the error in r (finishing the child if it ran) and returns nil.
 func (h *harness) start(r *result, name string, spec childSpec, wait, broker0 time.Duration) *proc {
-	p, err := h.spawn(name, spec)
+	return h.started(r, func() (*proc, error) { return h.spawn(name, spec) }, wait, broker0)
+}
+
+// started is start with the child spawned by spawn.
+func (h *harness) started(r *result, spawn func() (*proc, error), wait, broker0 time.Duration) *proc {
+	p, err := spawn()
 	if err != nil {
 		r.Err = err.Error()
 		return nil
@@ -393,13 +431,23 @@ func (h *harness) etl(name string, run int) *result {
 	case "permessage":
 		spec = h.conveyorSpec(spec)
 		spec.Scenario, spec.Delivery = "permessage", "per-message"
+	case "etlavro":
+		spec = h.avroSpec(h.conveyorSpec(spec))
+		in, inEnd, inBytes = h.avro.topic, h.avro.end, h.avro.bytes
+		spec.InTopic, r.InBytes = in, inBytes
 	default:
 		spec = h.conveyorSpec(spec)
 	}
 	spec.CPUProfile = h.profilePath(name, run)
 	h.waitQuiet()
 	r.Load1 = load1()
-	p := h.start(r, fmt.Sprintf("%s-%d", name, run), spec, 60*time.Second, b0)
+	logName := fmt.Sprintf("%s-%d", name, run)
+	spawn := func() (*proc, error) { return h.spawn(logName, spec) }
+	if name == "kstreams" || name == "kstreamseos" { // Example 3's job in Kafka Streams, the group its application id
+		spec.CPUProfile = ""
+		spawn = func() (*proc, error) { return h.ksSpawn(name, logName, "etl", in, out, group, n) }
+	}
+	p := h.started(r, spawn, 120*time.Second, b0)
 	if p == nil {
 		return r
 	}
@@ -429,6 +477,9 @@ func (h *harness) etl(name string, run int) *result {
 			h.checkExact(r, out, group, in, inEnd)
 		}
 	}
+	if strings.HasPrefix(name, "kstreams") {
+		ksNotes(r, p)
+	}
 	if spec.CPUProfile != "" {
 		h.pprofTop(spec.CPUProfile)
 	}
@@ -438,15 +489,12 @@ func (h *harness) etl(name string, run int) *result {
 // checkExact verifies, after the child exited, that the output holds
 // exactly the expected records and the commits are exactly the input's end.
 func (h *harness) checkExact(r *result, out string, group, in string, inEnd map[int32]int64) {
-	end, err := h.admin.EndOffsets(out)
+	n, err := h.outCount(out, transactional(r.Name))
 	if err != nil {
 		r.note("final check: %v", err)
 		return
 	}
-	r.Out = kit.Sum(end)
-	if eos(r.Name) { // each transaction's commit marker takes an offset of each partition it wrote
-		h.checkCommitted(r, out)
-	}
+	r.Out = n
 	switch {
 	case r.Out < r.Expected:
 		r.Err = fmt.Sprintf("output holds %d records, want %d", r.Out, r.Expected)
@@ -601,7 +649,7 @@ func (h *harness) pprofTop(profile string) {
 // cleanup deletes the topics and large files this run made.
 func (h *harness) cleanup() {
 	for _, f := range h.files {
-		os.Remove(f)
+		os.RemoveAll(f)
 	}
 	if h.opt.keepTopics || h.opt.embedded {
 		return
@@ -609,19 +657,4 @@ func (h *harness) cleanup() {
 	if err := h.admin.DeleteTopics(h.topics...); err != nil {
 		h.logf("deleting topics: %v", err)
 	}
-}
-
-// eos reports the scenarios that run under guarantee = "exactly-once".
-func eos(name string) bool { return name == "etleos" || name == "latencyeos" }
-
-// checkCommitted counts the output as a read_committed consumer sees it,
-// into r.Out: end offsets also count the transactions' commit markers.
-func (h *harness) checkCommitted(r *result, out string) {
-	msgs, err := kafkautil.ReadUntilIdle(h.brokers, out, 2*time.Second, true)
-	if err != nil {
-		r.note("read_committed count: %v", err)
-		return
-	}
-	r.note("%d offsets hold %d records read_committed (the rest are transaction markers)", r.Out, len(msgs))
-	r.Out = int64(len(msgs))
 }

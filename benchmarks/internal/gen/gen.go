@@ -78,3 +78,63 @@ func Append(dst []byte, i int64) []byte {
 }
 
 func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
+
+// EventBase is record 0's event time: 2026-11-25T12:00:00Z in epoch
+// milliseconds.
+const EventBase int64 = 1795608000000
+
+// EventMs is record i's event time in epoch milliseconds: one millisecond
+// after record i-1, except that one record in 20 (i%20 == 13) is 5 s older
+// than its neighbours (out of order, within a grace of 5 s or more). Record i
+// goes to partition i mod 6, so each partition's event times are mostly
+// increasing too.
+func EventMs(i int64) int64 {
+	t := EventBase + i
+	if i%20 == 13 {
+		t -= 5000
+	}
+	return t
+}
+
+// Country is record i's country, the windowed job's group key.
+func Country(i int64) string { return countries[i%int64(len(countries))] }
+
+// AppendTimed appends record i as Append does, with its event time as one
+// more member, "event_ms" (epoch milliseconds; EventMs), before the closing
+// brace: the records of the windowed scenarios. The other scenarios keep
+// Append's records, so that their figures stay comparable.
+func AppendTimed(dst []byte, i int64) []byte {
+	dst = Append(dst, i)
+	dst = append(dst[:len(dst)-1], `,"event_ms":`...)
+	dst = strconv.AppendInt(dst, EventMs(i), 10)
+	return append(dst, '}')
+}
+
+// Window is one tumbling window of one country: its start in epoch ms.
+type Window struct {
+	Country string
+	Start   int64
+}
+
+// Totals is what a window holds: its records and the sum of their amounts
+// in cents.
+type Totals struct {
+	Count int64
+	Cents int64
+}
+
+// Windows is the reference of the windowed job: count and sum(amount) per
+// country per tumbling window of sizeMs over records [0, n), every record
+// counted (none is later than the grace of the scenario).
+func Windows(n, sizeMs int64) map[Window]Totals {
+	out := map[Window]Totals{}
+	for i := range n {
+		t := EventMs(i)
+		w := Window{Country(i), t - t%sizeMs}
+		s := out[w]
+		s.Count++
+		s.Cents += Amount(i)
+		out[w] = s
+	}
+	return out
+}

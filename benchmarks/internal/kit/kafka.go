@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/conveyor-etl/conveyor/benchmarks/internal/gen"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 // Config is the sarama config of the harness's own clients.
@@ -155,6 +156,12 @@ func Reached(committed, end map[int32]int64) bool {
 // i % partitions, keyed by its event_id, and waits for every ack. It
 // returns the bytes of the values written.
 func Seed(brokers []string, topic string, partitions int32, n int64) (int64, error) {
+	return SeedValues(brokers, topic, partitions, n, func(dst []byte, i int64) ([]byte, error) { return gen.Append(dst, i), nil })
+}
+
+// SeedValues is Seed with record i's value appended by value (e.g. gen's
+// record in Avro).
+func SeedValues(brokers []string, topic string, partitions int32, n int64, value func(dst []byte, i int64) ([]byte, error)) (int64, error) {
 	c := Config()
 	c.Producer.RequiredAcks = sarama.WaitForLocal
 	c.Producer.Partitioner = sarama.NewManualPartitioner
@@ -194,7 +201,11 @@ func Seed(brokers []string, topic string, partitions int32, n int64) (int64, err
 		arena = gen.AppendEventID(arena, i)
 		key := arena[s:len(arena):len(arena)]
 		s = len(arena)
-		arena = gen.Append(arena, i)
+		if arena, err = value(arena, i); err != nil {
+			p.AsyncClose()
+			<-errsDone
+			return bytes, fmt.Errorf("seeding %s: record %d: %w", topic, i, err)
+		}
 		val := arena[s:len(arena):len(arena)]
 		bytes += int64(len(val))
 		m := &msgs[i%chunk]
@@ -222,19 +233,12 @@ func ReadAll(brokers []string, topic string, fn func(*sarama.ConsumerMessage)) e
 		return err
 	}
 	defer consumer.Close()
-	parts, err := client.Partitions(topic)
+	spans, err := logSpans(client, topic)
 	if err != nil {
 		return err
 	}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return err
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return err
-		}
+	for _, sp := range spans {
+		p, start, end := sp.partition, sp.start, sp.end
 		if end <= start {
 			continue
 		}
@@ -255,4 +259,63 @@ func ReadAll(brokers []string, topic string, fn func(*sarama.ConsumerMessage)) e
 		pc.Close()
 	}
 	return nil
+}
+
+// ReadCommitted calls fn with every record of topic a read_committed
+// consumer is handed, from each partition's start to its end offset at the
+// time of the call (a transactional output's markers and aborted records
+// left out). A transaction still open makes it fail.
+func ReadCommitted(client sarama.Client, topic string, fn func(partition int32, value []byte)) error {
+	spans, err := logSpans(client, topic)
+	if err != nil {
+		return err
+	}
+	for _, sp := range spans {
+		p, start, end := sp.partition, sp.start, sp.end
+		complete, err := kafkautil.Scan(client, topic, p, start, end, sarama.ReadCommitted, 8<<20, func(_ int64, r *sarama.Record) bool {
+			fn(p, r.Value)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if !complete {
+			return fmt.Errorf("%s/%d: a transaction is still open below the end offset %d", topic, p, end)
+		}
+	}
+	return nil
+}
+
+// CountCommitted counts the records of topic a read_committed consumer is
+// handed (see ReadCommitted).
+func CountCommitted(client sarama.Client, topic string) (int64, error) {
+	var n int64
+	err := ReadCommitted(client, topic, func(int32, []byte) { n++ })
+	return n, err
+}
+
+// logSpan is where a partition's log starts and ends.
+type logSpan struct {
+	partition  int32
+	start, end int64
+}
+
+// logSpans returns the log start and end offsets of every partition of
+// topic, now.
+func logSpans(client sarama.Client, topic string) ([]logSpan, error) {
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]logSpan, len(parts))
+	for i, p := range parts {
+		out[i].partition = p
+		if out[i].end, err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			return nil, err
+		}
+		if out[i].start, err = client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

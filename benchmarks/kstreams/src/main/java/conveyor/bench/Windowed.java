@@ -1,0 +1,110 @@
+package conveyor.bench;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.processor.TimestampExtractor;
+import org.apache.kafka.streams.state.WindowStore;
+
+/**
+ * Issue 17's windowed job: orders per country per one-minute tumbling window of event time
+ * (the JSON field event_ms, epoch milliseconds), count and sum(amount), emitted once when the
+ * window closes (suppress untilWindowCloses), as JSON
+ * {"country":"DE","window_start":...,"window_end":...,"count":N,"sum":S} keyed by country.
+ *
+ * <p>groupBy country is written as selectKey + repartition (what groupBy does), so that the
+ * records read back from the repartition topic can be counted: the run ends when all of them
+ * were, late or not.
+ */
+final class Windowed {
+    static final Duration SIZE = Duration.ofMinutes(1);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static Topology topology(StreamsBuilder b, String in, String out, long graceMs, Runnable counted, Runnable written) {
+        b.stream(in, Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new EventTime()))
+                .selectKey((k, v) -> field(v, "country").asText())
+                .repartition(Repartitioned.<String, String>as("by-country").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
+                .peek((k, v) -> counted.run())
+                .groupByKey()
+                .windowedBy(TimeWindows.ofSizeAndGrace(SIZE, Duration.ofMillis(graceMs)))
+                .aggregate(Agg::new, (country, v, agg) -> agg.add(field(v, "amount").asDouble()),
+                        Materialized.<String, Agg, WindowStore<Bytes, byte[]>>as("orders-per-minute")
+                                .withKeySerde(Serdes.String()).withValueSerde(new AggSerde()))
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                .toStream()
+                .map((w, agg) -> {
+                    written.run();
+                    return KeyValue.pair(w.key(), "{\"country\":\"" + w.key() + "\",\"window_start\":" + w.window().start()
+                            + ",\"window_end\":" + w.window().end() + ",\"count\":" + agg.count + ",\"sum\":" + agg.sum + "}");
+                })
+                .to(out, Produced.with(Serdes.String(), Serdes.String()));
+        return b.build();
+    }
+
+    static JsonNode field(String json, String name) {
+        try {
+            return JSON.readTree(json).path(name);
+        } catch (Exception e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    /** EventTime takes a record's timestamp from its event_ms field. */
+    static final class EventTime implements TimestampExtractor {
+        @Override
+        public long extract(ConsumerRecord<Object, Object> r, long partitionTime) {
+            return field((String) r.value(), "event_ms").asLong(-1);
+        }
+    }
+
+    /** Agg is a window's count and sum of amount. */
+    static final class Agg {
+        long count;
+        double sum;
+
+        Agg add(double amount) {
+            count++;
+            sum += amount;
+            return this;
+        }
+    }
+
+    static final class AggSerde implements Serde<Agg> {
+        @Override
+        public Serializer<Agg> serializer() {
+            return (topic, a) -> ByteBuffer.allocate(16).putLong(a.count).putDouble(a.sum).array();
+        }
+
+        @Override
+        public Deserializer<Agg> deserializer() {
+            return (topic, b) -> {
+                if (b == null) {
+                    return null;
+                }
+                ByteBuffer buf = ByteBuffer.wrap(b);
+                Agg a = new Agg();
+                a.count = buf.getLong();
+                a.sum = buf.getDouble();
+                return a;
+            };
+        }
+    }
+}

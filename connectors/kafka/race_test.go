@@ -1,0 +1,6 @@
+//go:build race
+
+package kafka
+
+// raceEnabled is true under -race.
+const raceEnabled = true

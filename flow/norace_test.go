@@ -1,0 +1,6 @@
+//go:build !race
+
+package flow_test
+
+// raceEnabled is true under -race.
+const raceEnabled = false
