@@ -163,6 +163,11 @@ func (p *progress) render(s, prev flow.Summary, lag int64) string {
 	if eta, ok := p.eta(s, rate, lag); ok {
 		parts = append(parts, "ETA "+clock(eta))
 	}
+	for _, st := range s.Stages {
+		if st.Restoring > 0 {
+			parts = append(parts, fmt.Sprintf("restoring %s: %s/%s", st.ID, count(st.Restored), count(st.ToRestore)))
+		}
+	}
 	parts = append(parts, clock(s.Elapsed))
 	return strings.Join(parts, "  ")
 }

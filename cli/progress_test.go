@@ -149,3 +149,14 @@ func TestRunNoProgressOffTerminal(t *testing.T) {
 		t.Errorf("stderr to a file holds progress or colour bytes, or no summary:\n%q", data)
 	}
 }
+
+// TestProgressShowsARestore: while a stateful stage restores its state,
+// the line says which stage and how far it is.
+func TestProgressShowsARestore(t *testing.T) {
+	p := &progress{}
+	s := flow.Summary{Elapsed: 2 * time.Second, Stages: []flow.StageSummary{{ID: "orders"},
+		{ID: "per_minute", Restoring: 2, Restored: 250_000, ToRestore: 1_000_000}}}
+	if got, want := p.render(s, flow.Summary{}, -1), "in 0  out 0  0 rec/s  restoring per_minute: 250,000/1,000,000  0:02"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -100,7 +100,7 @@ func (p *blockingPublisher) covers(part int32, end int64) (missing int64, first 
 
 // registerBlocking registers test.blocking, a sink over pub through
 // plugin.PublisherSink.
-func registerBlocking(t *testing.T, pub *blockingPublisher) *plugin.Registry {
+func registerBlocking(t testing.TB, pub *blockingPublisher) *plugin.Registry {
 	t.Helper()
 	reg := plugin.Default().Clone()
 	if err := reg.Register(&plugin.Spec{Name: "test.blocking", Plugin: "test", Sink: plugin.PublisherSink(

@@ -77,6 +77,13 @@ type StageSummary struct {
 	// Invalid counts, for a source, the records it read whose value was not
 	// valid JSON (see the kafka source's invalid key).
 	Invalid int64
+	// Late counts, for a stateful operator (window.aggregate), the records
+	// that came after their window closed, dropped or dead-lettered.
+	Late int64
+	// Restoring counts, for a stateful operator, the partitions whose state
+	// is being restored from its changelog now; Restored and ToRestore the
+	// changelog records restored and to restore so far.
+	Restoring, Restored, ToRestore int64
 }
 
 // String is "id in=N out=N", with filtered, failed, dead_lettered and

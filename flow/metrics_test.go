@@ -38,6 +38,7 @@ var metricContract = map[string]struct {
 	"conveyor_dead_letters_total":                  {dto.MetricType_COUNTER, "pipeline,stage"},
 	"conveyor_type_mismatch_total":                 {dto.MetricType_COUNTER, "pipeline,stage"},
 	"conveyor_invalid_records_total":               {dto.MetricType_COUNTER, "pipeline,stage"},
+	"conveyor_late_records_total":                  {dto.MetricType_COUNTER, "pipeline,stage"},
 	"conveyor_batch_records":                       {dto.MetricType_HISTOGRAM, "pipeline,stage"},
 	"conveyor_batch_latency_seconds":               {dto.MetricType_HISTOGRAM, "pipeline,stage"},
 	"conveyor_kafka_consumer_lag":                  {dto.MetricType_GAUGE, "partition,pipeline,stage,topic"},
@@ -124,7 +125,7 @@ func TestMetricContract(t *testing.T) {
 		{"conveyor_records_in_total", "filter", 300}, {"conveyor_records_out_total", "filter", 150},
 		{"conveyor_records_filtered_total", "filter", 150}, {"conveyor_type_mismatch_total", "filter", 0},
 		{"conveyor_records_in_total", "produce", 150}, {"conveyor_records_failed_total", "produce", 0},
-		{"conveyor_invalid_records_total", "consume", 0},
+		{"conveyor_invalid_records_total", "consume", 0}, {"conveyor_late_records_total", "filter", 0},
 	} {
 		if got := value(fams, c.name, "stage", c.stage); got != c.want {
 			t.Errorf("%s{stage=%q} = %v, want %v", c.name, c.stage, got, c.want)

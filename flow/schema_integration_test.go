@@ -2,13 +2,17 @@ package flow_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,7 +221,9 @@ func TestIntegrationSchemaAvroETL(t *testing.T) {
 	}
 	outS := avro.MustParse(written.Schema)
 	var got []order
+	var values [][]byte
 	for _, m := range env.ReadAll(t, out) {
+		values = append(values, m.Value)
 		if len(m.Value) < 5 || m.Value[0] != 0 || int(binary.BigEndian.Uint32(m.Value[1:5])) != latest.ID {
 			t.Fatalf("value %x is not in the wire format with schema id %d", m.Value, latest.ID)
 		}
@@ -250,6 +256,26 @@ func TestIntegrationSchemaAvroETL(t *testing.T) {
 	if coupons == 0 {
 		t.Fatal("no coupon of v2 came through")
 	}
+	// Apache Avro's Java library, as Confluent's deserializer, reads them
+	// too, with the schema the registry has for the id.
+	t.Run("java", func(t *testing.T) {
+		recs := javaAvroCheck(t, written.Schema, latest.ID, values)
+		if len(recs) != len(want) {
+			t.Fatalf("java read %d records, want %d", len(recs), len(want))
+		}
+		coupons := 0
+		for _, r := range recs {
+			if r["coupon"] != nil {
+				coupons++
+			}
+			if r["amount"].(float64) < 100 {
+				t.Fatalf("java read %v: amount < 100", r)
+			}
+		}
+		if coupons == 0 {
+			t.Fatal("java read no coupon")
+		}
+	})
 	deadLines := readLines(t, dead)
 	if len(deadLines) != 1 || !strings.Contains(deadLines[0], "does not decode with its schema") || !strings.Contains(deadLines[0], "first byte is 0x07") {
 		t.Fatalf("dead letters: %q", deadLines)
@@ -336,4 +362,56 @@ func TestIntegrationSchemaRegistryDown(t *testing.T) {
 	}
 }
 
-var _ = json.Marshal
+// javaAvroCheck decodes values (the wire format, schema id id) with Apache
+// Avro's Java library, the one Confluent's deserializer uses, by
+// testdata/java/AvroWireCheck.java, and returns the records it printed as
+// Avro's JSON. Its jars are Apicurio's (scripts/apicurio.sh fetch, or
+// AVRO_JAVA_CLASSPATH); without them, or without java, it skips, saying so.
+func javaAvroCheck(t *testing.T, schemaText string, id int, values [][]byte) []map[string]any {
+	t.Helper()
+	cp := os.Getenv("AVRO_JAVA_CLASSPATH")
+	if cp == "" {
+		jars, _ := filepath.Glob("../.cache/apicurio/app-*/lib/main/*.jar")
+		var keep []string
+		for _, j := range jars {
+			if b := filepath.Base(j); strings.Contains(b, "org.apache.avro.avro-") || strings.Contains(b, "jackson-core-2") ||
+				strings.Contains(b, "jackson-databind-2") || strings.Contains(b, "jackson-annotations-2") ||
+				strings.Contains(b, "slf4j-api") || strings.Contains(b, "commons-compress") {
+				keep = append(keep, j)
+			}
+		}
+		cp = strings.Join(keep, string(os.PathListSeparator))
+	}
+	java, err := exec.LookPath("java")
+	if err != nil || !strings.Contains(cp, "avro") {
+		t.Skip("no java, or no Apache Avro jar (run scripts/apicurio.sh fetch, or set AVRO_JAVA_CLASSPATH): the Java-side check did not run")
+	}
+	dir := t.TempDir()
+	schemaPath, valuesPath := filepath.Join(dir, "schema.avsc"), filepath.Join(dir, "values.hex")
+	var lines []string
+	for _, v := range values {
+		lines = append(lines, hex.EncodeToString(v))
+	}
+	if err := os.WriteFile(schemaPath, []byte(schemaText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(valuesPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(java, "-cp", cp, "testdata/java/AvroWireCheck.java", schemaPath, strconv.Itoa(id), valuesPath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("Apache Avro (Java) does not read the values: %v\n%s", err, stderr.String())
+	}
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("java printed %q: %v", line, err)
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}

@@ -7,5 +7,5 @@ func init() { plugin.MustRegister(Specs()...) }
 // Specs are the functions this package registers.
 func Specs() []*plugin.Spec {
 	return []*plugin.Spec{FilterSpec(), FilterExprSpec(), FieldsSelectSpec(), FieldsDropSpec(),
-		FieldsRenameSpec(), FieldsSetSpec(), JSONExtractSpec()}
+		FieldsRenameSpec(), FieldsSetSpec(), JSONExtractSpec(), WindowAggregateSpec(), DedupeSpec()}
 }

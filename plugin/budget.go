@@ -16,12 +16,12 @@ type Budget struct {
 	mu    sync.Mutex
 	total int64
 	used  int64
-	freed chan struct{} // closed and replaced by each Release
+	freed chan struct{} // made by a waiting Acquire, closed by the next Release
 }
 
 // NewBudget returns a budget of total bytes (total > 0).
 func NewBudget(total int64) *Budget {
-	return &Budget{total: total, freed: make(chan struct{})}
+	return &Budget{total: total}
 }
 
 // Acquire takes n bytes, waiting until they are free or ctx ends, and
@@ -38,6 +38,9 @@ func (b *Budget) Acquire(ctx context.Context, n int64) (int64, error) {
 			b.used += n
 			b.mu.Unlock()
 			return n, nil
+		}
+		if b.freed == nil {
+			b.freed = make(chan struct{})
 		}
 		freed := b.freed
 		b.mu.Unlock()
@@ -56,8 +59,10 @@ func (b *Budget) Release(n int64) {
 	}
 	b.mu.Lock()
 	b.used -= n
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.freed != nil { // someone waits: wake them (no channel per Release otherwise)
+		close(b.freed)
+		b.freed = nil
+	}
 	b.mu.Unlock()
 }
 

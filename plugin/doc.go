@@ -20,6 +20,13 @@
 // Optional interfaces refine a stage: [Sender] and [Flusher] for sinks,
 // [Committer], [Failer] and [Counter] for sources, [Reporter] for any.
 //
+// An operator that keeps state per key (counts per window, the keys seen)
+// is a [Processor] made an Operator with [Stateful]: the runtime gives it,
+// per input partition, a [Store], an event-time watermark, timers and
+// Emit, writes its changes to a changelog before the offsets that caused
+// them are committed, restores them when a partition is assigned, and
+// fires every timer at the end of a bounded input without Kafka.
+//
 // # A function's config
 //
 // Each role's [Factory] has one config struct: Config returns it holding

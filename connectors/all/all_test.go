@@ -11,11 +11,11 @@ import (
 // Importing the package registers exactly the built-in functions its doc
 // lists, each under its plugin name.
 func TestRegistersTheBuiltIns(t *testing.T) {
-	want := []string{"fields.drop", "fields.rename", "fields.select", "fields.set", "filter.apply", "filter.expr", "json.extract", "json.read", "json.write", "kafka", "sql.outbox", "sql.write", "stdout.write"}
+	want := []string{"dedupe.apply", "fields.drop", "fields.rename", "fields.select", "fields.set", "filter.apply", "filter.expr", "json.extract", "json.read", "json.write", "kafka", "sql.outbox", "sql.write", "stdout.write", "table.join", "window.aggregate"}
 	if got := plugin.Default().Names(); !slices.Equal(got, want) {
 		t.Errorf("registered %q, want %q", got, want)
 	}
-	if got, want := plugin.Default().Plugins(), []string{"fields", "filter", "json", "kafka", "sql", "stdout"}; !slices.Equal(got, want) {
+	if got, want := plugin.Default().Plugins(), []string{"dedupe", "fields", "filter", "json", "kafka", "sql", "stdout", "window"}; !slices.Equal(got, want) {
 		t.Errorf("plugins %q, want %q", got, want)
 	}
 }

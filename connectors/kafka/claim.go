@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
-	"github.com/conveyor-etl/conveyor/internal/checkpoint"
+	"github.com/conveyor-etl/conveyor/internal/lane"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -22,26 +21,25 @@ import (
 // stop it holds the claim until the source closes, so that the session, and
 // with it the final commit, stays possible.
 //
-// Batches carry a context that ends when the claim gives them up (drain
-// timed out) or the source closes, so that a handler retrying a write does
-// not outlive the partition's turn with this member.
+// The partition's lane owns every batch from here to its commit: its
+// budget bytes, its window place, its cancellation (a context that ends when
+// the claim gives it up, drain timed out, or the source closes, so that a
+// handler retrying a write does not outlive the partition's turn with this
+// member), its outcome and its ack.
 func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) {
-	if !s.register() {
+	if !s.life.Join() {
 		<-sess.Context().Done()
 		return
 	}
-	sess, base := s.claimSession(sess)
-	part := s.part(claim.Partition())
+	sess, base := s.claimSession(sess) // exactly-once: a rewind ends them too
+	l := s.lane(claim.Partition())
 	s.obs.claimed(claim)
 	defer s.obs.released(claim.Partition())
-	ctx, giveUp := context.WithCancel(withClaimPartition(base, claim.Partition()))
-	defer giveUp()
-	// A batch holds its place in the partition's window from before it is
-	// emitted until its offset is committed (or it failed), so at most
-	// window batches of a partition are uncommitted. Once no commit can
-	// come (the session ended, or the commit loop gave up), an acked batch
-	// leaves the window at once.
-	part.Hold(s.env.DurableOnAck)
+	// A batch holds its place in the lane from before it is emitted until
+	// its offset is committed (or it failed), so at most window batches of a
+	// partition are uncommitted. Once no commit can come (the session ended,
+	// or the commit loop gave up), a durable batch leaves the lane at once.
+	l.Hold(s.env.DurableOnAck)
 	claimOver, unheld := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(unheld)
@@ -51,39 +49,18 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		case <-claimOver:
 			return
 		}
-		part.Hold(false)
+		l.Hold(false)
 	}()
 	defer func() { close(claimOver); <-unheld }()
-	// One goroutine per claim reports the acks of its batches, in emission
-	// order (the window marks and releases in that order anyway). Track
-	// bounds the batches in the window, so a send on acks never blocks.
-	acks := make(chan emitted, max(s.cfg.Window, 1))
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for e := range acks {
-			acked := s.watch(ctx, e.msg, e.batch, claim.Partition())
-			if e.ticket != nil {
-				if !acked {
-					s.settledMsg(e.msg) // a write of it still under way queues its records in this transaction, not the next
-				}
-				e.ticket.leave(acked)
-			}
-		}
-	}()
-	stopped := s.read(ctx, sess, claim, part, acks)
-	close(acks)
-	s.readers.Done()
+	ctx := l.Open(withClaimPartition(base, claim.Partition()))
+	stopped := s.read(ctx, sess, claim, l)
+	s.life.Leave()
 	drain, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-	err := part.Wait(drain)
-	cancel()
-	if errors.Is(err, context.DeadlineExceeded) {
+	if l.Close(drain) {
 		s.log.Warn("in-flight batches not acked within drain_timeout; their records will be read again",
 			zap.Int32("partition", claim.Partition()), zap.Duration("drain_timeout", s.cfg.DrainTimeout))
 	}
-	giveUp()
-	<-watched
-	part.Abandon() // what was not acked is read again from the last commit
+	cancel()
 	if stopped {
 		<-sess.Context().Done()
 	}
@@ -109,7 +86,7 @@ func claimPartition(ctx context.Context) int32 {
 
 // read fills and emits batches; it reports whether it ended because the
 // source stopped (rather than because the session ended).
-func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, part *checkpoint.Window, acks chan<- emitted) bool {
+func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, l *lane.Lane) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.invalidAction = s.cfg.Invalid
 	b.values = bindDecoder(s.values, ctx)
@@ -121,7 +98,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 		if b.empty() {
 			return true
 		}
-		return s.emit(ctx, sess, b.take(), part, acks)
+		return s.emit(ctx, sess, b.take(), l)
 	}
 	// With until = "end", a partition read up to its end stops reading
 	// (msgs is nil) but holds its claim: a claim that returns ends the
@@ -203,7 +180,7 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 			if !emit() {
 				return s.halted.Err() != nil
 			}
-		case <-s.stopCh:
+		case <-s.life.Stopping():
 			emit() // after Stop it is not emitted; at a bounded run's end it is
 			return true
 		case <-sess.Context().Done():
@@ -212,60 +189,56 @@ func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, cla
 	}
 }
 
-// emit hands a batch to the router, after tracking it in the partition's
-// window. It blocks while the window is full (every place held by a batch
-// not yet committed): that is the backpressure. It gives up when the
-// session ends (a rebalance: the batch is read again by the partition's
-// next owner), the claim does, or Stop is called (the next run reads it).
-func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, part *checkpoint.Window, acks chan<- emitted) bool {
+// emit hands a batch to the router, once its lane admitted it. It blocks
+// while the lane has no room (every place held by a batch not yet
+// committed, or the run's budget spent): that is the backpressure. It gives
+// up when the session ends (a rebalance: the batch is read again by the
+// partition's next owner), the claim does, or Stop is called (the next run
+// reads it).
+func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb filledBatch, l *lane.Lane) bool {
 	if s.halted.Err() != nil {
 		return false // stopped: read again by the next run
 	}
-	msg := fb.msg
-	msg.SetContext(ctx)
 	wait, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(sess.Context(), cancel)()
 	defer context.AfterFunc(s.halted, cancel)()
-	held, err := s.env.Budget.Acquire(wait, int64(fb.size))
+	b, err := l.Admit(wait, fb.msg, fb.first, fb.last, int64(fb.size))
 	if err != nil {
-		return false
-	}
-	s.inflight.Add(1)
-	settled := func() {
-		s.env.Budget.Release(held)
-		s.inflight.Done()
-	}
-	tracked, err := part.Track(wait, fb.first, fb.last, settled)
-	if err != nil {
-		settled()
 		if wait.Err() == nil {
 			s.fail(fmt.Errorf("kafka source %q: partition %d: %w", s.env.Stage.ID, fb.partition, err))
 		}
 		return false
 	}
-	var tk *ticket
 	if s.txn != nil {
-		if tk, err = s.txn.enter(wait, fb.n); err != nil {
-			tracked.Nack() // leaves the window: the claim rewinds, or the run stops
+		tk, err := s.txn.enter(wait, fb.n)
+		if err != nil {
+			l.Drop(b) // the claim rewinds, or the run stops
 			if wait.Err() == nil {
 				s.fail(fmt.Errorf("kafka source %q: %w", s.env.Stage.ID, err))
 			}
 			return false
 		}
+		msg := fb.msg
+		b.OnSettled(func(durable bool) {
+			if !durable {
+				s.settledMsg(msg) // a write of it still under way queues its records in this transaction, not the next
+			}
+			tk.leave(durable)
+		})
 	}
 	// Stamped for lag_seconds before the batch can be acked and committed
 	// (a stamp added after its commit trimmed the stamps would stay).
 	s.obs.emitted(fb.partition, fb.first, fb.ts)
-	acks <- emitted{msg: msg, batch: tracked, ticket: tk}
+	l.Watch(b)
 	select {
-	case s.out <- msg:
+	case s.out <- fb.msg:
 		s.records.Add(int64(fb.n))
 		s.bytes.Add(int64(fb.bytes))
 		return true
 	case <-ctx.Done():
-		msg.Nack()   // never handed out: settled here, for the watcher
-		return false // the claim abandons it with the window
+		l.Unsent(b)
+		return false // the lane gives it up on Close
 	}
 }
 
@@ -277,45 +250,6 @@ func (s *Source) settledMsg(msg *message.Message) {
 	case <-msg.Nacked():
 	case <-s.ctx.Done():
 	}
-}
-
-// emitted is a batch handed to the router, for its claim's ack watcher.
-type emitted struct {
-	msg   *message.Message
-	batch *checkpoint.Batch
-	// ticket is the batch's place in the run's transaction (exactly-once);
-	// nil otherwise.
-	ticket *ticket
-}
-
-// watch reports a batch's ack or nack to its partition's window, which
-// marks offsets in order: after a nack nothing more of the partition is
-// marked, so nothing past the failed batch is ever committed. A mark that
-// moves asks the commit loop for a commit; the batch keeps its place in the
-// window until that commit is confirmed while the next batches are marked,
-// so one commit covers every batch acked while the previous commit was in
-// flight (instead of each batch waiting for a commit of its own, which,
-// behind the fetch long polls sharing the coordinator's connection, made
-// the end of a bounded run take seconds). A nack of a batch the claim gave
-// up is not a failure: the runtime nacks what it cut off, and the batch is
-// read again by the partition's next owner.
-func (s *Source) watch(ctx context.Context, msg *message.Message, b *checkpoint.Batch, partition int32) (acked bool) {
-	select {
-	case <-msg.Acked():
-		if _, moved := b.Ack(); moved {
-			s.kickCommit()
-		}
-		return true
-	case <-msg.Nacked():
-		b.Nack()
-		if ctx.Err() != nil {
-			return false // given up (the runtime nacks a batch it cut off): read again by the next owner, not a failure
-		}
-		s.fail(fmt.Errorf("kafka source %q: batch ending at %s/%d@%d failed; its offset and everything after it stay uncommitted",
-			s.env.Stage.ID, s.cfg.Topic, partition, b.Last()))
-	case <-ctx.Done(): // given up: the claim abandons the window
-	}
-	return false
 }
 
 // builder collects one partition's records into a batch message's
@@ -378,10 +312,10 @@ func (b *builder) add(m *sarama.ConsumerMessage) int {
 		return 1
 	}
 	if b.bb.Len() == 0 {
-		n, bufCap := b.size, b.size*(len(m.Value)+96)
+		n, bufCap := b.size, b.size*(b.recordSize(m.Value))
 		if b.lastLen > 0 && b.lastLen < b.size {
 			n = min(b.size, 2*b.lastLen+8)
-			bufCap = 2*b.lastBufLen + 8*(len(m.Value)+96)
+			bufCap = 2*b.lastBufLen + 8*(b.recordSize(m.Value))
 		}
 		b.bb.Grow(n, min(bufCap, maxPrealloc))
 		b.first, b.firstTS = m.Offset, m.Timestamp

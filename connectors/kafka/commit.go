@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/conveyor-etl/conveyor/internal/lane"
 )
 
 // The batching source commits offsets with its own OffsetCommit requests,
@@ -21,33 +23,17 @@ import (
 
 // errSessionOver reports a commit the coordinator refused because the group
 // has moved to a new generation: this member's session is over, and its
-// uncommitted records will be read again by the partitions' next owner.
-var errSessionOver = errors.New("the consumer group rebalanced: this member's session is over")
+// uncommitted records will be read again by the partitions' next owner. It
+// is a lane.ErrFenced.
+var errSessionOver error = sessionOverError{}
 
-// commitError is a commit the coordinator refused for some partitions.
-type commitError struct {
-	failed map[int32]error // by partition
-	// permanent is true when retrying cannot help (not authorized, say).
-	permanent bool
+type sessionOverError struct{}
+
+func (sessionOverError) Error() string {
+	return "the consumer group rebalanced: this member's session is over"
 }
 
-func (e *commitError) Error() string {
-	parts := slices.Sorted(maps.Keys(e.failed))
-	msgs := make([]string, len(parts))
-	for i, p := range parts {
-		msgs[i] = fmt.Sprintf("partition %d: %v", p, e.failed[p])
-	}
-	return "offset commit refused: " + strings.Join(msgs, "; ")
-}
-
-// Unwrap gives the partitions' errors (sarama.KErrors), for errors.Is.
-func (e *commitError) Unwrap() []error {
-	out := make([]error, 0, len(e.failed))
-	for _, p := range slices.Sorted(maps.Keys(e.failed)) {
-		out = append(out, e.failed[p])
-	}
-	return out
-}
+func (sessionOverError) Is(target error) bool { return target == lane.ErrFenced }
 
 // partitionList names the partitions of offsets, ascending, for messages.
 func partitionList(offsets map[int32]int64) string {
@@ -75,7 +61,7 @@ func (s *Source) commitPending(ctx context.Context, sess sarama.ConsumerGroupSes
 		s.sendMu.Lock()
 		defer s.sendMu.Unlock()
 		pending, _ := s.pending(sess)
-		done <- result{pending, s.commitOffsets(sess, pending)}
+		done <- result{pending, s.commitOffsets(ctx, sess, pending)}
 	}()
 	select {
 	case r := <-done:
@@ -85,57 +71,78 @@ func (s *Source) commitPending(ctx context.Context, sess sarama.ConsumerGroupSes
 	}
 }
 
-// commitOffsets commits offsets (next offset to read, per partition) for
-// the session's generation and returns nil only when the coordinator took
-// every one of them. On success each partition's committed offset is
-// recorded in s. Callers hold sendMu.
-func (s *Source) commitOffsets(sess sarama.ConsumerGroupSession, offsets map[int32]int64) error {
+// commitOffsets hands offsets (next offset to read, per partition) to the
+// committer, under the session's generation, and returns nil only when it
+// took every one of them. Each partition it took is recorded in its lane.
+// Callers hold sendMu.
+func (s *Source) commitOffsets(ctx context.Context, sess sarama.ConsumerGroupSession, offsets map[int32]int64) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	req := &sarama.OffsetCommitRequest{
-		Version:                 8, // Kafka 2.4+: flexible, with group instance id
-		ConsumerGroup:           s.cfg.GroupID,
-		ConsumerGroupGeneration: sess.GenerationID(),
-		ConsumerID:              sess.MemberID(),
-		RetentionTime:           -1, // the broker's (only v2-v4 carry it)
-	}
-	if id := s.cfg.GroupInstanceID; id != "" {
-		req.GroupInstanceId = &id
+	c := lane.Cover{Stage: s.env.Stage.ID, Topic: s.cfg.Topic, Offsets: offsets,
+		Group: lane.Group{ID: s.cfg.GroupID, Generation: sess.GenerationID(), Member: sess.MemberID(), InstanceID: s.cfg.GroupInstanceID}}
+	err := s.committer.Commit(ctx, c)
+	var refused *lane.Refused
+	if err != nil && !errors.As(err, &refused) {
+		return err
 	}
 	for p, off := range offsets {
-		req.AddBlockWithLeaderEpoch(s.cfg.Topic, p, off, -1, 0, "")
+		if refused == nil || refused.Failed[p] == nil {
+			s.committedAt(p, off)
+		}
+	}
+	return err
+}
+
+// groupCommitter is the at-least-once lane.Committer: the consumer group's
+// OffsetCommit, on the source's own coordinator connection, read per
+// partition so that a lane's place is freed only on a commit the
+// coordinator confirmed.
+type groupCommitter struct{ s *Source }
+
+func (g groupCommitter) Commit(_ context.Context, c lane.Cover) error {
+	s := g.s
+	req := &sarama.OffsetCommitRequest{
+		Version:                 8, // Kafka 2.4+: flexible, with group instance id
+		ConsumerGroup:           c.Group.ID,
+		ConsumerGroupGeneration: c.Group.Generation,
+		ConsumerID:              c.Group.Member,
+		RetentionTime:           -1, // the broker's (only v2-v4 carry it)
+	}
+	if id := c.Group.InstanceID; id != "" {
+		req.GroupInstanceId = &id
+	}
+	for p, off := range c.Offsets {
+		req.AddBlockWithLeaderEpoch(c.Topic, p, off, -1, 0, "")
 	}
 	start := time.Now()
 	resp, err := s.commits.commit(req)
 	s.obs.m.Committed(start)
 	if err != nil {
-		_ = s.client.RefreshCoordinator(s.cfg.GroupID)
+		_ = s.client.RefreshCoordinator(c.Group.ID)
 		return err
 	}
-	ce := &commitError{failed: map[int32]error{}}
-	for p, off := range offsets {
-		kerr, ok := resp.Errors[s.cfg.Topic][p]
+	refused := &lane.Refused{Failed: map[int32]error{}}
+	for p := range c.Offsets {
+		kerr, ok := resp.Errors[c.Topic][p]
 		switch {
 		case !ok:
-			ce.failed[p] = errors.New("no answer for this partition")
+			refused.Failed[p] = errors.New("no answer for this partition")
 		case errors.Is(kerr, sarama.ErrNoError):
-			s.committedAt(p, off)
-			s.obs.committed(p, off)
 		case sessionOver(kerr):
 			return fmt.Errorf("%w (%v)", errSessionOver, kerr)
 		default:
-			ce.failed[p] = kerr
+			refused.Failed[p] = kerr
 			if permanentCommitError(kerr) {
-				ce.permanent = true
+				refused.Permanent = true
 			}
 			if errors.Is(kerr, sarama.ErrNotCoordinatorForConsumer) || errors.Is(kerr, sarama.ErrConsumerCoordinatorNotAvailable) {
-				_ = s.client.RefreshCoordinator(s.cfg.GroupID)
+				_ = s.client.RefreshCoordinator(c.Group.ID)
 			}
 		}
 	}
-	if len(ce.failed) > 0 {
-		return ce
+	if len(refused.Failed) > 0 {
+		return refused
 	}
 	return nil
 }

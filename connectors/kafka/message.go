@@ -36,6 +36,9 @@ type encoder struct {
 	// headers, the timestamp, or to leave metadata out of the value.
 	scan bool
 	drop bool
+	// peek is set when the member scan may read a record without checking
+	// it (see members): metadata kept.
+	peek bool
 	// values writes values in value_format's schema; nil for JSON.
 	values *schema.Encoder
 }
@@ -64,6 +67,7 @@ func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 		e.static = append(e.static, sarama.RecordHeader{Key: []byte(k), Value: []byte(cfg.Headers[k])})
 	}
 	e.scan = cfg.HeadersField != "" || cfg.TimestampField != "" || e.drop
+	e.peek = !e.drop
 	e.keyTop = e.scan && cfg.KeyField != "" && !strings.Contains(cfg.KeyField, ".")
 	e.key64 = cfg.KeyField + "_base64"
 	return e, nil
@@ -85,7 +89,7 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte, s
 	}
 	var found foundKey
 	if e.scan {
-		if err := e.members(m, rec, arena, &found); err != nil {
+		if err := e.members(m, rec, arena, &found, slot); err != nil {
 			return false, plugin.Permanent(err)
 		}
 	}
@@ -149,29 +153,28 @@ type foundKey struct {
 
 // members reads the headers and timestamp fields (and a top-level key
 // field) and leaves out of the value what is not to be repeated there, in
-// one pass over rec's members.
-func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte, found *foundKey) error {
-	var hdrs, ts, payload, key, key64 []byte
+// one pass over rec's members. A record without the headers field, when
+// metadata is kept, has nothing to leave out: its members are read without
+// checking them (record.PeekMembers), which reads a valid record as the
+// checking scan does. After a record with the headers field, the rest of
+// a write (slot's) goes to the checking scan at once (see encSlots).
+func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte, found *foundKey, slot *encSlots) error {
+	if e.peek && !slot.checks() {
+		var f finds
+		if record.PeekMembers(rec, func(name string, raw []byte) bool { return !e.find(&f, name, raw) }) && f.hdrs == nil {
+			return e.use(m, rec, &f, found)
+		}
+		slot.setChecks()
+	}
+	var f finds
+	var payload []byte
 	others := 0 // members kept, but _kafka_payload
 	if cap(*arena)-len(*arena) < len(rec) {
 		*arena = make([]byte, 0, nextChunk(cap(*arena), len(rec)))
 	}
 	start := len(*arena)
 	out, stripped := record.AppendWithout(*arena, rec, func(name string, raw []byte) bool {
-		// a name that appears twice: the first counts, as gjson reads
-		if e.keyTop && key == nil && name == e.cfg.KeyField {
-			key = raw
-		}
-		if e.keyTop && key64 == nil && name == e.key64 {
-			key64 = raw
-		}
-		if e.cfg.TimestampField != "" && ts == nil && name == e.cfg.TimestampField {
-			ts = raw
-		}
-		if e.cfg.HeadersField != "" && name == e.cfg.HeadersField {
-			if hdrs == nil {
-				hdrs = raw
-			}
+		if e.find(&f, name, raw) {
 			return true
 		}
 		if !e.drop {
@@ -195,19 +198,50 @@ func (e *encoder) members(m *sarama.ProducerMessage, rec []byte, arena *[]byte, 
 		// a payload that was not a JSON object: the message as it came
 		m.Value = sarama.ByteEncoder(gjson.ParseBytes(payload).Str)
 	}
+	return e.use(m, rec, &f, found)
+}
+
+// finds are the raw values of the members that the encoder reads; nil
+// when absent.
+type finds struct{ hdrs, ts, key, key64 []byte }
+
+// find notes member name's raw value in f when the encoder reads it, and
+// reports whether it is the headers field (which the value leaves out). A
+// name that appears twice: the first counts, as gjson reads.
+func (e *encoder) find(f *finds, name string, raw []byte) (headers bool) {
+	if e.keyTop && f.key == nil && name == e.cfg.KeyField {
+		f.key = raw
+	}
+	if e.keyTop && f.key64 == nil && name == e.key64 {
+		f.key64 = raw
+	}
+	if e.cfg.TimestampField != "" && f.ts == nil && name == e.cfg.TimestampField {
+		f.ts = raw
+	}
+	if e.cfg.HeadersField != "" && name == e.cfg.HeadersField {
+		if f.hdrs == nil {
+			f.hdrs = raw
+		}
+		return true
+	}
+	return false
+}
+
+// use sets the key found, and m's headers and timestamp, from f.
+func (e *encoder) use(m *sarama.ProducerMessage, rec []byte, f *finds, found *foundKey) error {
 	switch {
-	case key != nil:
-		found.key, found.ok = record.KeyTextRaw(key)
-	case key64 != nil && bytes.IndexByte(key64, '\\') >= 0:
+	case f.key != nil:
+		found.key, found.ok = record.KeyTextRaw(f.key)
+	case f.key64 != nil && bytes.IndexByte(f.key64, '\\') >= 0:
 		found.key, found.ok = e.key.Key(rec) // escaped base64: rare, read as gjson does
-	case key64 != nil && key64[0] == '"':
-		k, err := base64.StdEncoding.AppendDecode(nil, key64[1:len(key64)-1])
+	case f.key64 != nil && f.key64[0] == '"':
+		k, err := base64.StdEncoding.AppendDecode(nil, f.key64[1:len(f.key64)-1])
 		found.key, found.ok = k, err == nil
 	}
-	if err := e.headers(m, hdrs); err != nil {
+	if err := e.headers(m, f.hdrs); err != nil {
 		return err
 	}
-	return e.timestamp(m, ts)
+	return e.timestamp(m, f.ts)
 }
 
 // The chunks of encode's arena (one arena per write) start at
@@ -321,7 +355,22 @@ func epochMillis(v gjson.Result) (int64, error) {
 // slice made once per Send: a sarama.ByteEncoder put in a message's Key or
 // Value is boxed, two allocations per record. A nil *encSlots (the
 // per-message sink) boxes.
-type encSlots struct{ v, k bytesEncoder }
+type encSlots struct {
+	v, k bytesEncoder
+	// check: this record of the write goes to the member scan with the
+	// check at once, since one before it had headers (Sink.Send carries it
+	// from record to record): records with headers are usually all of a
+	// write, and peeking at them first costs a scan more.
+	check bool
+}
+
+func (s *encSlots) checks() bool { return s != nil && s.check }
+
+func (s *encSlots) setChecks() {
+	if s != nil {
+		s.check = true
+	}
+}
 
 func (s *encSlots) value(b []byte) sarama.Encoder {
 	if s == nil {

@@ -264,3 +264,86 @@ func TestEncodeSlotsAgreeWithBoxed(t *testing.T) {
 		}
 	}
 }
+
+// A record read without the check (record.PeekMembers) is encoded as the
+// checking scan encodes it: the same value, key, headers and timestamp,
+// for records the peek takes and records it leaves to the scan (a headers
+// field, escaped names), with nested, repeated and escaped members,
+// whitespace and every kind of value.
+func TestEncodeQuickAgreesWithScan(t *testing.T) {
+	keyed := DefaultSinkConfig()
+	keyed.KeyField = "user_id"
+	static := DefaultSinkConfig()
+	static.KeyField, static.Headers = "user_id", map[string]string{"src": "conveyor"}
+	nested := DefaultSinkConfig()
+	nested.KeyField = "u.id"
+	renamed := DefaultSinkConfig()
+	renamed.KeyField, renamed.TimestampField, renamed.HeadersField = "user_id", "ts", "h"
+	noTime := DefaultSinkConfig()
+	noTime.KeyField, noTime.TimestampField = "user_id", ""
+	recs := []string{
+		`{"event_id":"e-1","user_id":"u-17","amount":150,"_kafka_key":"e-1","_kafka_partition":2,"_kafka_offset":7,"_kafka_timestamp":1764072000123}`,
+		`{"user_id":17,"_kafka_timestamp":0}`,
+		`{"user_id":17,"_kafka_timestamp":-5}`,
+		`{"user_id":17,"_kafka_timestamp":1.5e12}`,
+		`{"user_id":17,"_kafka_timestamp":"2026-12-07T15:04:05Z"}`,
+		`{"user_id":17,"_kafka_timestamp":1764072000123,"_kafka_headers":{"a":"b"}}`,
+		`{"user_id":17,"_kafka_headers":{"a":"b"},"_kafka_timestamp":1764072000123}`,
+		`{"user_id":17,"_kafka_headers":null,"_kafka_timestamp":5}`,
+		`{"user_id":"u\"1","_kafka_timestamp":5}`,
+		`{"user_id":"u-1","\u005fkafka_headers":{"a":"b"},"_kafka_timestamp":5}`,
+		`{"user_id":"u-1","_kafka_timestamp":1,"x":{"_kafka_timestamp":2}}`,
+		`{"user_id":"u-1","x":{"_kafka_timestamp":2},"_kafka_timestamp":3}`,
+		`{"user_id":"u-1","_kafka_timestamp":4,"_kafka_timestamp":5}`,
+		`{"user_id":"u-1","x":"_kafka_timestamp","_kafka_timestamp":5}`,
+		`{"user_id":"u-1","x":{"y":1,"_kafka_timestamp":6}}`,
+		`{"user_id":"u-1", "_kafka_timestamp" : 5 }`,
+		`{"_kafka_timestamp":5}`,
+		`{"user_id":true,"user_id":"second","_kafka_timestamp":5}`,
+		`{"user_id":null,"_kafka_timestamp":5}`,
+		`{"user_id_base64":"AAE=","_kafka_timestamp":5}`,
+		`{"u":{"id":"n-1"},"user_id":"t","_kafka_timestamp":5}`,
+		`{"ts":1764072000123,"h":{"a":"b"},"user_id":1}`,
+		`{"user_id":1,"ts":1764072000123}`,
+		`{"user_id":1,"_kafka_headers":{"src":"mine"}}`,
+		`{"user_id":1}`,
+		`{}`,
+		` { "user_id" : "u 1" , "n" : [1, {"a": "}"}], "s": "a\"b\\", "_kafka_timestamp" : 7 } `,
+		`{"user_id":"é\u00e9","f":-1.5e+3,"t":true,"z":null,"_kafka_timestamp":"1764072000123"}`,
+		`{"\u0075ser_id":"escaped name","user_id":"plain"}`,
+	}
+	str := func(e sarama.Encoder) string {
+		if e == nil {
+			return "<nil>"
+		}
+		b, _ := e.Encode()
+		return string(b)
+	}
+	took := 0
+	for _, cfg := range []*SinkConfig{keyed, static, nested, renamed, noTime} {
+		quick, err := newEncoder(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scan := *quick
+		scan.peek = false
+		for _, rec := range recs {
+			var f finds
+			if record.PeekMembers([]byte(rec), func(name string, raw []byte) bool { return !quick.find(&f, name, raw) }) && f.hdrs == nil {
+				took++
+			}
+			var a1, a2 []byte
+			m1, m2 := &sarama.ProducerMessage{}, &sarama.ProducerMessage{}
+			u1, err1 := quick.encode(m1, []byte(rec), &a1, new(encSlots))
+			u2, err2 := scan.encode(m2, []byte(rec), &a2, new(encSlots))
+			if u1 != u2 || fmt.Sprint(err1) != fmt.Sprint(err2) || str(m1.Value) != str(m2.Value) || str(m1.Key) != str(m2.Key) ||
+				!m1.Timestamp.Equal(m2.Timestamp) || headerList(m1.Headers) != headerList(m2.Headers) {
+				t.Errorf("key_field %s, %s:\nquick %q key %q ts %v headers %s err %v\nscan  %q key %q ts %v headers %s err %v", cfg.KeyField, rec,
+					str(m1.Value), str(m1.Key), m1.Timestamp, headerList(m1.Headers), err1, str(m2.Value), str(m2.Key), m2.Timestamp, headerList(m2.Headers), err2)
+			}
+		}
+	}
+	if took < 15 {
+		t.Errorf("the quick path took %d of the records: the test no longer covers it", took)
+	}
+}

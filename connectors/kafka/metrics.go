@@ -123,7 +123,7 @@ func (s *Source) partitions() []partView {
 		end := v.behind
 		committed := initial[i]
 		mark := initial[i]
-		if st := s.parts[v.Partition]; st != nil {
+		if st := s.lanes[v.Partition]; st != nil {
 			m, c := st.Progress()
 			committed = max(committed, c)
 			mark = max(mark, m, c)
@@ -161,8 +161,9 @@ func (s *Source) Partitions() []plugin.PartitionProgress {
 // Ready implements plugin.HealthChecker: the source is ready while its
 // group session holds at least one partition of the topic.
 func (s *Source) Ready() error {
+	stopped := s.isStopped()
 	s.mu.Lock()
-	sess, stopped := s.sess, s.stopped
+	sess := s.sess
 	s.mu.Unlock()
 	switch {
 	case stopped:

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/lifecycle"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/wmlog"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -38,12 +39,12 @@ type perMessageSource struct {
 	out    chan *message.Message
 	budget atomic.Int64
 
-	stopOnce  sync.Once
+	// State is the stop, the error and Done (closed when forward has
+	// returned): Stop, Done and Err.
+	*lifecycle.State
 	closeOnce sync.Once
 	started   atomic.Bool // forward is running (Subscribe succeeded)
 	closeErr  error
-	stopCh    chan struct{}
-	done      chan struct{}
 	records   atomic.Int64
 	bytes     atomic.Int64
 
@@ -52,8 +53,6 @@ type perMessageSource struct {
 	member   []byte
 	assigned chan struct{} // closed when the group first gives this member partitions
 
-	mu  sync.Mutex
-	err error
 	// acked is the next offset to commit per partition (last acked + 1),
 	// written by forward and read by Commit once forward has returned.
 	acked map[int32]int64
@@ -92,7 +91,7 @@ func newPerMessageSource(cfg *SourceConfig, env plugin.Env) (*perMessageSource, 
 		client.Close()
 		return nil, reachError("source", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{},
+	s := &perMessageSource{cfg: cfg, env: env, sub: sub, client: client, out: make(chan *message.Message), State: lifecycle.New(), acked: map[int32]int64{},
 		member: member, assigned: make(chan struct{})}
 	s.budget.Store(cfg.Limit())
 	return s, nil
@@ -126,7 +125,7 @@ func (s *perMessageSource) Subscribe(ctx context.Context, _ string) (<-chan *mes
 	if d := s.cfg.Deadline(); d > 0 {
 		go s.watchAssignment()
 		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.env.Logger.With(zap.String("topic", s.cfg.Topic)),
-			assigned: s.assigned, stopped: s.stopCh, stop: s.Stop, fail: s.fail}, d)
+			assigned: s.assigned, stopped: s.Stopping(), stop: s.Stop, fail: s.Fail}, d)
 	}
 	s.started.Store(true)
 	go s.forward(in)
@@ -151,7 +150,7 @@ func (s *perMessageSource) watchAssignment() {
 		}
 		select {
 		case <-tick.C:
-		case <-s.stopCh:
+		case <-s.Stopping():
 			return
 		}
 	}
@@ -166,7 +165,7 @@ const assignPoll = 100 * time.Millisecond
 // Watermill's router closes a subscriber whose channels have all closed,
 // and closing the stock subscriber before Commit could lose its last marks.
 func (s *perMessageSource) forward(in <-chan *message.Message) {
-	defer close(s.done)
+	defer s.Finish()
 	for {
 		var msg *message.Message
 		var ok bool
@@ -175,13 +174,13 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			if !ok {
 				return
 			}
-		case <-s.stopCh:
+		case <-s.Stopping():
 			return
 		}
 		// select picks at random when both are ready: a message read after
 		// Stop is left unacked (the stock subscriber never marks it).
 		select {
-		case <-s.stopCh:
+		case <-s.Stopping():
 			return
 		default:
 		}
@@ -223,7 +222,7 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			msg.Ack()
 			s.acked[meta.Partition] = meta.Offset + 1
 		case <-out.Nacked():
-			s.fail(fmt.Errorf("kafka source %q: record %s/%d@%d failed; its offset and everything after it stay uncommitted",
+			s.Fail(fmt.Errorf("kafka source %q: record %s/%d@%d failed; its offset and everything after it stay uncommitted",
 				s.env.Stage.ID, s.cfg.Topic, meta.Partition, meta.Offset))
 			return // never ack it: the stock subscriber marks nothing more of this partition
 		}
@@ -232,26 +231,6 @@ func (s *perMessageSource) forward(in <-chan *message.Message) {
 			return
 		}
 	}
-}
-
-func (s *perMessageSource) fail(err error) {
-	s.mu.Lock()
-	if s.err == nil {
-		s.err = err
-	}
-	s.mu.Unlock()
-	s.Stop()
-}
-
-func (s *perMessageSource) Stop()                 { s.stopOnce.Do(func() { close(s.stopCh) }) }
-func (s *perMessageSource) Done() <-chan struct{} { return s.done }
-
-// Err is why the source failed (a record that failed, or a final commit
-// the coordinator did not confirm), or nil.
-func (s *perMessageSource) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
 
 // DrainTimeout is drain_timeout_ms.
@@ -264,7 +243,7 @@ func (s *perMessageSource) DrainTimeout() time.Duration { return s.cfg.DrainTime
 // subscriber. It never commits itself: a commit from outside the group's
 // current generation is refused while other members remain.
 func (s *perMessageSource) Commit(ctx context.Context) error {
-	<-s.done
+	<-s.Done()
 	defer s.sub.Close()
 	if len(s.acked) == 0 {
 		return nil
@@ -284,7 +263,7 @@ func (s *perMessageSource) Commit(ctx context.Context) error {
 				err = fmt.Errorf("partition(s) %s not committed", partitionList(behind))
 			}
 			err = fmt.Errorf("kafka source %q: the final commit was not confirmed: %w; records acked since the last commit will be read again", s.env.Stage.ID, err)
-			s.fail(err)
+			s.Fail(err)
 			return err
 		}
 	}
@@ -318,7 +297,7 @@ func (s *perMessageSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.Stop()
 		if s.started.Load() {
-			<-s.done // forward sends on out no more
+			<-s.Done() // forward sends on out no more
 		}
 		close(s.out)
 		s.closeErr = s.sub.Close()

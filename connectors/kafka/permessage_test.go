@@ -16,6 +16,7 @@ import (
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
+	"github.com/conveyor-etl/conveyor/internal/lifecycle"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -187,13 +188,13 @@ func TestPerMessageForwardStopsAtStop(t *testing.T) {
 		cfg := DefaultSourceConfig()
 		cfg.Topic, cfg.MaxMessages = "t", 0
 		s := &perMessageSource{cfg: cfg, env: plugin.Env{Stage: &config.Stage{ID: "consume"}, Logger: zap.NewNop()},
-			out: make(chan *message.Message), stopCh: make(chan struct{}), done: make(chan struct{}), acked: map[int32]int64{}}
+			out: make(chan *message.Message), State: lifecycle.New(), acked: map[int32]int64{}}
 		s.Stop()
 		in := make(chan *message.Message, 1)
 		in <- message.NewMessage("m", []byte(`{}`))
 		go s.forward(in)
 		select {
-		case <-s.done:
+		case <-s.Done():
 		case m := <-s.out:
 			t.Fatalf("round %d: forwarded %s after Stop", i, m.UUID)
 		case <-time.After(5 * time.Second):

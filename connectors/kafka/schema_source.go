@@ -43,7 +43,7 @@ func newValueDecoder(cfg *SourceConfig, env plugin.Env) (*schema.Decoder, error)
 type valueDecoder struct {
 	d       *schema.Decoder
 	ctx     context.Context
-	scratch []byte // the decoded value, reused: Enrich copies it
+	scratch []byte // a value to enrich, reused: Enrich copies it
 }
 
 func bindDecoder(d *schema.Decoder, ctx context.Context) *valueDecoder {
@@ -54,20 +54,35 @@ func bindDecoder(d *schema.Decoder, ctx context.Context) *valueDecoder {
 }
 
 // enrich appends the record of value, as record.EnrichChecked does: with
-// a value decoder, value is decoded first; one that does not decode is
-// kept as base64 with why, and reported malformed, for the source's
-// invalid key.
+// a value decoder, value is decoded first, straight into dst; one that
+// does not decode is kept as base64 with why, and reported malformed, for
+// the source's invalid key.
 func (b *builder) enrich(dst, value []byte, meta record.Meta) ([]byte, bool) {
 	if b.values == nil || value == nil {
 		return record.EnrichChecked(dst, value, meta)
 	}
 	v := b.values
-	var err error
-	if v.scratch, err = v.d.Decode(v.ctx, v.scratch[:0], value); err == nil {
-		return record.EnrichChecked(dst, v.scratch, meta)
+	start := len(dst)
+	out, err := v.d.Decode(v.ctx, dst, value)
+	switch {
+	case err == nil && out[start] == '{': // the usual: a record, compact
+		return record.EnrichObject(out, start, meta), false
+	case err == nil: // a schema that is not a record: wrapped as the spec wraps a JSON value
+		v.scratch = append(v.scratch[:0], out[start:]...)
+		return record.EnrichChecked(out[:start], v.scratch, meta)
 	}
 	v.scratch = record.AppendUndecodable(v.scratch[:0], value, err)
-	w := v.scratch
-	out, _ := record.EnrichChecked(dst, w, meta)
+	out, _ = record.EnrichChecked(dst[:start], v.scratch, meta)
 	return out, true
+}
+
+// recordSize guesses the bytes value takes in the batch, enriched: an
+// Avro or Protobuf value decodes to JSON about twice its size (field
+// names, quotes, digits), so that the batch's buffer, sized from the first
+// record, does not grow record by record.
+func (b *builder) recordSize(value []byte) int {
+	if b.values != nil {
+		return 2*len(value) + 96
+	}
+	return len(value) + 96
 }

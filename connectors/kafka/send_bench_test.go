@@ -22,16 +22,27 @@ func (d *drainProducer) Input() chan<- *sarama.ProducerMessage { return d.in }
 // BenchmarkSinkSend is the sink's side of a 500-record write, keyed, up to
 // the producer's input channel: what a record costs before sarama.
 // With "no scan", headers_field and timestamp_field are "": the encoder
-// does not read the record's members.
+// does not read the record's members; with "headers", each record has
+// headers to send and leave out of the value.
 func BenchmarkSinkSend(b *testing.B) {
 	b.Run("defaults", func(b *testing.B) { benchSend(b, DefaultSinkConfig()) })
 	noScan := DefaultSinkConfig()
 	noScan.HeadersField, noScan.TimestampField = "", ""
 	b.Run("no scan", func(b *testing.B) { benchSend(b, noScan) })
+	b.Run("headers", func(b *testing.B) {
+		benchSend(b, DefaultSinkConfig(), `,"_kafka_headers":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`)
+	})
 }
 
-func benchSend(b *testing.B, cfg *SinkConfig) {
+// benchSend sends 500 records, each with more (members) at its end.
+func benchSend(b *testing.B, cfg *SinkConfig, more ...string) {
 	s, recs := sendingSink(b, cfg, 500)
+	for i := range recs {
+		for _, m := range more {
+			v := recs[i].Value
+			recs[i].Value = append(v[:len(v)-1:len(v)-1], m+"}"...)
+		}
+	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -217,6 +217,9 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	for i := range records {
 		m := &p.msgs[i]
 		m.Metadata = p
+		if i > 0 {
+			slots[i].check = slots[i-1].check
+		}
 		unkeyed, err := s.enc.encode(m, records[i].Value, &arena, &slots[i])
 		if unkeyed {
 			s.unkeyed.Add(1)

@@ -16,7 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/backoff"
-	"github.com/conveyor-etl/conveyor/internal/checkpoint"
+	"github.com/conveyor-etl/conveyor/internal/lane"
+	"github.com/conveyor-etl/conveyor/internal/lifecycle"
 	"github.com/conveyor-etl/conveyor/internal/schema"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -39,25 +40,29 @@ type Source struct {
 	budget atomic.Int64 // records left in a bounded run
 	behind atomic.Int64 // with until = "end", the session's partitions not yet read to their end; see caughtUp
 
-	mu      sync.Mutex
-	stopped bool
-	stopCh  chan struct{}
+	// life is the stop, the error, the claim loops still reading (Join)
+	// and the batches in flight (the lanes' Begin and Settle).
+	life *lifecycle.State
 	// halted ends when Stop is called (not when a bounded run ends by
 	// itself): it ends a claim's wait for room to emit a batch.
-	halted   context.Context
-	halt     context.CancelFunc
-	readers  sync.WaitGroup // claim loops still reading
-	inflight sync.WaitGroup // emitted batches not yet acked or nacked
-	done     chan struct{}
-	err      error
-	sess     sarama.ConsumerGroupSession
-	parts    map[int32]*checkpoint.Window // window and progress per partition; see part
-	lost     map[int32]int64              // marks given up when a stopped source's partition went elsewhere
+	halted context.Context
+	halt   context.CancelFunc
 
-	commits *commitConn   // the coordinator connection that carries the commits
-	kick    chan struct{} // a batch was marked: commit soon
-	sendMu  sync.Mutex    // one commit request at a time, so they land in order
-	newSess chan struct{} // closed and replaced when a session starts
+	mu    sync.Mutex
+	sess  sarama.ConsumerGroupSession
+	lanes map[int32]*lane.Lane // one owner per partition, read to commit; see lane
+	lost  map[int32]int64      // marks given up when a stopped source's partition went elsewhere
+
+	// turns stamp each batch with its turn as its lane admits it (the
+	// runtime's, from Subscribe's context; nil outside a pipeline).
+	turns *lane.Turns
+	// committer takes the offsets the lanes made committable: the group's
+	// offset commit (groupCommitter) unless exactly-once replaces it.
+	committer lane.Committer
+	commits   *commitConn   // the coordinator connection that carries the group's commits
+	kick      chan struct{} // a batch was marked: commit soon
+	sendMu    sync.Mutex    // one commit request at a time, so they land in order
+	newSess   chan struct{} // closed and replaced when a session starts
 	// noCommits is closed when the commit loop gives up: nothing waits for
 	// a commit after that.
 	noCommits   chan struct{}
@@ -147,8 +152,9 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Source{cfg: cfg, env: env, log: env.Logger.With(zap.String("topic", cfg.Topic), zap.String("group", cfg.GroupID)),
 		client: client, group: group, commits: newCommitConn(client, cfg.GroupID), ctx: ctx, cancel: cancel,
-		out: make(chan *message.Message), kick: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}), consumed: make(chan struct{}),
-		parts: map[int32]*checkpoint.Window{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
+		out: make(chan *message.Message), kick: make(chan struct{}, 1), life: lifecycle.New(), consumed: make(chan struct{}),
+		lanes: map[int32]*lane.Lane{}, assigned: make(chan struct{}), newSess: make(chan struct{}), noCommits: make(chan struct{})}
+	s.committer = groupCommitter{s}
 	s.halted, s.halt = context.WithCancel(context.Background())
 	s.budget.Store(cfg.Limit())
 	s.values = values
@@ -171,8 +177,11 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	if !s.subscribed.CompareAndSwap(false, true) {
 		return nil, errors.New("kafka source: Subscribe called twice")
 	}
+	if s.asMessage == nil { // a message-mode Subscriber's records are not the runtime's batches
+		s.turns = lane.TurnsFrom(ctx)
+	}
 	if d := s.cfg.Deadline(); d > 0 {
-		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.stopCh, stop: s.finish, fail: s.fail}, d)
+		go runDeadline(bounded{cfg: s.cfg, stageID: s.env.Stage.ID, log: s.log, assigned: s.assigned, stopped: s.life.Stopping(), stop: s.finish, fail: s.fail}, d)
 	}
 	go s.logErrors()
 	go s.consume()
@@ -270,37 +279,19 @@ func (s *Source) Stop() {
 // reached, until = "end", timeout_ms), where every batch taken within the
 // bound must still be emitted.
 func (s *Source) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return
-	}
-	s.stopped = true
-	close(s.stopCh)
-	go func() {
-		s.readers.Wait()
-		s.inflight.Wait()
-		close(s.done)
-	}()
+	s.life.Stop()
+	s.life.Finish()
 }
 
-// Done is closed when the source has stopped and every batch it emitted
-// has been acked or nacked.
-func (s *Source) Done() <-chan struct{} { return s.done }
+// Done is closed when the source has stopped, its claims read no more and
+// every batch it emitted has been acked or nacked (or given up).
+func (s *Source) Done() <-chan struct{} { return s.life.Done() }
 
 // Err is why the source failed, or nil.
-func (s *Source) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *Source) Err() error { return s.life.Err() }
 
 func (s *Source) fail(err error) {
-	s.mu.Lock()
-	if s.err == nil {
-		s.err = err
-	}
-	s.mu.Unlock()
+	s.life.Fail(err)
 	s.Stop()
 }
 
@@ -362,28 +353,30 @@ func (s *Source) Commit(ctx context.Context) error {
 	}
 }
 
-// part returns partition's window, making it when new. Its mark survives
+// lane returns partition's lane, making it when new. Its mark survives
 // until it is committed: a new session keeps what an old one left.
-func (s *Source) part(partition int32) *checkpoint.Window {
+func (s *Source) lane(partition int32) *lane.Lane {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.parts[partition]
-	if p == nil {
-		p = checkpoint.New(s.cfg.Window)
-		s.parts[partition] = p
+	l := s.lanes[partition]
+	if l == nil {
+		l = lane.New(lane.Config{Stage: s.env.Stage.ID, Topic: s.cfg.Topic, Partition: partition, Window: s.cfg.Window,
+			Budget: s.env.Budget, Life: s.life, Marked: s.kickCommit, Failed: s.fail, Turns: s.turns})
+		s.lanes[partition] = l
 	}
-	return p
+	return l
 }
 
-// committedAt records a commit the coordinator confirmed: the batches it
-// covers leave the partition's window.
+// committedAt records a commit the committer confirmed: the batches it
+// covers leave the partition's lane.
 func (s *Source) committedAt(partition int32, next int64) {
 	s.mu.Lock()
-	p := s.parts[partition]
+	l := s.lanes[partition]
 	s.mu.Unlock()
-	if p != nil {
-		p.Committed(next)
+	if l != nil {
+		l.Committed(next)
 	}
+	s.obs.committed(partition, next)
 }
 
 // liveSession returns the group session, waiting while the member rejoins
@@ -410,8 +403,8 @@ func (s *Source) liveSession(ctx context.Context) sarama.ConsumerGroupSession {
 func (s *Source) hasPending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.parts {
-		if _, ok := p.Pending(); ok {
+	for _, l := range s.lanes {
+		if _, ok := l.Committable(); ok {
 			return true
 		}
 	}
@@ -424,8 +417,8 @@ func (s *Source) pending(sess sarama.ConsumerGroupSession) (pending, orphans map
 	held := sess.Claims()[s.cfg.Topic]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for partition, p := range s.parts {
-		mark, ok := p.Pending()
+	for partition, l := range s.lanes {
+		mark, ok := l.Committable()
 		if !ok {
 			continue
 		}
@@ -454,7 +447,7 @@ func (s *Source) dropOrphans(sess sarama.ConsumerGroupSession) {
 			s.lost = map[int32]int64{}
 		}
 		s.lost[p] = mark
-		delete(s.parts, p)
+		delete(s.lanes, p)
 	}
 }
 
@@ -487,7 +480,7 @@ func (s *Source) Close() error {
 		// The router waits for the channel to close; nothing sends on it
 		// once the stopped source's claims have stopped reading, however
 		// long sarama takes to end the session.
-		go func() { s.readers.Wait(); s.closeOut() }()
+		go func() { <-s.life.Read(); s.closeOut() }()
 		closed := make(chan error, 1)
 		go func() { closed <- s.shutdown() }()
 		select {
@@ -526,22 +519,7 @@ func (s *Source) shutdown() error {
 	return err
 }
 
-func (s *Source) isStopped() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopped
-}
-
-// register records a new claim loop; false once the source has stopped.
-func (s *Source) register() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return false
-	}
-	s.readers.Add(1)
-	return true
-}
+func (s *Source) isStopped() bool { return s.life.Stopped() }
 
 // take reserves one record of a bounded run's budget: include the record
 // when ok, and stop after it when last.
@@ -603,13 +581,13 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 		}
 		cancel()
 	}
-	s.mu.Lock()
-	if !s.stopped {
+	if !s.isStopped() {
+		s.mu.Lock()
 		for _, p := range sess.Claims()[s.cfg.Topic] {
-			delete(s.parts, p)
+			delete(s.lanes, p)
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	s.log.Info("partitions released", zap.Any("claims", sess.Claims()))
 	return nil
 }
@@ -650,8 +628,8 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}
-			var ce *commitError
-			if (errors.As(err, &ce) && ce.permanent) || time.Since(failingSince) > commitPatience {
+			var refused *lane.Refused
+			if (errors.As(err, &refused) && refused.Permanent) || time.Since(failingSince) > commitPatience {
 				s.commitsOver.Do(func() { close(s.noCommits) }) // frees the window slots waiting for a commit
 				s.fail(mark(fmt.Errorf("kafka source %q: offset commit of partition(s) %s failing since %s: %w; nothing more is read",
 					s.env.Stage.ID, partitionList(pending), failingSince.Format(time.RFC3339), err), append([]error{ErrCommitRefused}, accessKind(err)...)...))
@@ -670,7 +648,7 @@ func (s *Source) commitLoop(sess sarama.ConsumerGroupSession) {
 		if s.cfg.CommitInterval > 0 {
 			select {
 			case <-time.After(s.cfg.CommitInterval):
-			case <-s.stopCh: // stopping: commit what comes at once
+			case <-s.life.Stopping(): // stopping: commit what comes at once
 			case <-sess.Context().Done():
 				return
 			}

@@ -67,7 +67,6 @@ func (s *Source) txnOffsets() (*sarama.ConsumerGroupMetadata, string, map[int32]
 func (s *Source) txnCommitted(offsets map[int32]int64) {
 	for p, off := range offsets {
 		s.committedAt(p, off)
-		s.obs.committed(p, off)
 	}
 }
 
@@ -77,8 +76,8 @@ func (s *Source) txnCommitted(offsets map[int32]int64) {
 func (s *Source) txnRewind() {
 	s.mu.Lock()
 	cancel := s.rewind
-	for p := range s.parts {
-		delete(s.parts, p)
+	for p := range s.lanes {
+		delete(s.lanes, p)
 	}
 	s.mu.Unlock()
 	if cancel != nil {

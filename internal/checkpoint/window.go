@@ -43,7 +43,7 @@ type Window struct {
 	last      int64    // last offset tracked this run; -1 for none
 	mark      int64
 	committed int64
-	changed   chan struct{} // closed and replaced when a batch is released
+	changed   chan struct{} // made by a waiter (see wait), closed when a batch is released
 }
 
 // Batch is one tracked offset range; Ack or Nack it once.
@@ -66,7 +66,7 @@ const (
 // New returns a Window of capacity batches (at least 1), not holding, with
 // no mark and nothing committed.
 func New(capacity int) *Window {
-	return &Window{capacity: max(capacity, 1), last: -1, mark: -1, committed: -1, changed: make(chan struct{})}
+	return &Window{capacity: max(capacity, 1), last: -1, mark: -1, committed: -1}
 }
 
 // Track adds the batch of offsets first to last (inclusive), blocking
@@ -79,7 +79,7 @@ func (w *Window) Track(ctx context.Context, first, last int64, release func()) (
 	}
 	w.mu.Lock()
 	for len(w.batches) >= w.capacity {
-		changed := w.changed
+		changed := w.waitLocked()
 		w.mu.Unlock()
 		select {
 		case <-changed:
@@ -163,9 +163,26 @@ func (w *Window) releaseLocked() []func() {
 	w.marked = max(w.marked-n, 0)
 	w.batches = append(w.batches[:0], w.batches[n:]...)
 	clear(w.batches[len(w.batches):cap(w.batches)]) // no references kept past the live ones
-	close(w.changed)
-	w.changed = make(chan struct{})
+	w.wakeLocked()
 	return out
+}
+
+// waitLocked returns the channel the next release closes, making it when
+// no one waits yet: a window nobody waits on makes no channel per batch.
+// Callers hold mu.
+func (w *Window) waitLocked() chan struct{} {
+	if w.changed == nil {
+		w.changed = make(chan struct{})
+	}
+	return w.changed
+}
+
+// wakeLocked wakes whoever waits for a release. Callers hold mu.
+func (w *Window) wakeLocked() {
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
 }
 
 func run(fns []func()) {
@@ -224,7 +241,7 @@ func (w *Window) Len() int {
 func (w *Window) Wait(ctx context.Context) error {
 	for {
 		w.mu.Lock()
-		empty, changed := len(w.batches) == 0, w.changed
+		empty, changed := len(w.batches) == 0, w.waitLocked()
 		w.mu.Unlock()
 		if empty {
 			return nil
@@ -252,8 +269,7 @@ func (w *Window) Abandon() {
 	}
 	if len(w.batches) > 0 {
 		w.batches = nil
-		close(w.changed)
-		w.changed = make(chan struct{})
+		w.wakeLocked()
 	}
 	w.marked, w.failed, w.last = 0, false, -1
 	w.mu.Unlock()

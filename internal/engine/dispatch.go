@@ -40,10 +40,17 @@ type write struct {
 }
 
 // Publish writes the records of msgs, all produced from one source message.
-func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
+func (d *dispatcher) Publish(_ string, msgs ...*message.Message) (err error) {
 	if len(msgs) == 0 {
 		return nil
 	}
+	// The batch's state changes are written once its output is durable,
+	// before the ack (see stateful.go); a batch that failed abandons them.
+	defer func() {
+		if err != nil {
+			_ = d.r.settleState(d.r.ctx, msgs[0], false)
+		}
+	}()
 	t := d.r.seq.of(msgs[0])
 	defer t.observe() // after the writes settled
 	defer t.end()
@@ -82,6 +89,9 @@ func (d *dispatcher) Publish(_ string, msgs ...*message.Message) error {
 	}
 	if len(errs) > 0 {
 		return d.r.failed(ctx, errors.Join(errs...))
+	}
+	if err := d.r.settleState(ctx, msgs[0], true); err != nil {
+		return d.r.failed(ctx, err)
 	}
 	return nil
 }

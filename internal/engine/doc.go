@@ -8,39 +8,51 @@
 //
 // # The path of a batch
 //
-//  1. Read (the source; for kafka connectors/kafka/claim.go): a claim fills
-//     a batch of one partition, takes its bytes from the in-flight budget
-//     (plugin/budget.go) and a place in the partition's window
-//     (internal/checkpoint/window.go), and emits it as a message whose
-//     context ends when the claim gives it up.
-//  2. Turn (sequencer.go): the message gets the next turn of its source
-//     stage, origin and partition, so that several batches of a partition
-//     can be in flight while their output keeps the input's order.
+// Each (source stage, partition) has one owner, its lane
+// (internal/lane/lane.go), which holds a batch from read to commit: its
+// budget bytes, its window place, its cancellation, its outcome and its
+// ack; why an offset was or was not committed is the lane's to say
+// (Lane.Why). The kafka source has a lane per partition; a source with no
+// offsets to commit (json.read, a foreign Subscriber) settles its batches
+// in emission order with its own ack watcher (internal/emitter,
+// plugin/foreign.go), and gets its turns from step 2 like any other.
+//
+//  1. Read and admit (the source; for kafka connectors/kafka/claim.go): a
+//     claim fills a batch of one partition; the partition's lane admits it
+//     (its bytes from the run's budget, plugin/budget.go, and a place in the
+//     lane's window, internal/checkpoint/window.go), gives it the claim's
+//     context, which ends when the lane gives it up, and the source emits
+//     it.
+//  2. Turn (sequencer.go): the message gets the next turn of its lane
+//     (source stage, origin and partition), so that several batches of a
+//     lane can be in flight while their output keeps the input's order.
 //  3. Handle (handler.go): the router calls the handler in a goroutine of
 //     its own; outermost recovers panics and times the batch, invalid.go
-//     acts on the records the source marked as not valid JSON (wrap,
-//     dead-letter through the policy, or fail the batch), and the
+//     acts on the records the source marked as not valid JSON, and the
 //     operators transform the records, with the error policy (policy.go)
 //     deciding what becomes of the records they fail.
-//  4. Write (dispatch.go): in the batch's turn the dispatcher hands each
-//     sink its records, ends the turn once they are queued, and waits until
-//     they are durable. It settles each write as durable, failed under
-//     [error_handling], or cut off: a write whose context ended (a stop
-//     whose drain timed out, a rebalance that took the partition) is never
-//     a record failure and never retried, skipped or dead-lettered.
-//  5. Ack (dispatch.go, then the router): a batch whose writes are all
-//     durable or dealt with by the policy is acked; any other is nacked, so
-//     nothing at or after it is committed, and it is read again.
-//  6. Commit (the source; for kafka connectors/kafka/claim.go and
-//     commit.go): the claim's watcher reports acks to the window in
-//     emission order, the window marks the offset below which everything
-//     is acked, and the commit loop commits it; a batch leaves the window,
-//     freeing its place and its budget bytes, once a confirmed commit
-//     covers it. Under [pipeline] guarantee = "exactly-once"
-//     (connectors/kafka/txn.go) the commit is the run's Kafka transaction:
-//     a batch is inside it from its emit to its ack, and the transaction
-//     commits the marked offsets with the records the sinks wrote for them,
-//     or aborts and every claim reads again from the last commit.
+//  4. Write and settle (dispatch.go): in the batch's turn the dispatcher
+//     hands each sink its records, ends the turn once they are queued, and
+//     waits until they are durable. It settles each write as durable,
+//     failed under [error_handling], or cut off: a write whose context
+//     ended (a stop whose drain timed out, a rebalance that took the
+//     partition) is never a record failure and never retried, skipped or
+//     dead-lettered. The router acks a batch whose writes all settled
+//     durable or dealt with, and nacks any other.
+//  5. Outcome (internal/lane/lane.go): the lane reads the acks in
+//     admission order against its own cancellation: an ack is durable, a
+//     nack of a batch it gave up is cut off (read again, not a failure),
+//     any other nack is failed (the source fails, and nothing at or after
+//     it is committed). The window's mark moves over the durable prefix.
+//  6. Commit (internal/lane/commit.go, for kafka connectors/kafka/commit.go
+//     and source.go's commit loop): the lanes' Committable offsets go to the
+//     source's one lane.Committer (the consumer group's offset commit; with
+//     exactly-once, the transaction that carries the output,
+//     connectors/kafka/txn.go: a batch is inside it from its emit to its
+//     ack, and it commits the marked offsets with the records written for
+//     them, or aborts and every claim reads again from the last commit);
+//     each offset it confirms frees the places and budget bytes of the
+//     batches it covers (Lane.Committed).
 //
 // A stop (stop.go) has one budget, the drain timeout: sources stop reading,
 // in-flight batches finish, what is still in flight when the time is up is

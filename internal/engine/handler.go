@@ -71,10 +71,18 @@ func (r *run) outermost(n *node) message.HandlerMiddleware {
 				}
 				switch {
 				case err != nil:
+					_ = r.settleState(ctx, msg, false)
 					t.observe()
 					t.end()
 					err = r.failed(ctx, err)
 				case len(out) == 0:
+					// Nothing to write: the state changes are written now.
+					if serr := r.settleState(ctx, msg, true); serr != nil {
+						out, err = nil, r.failed(ctx, serr)
+						t.observe()
+						t.end()
+						break
+					}
 					t.observe()
 					t.pass()
 				}
@@ -93,6 +101,8 @@ func (r *run) below(children []*node, countFiltered bool) message.HandlerFunc {
 	for i, c := range children {
 		if c.role == plugin.RoleSink {
 			hs[i] = toSink(c.st.ID, r.obs.Stage(c.st.ID))
+		} else if s := r.stateful[c]; s != nil {
+			hs[i] = r.statefulMiddleware(s, countFiltered)(r.below(c.children, countFiltered))
 		} else {
 			hs[i] = r.operatorMiddleware(c, countFiltered)(r.below(c.children, countFiltered))
 		}

@@ -69,6 +69,13 @@ type run struct {
 	ops     map[*node]plugin.Operator
 	sinks   map[*node]*sinkStage
 	seq     *sequencer
+	// stateful are the stateful operators (see stateful.go), pending their
+	// batches' state changes not yet written.
+	stateful map[*node]*statefulStage
+	pending  pendingStates
+	// inputEnded: the sources finished by themselves (a bounded input
+	// ended), not by a stop or an error.
+	inputEnded bool
 	// wrapped are the sources' counts of invalid records passed on (see
 	// invalidRecords), filled before the router starts.
 	wrapped []*wrappedCount
@@ -186,7 +193,7 @@ func (r *run) build(ctx context.Context) error {
 		r.sources[n] = src
 		r.closers[n] = &closing{s: src}
 	}
-	return nil
+	return r.buildState()
 }
 
 func buildErr(n *node, err error) error {
@@ -263,6 +270,11 @@ func (r *run) execute(ctx context.Context) error {
 	stopReports := r.startReports()
 	stopWatching := r.watchStages(ctx)
 	deadline := r.wait(ctx, routerDone)
+	if r.inputEnded && r.fatalError() == nil {
+		if err := r.endState(d); err != nil {
+			r.fatal(err)
+		}
+	}
 	stopWatching()
 	stopReports()
 	// Past the deadline (plus stopMargin), nothing of the stop waits any
@@ -339,6 +351,7 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 	}
 	select {
 	case <-all:
+		r.inputEnded = true
 		return time.Now().Add(r.opts.DrainTimeout)
 	case <-ctx.Done():
 		r.log.Info("stopping: draining in-flight batches, then flushing and committing", zap.Duration("drain_timeout", r.opts.DrainTimeout))
@@ -349,6 +362,9 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 		// which can win this select against all; wait for them below.
 		if err != nil {
 			r.fatal(fmt.Errorf("router stopped: %v", err))
+		} else if r.allDone(all) {
+			r.inputEnded = true
+			return time.Now().Add(r.opts.DrainTimeout)
 		}
 	}
 	deadline := time.Now().Add(r.opts.DrainTimeout)
@@ -375,6 +391,20 @@ func (r *run) wait(ctx context.Context, routerDone <-chan error) time.Time {
 		r.log.Error("a stage ignores its context: the stop goes on without it, committing only what was acked", zap.Strings("busy", r.stuck()))
 	}
 	return deadline
+}
+
+// allDone waits for all, the sources done, after the router returned by
+// itself: they follow at once, unless a source outlives its channel (then
+// the stop below deals with it).
+func (r *run) allDone(all <-chan struct{}) bool {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-all:
+		return r.fatalError() == nil
+	case <-t.C:
+		return false
+	}
 }
 
 // finish flushes the sinks and commits the sources. After a failure only
@@ -422,6 +452,11 @@ func (r *run) closeAll() {
 			if err := c.Close(); err != nil {
 				r.log.Warn("closing operator", zap.String("stage", n.st.ID), zap.Error(err))
 			}
+		}
+	}
+	for n, s := range r.stateful {
+		if err := s.state.Close(); err != nil {
+			r.log.Warn("closing the changelog", zap.String("stage", n.st.ID), zap.Error(err))
 		}
 	}
 	for n, s := range r.sinks {

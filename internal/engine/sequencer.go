@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/conveyor-etl/conveyor/internal/lane"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -142,12 +143,14 @@ type sequenced struct {
 	done   <-chan struct{} // closed when the run ends
 }
 
-// Subscribe stamps each message of the source's channel, in order, and
-// hands it on.
+// Subscribe offers the source the turns (lane.Turns): a source whose lanes
+// stamp their batches as they admit them is read as it is; the messages of
+// any other are stamped here, in order, and handed on.
 func (s sequenced) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	in, err := s.Source.Subscribe(ctx, topic)
-	if err != nil {
-		return nil, err
+	turns := &lane.Turns{Stamp: func(msg *message.Message) { s.seq.stamp(s.stage, msg) }, Drop: func(msg *message.Message) { s.seq.of(msg).end() }}
+	in, err := s.Source.Subscribe(lane.WithTurns(ctx, turns), topic)
+	if err != nil || turns.Taken() {
+		return in, err
 	}
 	out := make(chan *message.Message)
 	go func() {

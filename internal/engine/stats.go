@@ -54,6 +54,13 @@ type StageSummary struct {
 	// Invalid counts, for a source, the records it read whose value was not
 	// valid JSON, whatever its invalid key did with them.
 	Invalid int64
+	// Late counts, for a stateful operator, the records that came after
+	// their window closed (dropped or dead-lettered, as its late key says).
+	Late int64
+	// Restoring counts, for a stateful operator, the partitions whose state
+	// is being restored from its changelog now; Restored and ToRestore the
+	// changelog records restored and to restore so far.
+	Restoring, Restored, ToRestore int64
 }
 
 // String is "id in=N out=N", with filtered, failed, dead_lettered and
@@ -64,7 +71,7 @@ func (s StageSummary) String() string {
 	for _, c := range []struct {
 		name string
 		n    int64
-	}{{"filtered", s.Filtered}, {"failed", s.Failed}, {"dead_lettered", s.DeadLettered}, {"invalid", s.Invalid}} {
+	}{{"filtered", s.Filtered}, {"failed", s.Failed}, {"dead_lettered", s.DeadLettered}, {"invalid", s.Invalid}, {"late", s.Late}} {
 		if c.n != 0 {
 			fmt.Fprintf(&b, " %s=%d", c.name, c.n)
 		}

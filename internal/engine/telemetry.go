@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
 )
 
@@ -57,6 +58,9 @@ func (r *run) watchStages(ctx context.Context) (stop func()) {
 	for n, s := range r.sinks {
 		r.obs.Watch(n.st.ID, s.sink)
 	}
+	for n, s := range r.stateful {
+		r.obs.Watch(n.st.ID, stateReady{s.state})
+	}
 	r.obs.Running(cmp.Or(r.plan.Pipeline.Global.StallTimeout, config.DefaultStallTimeout))
 	stopAfter := context.AfterFunc(ctx, r.obs.Stopping)
 	return func() {
@@ -68,10 +72,16 @@ func (r *run) watchStages(ctx context.Context) (stop func()) {
 // stageSummaries are the per-stage counts, in file order.
 func (r *run) stageSummaries() []StageSummary {
 	var out []StageSummary
+	restores := map[string]state.Progress{}
+	for n, s := range r.stateful {
+		restores[n.st.ID] = s.state.Progress()
+	}
 	for _, s := range r.obs.Stages() {
 		c := s.Counts()
+		rp := restores[s.ID]
 		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
-			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid})
+			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid, Late: c.Late,
+			Restoring: rp.Restoring, Restored: rp.Restored, ToRestore: rp.ToRead})
 	}
 	return out
 }

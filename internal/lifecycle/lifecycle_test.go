@@ -56,3 +56,38 @@ func TestStateFailNilAndFinish(t *testing.T) {
 		t.Errorf("Fail(nil): stopping %v, err %v", closed(s.Stopping()), s.Err())
 	}
 }
+
+// Done waits for the readers that joined and the batches begun; Read
+// waits for the readers only, after a stop; a reader cannot join a stopped
+// source.
+func TestStateCountsReadersAndBatches(t *testing.T) {
+	s := New()
+	if !s.Join() {
+		t.Fatal("a reader could not join a running source")
+	}
+	s.Begin()
+	s.Stop()
+	s.Finish()
+	if s.Join() {
+		t.Fatal("a reader joined a stopped source")
+	}
+	if closed(s.Read()) || closed(s.Done()) {
+		t.Fatal("Read or Done closed with a reader still reading")
+	}
+	s.Begin() // the last batch of a bounded run, emitted after the stop
+	s.Leave()
+	if !closed(s.Read()) {
+		t.Fatal("Read not closed once the stopped source's readers left")
+	}
+	if closed(s.Done()) {
+		t.Fatal("Done closed with two batches in flight")
+	}
+	s.Settle()
+	if closed(s.Done()) {
+		t.Fatal("Done closed with a batch in flight")
+	}
+	s.Settle()
+	if !closed(s.Done()) {
+		t.Fatal("Done not closed once every batch settled")
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -109,6 +110,7 @@ func checkCounts(c *Case, o *outcome) []string {
 		{"filtered", c.Counts.Filtered, o.sum.Filtered},
 		{"failed", c.Counts.Failed, o.sum.Failed},
 		{"dead_lettered", c.Counts.DeadLettered, o.sum.DeadLettered},
+		{"late", c.Counts.Late, late(o.sum)},
 	} {
 		if n.want >= 0 && n.want != n.got {
 			fails = append(fails, fmt.Sprintf("%s: counts.%s: want %d, got %d (in=%d out=%d filtered=%d failed=%d dead_lettered=%d)",
@@ -116,6 +118,15 @@ func checkCounts(c *Case, o *outcome) []string {
 		}
 	}
 	return fails
+}
+
+// late sums the stages' late records.
+func late(s flow.Summary) int64 {
+	n := int64(0)
+	for _, st := range s.Stages {
+		n += st.Late
+	}
+	return n
 }
 
 // source names the input a record came from.

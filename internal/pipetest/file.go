@@ -144,10 +144,11 @@ type Counts struct {
 	Filtered     int64 `key:"filtered" min:"0" doc:"records operators dropped"`
 	Failed       int64 `key:"failed" min:"0" doc:"records given up on (skipped, dead-lettered, or that stopped the run)"`
 	DeadLettered int64 `key:"dead_lettered" min:"0" doc:"records written to the dead-letter queue"`
+	Late         int64 `key:"late" min:"0" doc:"records stateful operators (window.aggregate) got after their window closed"`
 }
 
 // SetDefaults leaves every count unchecked.
-func (c *Counts) SetDefaults() { *c = Counts{-1, -1, -1, -1, -1} }
+func (c *Counts) SetDefaults() { *c = Counts{-1, -1, -1, -1, -1, -1} }
 
 // header is one Kafka header.
 type header struct{ Name, Value string }

@@ -54,8 +54,8 @@ func run(t *testing.T, o Options, paths ...string) (string, bool) {
 }
 
 func TestExamples(t *testing.T) {
-	out, ok := run(t, Options{Registry: flow.Registry()}, examples(t)...)
-	if !ok || !strings.HasSuffix(out, "ok: 4 case(s) in 3 file(s)\n") {
+	out, ok := run(t, Options{Registry: flow.Registry()}, append(examples(t), "../../examples/orders-per-minute_test.toml")...)
+	if !ok || !strings.HasSuffix(out, "ok: 6 case(s) in 4 file(s)\n") {
 		t.Fatalf("ok %v:\n%s", ok, out)
 	}
 }
@@ -191,9 +191,10 @@ FAIL: 1 of 2 case(s) failed
 }
 
 // examples are the spec's examples' test files (examples/customcli's needs
-// that program's own operator).
+// that program's own operator; orders-per-minute's windows still open at
+// the end are emitted only without a Kafka source, so only with fixtures).
 func examples(t *testing.T) []string {
-	files, err := filepath.Glob("../../examples/*_test.toml")
+	files, err := filepath.Glob("../../examples/kafka-*_test.toml")
 	if err != nil || len(files) != 3 {
 		t.Fatalf("examples: %v %v", files, err)
 	}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // FieldError is a record that does not fit the schema it is written with:
@@ -54,9 +58,9 @@ func want(v gjson.Result, format string, args ...any) error {
 	return &FieldError{Msg: fmt.Sprintf(format, args...) + ", got " + got}
 }
 
-// encState is the scratch of one encoding: the field values of the records
-// being written, a stack shared by the nested ones.
-type encState struct{ vals []gjson.Result }
+// encState is the scratch of one encoding: the field values (raw JSON) of
+// the records being written, a stack shared by the nested ones.
+type encState struct{ raws [][]byte }
 
 func appendVarint(dst []byte, v int64) []byte { return binary.AppendVarint(dst, v) }
 
@@ -312,24 +316,28 @@ func (st *encState) encodeRecord(dst []byte, n *anode, v gjson.Result) ([]byte, 
 	if !v.IsObject() {
 		return dst, want(v, "want an object (Avro record %s)", n.label)
 	}
-	base := len(st.vals)
+	base := len(st.raws)
 	for range n.fields {
-		st.vals = append(st.vals, gjson.Result{})
+		st.raws = append(st.raws, nil)
 	}
-	defer func() { st.vals = st.vals[:base] }()
-	v.ForEach(func(k, val gjson.Result) bool {
-		if i, ok := n.fieldIdx[k.Str]; ok && !st.vals[base+i].Exists() { // the first of a repeated name counts
-			st.vals[base+i] = val
+	defer func() { st.raws = st.raws[:base] }()
+	obj := unsafeBytes(v.Raw)
+	ok := record.Members(obj, func(name string, _, value []byte) bool {
+		if i, ok := n.fieldIdx[name]; ok && st.raws[base+i] == nil { // the first of a repeated name counts
+			st.raws[base+i] = value
 		}
 		return true
 	})
+	if !ok {
+		return dst, want(v, "want an object (Avro record %s)", n.label)
+	}
 	var err error
 	for i := range n.fields {
 		f := &n.fields[i]
-		val := st.vals[base+i]
+		raw := st.raws[base+i]
 		switch {
-		case val.Exists():
-			dst, err = st.encode(dst, f.node, val)
+		case raw != nil:
+			dst, err = st.encodeRaw(dst, f.node, raw)
 		case f.def != nil:
 			dst = append(dst, f.def...)
 		case f.node.kind == kUnion && f.node.nullAt >= 0:
@@ -342,4 +350,42 @@ func (st *encState) encodeRecord(dst []byte, n *anode, v gjson.Result) ([]byte, 
 		}
 	}
 	return dst, nil
+}
+
+// encodeRaw is encode of a record's member as written (raw JSON): the
+// usual strings, whole numbers, doubles and nullable unions of them are
+// written from the bytes; anything else is parsed and goes to encode.
+func (st *encState) encodeRaw(dst []byte, n *anode, raw []byte) ([]byte, error) {
+	switch n.kind {
+	case kString:
+		if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+			s := raw[1 : len(raw)-1]
+			return append(appendVarint(dst, int64(len(s))), s...), nil
+		}
+	case kInt, kLong:
+		if i, err := strconv.ParseInt(unsafeString(raw), 10, 64); err == nil && (n.kind == kLong || i >= math.MinInt32 && i <= math.MaxInt32) {
+			return appendVarint(dst, i), nil
+		}
+	case kDouble:
+		if raw[0] != '"' {
+			if f, err := strconv.ParseFloat(unsafeString(raw), 64); err == nil {
+				return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f)), nil
+			}
+		}
+	case kUnion:
+		if n.other >= 0 {
+			if string(raw) == "null" && n.nullAt >= 0 {
+				return appendVarint(dst, int64(n.nullAt)), nil
+			}
+			return st.encodeRaw(appendVarint(dst, int64(n.other)), n.branches[n.other], raw)
+		}
+	}
+	return st.encode(dst, n, parseJSON(raw))
+}
+
+func unsafeBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

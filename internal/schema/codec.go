@@ -100,9 +100,9 @@ func NewDecoder(reg *Registry, format string) (*Decoder, error) {
 	return &Decoder{reg: reg, format: format, codecs: map[int]codec{}}, nil
 }
 
-// Decode appends the JSON record of value to dst: for a value whose schema
-// is a record (Avro), a message (Protobuf) or an object (JSON Schema), an
-// object with IDField added. An error (a value not in the wire format, an
+// Decode appends the JSON record of value to dst, compact and valid: for
+// a value whose schema is a record (Avro), a message (Protobuf) or an
+// object (JSON Schema), an object with IDField added. An error (a value not in the wire format, an
 // id the registry does not know or could not be asked about, a value its
 // schema does not read) says why; dst is then as it was.
 func (d *Decoder) Decode(ctx context.Context, dst, value []byte) ([]byte, error) {

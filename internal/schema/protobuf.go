@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
 // protoCodec is Protobuf's: messages of one .proto file, in the JSON form
@@ -80,12 +82,13 @@ func (c *protoCodec) decode(dst, body []byte) ([]byte, error) {
 	if err := proto.Unmarshal(rest, m); err != nil {
 		return dst, fmt.Errorf("protobuf %s: %w", md.FullName(), err)
 	}
-	start := len(dst)
-	out, err := toJSON.MarshalAppend(dst, m)
+	text, err := toJSON.Marshal(m)
 	if err != nil {
 		return dst, fmt.Errorf("protobuf %s: %w", md.FullName(), err)
 	}
-	// protojson's spacing varies on purpose: the source compacts it.
+	// protojson's spacing varies on purpose: compacted, as Decode promises.
+	start := len(dst)
+	out, _ := record.AppendCompact(dst, text)
 	out = out[:len(out)-1]
 	if len(out)-start > 1 {
 		out = append(out, ',')

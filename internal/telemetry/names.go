@@ -11,6 +11,7 @@ const (
 	DeadLetters     = "conveyor_dead_letters_total"     // records of the stage written to the dead-letter queue
 	TypeMismatch    = "conveyor_type_mismatch_total"    // comparisons a filter could not make (a string against a number, ...)
 	InvalidRecords  = "conveyor_invalid_records_total"  // records a source read whose value was not valid JSON (a source's only)
+	LateRecords     = "conveyor_late_records_total"     // records a stateful operator got after their window closed (operators only)
 
 	// Per-source batch histograms.
 	BatchRecords = "conveyor_batch_records"         // records per batch a source emitted

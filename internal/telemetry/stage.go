@@ -13,7 +13,7 @@ import (
 type Stage struct {
 	ID, Function, Role string
 
-	in, out, filtered, failed, deadLettered, invalid atomic.Int64
+	in, out, filtered, failed, deadLettered, invalid, late atomic.Int64
 	// emitted reads a source's own count of records read (in and out).
 	emitted atomic.Pointer[func() int64]
 
@@ -22,7 +22,15 @@ type Stage struct {
 
 // Counts are a stage's totals.
 type Counts struct {
-	In, Out, Filtered, Failed, DeadLettered, Invalid int64
+	In, Out, Filtered, Failed, DeadLettered, Invalid, Late int64
+}
+
+// Late records that n records came after the event time they belong to
+// had closed (a stateful operator's window).
+func (s *Stage) Late(n int) {
+	if s != nil {
+		s.late.Add(int64(n))
+	}
 }
 
 // Operated records that an operator took in records and passed out on,
@@ -97,7 +105,7 @@ func (s *Stage) Counts() Counts {
 	if s == nil {
 		return Counts{}
 	}
-	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load(), Invalid: s.invalid.Load()}
+	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load(), Invalid: s.invalid.Load(), Late: s.late.Load()}
 	if f := s.emitted.Load(); f != nil {
 		n := (*f)()
 		c.In, c.Out = n, n
@@ -121,6 +129,10 @@ func (s *Stage) collectors() []prometheus.Collector {
 	if s.Role == "source" {
 		cs = append(cs, counter(InvalidRecords, "Records the source read whose value was not valid JSON (wrapped, dead-lettered or that stopped the run, as its invalid key says).",
 			func(c Counts) int64 { return c.Invalid }))
+	}
+	if s.Role == "operator" {
+		cs = append(cs, counter(LateRecords, "Records a stateful operator got after the event time they belong to had closed (dropped or dead-lettered, as its late key says).",
+			func(c Counts) int64 { return c.Late }))
 	}
 	if s.Role == "source" {
 		recs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: BatchRecords, Help: "Records per batch the source emitted.",

@@ -27,6 +27,7 @@ type driver struct {
 	late     []string                     // order_id of late records
 	lateWhy  map[Lateness]int
 	buf      []Window
+	closedAt int64 // the watermark of the last close
 }
 
 func newDriver(t testing.TB, spec Spec, aggs map[string]string, idle int64) *driver {
@@ -36,7 +37,7 @@ func newDriver(t testing.TB, spec Spec, aggs map[string]string, idle int64) *dri
 	}
 	return &driver{t: t, spec: spec, set: set, tf: NewTimeField("ts"), group: record.CompilePath("country"),
 		tr: NewTracker(idle), open: map[string]map[Window]*State{}, sessions: map[string][]Window{},
-		out: map[string]string{}, lateWhy: map[Lateness]int{}}
+		out: map[string]string{}, lateWhy: map[Lateness]int{}, closedAt: NoTime}
 }
 
 func (d *driver) feed(p int32, rec []byte, wall int64) {
@@ -88,6 +89,10 @@ func (d *driver) feed(p int32, rec []byte, wall int64) {
 }
 
 func (d *driver) close(wm int64) {
+	if wm == d.closedAt {
+		return // nothing new can close
+	}
+	d.closedAt = wm
 	for g, ws := range d.open {
 		for w, st := range ws {
 			if d.spec.CloseAt(w) > wm {

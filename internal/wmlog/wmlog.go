@@ -4,7 +4,7 @@ package wmlog
 import (
 	"os"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"go.uber.org/zap"
@@ -13,8 +13,31 @@ import (
 // watermillLogger sends Watermill's logs to zap, one level quieter: the
 // router's info lines are debug detail for a Conveyor user.
 type watermillLogger struct {
-	l   *zap.Logger
-	off *atomic.Bool // set: log nothing more (see Gated); shared by With
+	l    *zap.Logger
+	gate *gate // shared by With
+}
+
+// gate silences a logger for good (see Gated). A line is checked and
+// written under the read lock, so that once silence has returned no line
+// that began before it can still be written.
+type gate struct {
+	mu  sync.RWMutex
+	off bool
+}
+
+// log runs write unless the gate is shut.
+func (g *gate) log(write func()) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if !g.off {
+		write()
+	}
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.off = true
+	g.mu.Unlock()
 }
 
 // New returns a Watermill logger writing to l (named "watermill"). Trace
@@ -29,8 +52,8 @@ func New(l *zap.Logger) watermill.LoggerAdapter {
 // they end (a second Close says "Already closed") after the run that owns
 // the router has returned to its caller, whose logger it is.
 func Gated(l *zap.Logger) (watermill.LoggerAdapter, func()) {
-	off := new(atomic.Bool)
-	return watermillLogger{l: l.Named("watermill"), off: off}, func() { off.Store(true) }
+	g := &gate{}
+	return watermillLogger{l: l.Named("watermill"), gate: g}, g.shut
 }
 
 func fields(f watermill.LogFields) []zap.Field {
@@ -45,29 +68,26 @@ func fields(f watermill.LogFields) []zap.Field {
 }
 
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
-	if w.off.Load() {
-		return
-	}
-	if strings.HasPrefix(msg, "All handlers stopped") {
-		w.l.Debug(msg) // how every finished run ends, not a problem
-		return
-	}
-	w.l.Warn(msg, append(fields(f), zap.Error(err))...)
+	w.gate.log(func() {
+		if strings.HasPrefix(msg, "All handlers stopped") {
+			w.l.Debug(msg) // how every finished run ends, not a problem
+			return
+		}
+		w.l.Warn(msg, append(fields(f), zap.Error(err))...)
+	})
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields) { w.Debug(msg, f) }
 func (w watermillLogger) Debug(msg string, f watermill.LogFields) {
-	if !w.off.Load() {
-		w.l.Debug(msg, fields(f)...)
-	}
+	w.gate.log(func() { w.l.Debug(msg, fields(f)...) })
 }
 func (w watermillLogger) Trace(msg string, f watermill.LogFields) {
-	if trace && !w.off.Load() {
-		w.l.Debug(msg, fields(f)...)
+	if trace {
+		w.Debug(msg, f)
 	}
 }
 
 var trace = os.Getenv("CONVEYOR_WATERMILL_TRACE") != ""
 
 func (w watermillLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	return watermillLogger{l: w.l.With(fields(f)...), off: w.off}
+	return watermillLogger{l: w.l.With(fields(f)...), gate: w.gate}
 }

@@ -118,7 +118,10 @@ func (h *harness) kswindow(name string, run int) *result {
 	r, b0 := h.base(name, run)
 	r.Records, r.InBytes = h.opt.windowRecords, h.winInBytes
 	out := h.name(fmt.Sprintf("%s-out-%d", name, run))
-	if err := h.createTopic(out, nil); err != nil {
+	// A window's record carries its event time, days before the run
+	// (gen.EventBase): without retention.ms = -1 the broker's time-based
+	// retention (7 days) would delete output while the run goes on.
+	if err := h.createTopic(out, map[string]string{"retention.ms": "-1"}); err != nil {
 		r.Err = err.Error()
 		return r
 	}

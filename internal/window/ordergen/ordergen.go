@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
 
 // Config says what to generate. Times are milliseconds.
@@ -158,4 +160,17 @@ func ByPartition(evs []Event) [][]Event {
 		parts[e.Partition] = append(parts[e.Partition], e)
 	}
 	return parts
+}
+
+// Messages returns the events as Kafka messages to produce in this order:
+// each to its partition, keyed by its order_id, its value AppendJSON's
+// record, and its event time as the message timestamp too, so a stage
+// reading _kafka_timestamp (the default time_field) sees the same times
+// as one reading "ts".
+func Messages(evs []Event, epochMillis bool) []kafkautil.Msg {
+	msgs := make([]kafkautil.Msg, len(evs))
+	for i, e := range evs {
+		msgs[i] = kafkautil.Msg{Partition: e.Partition, Key: []byte(e.OrderID), Value: e.AppendJSON(nil, epochMillis), Timestamp: time.UnixMilli(e.Time)}
+	}
+	return msgs
 }

@@ -58,3 +58,14 @@ func TestAppendJSON(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestMessages(t *testing.T) {
+	evs := Generate(Config{Records: 10, Partitions: 3, Seed: 1})
+	msgs := Messages(evs, true)
+	for i, m := range msgs {
+		e := evs[i]
+		if m.Partition != e.Partition || string(m.Key) != e.OrderID || m.Timestamp.UnixMilli() != e.Time || string(m.Value) != string(e.AppendJSON(nil, true)) {
+			t.Fatalf("message %d: %+v for %+v", i, m, e)
+		}
+	}
+}

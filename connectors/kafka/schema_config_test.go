@@ -1,0 +1,62 @@
+package kafka
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSchemaKeysValidate: the schema keys are refused where they cannot
+// work, each error naming its key.
+func TestSchemaKeysValidate(t *testing.T) {
+	sink := func(f func(*SinkConfig)) error {
+		c := DefaultSinkConfig()
+		c.Brokers, c.Topic = []string{"localhost:9092"}, "out"
+		f(c)
+		return c.Validate()
+	}
+	source := func(f func(*SourceConfig)) error {
+		c := DefaultSourceConfig()
+		c.Brokers, c.Topic, c.GroupID = []string{"localhost:9092"}, "in", "g"
+		f(c)
+		return c.Validate()
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string // "" = valid
+	}{
+		{"sink avro", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.RegistryURL, c.SchemaFile = "avro", "http://r", "o.avsc"
+		}), ""},
+		{"sink avro latest", sink(func(c *SinkConfig) { c.ValueFormat, c.RegistryURL, c.Schema = "avro", "http://r", "latest" }), ""},
+		{"sink without registry", sink(func(c *SinkConfig) { c.ValueFormat, c.SchemaFile = "avro", "o.avsc" }), "schema_registry_url"},
+		{"sink without schema", sink(func(c *SinkConfig) { c.ValueFormat, c.RegistryURL = "protobuf", "http://r" }), "schema_file"},
+		{"sink with both", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.RegistryURL, c.SchemaFile, c.Schema = "avro", "http://r", "o.avsc", "latest"
+		}), "schema: set schema_file or schema"},
+		{"record_name with latest", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.RegistryURL, c.Schema, c.SubjectStrategy = "avro", "http://r", "latest", "record_name"
+		}), "subject_name_strategy"},
+		{"protobuf_message on avro", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.RegistryURL, c.SchemaFile, c.ProtobufMessage = "avro", "http://r", "o.avsc", "a.B"
+		}), "protobuf_message"},
+		{"schema_file on json", sink(func(c *SinkConfig) { c.SchemaFile = "o.avsc" }), "schema_file: applies only with value_format"},
+		{"registry on json", sink(func(c *SinkConfig) { c.RegistryURL = "http://r" }), "schema_registry_url: the schema registry keys apply only"},
+		{"sink per-message", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.RegistryURL, c.SchemaFile, c.Delivery = "avro", "http://r", "o.avsc", "per-message"
+		}), "value_format: \"avro\" needs delivery = \"batch\""},
+		{"source avro", source(func(c *SourceConfig) { c.ValueFormat, c.RegistryURL = "avro", "http://r" }), ""},
+		{"source without registry", source(func(c *SourceConfig) { c.ValueFormat = "json_schema" }), "schema_registry_url: required with value_format = \"json_schema\""},
+		{"source per-message", source(func(c *SourceConfig) {
+			c.ValueFormat, c.RegistryURL, c.Delivery = "avro", "http://r", "per-message"
+		}), "needs delivery = \"batch\""},
+	}
+	for _, c := range cases {
+		switch {
+		case c.want == "" && c.err != nil:
+			t.Errorf("%s: %v", c.name, c.err)
+		case c.want != "" && (c.err == nil || !strings.Contains(c.err.Error(), c.want)):
+			t.Errorf("%s: error %v, want %q", c.name, c.err, c.want)
+		}
+	}
+}

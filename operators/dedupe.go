@@ -1,0 +1,94 @@
+package operators
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/conveyor-etl/conveyor/internal/window"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// DedupeConfig is the config of "dedupe.apply".
+type DedupeConfig struct {
+	Key       string        `key:"key" required:"true" doc:"expression giving a record's identity (\"order_id\"); the first record of each identity is kept, later ones dropped"`
+	TTL       time.Duration `key:"ttl_ms" unit:"ms" min:"0" doc:"how long, in event time, an identity is remembered after its first record (0: for ever)"`
+	TimeField string        `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
+}
+
+// Validate compiles the key.
+func (c *DedupeConfig) Validate() error {
+	_, err := newGrouping(nil, c.Key)
+	return err
+}
+
+// DedupeSpec is the "dedupe.apply" function.
+func DedupeSpec() *plugin.Spec {
+	return &plugin.Spec{
+		Name:    "dedupe.apply",
+		Plugin:  "dedupe",
+		Summary: "keep the first record of each key, drop the later ones (for ttl_ms of event time)",
+		Doc: "The identities seen are state, kept per input partition like window.aggregate's: below a Kafka source in\n" +
+			"the changelog topic <group_id>-<stage id>-changelog, so a restart or a rebalance does not forget them.\n" +
+			"Duplicates must share a partition (the Kafka key should be the identity, or decide it). An identity is\n" +
+			"forgotten once the partition's event time passes its first record's time + ttl_ms.\n",
+		Operator: plugin.NewFactory(func() *DedupeConfig { return &DedupeConfig{} },
+			func(_ context.Context, c *DedupeConfig, _ plugin.Env) (plugin.Operator, error) {
+				d, err := NewDedupe(c)
+				if err != nil {
+					return nil, err
+				}
+				return plugin.Stateful(d, plugin.StateOptions{}), nil
+			}),
+	}
+}
+
+// Dedupe is dedupe.apply's processor: per identity, the event time of its
+// first record, and a timer that forgets it after ttl_ms.
+type Dedupe struct {
+	key *grouping
+	ttl int64
+	tf  window.TimeField
+}
+
+// NewDedupe prepares dedupe.apply.
+func NewDedupe(c *DedupeConfig) (*Dedupe, error) {
+	g, err := newGrouping(nil, c.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &Dedupe{key: g, ttl: c.TTL.Milliseconds(), tf: window.NewTimeField(c.TimeField)}, nil
+}
+
+// EventTime implements plugin.Processor.
+func (d *Dedupe) EventTime(r plugin.Record) (int64, error) {
+	t, err := d.tf.Of(r.Value)
+	if err != nil {
+		return 0, plugin.Permanent(err)
+	}
+	return t, nil
+}
+
+// Process passes r on when its identity is new.
+func (d *Dedupe) Process(st plugin.State, r plugin.Record) error {
+	k, err := d.key.key(r.Value)
+	if err != nil {
+		return plugin.Permanent(err)
+	}
+	if _, seen := st.Get(k); seen {
+		return nil
+	}
+	t, _ := d.tf.Of(r.Value)
+	st.Put(k, binary.BigEndian.AppendUint64(nil, uint64(t)))
+	if d.ttl > 0 {
+		st.SetTimer(t+d.ttl, k)
+	}
+	st.Emit(r.Value)
+	return nil
+}
+
+// OnTimer forgets an identity.
+func (d *Dedupe) OnTimer(st plugin.State, _ int64, k []byte) error {
+	st.Delete(k)
+	return nil
+}
