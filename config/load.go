@@ -91,7 +91,7 @@ func (l *loader) fail(kind Kind, path string, stage int, stageID, key, format st
 var topKeys = []string{"pipeline", "global", "stages", "error_handling"}
 
 func (l *loader) pipeline(doc map[string]any) *Pipeline {
-	p := &Pipeline{File: l.file, Global: DefaultGlobal(), ErrorHandling: DefaultErrorHandling()}
+	p := &Pipeline{File: l.file, Pipeline: DefaultMeta(), Global: DefaultGlobal(), ErrorHandling: DefaultErrorHandling()}
 	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if !slices.Contains(topKeys, k) {
 			l.fail(UnknownKey, k, -1, "", k, "unknown table%s", suggestion(k, topKeys))
@@ -103,6 +103,7 @@ func (l *loader) pipeline(doc map[string]any) *Pipeline {
 	}
 	if t, ok := l.table(doc, "pipeline"); ok {
 		l.decode("pipeline", t, &p.Pipeline)
+		p.Pipeline.GuaranteePos = l.at("pipeline.guarantee")
 	}
 	if raw, ok := doc["stages"]; ok {
 		list, isList := raw.([]any)

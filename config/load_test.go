@@ -294,7 +294,9 @@ func TestParseOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Pipeline != (config.Meta{Name: "etl", Version: "1.0.0", Description: "d"}) {
+	wantMeta := config.DefaultMeta()
+	wantMeta.Name, wantMeta.Version, wantMeta.Description, wantMeta.GuaranteePos = "etl", "1.0.0", "d", p.Pipeline.GuaranteePos
+	if p.Pipeline != wantMeta {
 		t.Errorf("meta = %+v", p.Pipeline)
 	}
 	if strings.Join(p.Global.Plugins, ",") != "kafka,json" || p.Global.LogLevel != "warn" {

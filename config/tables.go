@@ -12,7 +12,7 @@ var tables = []struct {
 	name     string
 	defaults func() any
 }{
-	{"pipeline", func() any { return &Meta{} }},
+	{"pipeline", func() any { m := DefaultMeta(); return &m }},
 	{"global", func() any { g := DefaultGlobal(); return &g }},
 	{"error_handling", func() any { eh := DefaultErrorHandling(); return &eh }},
 }

@@ -28,6 +28,69 @@ type Meta struct {
 	Name        string `key:"name" doc:"the pipeline's name, shown in logs and the run summary"`
 	Version     string `key:"version" doc:"the pipeline's version, free text"`
 	Description string `key:"description" doc:"what the pipeline does, free text"`
+	Delivery
+}
+
+// Delivery is the delivery guarantee of [pipeline] and its transaction
+// settings (see the README's "Exactly-once").
+type Delivery struct {
+	// Guarantee is GuaranteeAtLeastOnce ("" means it) or GuaranteeExactlyOnce.
+	Guarantee string `key:"guarantee" enum:"at-least-once,exactly-once" empty:"default" doc:"at-least-once (default): a crash replays the batches in flight; exactly-once: Kafka to Kafka only, every record read is written and its offset committed in one Kafka transaction, so consumers reading with isolation_level = read_committed see each record once (needs every source and sink, the dead-letter queue included, to be kafka on one cluster, and group_instance_id on the sources)"`
+	// TransactionalID prefixes the instance identity (the sources'
+	// group_instance_id) in the producer's transactional.id.
+	TransactionalID string `key:"transactional_id" doc:"with exactly-once, the prefix of the producer's transactional.id, which is this prefix, \"-\" and the sources' group_instance_id (so a restarted instance fences its old self); default \"conveyor-\" + name"`
+	// TransactionRecords and TransactionMs close a transaction.
+	TransactionRecords int           `key:"transaction_records" min:"1" max:"10000000" doc:"with exactly-once, a transaction is committed once it holds this many records read"`
+	TransactionMs      time.Duration `key:"transaction_ms" unit:"ms" min:"1" doc:"with exactly-once, a transaction is committed at most this long after it began: records reach read_committed consumers only then, so it bounds their latency from below"`
+	// GuaranteePos is where guarantee was written (zero when not).
+	GuaranteePos Pos
+}
+
+// The values of guarantee.
+const (
+	GuaranteeAtLeastOnce = "at-least-once"
+	GuaranteeExactlyOnce = "exactly-once"
+)
+
+// DefaultMeta is what an absent [pipeline] table means.
+func DefaultMeta() Meta {
+	return Meta{Delivery: Delivery{Guarantee: GuaranteeAtLeastOnce, TransactionRecords: DefaultTransactionRecords, TransactionMs: DefaultTransactionMs}}
+}
+
+// DefaultTransactionRecords and DefaultTransactionMs are transaction_records
+// and transaction_ms when they are not set.
+const (
+	DefaultTransactionRecords = 5000
+	DefaultTransactionMs      = 100 * time.Millisecond
+)
+
+// ExactlyOnce reports guarantee = "exactly-once".
+func (d Delivery) ExactlyOnce() bool { return d.Guarantee == GuaranteeExactlyOnce }
+
+// Records is transaction_records, DefaultTransactionRecords when unset.
+func (d Delivery) Records() int {
+	if d.TransactionRecords <= 0 {
+		return DefaultTransactionRecords
+	}
+	return d.TransactionRecords
+}
+
+// Interval is transaction_ms, DefaultTransactionMs when unset.
+func (d Delivery) Interval() time.Duration {
+	if d.TransactionMs <= 0 {
+		return DefaultTransactionMs
+	}
+	return d.TransactionMs
+}
+
+// TxnID is the producer's transactional.id for an instance identity
+// (the sources' group_instance_id) in pipeline name.
+func (d Delivery) TxnID(name, instance string) string {
+	prefix := d.TransactionalID
+	if prefix == "" {
+		prefix = "conveyor-" + name
+	}
+	return prefix + "-" + instance
 }
 
 // Global is the [global] table.

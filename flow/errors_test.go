@@ -173,20 +173,7 @@ func TestErrTopicAuthorization(t *testing.T) {
 	env.Produce(t, "in", []kafkatest.Msg{{Value: []byte(`{"n":1}`)}})
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return produceError(kreq, kerr.TopicAuthorizationFailed), nil, true
 	})
 	_, err := runText(t, etlText(env.BrokerList(), "in", "out", "g", "max_messages = 1"), time.Minute)
 	assertKinds(t, err, []string{"kafka.ErrAuthorization"}, `"produce"`, "authoriz")

@@ -28,6 +28,12 @@ type Env struct {
 	// sink below is a [Flusher]: then progress is recorded only by
 	// [Committer.Commit], after the flush.
 	DurableOnAck bool
+	// Delivery is the pipeline's guarantee and transaction settings
+	// ([pipeline] guarantee, transactional_id, transaction_records,
+	// transaction_ms), for the functions that take part in exactly-once
+	// (see Spec.Transactional); Name is the pipeline's name.
+	Delivery config.Delivery
+	Name     string
 	// Budget bounds the bytes in flight across the run's sources: a source
 	// that holds batches takes their bytes before emitting them and gives
 	// them back once they are settled. Nil when unlimited.

@@ -42,6 +42,16 @@ type Spec struct {
 	// run by Compile after every stage's own config is decoded. Its error is
 	// reported at the stage.
 	Check func(cfg any, st *config.Stage, p *config.Pipeline) error
+	// Transactional, when set, says that the function's sources and sinks
+	// can take part in a guarantee = "exactly-once" pipeline (one Kafka
+	// transaction per instance; see config.Delivery). Given a stage's
+	// decoded config it returns the cluster the stage reads or writes
+	// (every stage of the pipeline must name the same) and, for a source,
+	// the instance identity the transaction is named after (every source
+	// must give the same); or a *config.FieldError naming the key that
+	// rules the stage out, and why. Compile refuses the stages of a
+	// function without it in such a pipeline.
+	Transactional func(cfg any) (cluster, instance string, err error)
 	// At least one of these is set.
 	Source   *Factory[Source]
 	Operator *Factory[Operator]

@@ -31,6 +31,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		<-sess.Context().Done()
 		return
 	}
+	sess, base := s.claimSession(sess) // exactly-once: a rewind ends them too
 	l := s.lane(claim.Partition())
 	s.obs.claimed(claim)
 	defer s.obs.released(claim.Partition())
@@ -51,7 +52,7 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		l.Hold(false)
 	}()
 	defer func() { close(claimOver); <-unheld }()
-	ctx := l.Open(withClaimPartition(s.ctx, claim.Partition()))
+	ctx := l.Open(withClaimPartition(base, claim.Partition()))
 	stopped := s.read(ctx, sess, claim, l)
 	s.life.Leave()
 	drain, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
@@ -209,6 +210,23 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 		}
 		return false
 	}
+	if s.txn != nil {
+		tk, err := s.txn.enter(wait, fb.n)
+		if err != nil {
+			l.Drop(b) // the claim rewinds, or the run stops
+			if wait.Err() == nil {
+				s.fail(fmt.Errorf("kafka source %q: %w", s.env.Stage.ID, err))
+			}
+			return false
+		}
+		msg := fb.msg
+		b.OnSettled(func(durable bool) {
+			if !durable {
+				s.settledMsg(msg) // a write of it still under way queues its records in this transaction, not the next
+			}
+			tk.leave(durable)
+		})
+	}
 	// Stamped for lag_seconds before the batch can be acked and committed
 	// (a stamp added after its commit trimmed the stamps would stay).
 	s.obs.emitted(fb.partition, fb.first, fb.ts)
@@ -221,6 +239,16 @@ func (s *Source) emit(ctx context.Context, sess sarama.ConsumerGroupSession, fb 
 	case <-ctx.Done():
 		l.Unsent(b)
 		return false // the lane gives it up on Close
+	}
+}
+
+// settledMsg waits until msg is acked or nacked (the runtime settles every
+// message it took, cut off or not), or the source closes.
+func (s *Source) settledMsg(msg *message.Message) {
+	select {
+	case <-msg.Acked():
+	case <-msg.Nacked():
+	case <-s.ctx.Done():
 	}
 }
 

@@ -74,7 +74,7 @@ type SourceConfig struct {
 	// max.partition.fetch.bytes.
 	FetchMaxBytes       int    `key:"fetch_max_bytes" min:"0" max:"1073741824" doc:"most bytes one fetch request brings from a broker, over all its partitions (Kafka's fetch.max.bytes; a larger first record is still fetched whole); 0 = an eighth of [global] max_inflight_mb, at least fetch_partition_bytes, so that many partitions stay within the run's memory budget"`
 	FetchPartitionBytes int    `key:"fetch_partition_bytes" min:"0" max:"1073741824" doc:"most bytes one fetch request brings from one partition (Kafka's max.partition.fetch.bytes; a larger record is still fetched whole); 0 = 1 MiB"`
-	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records"`
+	IsolationLevel      string `key:"isolation_level" enum:"read_uncommitted,read_committed" doc:"read_committed skips aborted transactional records (always read_committed under [pipeline] guarantee = \"exactly-once\")"`
 	// Invalid is what happens to a record whose value is not valid JSON
 	// (see record.EnrichChecked): the spec's wrapping, the dead-letter
 	// queue, or the end of the run.

@@ -32,7 +32,8 @@ func Spec() *plugin.Spec {
 			}
 			return NewSource(c, env)
 		}),
-		Check: checkSource,
+		Check:         checkSource,
+		Transactional: transactional,
 		Sink: plugin.NewFactory(DefaultSinkConfig, func(_ context.Context, c *SinkConfig, env plugin.Env) (plugin.Sink, error) {
 			c.logWarnings(env.Logger)
 			if c.Delivery == "per-message" {

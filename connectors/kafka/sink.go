@@ -23,8 +23,9 @@ type Sink struct {
 	cfg      *SinkConfig
 	log      *zap.Logger
 	stage    string
-	producer sarama.AsyncProducer
-	client   sarama.Client // the producer's; closed after it
+	producer sarama.AsyncProducer // nil under exactly-once
+	client   sarama.Client        // the producer's; closed after it
+	txn      *txn                 // the run's transaction, under exactly-once
 	enc      *encoder
 
 	acks      sync.WaitGroup // the goroutine reading successes and errors
@@ -32,12 +33,8 @@ type Sink struct {
 	unkeyed   atomic.Int64
 }
 
-// NewSink connects a producer.
-func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
-	values, err := newValueEncoder(cfg, env)
-	if err != nil {
-		return nil, err
-	}
+// producerConfig is the sarama config of the sink's producer.
+func producerConfig(cfg *SinkConfig, env plugin.Env) (*sarama.Config, error) {
 	sc, err := cfg.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -67,6 +64,20 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	p.Partitioner = newPartitioner(cfg.Partitioner, cfg.PartitionExpr != "")
 	p.Compression = compressionCodec(cfg.Compression)
 	sc.ChannelBufferSize = cfg.BufferSize
+	return sc, nil
+}
+
+// NewSink connects a producer; under guarantee = "exactly-once" the sink
+// writes through the run's transaction instead (see txn).
+func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
+	values, err := newValueEncoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := producerConfig(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
@@ -79,22 +90,38 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	for _, b := range client.Brokers() {
 		_ = b.Open(client.Config()) // connect now (without waiting), so that Ready tells from the start
 	}
+	s := &Sink{cfg: cfg, stage: env.Stage.ID, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
+	if s.enc, err = newEncoder(cfg, client); err != nil {
+		client.Close()
+		return nil, err
+	}
+	s.enc.values = values
+	if env.Delivery.ExactlyOnce() {
+		if s.txn, err = joinTxn(env, cfg); err != nil {
+			client.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	producer, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
 		client.Close()
 		return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
 	}
-	s := &Sink{cfg: cfg, stage: env.Stage.ID, producer: producer, client: client, log: env.Logger.With(zap.String("topic", cfg.Topic))}
-	if s.enc, err = newEncoder(cfg, client); err != nil {
-		producer.Close()
-		client.Close()
-		return nil, err
-	}
-	s.enc.values = values
+	s.producer = producer
 	s.acks.Add(2)
 	go s.readSuccesses()
 	go s.readErrors()
 	return s, nil
+}
+
+// input is where Send queues records: the sink's producer, or the run's
+// transactional one.
+func (s *Sink) input() chan<- *sarama.ProducerMessage {
+	if s.txn != nil {
+		return s.txn.input()
+	}
+	return s.producer.Input()
 }
 
 func compressionCodec(name string) sarama.CompressionCodec {
@@ -184,6 +211,7 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 	}
 	p := &pending{msgs: make([]sarama.ProducerMessage, len(records)), done: make(chan struct{})}
 	p.left.Store(int64(len(records)))
+	in := s.input()
 	var arena []byte // values made from records, see encoder.encode
 	slots := make([]encSlots, len(records))
 	for i := range records {
@@ -205,12 +233,12 @@ func (s *Sink) Send(ctx context.Context, records []plugin.Record) plugin.Pending
 			continue
 		}
 		select {
-		case s.producer.Input() <- m: // the usual case, without a two-way select
+		case in <- m: // the usual case, without a two-way select
 			continue
 		default:
 		}
 		select {
-		case s.producer.Input() <- m:
+		case in <- m:
 		case <-ctx.Done():
 			for j := i; j < len(records); j++ {
 				p.fail(&p.msgs[j], ctx.Err())
@@ -306,8 +334,12 @@ func (s *Sink) readErrors() {
 func (s *Sink) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.producer.AsyncClose()
-		s.acks.Wait()
+		if s.txn != nil {
+			s.txn.release() // the transaction closes its producer when its last stage has
+		} else {
+			s.producer.AsyncClose()
+			s.acks.Wait()
+		}
 		if e := s.client.Close(); e != nil && !errors.Is(e, sarama.ErrClosedClient) {
 			err = e
 		}

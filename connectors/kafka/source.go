@@ -79,6 +79,13 @@ type Source struct {
 	subscribed atomic.Bool
 	obs        *sourceObs // metrics and readiness; see metrics.go
 
+	// txn is the run's transaction under exactly-once (txnsource.go);
+	// rewound ends with the session or its rewind, which rewind calls.
+	txn       *txn
+	rewound   context.Context // ends on a rewind
+	sessEnded context.Context // ends on a rewind or with the session
+	rewind    context.CancelFunc
+
 	// asMessage, when set, makes each record a message of its own, as it
 	// was published, instead of batches of enriched records: the message
 	// mode of Subscriber (see pubsub.go).
@@ -123,7 +130,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	// to drain its in-flight batches first.
 	sc.Consumer.Group.Rebalance.Timeout = cfg.DrainTimeout + 5*time.Second
 	sc.Consumer.Group.InstanceId = cfg.GroupInstanceID
-	if cfg.IsolationLevel == "read_committed" {
+	if cfg.IsolationLevel == "read_committed" || env.Delivery.ExactlyOnce() {
 		sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	}
 	switch cfg.Rebalance {
@@ -154,6 +161,10 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	s.values, s.keys = values, keys
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
+	if env.Delivery.ExactlyOnce() {
+		s.txn = acquireTxn(env)
+		s.txn.join(s, env, cfg.GroupInstanceID)
+	}
 	return s, nil
 }
 
@@ -303,6 +314,9 @@ func (s *Source) Stats() plugin.SourceStats {
 // waits for a session nor for a commit in flight (with the brokers gone,
 // either takes minutes), since there is nothing to commit.
 func (s *Source) Commit(ctx context.Context) error {
+	if s.txn != nil {
+		return s.txn.commitNow(ctx)
+	}
 	if !s.hasPending() {
 		return s.lostErr()
 	}
@@ -477,6 +491,9 @@ func (s *Source) Close() error {
 				zap.Duration("waited", closeWait), zap.Duration("session_timeout", s.cfg.SessionTimeout))
 		}
 		s.sayIfNothingRead()
+		if s.txn != nil {
+			s.txn.release()
+		}
 	})
 	return err
 }
@@ -531,7 +548,10 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	if len(sess.Claims()[s.cfg.Topic]) > 0 {
 		s.assign.Do(func() { close(s.assigned) })
 	}
-	if s.env.DurableOnAck {
+	switch {
+	case s.txn != nil:
+		s.startRewind(sess) // offsets are committed by the transaction
+	case s.env.DurableOnAck:
 		go s.commitLoop(sess)
 	}
 	return nil
@@ -543,7 +563,17 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 // by their next owner. A stopped source keeps its marks for Commit.
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	s := h.s
-	if pending, _ := s.pending(sess); s.env.DurableOnAck && len(pending) > 0 {
+	if pending, _ := s.pending(sess); s.txn != nil && len(pending) > 0 {
+		// the session's marks go in a transaction while its generation is
+		// still the group's (a rewind has forgotten them: nothing pending)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		if err := s.txn.cycle(ctx); errors.Is(err, context.DeadlineExceeded) {
+			s.txn.spoil(err) // the marks are forgotten below: their records must not commit without them
+			s.log.Warn("transaction on giving up partitions failed; their records since the last commit will be read again",
+				zap.String("partitions", partitionList(pending)), zap.Error(err))
+		}
+		cancel()
+	} else if s.env.DurableOnAck && s.txn == nil && len(pending) > 0 {
 		// not s.ctx: Close cancels it, and then this is the last chance
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 		if _, err := s.commitPending(ctx, sess); err != nil {

@@ -40,7 +40,8 @@ func (r *run) buildDeadLetter(ctx context.Context) (*sinkStage, error) {
 		return &sinkStage{st: st, sink: s}, nil
 	}
 	n := r.plan.deadLetter
-	s, err := n.spec.Sink.Build(ctx, n.cfg, plugin.Env{Stage: n.st, Dir: r.dir(), Metrics: r.obs.Registerer(n.st.ID), Logger: r.log.With(zap.String("stage", n.st.ID))})
+	s, err := n.spec.Sink.Build(ctx, n.cfg, plugin.Env{Stage: n.st, Dir: r.dir(), Metrics: r.obs.Registerer(n.st.ID), Logger: r.log.With(zap.String("stage", n.st.ID)),
+		RunID: r.id, Delivery: r.plan.Pipeline.Pipeline.Delivery, Name: r.plan.Pipeline.Pipeline.Name})
 	if err != nil {
 		return nil, err
 	}

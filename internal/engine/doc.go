@@ -47,9 +47,12 @@
 //  6. Commit (internal/lane/commit.go, for kafka connectors/kafka/commit.go
 //     and source.go's commit loop): the lanes' Committable offsets go to the
 //     source's one lane.Committer (the consumer group's offset commit; with
-//     exactly-once, the transaction that carries the output); each offset
-//     it confirms frees the places and budget bytes of the batches it
-//     covers (Lane.Committed).
+//     exactly-once, the transaction that carries the output,
+//     connectors/kafka/txn.go: a batch is inside it from its emit to its
+//     ack, and it commits the marked offsets with the records written for
+//     them, or aborts and every claim reads again from the last commit);
+//     each offset it confirms frees the places and budget bytes of the
+//     batches it covers (Lane.Committed).
 //
 // A stop (stop.go) has one budget, the drain timeout: sources stop reading,
 // in-flight batches finish, what is still in flight when the time is up is

@@ -202,6 +202,7 @@ func buildErr(n *node, err error) error {
 
 func (r *run) env(n *node, durableOnAck bool) plugin.Env {
 	return plugin.Env{Stage: n.st, Dir: r.dir(), SourceFunctions: r.plan.sourceFunctions(n), DurableOnAck: durableOnAck, Budget: r.budget, RunID: r.id, Metrics: r.obs.Registerer(n.st.ID),
+		Delivery: r.plan.Pipeline.Pipeline.Delivery, Name: r.plan.Pipeline.Pipeline.Name,
 		Logger: r.log.With(zap.String("stage", n.st.ID), zap.String("function", n.st.Function))}
 }
 

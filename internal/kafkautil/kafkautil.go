@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -165,20 +166,12 @@ func (m manualOrHash) RequiresConsistency() bool { return true }
 // ReadAll reads every partition of topic from its start to its end offset
 // at the time of the call, ordered by partition then offset.
 func ReadAll(brokers []string, topic string) ([]Msg, error) {
-	client, err := sarama.NewClient(brokers, Config())
+	client, consumer, parts, err := openTopic(brokers, Config(), topic)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return nil, err
-	}
 	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-	}
 	var out []Msg
 	for _, p := range parts {
 		msgs, err := readPartition(client, consumer, topic, p)
@@ -303,4 +296,81 @@ func endOffsets(brokers []string, topic string) (map[int32]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// ReadUntilIdle reads a topic back, every partition at once, each until
+// it has been quiet for idle; ordered by partition then offset. With
+// committed, it reads as a read_committed consumer (records of aborted
+// transactions left out), else it sees those too. Unlike ReadAll it does
+// not stop at the end offset, which a transaction marker can hold. Call
+// it once the writers have stopped.
+func ReadUntilIdle(brokers []string, topic string, idle time.Duration, committed bool) ([]Msg, error) {
+	conf := Config()
+	if committed {
+		conf.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
+	client, consumer, parts, err := openTopic(brokers, conf, topic)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	defer consumer.Close()
+	res := make([][]Msg, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				errs[i] = fmt.Errorf("consume %s/%d: %w", topic, p, err)
+				return
+			}
+			defer pc.Close()
+			for {
+				select {
+				case m, ok := <-pc.Messages():
+					if !ok {
+						errs[i] = fmt.Errorf("reading %s/%d: the consumer stopped", topic, p)
+						return
+					}
+					msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+					res[i] = append(res[i], msg)
+				case <-time.After(idle):
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []Msg
+	for i := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, res[i]...)
+	}
+	return out, nil
+}
+
+// openTopic connects a client and a consumer with conf and lists topic's
+// partitions; the caller closes the consumer and the client.
+func openTopic(brokers []string, conf *sarama.Config, topic string) (sarama.Client, sarama.Consumer, []int32, error) {
+	client, err := sarama.NewClient(brokers, conf)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, nil, nil, err
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		consumer.Close()
+		client.Close()
+		return nil, nil, nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	return client, consumer, parts, nil
 }

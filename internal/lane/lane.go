@@ -145,7 +145,15 @@ type Batch struct {
 	held        int64 // budget bytes
 	first, last int64
 	outcome     Outcome
+	settled     func(durable bool)
 }
+
+// OnSettled sets f (before Watch) to run once b's outcome is known, with
+// whether it is durable, in the lane's ack reader: exactly-once uses it to
+// take the batch out of the run's transaction (connectors/kafka/txn.go). A
+// batch admitted and then Unsent has its message nacked, so that f can wait
+// for the runtime to be done with every other message.
+func (b *Batch) OnSettled(f func(durable bool)) { b.settled = f }
 
 // Admit takes a place for msg, the batch of offsets first to last (size
 // bytes as the run holds them): the bytes from the budget, then a place in
@@ -188,6 +196,19 @@ func (l *Lane) Unsent(b *Batch) {
 	if l.cfg.Turns != nil {
 		l.cfg.Turns.Drop(b.msg)
 	}
+	if b.settled != nil {
+		b.msg.Nack() // never handed out: settled here (see OnSettled)
+	}
+}
+
+// Drop gives up b, admitted and neither Watched nor sent (exactly-once:
+// the transaction would not take it): it is cut off and leaves the window
+// at once, so that the claim's Close does not wait for it.
+func (l *Lane) Drop(b *Batch) {
+	if l.cfg.Turns != nil {
+		l.cfg.Turns.Drop(b.msg)
+	}
+	l.settle(b, CutOff)
 }
 
 // release gives back what b held; the window runs it once, when b leaves.
@@ -262,6 +283,9 @@ func (l *Lane) settle(b *Batch, o Outcome) {
 		}
 	case CutOff:
 		b.slot.Nack()
+	}
+	if b.settled != nil {
+		b.settled(o == Durable)
 	}
 }
 

@@ -31,19 +31,19 @@ func PeekMembers(obj []byte, fn func(name string, value []byte) bool) bool {
 			return false
 		}
 		name := obj[i+1 : end-1]
-		if i = jsonscan.SkipSpace(obj, end); i >= len(obj) || obj[i] != ':' {
+		if i = skipSpace(obj, end); i >= len(obj) || obj[i] != ':' {
 			return false
 		}
-		v := jsonscan.SkipSpace(obj, i+1)
+		v := skipSpace(obj, i+1)
 		if i = peekValue(obj, v); i < 0 {
 			return false
 		}
 		if !fn(unsafe.String(unsafe.SliceData(name), len(name)), obj[v:i]) {
 			return true
 		}
-		switch i = jsonscan.SkipSpace(obj, i); {
+		switch i = skipSpace(obj, i); {
 		case i < len(obj) && obj[i] == ',':
-			i = jsonscan.SkipSpace(obj, i+1)
+			i = skipSpace(obj, i+1)
 		case i < len(obj) && obj[i] == '}':
 			return true
 		default:
@@ -86,6 +86,9 @@ func peekValue(s []byte, i int) int {
 		return skipNested(s, i)
 	}
 	j := i
+	for j < len(s) && s[j]-'0' < 10 { // the usual number: digits only
+		j++
+	}
 	for j < len(s) && s[j] != ',' && s[j] != '}' && s[j] != ']' && !jsonscan.IsSpace(s[j]) {
 		j++
 	}
@@ -93,4 +96,12 @@ func peekValue(s []byte, i int) int {
 		return -1
 	}
 	return j
+}
+
+// skipSpace is jsonscan.SkipSpace with the usual case, no space, first.
+func skipSpace(s []byte, i int) int {
+	if i < len(s) && s[i] > ' ' {
+		return i
+	}
+	return jsonscan.SkipSpace(s, i)
 }

@@ -24,6 +24,12 @@ const (
 	KafkaCommitLatency      = "conveyor_kafka_commit_latency_seconds"        // one OffsetCommit round trip
 	KafkaRebalances         = "conveyor_kafka_rebalances_total"              // group sessions started (assignments received)
 	KafkaProducerRetries    = "conveyor_kafka_producer_retries_total"        // Kafka sink: times the producer backed off to resend
+
+	// Exactly-once (guarantee = "exactly-once"): the run's transactions,
+	// under the kafka stage built first.
+	Transactions        = "conveyor_transactions_total"           // transactions ended, label result = committed | aborted
+	TransactionDuration = "conveyor_transaction_duration_seconds" // from a transaction's begin to its commit or abort
+	TransactionRecords  = "conveyor_transaction_records"          // records read per transaction
 )
 
 // Label names.

@@ -125,7 +125,7 @@ func runChild(specJSON string) int {
 	var ev childEvent
 	var err error
 	switch spec.Scenario {
-	case "etl", "etlexpr", "etldrop", "etlavro", "permessage", "latency", "memory":
+	case "etl", "etleos", "etlexpr", "etldrop", "etlavro", "permessage", "latency", "latencyeos", "memory":
 		err = runPipeline(ctx, log, etlTOML(spec), spec, &ev)
 	case "file2kafka":
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
@@ -235,7 +235,12 @@ func etlTOML(spec childSpec) string {
 		filter += "[[stages]]\nid = \"drop\"\nfunction = \"fields.drop\"\ninputs = [\"filter\"]\n[stages.config]\nfields = [\"_kafka_*\"]\n\n"
 		last = "drop"
 	}
-	return fmt.Sprintf(header, "bench-"+spec.Scenario) + kafkaSource(spec) + filter + kafkaSink(spec, sink, last, "user_id")
+	head, source := fmt.Sprintf(header, "bench-"+spec.Scenario), kafkaSource(spec)
+	if transactional(spec.Scenario) {
+		head = strings.Replace(head, "version = \"1.0.0\"\n", "version = \"1.0.0\"\nguarantee = \"exactly-once\"\n", 1)
+		source = kafkaSource(spec, "group_instance_id = \"bench\"")
+	}
+	return head + source + filter + kafkaSink(spec, sink, last, "user_id")
 }
 
 // file2kafkaTOML is Example 2 (kafka-producer-example.toml).

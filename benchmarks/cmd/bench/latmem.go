@@ -52,9 +52,10 @@ type latSample struct {
 
 // latency runs Example 3 as a streaming pipeline and feeds it a fixed rate
 // of records.
-func (h *harness) latency() *result {
-	r, b0 := h.base("latency", 1)
-	in, out, group := h.name("lat-in"), h.name("lat-out"), h.name("latency")
+// name is "latency", or "latencyeos" for the same under exactly-once.
+func (h *harness) latency(name string) *result {
+	r, b0 := h.base(name, 1)
+	in, out, group := h.name(name+"-in"), h.name(name+"-out"), h.name(name)
 	st := &latencyStats{Rate: h.opt.latRate, TimestampType: "LogAppendTime"}
 	r.Latency = st
 	if err := h.createTopic(in, nil); err != nil {
@@ -69,9 +70,9 @@ func (h *harness) latency() *result {
 			return r
 		}
 	}
-	spec := h.conveyorSpec(childSpec{Scenario: "latency", InTopic: in, OutTopic: out, Group: group, Records: 0})
-	spec.CPUProfile = h.profilePath("latency", 1)
-	p, err := h.spawn("latency-1", spec)
+	spec := h.conveyorSpec(childSpec{Scenario: name, InTopic: in, OutTopic: out, Group: group, Records: 0})
+	spec.CPUProfile = h.profilePath(name, 1)
+	p, err := h.spawn(name+"-1", spec)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -102,8 +103,16 @@ func (h *harness) latency() *result {
 	var measureFrom atomic.Int64
 	measureFrom.Store(math.MaxInt64) // set when the load starts
 	tsPath := record.CompilePath(record.TimestampField)
-	if h.opt.latProbe {
-		consumer, err := sarama.NewConsumer(h.brokers, kit.Config())
+	// Under exactly-once a record is visible when its transaction commits,
+	// after its append: the latency that counts is a read_committed
+	// consumer's, so the probe always runs, reading committed.
+	probe := h.opt.latProbe || transactional(name)
+	if probe {
+		cc := kit.Config()
+		if transactional(name) {
+			cc.Consumer.IsolationLevel = sarama.ReadCommitted
+		}
+		consumer, err := sarama.NewConsumer(h.brokers, cc)
 		if err != nil {
 			r.Err = err.Error()
 			return r
@@ -182,7 +191,10 @@ func (h *harness) latency() *result {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !h.opt.latProbe {
+	if transactional(name) {
+		time.Sleep(2 * time.Second) // the last transactions commit and reach the probe
+	}
+	if !probe {
 		err := kit.ReadAll(h.brokers, out, func(m *sarama.ConsumerMessage) {
 			ts := tsPath.Get(m.Value).Int()
 			samples = append(samples, latSample{inMs: ts, appendUs: (m.Timestamp.UnixMilli() - ts) * 1000})
@@ -194,7 +206,7 @@ func (h *harness) latency() *result {
 	mu.Lock()
 	defer mu.Unlock()
 	var app, rec []int64
-	if f, err := os.Create(filepath.Join(h.opt.out, "latency-samples.csv")); err == nil {
+	if f, err := os.Create(filepath.Join(h.opt.out, name+"-samples.csv")); err == nil {
 		w := bufio.NewWriter(f)
 		fmt.Fprintln(w, "input_ts_ms,append_latency_us,recv_latency_us")
 		for _, s := range samples {
@@ -211,7 +223,7 @@ func (h *harness) latency() *result {
 	}
 	st.Samples = len(app)
 	st.AppendP50, st.AppendP99, st.AppendP999, st.AppendMax = pct(app, 50), pct(app, 99), pct(app, 99.9), pct(app, 100)
-	if h.opt.latProbe {
+	if probe {
 		st.RecvP50, st.RecvP99, st.RecvMax = pct(rec, 50), pct(rec, 99), pct(rec, 100)
 		st.InputP50, st.InputP99 = pct(inLat, 50), pct(inLat, 99)
 	}

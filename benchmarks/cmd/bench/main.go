@@ -61,10 +61,11 @@ type options struct {
 }
 
 // defaultScenarios run without --only; the Kafka Streams ones need Java and
-// a Maven build, and etlavro a schema registry: those are asked for by name.
+// a Maven build, etlavro a schema registry, and etleos and latencyeos
+// (exactly-once) take their own minutes: those are asked for by name.
 var defaultScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
 
-var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "kstreams", "kstreamseos", "kswindow", "kswindoweos")
+var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "etleos", "latencyeos", "kstreams", "kstreamseos", "kswindow", "kswindoweos")
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {

@@ -50,6 +50,11 @@ func (h *harness) report(wall time.Duration) string {
 	}
 	b.WriteString("\n")
 	b.WriteString(h.goals())
+	if r := h.find("latencyeos"); r != nil && r.Latency != nil {
+		l := r.Latency
+		fmt.Fprintf(&b, "\nLatency under guarantee = \"exactly-once\" (Example 3, streaming, transaction_ms = 100%s): %d records at %d/s (achieved %.0f/s); %d output records measured. Input timestamp → received by a read_committed consumer of the output: p50 %.1f ms, p99 %.1f ms, max %.1f ms; → broker append of the output (before the commit): p50 %.0f ms, p99 %.0f ms.\n",
+			h.optsNote(), l.Sent, l.Rate, l.AchievedRate, l.Samples, l.RecvP50, l.RecvP99, l.RecvMax, l.AppendP50, l.AppendP99)
+	}
 	if r := h.find("latency"); r != nil && r.Latency != nil {
 		l := r.Latency
 		fmt.Fprintf(&b, "\nLatency (Example 3, streaming, default settings%s): %d records at %d/s (achieved %.0f/s); %d output records measured after a %s warm-up.\n",
@@ -99,6 +104,10 @@ func describe(name string) string {
 		return "Example 1: Kafka→json.write (Conveyor)"
 	case "latency":
 		return "latency: Example 3 streaming at a fixed rate"
+	case "etleos":
+		return "Example 3 with guarantee = \"exactly-once\" (defaults: 5,000 records / 100 ms transactions)"
+	case "latencyeos":
+		return "latency: Example 3 exactly-once, streaming at a fixed rate"
 	case "memory":
 		return "memory: Example 3 streaming, slowed sink"
 	case "kstreams":

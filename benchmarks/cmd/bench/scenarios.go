@@ -105,7 +105,7 @@ func (h *harness) conveyorSpec(s childSpec) childSpec {
 // run runs the selected scenarios in order.
 func (h *harness) run() {
 	sel := h.selected
-	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] || sel["kstreams"] || sel["kstreamseos"] {
+	if sel["baseline"] || sel["franz"] || sel["etl"] || sel["etleos"] || sel["etlexpr"] || sel["etldrop"] || sel["kafka2file"] || sel["kstreams"] || sel["kstreamseos"] {
 		if err := h.seedETLInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
@@ -138,6 +138,9 @@ func (h *harness) run() {
 		}
 		if sel["etl"] {
 			h.add(h.etl("etl", i))
+		}
+		if sel["etleos"] {
+			h.add(h.etl("etleos", i))
 		}
 		if sel["etlexpr"] {
 			h.add(h.etl("etlexpr", i))
@@ -181,7 +184,10 @@ func (h *harness) run() {
 		h.add(h.kafka2file())
 	}
 	if sel["latency"] {
-		h.add(h.latency())
+		h.add(h.latency("latency"))
+	}
+	if sel["latencyeos"] {
+		h.add(h.latency("latencyeos"))
 	}
 	if sel["memory"] {
 		h.add(h.memory())
