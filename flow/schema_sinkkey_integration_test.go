@@ -127,3 +127,39 @@ path = %q
 		t.Fatalf("dead letters: %q", lines)
 	}
 }
+
+// TestIntegrationSchemaSinkKeyRefused: a sink whose key schema cannot be
+// had does not start, and the error names the stage, key_format and what
+// is wrong: a key_schema_file that is not a schema names the file; with
+// key_schema = "latest", a key subject the registry does not have names
+// the subject.
+func TestIntegrationSchemaSinkKeyRefused(t *testing.T) {
+	env := kafkatest.Start(t)
+	url, _ := schemaRegistry(t)
+	in, out, group := kafkatest.Name("orders"), kafkatest.Name("out"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 1)
+	env.CreateTopic(t, out, 1)
+	bad := filepath.Join(t.TempDir(), "bad.avsc")
+	if err := os.WriteFile(bad, []byte(`{"type":"record","name":"K","fields":[{"name":"a","type":"nope"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ sink, want string }{
+		{fmt.Sprintf("key_schema_file = %q", bad), "key_schema_file " + bad},
+		{"key_schema = \"latest\"", out + "-key"},
+	} {
+		text := schemaPipeline(env.BrokerList(), in, out, group, "max_messages = 1\ntimeout_ms = 5000",
+			fmt.Sprintf("key_format = \"avro\"\nschema_registry_url = %q\n%s", url, c.sink), "")
+		p, err := config.Parse("schema.toml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = flow.Run(ctx, p)
+		cancel()
+		for _, want := range []string{`kafka sink "produce": key_format: `, c.want} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("%s: error %v, want it to say %q", c.sink, err, want)
+			}
+		}
+	}
+}
