@@ -99,17 +99,27 @@ func (e *encoder) schemaKey(m *sarama.ProducerMessage, rec []byte, arena *[]byte
 	if !ok || string(raw) == "null" {
 		return true, nil
 	}
-	if cap(*arena)-len(*arena) < len(raw)+16 {
-		*arena = make([]byte, 0, nextChunk(cap(*arena), len(raw)+16))
-	}
-	start := len(*arena)
-	out, err := e.keys.Encode(*arena, raw)
+	k, err := encodeTo(e.keys, arena, raw)
 	if err != nil {
 		return false, fmt.Errorf("key_format %q: key_field %s: %w", e.cfg.KeyFormat, e.cfg.KeyField, err)
 	}
-	*arena = out
-	m.Key = slot.key(out[start:len(out):len(out)])
+	m.Key = slot.key(k)
 	return false, nil
+}
+
+// encodeTo returns rec encoded by enc, appended to arena (see
+// encoder.encode: a new chunk when the arena has no room).
+func encodeTo(enc *schema.Encoder, arena *[]byte, rec []byte) ([]byte, error) {
+	if cap(*arena)-len(*arena) < len(rec)+16 {
+		*arena = make([]byte, 0, nextChunk(cap(*arena), len(rec)+16))
+	}
+	start := len(*arena)
+	out, err := enc.Encode(*arena, rec)
+	if err != nil {
+		return nil, err
+	}
+	*arena = out
+	return out[start:len(out):len(out)], nil
 }
 
 // subject is the registry subject the sink writes under: subject, else
@@ -138,16 +148,11 @@ func (c *SinkConfig) subject(text string) (string, error) {
 // schema, appended to arena (see encoder.encode). A record that does not
 // fit the schema is an error naming the field.
 func (e *encoder) schemaValue(m *sarama.ProducerMessage, rec []byte, arena *[]byte, slot *encSlots) error {
-	if cap(*arena)-len(*arena) < len(rec)+16 {
-		*arena = make([]byte, 0, nextChunk(cap(*arena), len(rec)+16))
-	}
-	start := len(*arena)
-	out, err := e.values.Encode(*arena, rec)
+	v, err := encodeTo(e.values, arena, rec)
 	if err != nil {
 		return fmt.Errorf("value_format %q: %w", e.cfg.ValueFormat, err)
 	}
-	*arena = out
-	m.Value = slot.value(out[start:len(out):len(out)])
+	m.Value = slot.value(v)
 	return nil
 }
 
