@@ -242,6 +242,9 @@ func (c *SinkConfig) Validate() error {
 	if c.Tombstones && c.KeyField == "" && c.KeyExpr == "" {
 		errs = append(errs, config.Invalid("tombstones", "needs key_field or key_expr: a tombstone without a key deletes nothing"))
 	}
+	if !isJSON(c.KeyFormat) && c.KeyField == "" {
+		errs = append(errs, config.Invalid("key_format", "%q needs key_field: the field whose JSON value is the key (key_expr gives text)", c.KeyFormat))
+	}
 	errs = append(errs, c.SinkSchema.validate(c.Delivery)...)
 	return errors.Join(errs...)
 }

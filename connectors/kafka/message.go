@@ -41,6 +41,10 @@ type encoder struct {
 	peek bool
 	// values writes values in value_format's schema; nil for JSON.
 	values *schema.Encoder
+	// keys writes keys in key_format's schema, from keyRaw (key_field's
+	// JSON value); nil for JSON.
+	keys   *schema.Encoder
+	keyRaw record.Path
 }
 
 // newEncoder makes the sink's encoder. client, when not nil, is asked
@@ -70,6 +74,7 @@ func newEncoder(cfg *SinkConfig, client sarama.Client) (*encoder, error) {
 	e.peek = !e.drop
 	e.keyTop = e.scan && cfg.KeyField != "" && !strings.Contains(cfg.KeyField, ".")
 	e.key64 = cfg.KeyField + "_base64"
+	e.keyRaw = record.CompilePath(cfg.KeyField)
 	return e, nil
 }
 
@@ -93,7 +98,11 @@ func (e *encoder) encode(m *sarama.ProducerMessage, rec []byte, arena *[]byte, s
 			return false, plugin.Permanent(err)
 		}
 	}
-	if e.keyed && m.Key == nil {
+	if e.keys != nil {
+		if unkeyed, err = e.schemaKey(m, rec, arena, slot); err != nil {
+			return false, plugin.Permanent(err)
+		}
+	} else if e.keyed && m.Key == nil {
 		k, ok := found.key, found.ok
 		if !e.keyTop {
 			k, ok = slot.keyOf(e.key, rec)

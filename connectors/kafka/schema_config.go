@@ -40,6 +40,10 @@ type SinkSchema struct {
 	SchemaFile      string `key:"schema_file" doc:"file of the schema to write with (.avsc, .proto or JSON Schema), relative to the working directory; registered under the subject at start if the registry does not have it there, after asking the registry whether it is compatible with the subject's latest version: an incompatible one stops the start with the registry's reason"`
 	Schema          string `key:"schema" enum:"latest" doc:"\"latest\": write with the subject's latest schema, as the registry has it at start (instead of schema_file)"`
 	ProtobufMessage string `key:"protobuf_message" doc:"with value_format = \"protobuf\": the full name of the message to write (default: the first message of the schema)"`
+	KeyFormat       string `key:"key_format" enum:"json,avro,protobuf,json_schema" doc:"what the sink writes as a message's key: json (default: key_field's value as text); avro, protobuf or json_schema in the schema registry's wire format: key_field's JSON value (an object, string, number...) encoded with key_schema_file's schema or key_subject's latest (key_schema = \"latest\"); a key that does not fit fails its record alone under [error_handling], naming the field; needs key_field"`
+	KeySubject      string `key:"key_subject" doc:"registry subject of the key's schema (default: \"<topic>-key\")"`
+	KeySchemaFile   string `key:"key_schema_file" doc:"file of the key's schema (.avsc, .proto or JSON Schema), relative to the working directory; registered under key_subject at start as schema_file is, an incompatible one stopping the start with the registry's reason"`
+	KeySchema       string `key:"key_schema" enum:"latest" doc:"\"latest\": write keys with key_subject's latest schema, as the registry has it at start (instead of key_schema_file)"`
 	SchemaRegistry
 }
 
@@ -66,8 +70,11 @@ func (c *SourceSchema) validate(delivery string) []error {
 func isJSON(format string) bool { return format == "" || format == FormatJSON }
 
 func (c *SinkSchema) validate(delivery string) []error {
-	if c.ValueFormat == "" || c.ValueFormat == FormatJSON {
-		errs := c.SchemaRegistry.unused()
+	errs := c.validateKey(delivery)
+	if isJSON(c.ValueFormat) {
+		if isJSON(c.KeyFormat) {
+			errs = append(errs, c.SchemaRegistry.unused()...)
+		}
 		for key, set := range map[string]bool{"subject": c.Subject != "", "schema_file": c.SchemaFile != "", "schema": c.Schema != "", "protobuf_message": c.ProtobufMessage != ""} {
 			if set {
 				errs = append(errs, config.Invalid(key, "applies only with value_format avro, protobuf or json_schema"))
@@ -75,7 +82,6 @@ func (c *SinkSchema) validate(delivery string) []error {
 		}
 		return errs
 	}
-	var errs []error
 	if c.RegistryURL == "" {
 		errs = append(errs, config.Invalid("schema_registry_url", "required with value_format = %q", c.ValueFormat))
 	}
@@ -92,6 +98,34 @@ func (c *SinkSchema) validate(delivery string) []error {
 	}
 	if c.ProtobufMessage != "" && c.ValueFormat != FormatProtobuf {
 		errs = append(errs, config.Invalid("protobuf_message", "applies only with value_format = \"protobuf\""))
+	}
+	return errs
+}
+
+// validateKey checks key_format's keys (key_field is checked by
+// SinkConfig.Validate).
+func (c *SinkSchema) validateKey(delivery string) []error {
+	if isJSON(c.KeyFormat) {
+		var errs []error
+		for key, set := range map[string]bool{"key_subject": c.KeySubject != "", "key_schema_file": c.KeySchemaFile != "", "key_schema": c.KeySchema != ""} {
+			if set {
+				errs = append(errs, config.Invalid(key, "applies only with key_format avro, protobuf or json_schema"))
+			}
+		}
+		return errs
+	}
+	var errs []error
+	if c.RegistryURL == "" && isJSON(c.ValueFormat) {
+		errs = append(errs, config.Invalid("schema_registry_url", "required with key_format = %q", c.KeyFormat))
+	}
+	if delivery == "per-message" {
+		errs = append(errs, config.Invalid("key_format", "%q needs delivery = \"batch\"", c.KeyFormat))
+	}
+	switch {
+	case c.KeySchemaFile == "" && c.KeySchema == "":
+		errs = append(errs, config.Invalid("key_schema_file", "set key_schema_file (the key's schema) or key_schema = \"latest\" with key_format = %q", c.KeyFormat))
+	case c.KeySchemaFile != "" && c.KeySchema != "":
+		errs = append(errs, config.Invalid("key_schema", "set key_schema_file or key_schema = \"latest\", not both"))
 	}
 	return errs
 }

@@ -45,6 +45,26 @@ func TestSchemaKeysValidate(t *testing.T) {
 		{"sink per-message", sink(func(c *SinkConfig) {
 			c.ValueFormat, c.RegistryURL, c.SchemaFile, c.Delivery = "avro", "http://r", "o.avsc", "per-message"
 		}), "value_format: \"avro\" needs delivery = \"batch\""},
+		{"sink avro key", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchemaFile = "avro", "k", "http://r", "k.avsc"
+		}), ""},
+		{"sink key latest", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchema = "protobuf", "k", "http://r", "latest"
+		}), ""},
+		{"sink key without key_field", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyExpr, c.RegistryURL, c.KeySchema = "avro", "k", "http://r", "latest"
+		}), "key_format: \"avro\" needs key_field"},
+		{"sink key without registry", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.KeySchema = "avro", "k", "latest"
+		}), "schema_registry_url: required with key_format = \"avro\""},
+		{"sink key without schema", sink(func(c *SinkConfig) { c.KeyFormat, c.KeyField, c.RegistryURL = "avro", "k", "http://r" }), "key_schema_file: set key_schema_file"},
+		{"sink key with both", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchemaFile, c.KeySchema = "avro", "k", "http://r", "k.avsc", "latest"
+		}), "key_schema: set key_schema_file or key_schema"},
+		{"key_subject on json key", sink(func(c *SinkConfig) { c.KeySubject = "s" }), "key_subject: applies only with key_format"},
+		{"sink key per-message", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchema, c.Delivery = "avro", "k", "http://r", "latest", "per-message"
+		}), "key_format: \"avro\" needs delivery = \"batch\""},
 		{"source avro", source(func(c *SourceConfig) { c.ValueFormat, c.RegistryURL = "avro", "http://r" }), ""},
 		{"source without registry", source(func(c *SourceConfig) { c.ValueFormat = "json_schema" }), "schema_registry_url: required with value_format = \"json_schema\""},
 		{"source avro key", source(func(c *SourceConfig) { c.KeyFormat, c.RegistryURL = "avro", "http://r" }), ""},

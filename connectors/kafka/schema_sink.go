@@ -18,7 +18,7 @@ import (
 // with schema = "latest", the subject's latest. Every error names the
 // stage, and the registry's URL when it is the registry's.
 func newValueEncoder(cfg *SinkConfig, env plugin.Env) (*schema.Encoder, error) {
-	if cfg.ValueFormat == "" || cfg.ValueFormat == FormatJSON {
+	if isJSON(cfg.ValueFormat) {
 		return nil, nil
 	}
 	enc, err := valueEncoder(cfg)
@@ -28,16 +28,37 @@ func newValueEncoder(cfg *SinkConfig, env plugin.Env) (*schema.Encoder, error) {
 	return enc, nil
 }
 
+// newKeyEncoder is the encoder of the sink's keys (key_format), nil for
+// JSON, made as newValueEncoder's with key_schema_file, key_schema and
+// key_subject.
+func newKeyEncoder(cfg *SinkConfig, env plugin.Env) (*schema.Encoder, error) {
+	if isJSON(cfg.KeyFormat) {
+		return nil, nil
+	}
+	enc, err := cfg.registryEncoder(cfg.KeyFormat, cfg.KeySchemaFile, "key_schema_file", "", cfg.keySubject)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %q: key_format: %w", env.Stage.ID, err)
+	}
+	return enc, nil
+}
+
 func valueEncoder(cfg *SinkConfig) (*schema.Encoder, error) {
+	return cfg.registryEncoder(cfg.ValueFormat, cfg.SchemaFile, "schema_file", cfg.ProtobufMessage, cfg.subject)
+}
+
+// registryEncoder is an encoder in format: with file (the key named
+// fileKey), its schema registered under subject(its text) if missing;
+// without, subject's latest.
+func (cfg *SinkConfig) registryEncoder(format, file, fileKey, message string, subject func(string) (string, error)) (*schema.Encoder, error) {
 	var text string
-	if cfg.SchemaFile != "" {
-		b, err := os.ReadFile(cfg.SchemaFile)
+	if file != "" {
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("schema_file: %w", err)
+			return nil, fmt.Errorf("%s: %w", fileKey, err)
 		}
 		text = string(b)
 	}
-	subject, err := cfg.subject(text)
+	subj, err := subject(text)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +71,55 @@ func valueEncoder(cfg *SinkConfig) (*schema.Encoder, error) {
 	if err := reg.Ping(ctx); err != nil {
 		return nil, err
 	}
-	enc, err := schema.NewEncoder(ctx, reg, schema.EncoderConfig{Format: cfg.ValueFormat, Subject: subject, Schema: text, Message: cfg.ProtobufMessage})
-	if err != nil && cfg.SchemaFile != "" {
-		return nil, fmt.Errorf("schema_file %s: %w", cfg.SchemaFile, err)
+	enc, err := schema.NewEncoder(ctx, reg, schema.EncoderConfig{Format: format, Subject: subj, Schema: text, Message: message})
+	if err != nil && file != "" {
+		return nil, fmt.Errorf("%s %s: %w", fileKey, file, err)
 	}
 	return enc, err
+}
+
+// keySubject is the registry subject of the sink's keys: key_subject,
+// else "<topic>-key".
+func (c *SinkConfig) keySubject(string) (string, error) {
+	if c.KeySubject != "" {
+		return c.KeySubject, nil
+	}
+	if c.Topic == "" {
+		return "", fmt.Errorf("key_subject is needed with topic_expr")
+	}
+	return c.Topic + "-key", nil
+}
+
+// schemaKey sets m's key to key_field's JSON value in the wire format of
+// key_format's schema, appended to arena as schemaValue's value; a record
+// without the field is unkeyed. A key that does not fit fails the record,
+// naming the field.
+func (e *encoder) schemaKey(m *sarama.ProducerMessage, rec []byte, arena *[]byte, slot *encSlots) (unkeyed bool, err error) {
+	raw, ok := e.keyRaw.Raw(rec)
+	if !ok || string(raw) == "null" {
+		return true, nil
+	}
+	k, err := encodeTo(e.keys, arena, raw)
+	if err != nil {
+		return false, fmt.Errorf("key_format %q: key_field %s: %w", e.cfg.KeyFormat, e.cfg.KeyField, err)
+	}
+	m.Key = slot.key(k)
+	return false, nil
+}
+
+// encodeTo returns rec encoded by enc, appended to arena (see
+// encoder.encode: a new chunk when the arena has no room).
+func encodeTo(enc *schema.Encoder, arena *[]byte, rec []byte) ([]byte, error) {
+	if cap(*arena)-len(*arena) < len(rec)+16 {
+		*arena = make([]byte, 0, nextChunk(cap(*arena), len(rec)+16))
+	}
+	start := len(*arena)
+	out, err := enc.Encode(*arena, rec)
+	if err != nil {
+		return nil, err
+	}
+	*arena = out
+	return out[start:len(out):len(out)], nil
 }
 
 // subject is the registry subject the sink writes under: subject, else
@@ -83,16 +148,11 @@ func (c *SinkConfig) subject(text string) (string, error) {
 // schema, appended to arena (see encoder.encode). A record that does not
 // fit the schema is an error naming the field.
 func (e *encoder) schemaValue(m *sarama.ProducerMessage, rec []byte, arena *[]byte, slot *encSlots) error {
-	if cap(*arena)-len(*arena) < len(rec)+16 {
-		*arena = make([]byte, 0, nextChunk(cap(*arena), len(rec)+16))
-	}
-	start := len(*arena)
-	out, err := e.values.Encode(*arena, rec)
+	v, err := encodeTo(e.values, arena, rec)
 	if err != nil {
 		return fmt.Errorf("value_format %q: %w", e.cfg.ValueFormat, err)
 	}
-	*arena = out
-	m.Value = slot.value(out[start:len(out):len(out)])
+	m.Value = slot.value(v)
 	return nil
 }
 

@@ -74,6 +74,10 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys, err := newKeyEncoder(cfg, env)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := producerConfig(cfg, env)
 	if err != nil {
 		return nil, err
@@ -95,7 +99,7 @@ func NewSink(cfg *SinkConfig, env plugin.Env) (*Sink, error) {
 		client.Close()
 		return nil, err
 	}
-	s.enc.values = values
+	s.enc.values, s.enc.keys = values, keys
 	if env.Delivery.ExactlyOnce() {
 		if s.txn, err = joinTxn(env, cfg); err != nil {
 			client.Close()
