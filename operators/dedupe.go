@@ -40,6 +40,7 @@ func DedupeSpec() *plugin.Spec {
 				}
 				return plugin.Stateful(d, plugin.StateOptions{}), nil
 			}),
+		State: func(any) plugin.StateOptions { return plugin.StateOptions{} },
 	}
 }
 

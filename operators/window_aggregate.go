@@ -39,6 +39,11 @@ func (c *WindowAggregateConfig) spec() window.Spec {
 	return window.Spec{Kind: k, Size: c.Size.Milliseconds(), Advance: c.Advance.Milliseconds(), Gap: c.Gap.Milliseconds(), Grace: c.Grace.Milliseconds()}
 }
 
+// stateOptions are the stage's options for the state runtime.
+func (c *WindowAggregateConfig) stateOptions() plugin.StateOptions {
+	return plugin.StateOptions{Late: c.Late}
+}
+
 // Validate checks what the tags cannot: the window's sizes for its kind,
 // the group, and the aggregates table.
 func (c *WindowAggregateConfig) Validate() error {
@@ -97,8 +102,9 @@ func WindowAggregateSpec() *plugin.Spec {
 				if err != nil {
 					return nil, err
 				}
-				return plugin.Stateful(w, plugin.StateOptions{Late: c.Late}), nil
+				return plugin.Stateful(w, c.stateOptions()), nil
 			}),
+		State: func(cfg any) plugin.StateOptions { return cfg.(*WindowAggregateConfig).stateOptions() },
 	}
 }
 

@@ -1,11 +1,7 @@
 package engine
 
 import (
-	"context"
 	"fmt"
-	"io"
-
-	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -62,7 +58,7 @@ func checkGuarantee(plan *Plan, broken map[*config.Stage]bool) []error {
 		case n.cfg == nil || broken[n.st]:
 		case n.role != plugin.RoleOperator:
 			check(n)
-		case isStateful(n):
+		case n.spec.State != nil:
 			errs = append(errs, stageErr(config.BadValue, n.st, n.st.FunctionPos, "function", fmt.Sprintf(
 				"%s cannot cover %s's state: its changes are written to a changelog whose writes do not join the Kafka transaction yet, so the state would only be at-least-once (a crash could count a record twice or forget one); use guarantee = \"at-least-once\", or move this stage to a pipeline of its own",
 				why, n.st.Function)))
@@ -75,22 +71,6 @@ func checkGuarantee(plan *Plan, broken map[*config.Stage]bool) []error {
 		check(plan.deadLetter)
 	}
 	return errs
-}
-
-// isStateful tells whether n's operator keeps state (plugin.Stateful),
-// which only building it shows. An operator's Build turns its config into
-// a value and does not connect to anything; one that fails to build is
-// left to the run to report.
-func isStateful(n *node) bool {
-	op, err := n.spec.Operator.Build(context.Background(), n.cfg, plugin.Env{Stage: n.st, Logger: zap.NewNop()})
-	if err != nil {
-		return false
-	}
-	if c, ok := op.(io.Closer); ok {
-		_ = c.Close()
-	}
-	_, ok := op.(*plugin.StatefulOperator)
-	return ok
 }
 
 // inStage reports err, from a Spec.Transactional, at the stage (the

@@ -64,6 +64,10 @@ func (r *run) buildState() error {
 		if !ok {
 			continue
 		}
+		if n.spec.State == nil {
+			// Compile could not check the stage (exactly-once, late).
+			return buildErr(n, fmt.Errorf("function %s builds a stateful operator but its plugin.Spec does not declare it: set Spec.State", n.st.Function))
+		}
 		if err := so.Options.Validate(); err != nil {
 			return buildErr(n, err)
 		}
