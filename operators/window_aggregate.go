@@ -90,7 +90,7 @@ func WindowAggregateSpec() *plugin.Spec {
 		Summary: "aggregate records per group over event-time windows (count, sum, min, max, avg, first, last, count_distinct)",
 		Doc: "Each output record holds the group (the group_by fields, or \"key\"), window_start and window_end (RFC 3339,\n" +
 			"UTC; none for window = \"none\") and the aggregates. A window closes when its partition's event time (the\n" +
-			"largest time_field seen in the input partition) passes its end + grace_ms; a record for a window already\n" +
+			"largest time_field seen in the input partition) reaches its end + grace_ms; a record for a window already\n" +
 			"closed is late. State is kept per input partition: below a Kafka source, in the changelog topic\n" +
 			"<group_id>-<stage id>-changelog, restored when a partition is assigned; without one, in memory, and the\n" +
 			"windows still open at the end of the input are emitted then. The group should be the record's Kafka key\n" +
