@@ -31,7 +31,7 @@ func DedupeSpec() *plugin.Spec {
 		Doc: "The identities seen are state, kept per input partition like window.aggregate's: below a Kafka source in\n" +
 			"the changelog topic <group_id>-<stage id>-changelog, so a restart or a rebalance does not forget them.\n" +
 			"Duplicates must share a partition (the Kafka key should be the identity, or decide it). An identity is\n" +
-			"forgotten once the partition's event time passes its first record's time + ttl_ms.\n",
+			"forgotten once the partition's event time reaches its first record's time + ttl_ms.\n",
 		Operator: plugin.NewFactory(func() *DedupeConfig { return &DedupeConfig{} },
 			func(_ context.Context, c *DedupeConfig, _ plugin.Env) (plugin.Operator, error) {
 				d, err := NewDedupe(c)
@@ -40,6 +40,7 @@ func DedupeSpec() *plugin.Spec {
 				}
 				return plugin.Stateful(d, plugin.StateOptions{}), nil
 			}),
+		State: func(any) plugin.StateOptions { return plugin.StateOptions{} },
 	}
 }
 
@@ -75,8 +76,13 @@ func (d *Dedupe) Process(st plugin.State, r plugin.Record) error {
 	if err != nil {
 		return plugin.Permanent(err)
 	}
-	if _, seen := st.Get(k); seen {
-		return nil
+	if v, seen := st.Get(k); seen {
+		if !d.expired(st, v) {
+			return nil
+		}
+		// Forgotten already, though its timer fires only after the
+		// batch: forget it now, as batches of one record would have.
+		st.DeleteTimer(int64(binary.BigEndian.Uint64(v))+d.ttl, k)
 	}
 	t, _ := d.tf.Of(r.Value)
 	st.Put(k, binary.BigEndian.AppendUint64(nil, uint64(t)))
@@ -85,6 +91,14 @@ func (d *Dedupe) Process(st plugin.State, r plugin.Record) error {
 	}
 	st.Emit(r.Value)
 	return nil
+}
+
+// expired tells whether the identity first seen at v is forgotten: the
+// partition's event time reached its first time + ttl_ms. A timer says the
+// same, but fires only once the batch is processed; checking here makes
+// the output the same however the input is batched.
+func (d *Dedupe) expired(st plugin.State, v []byte) bool {
+	return d.ttl > 0 && len(v) == 8 && st.Watermark() >= int64(binary.BigEndian.Uint64(v))+d.ttl
 }
 
 // OnTimer forgets an identity.

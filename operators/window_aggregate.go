@@ -39,6 +39,11 @@ func (c *WindowAggregateConfig) spec() window.Spec {
 	return window.Spec{Kind: k, Size: c.Size.Milliseconds(), Advance: c.Advance.Milliseconds(), Gap: c.Gap.Milliseconds(), Grace: c.Grace.Milliseconds()}
 }
 
+// stateOptions are the stage's options for the state runtime.
+func (c *WindowAggregateConfig) stateOptions() plugin.StateOptions {
+	return plugin.StateOptions{Late: c.Late}
+}
+
 // Validate checks what the tags cannot: the window's sizes for its kind,
 // the group, and the aggregates table.
 func (c *WindowAggregateConfig) Validate() error {
@@ -85,7 +90,7 @@ func WindowAggregateSpec() *plugin.Spec {
 		Summary: "aggregate records per group over event-time windows (count, sum, min, max, avg, first, last, count_distinct)",
 		Doc: "Each output record holds the group (the group_by fields, or \"key\"), window_start and window_end (RFC 3339,\n" +
 			"UTC; none for window = \"none\") and the aggregates. A window closes when its partition's event time (the\n" +
-			"largest time_field seen in the input partition) passes its end + grace_ms; a record for a window already\n" +
+			"largest time_field seen in the input partition) reaches its end + grace_ms; a record for a window already\n" +
 			"closed is late. State is kept per input partition: below a Kafka source, in the changelog topic\n" +
 			"<group_id>-<stage id>-changelog, restored when a partition is assigned; without one, in memory, and the\n" +
 			"windows still open at the end of the input are emitted then. The group should be the record's Kafka key\n" +
@@ -97,8 +102,9 @@ func WindowAggregateSpec() *plugin.Spec {
 				if err != nil {
 					return nil, err
 				}
-				return plugin.Stateful(w, plugin.StateOptions{Late: c.Late}), nil
+				return plugin.Stateful(w, c.stateOptions()), nil
 			}),
+		State: func(cfg any) plugin.StateOptions { return cfg.(*WindowAggregateConfig).stateOptions() },
 	}
 }
 

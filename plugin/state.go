@@ -68,8 +68,9 @@ type State interface {
 // [State]; different partitions may be processed at once, from different
 // goroutines, each with its own State. Every change a call makes to the
 // State (store and timers) is written to the stage's changelog before the
-// offsets of the batch that caused it are committed (at-least-once), or in
-// the same transaction (exactly-once).
+// offsets of the batch that caused it are committed: the state is
+// at-least-once. The changelog writes do not join a Kafka transaction yet,
+// so a pipeline with guarantee = "exactly-once" refuses a stateful stage.
 type Processor interface {
 	// EventTime returns r's event time in Unix milliseconds. An error fails
 	// the record under [error_handling], without calling Process.

@@ -38,10 +38,16 @@ func Spec() *plugin.Spec {
 		Name: "orders.perminute", Plugin: "orders", Summary: "count orders per country per minute of event time",
 		Operator: plugin.NewFactory(func() *Config { return &Config{TimeField: "ts", Late: "drop"} },
 			func(_ context.Context, c *Config, _ plugin.Env) (plugin.Operator, error) {
-				return plugin.Stateful(&counter{field: c.TimeField, grace: c.Grace.Milliseconds()}, plugin.StateOptions{Late: c.Late}), nil
+				return plugin.Stateful(&counter{field: c.TimeField, grace: c.Grace.Milliseconds()}, c.stateOptions()), nil
 			}),
+		// State declares the operator stateful, so that a pipeline is
+		// checked (exactly-once, late = "dead_letter") before it runs.
+		State: func(cfg any) plugin.StateOptions { return cfg.(*Config).stateOptions() },
 	}
 }
+
+// stateOptions are the stage's options for the state runtime.
+func (c *Config) stateOptions() plugin.StateOptions { return plugin.StateOptions{Late: c.Late} }
 
 const minute = int64(time.Minute / time.Millisecond)
 

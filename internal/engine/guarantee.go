@@ -54,8 +54,14 @@ func checkGuarantee(plan *Plan, broken map[*config.Stage]bool) []error {
 		}
 	}
 	for _, n := range plan.nodes {
-		if n.role != plugin.RoleOperator && n.cfg != nil && !broken[n.st] {
+		switch {
+		case n.cfg == nil || broken[n.st]:
+		case n.role != plugin.RoleOperator:
 			check(n)
+		case n.spec.State != nil:
+			errs = append(errs, stageErr(config.BadValue, n.st, n.st.FunctionPos, "function", fmt.Sprintf(
+				"%s cannot cover %s's state: its changes are written to a changelog whose writes do not join the Kafka transaction yet, so the state would only be at-least-once (a crash could count a record twice or forget one); use guarantee = \"at-least-once\", or move this stage to a pipeline of its own",
+				why, n.st.Function)))
 		}
 	}
 	if dl := p.ErrorHandling.DeadLetterQueue; dl != nil && dl.Path != "" {

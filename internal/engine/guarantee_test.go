@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/conveyor-etl/conveyor/connectors/kafka"
+	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // eosPipeline is a kafka source feeding a kafka sink under exactly-once;
@@ -35,8 +37,10 @@ topic = "out"
 // accepted.
 func TestExactlyOnceRefusals(t *testing.T) {
 	reg := (&world{}).registry()
-	if err := reg.Register(kafka.Spec()); err != nil {
-		t.Fatal(err)
+	for _, s := range []*plugin.Spec{kafka.Spec(), operators.DedupeSpec(), operators.WindowAggregateSpec()} {
+		if err := reg.Register(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	inst := "group_instance_id = \"i1\"\n"
 	ok := eosPipeline(inst, "brokers = \"b2:9092,b1:9092\"\n", "")
@@ -58,6 +62,10 @@ func TestExactlyOnceRefusals(t *testing.T) {
 			`error_handling.dead_letter_queue.brokers: guarantee = "exactly-once" (test.toml:3:1) needs every stage on one cluster`},
 		{"a sink of another function", eosPipeline(inst, "brokers = \"b1:9092,b2:9092\"\n", "[[stages]]\nid = \"f\"\nfunction = \"flaky\"\ninputs = [\"in\"]\n"), `function = "flaky"`,
 			`stages[2] "f" function: guarantee = "exactly-once" (test.toml:3:1) needs every source and sink to be kafka: flaky cannot read, write or commit inside a Kafka transaction`},
+		{"dedupe.apply", eosPipeline(inst, "brokers = \"b1:9092\"\n", "[[stages]]\nid = \"d\"\nfunction = \"dedupe.apply\"\ninputs = [\"in\"]\n[stages.config]\nkey = \"id\"\n"), `function = "dedupe.apply"`,
+			`stages[2] "d" function: guarantee = "exactly-once" (test.toml:3:1) cannot cover dedupe.apply's state: its changes are written to a changelog whose writes do not join the Kafka transaction yet`},
+		{"window.aggregate", eosPipeline(inst, "brokers = \"b1:9092\"\n", "[[stages]]\nid = \"w\"\nfunction = \"window.aggregate\"\ninputs = [\"in\"]\n[stages.config]\nsize_ms = 60000\naggregates = { n = \"count()\" }\n"), `function = "window.aggregate"`,
+			`stages[2] "w" function: guarantee = "exactly-once" (test.toml:3:1) cannot cover window.aggregate's state`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compile(pipeline(t, tc.text), reg)

@@ -64,6 +64,10 @@ func (r *run) buildState() error {
 		if !ok {
 			continue
 		}
+		if n.spec.State == nil {
+			// Compile could not check the stage (exactly-once, late).
+			return buildErr(n, fmt.Errorf("function %s builds a stateful operator but its plugin.Spec does not declare it: set Spec.State", n.st.Function))
+		}
 		if err := so.Options.Validate(); err != nil {
 			return buildErr(n, err)
 		}
@@ -204,7 +208,10 @@ func (r *run) endState(d *dispatcher) error {
 		for _, b := range batches {
 			msg := b.Message(fmt.Sprintf("%s-end-%d", n.st.ID, b.Partition))
 			msg.SetContext(r.ctx)
-			r.obs.Stage(n.st.ID).Operated(0, len(b.Records), 0)
+			r.obs.Stage(n.st.ID).EmittedAtEnd(len(b.Records))
+			if !r.forkedAbove(n) { // the records absorbed were counted filtered
+				r.counts.filtered.Add(-int64(min(int64(len(b.Records)), r.counts.filtered.Load())))
+			}
 			out, err := h(msg)
 			if err != nil {
 				return err
@@ -216,6 +223,17 @@ func (r *run) endState(d *dispatcher) error {
 		}
 	}
 	return nil
+}
+
+// forkedAbove reports whether a source above n forks: then the run's
+// filtered total is counted at the source (see totals.go), not by n.
+func (r *run) forkedAbove(n *node) bool {
+	for src := range r.sources {
+		if reaches(src, n) && forks(src) {
+			return true
+		}
+	}
+	return false
 }
 
 // stateReady is a stateful stage's readiness: not ready while it restores.

@@ -113,8 +113,8 @@ func checkCounts(c *Case, o *outcome) []string {
 		{"late", c.Counts.Late, late(o.sum)},
 	} {
 		if n.want >= 0 && n.want != n.got {
-			fails = append(fails, fmt.Sprintf("%s: counts.%s: want %d, got %d (in=%d out=%d filtered=%d failed=%d dead_lettered=%d)",
-				c.Pos, n.name, n.want, n.got, o.sum.In, o.sum.Out, o.sum.Filtered, o.sum.Failed, o.sum.DeadLettered))
+			fails = append(fails, fmt.Sprintf("%s: counts.%s: want %d, got %d (in=%d out=%d filtered=%d failed=%d dead_lettered=%d late=%d)",
+				c.Pos, n.name, n.want, n.got, o.sum.In, o.sum.Out, o.sum.Filtered, o.sum.Failed, o.sum.DeadLettered, late(o.sum)))
 		}
 	}
 	return fails

@@ -120,7 +120,7 @@ func TestFail(t *testing.T) {
 --- FAIL: a dead letter that is not there, and counts (0.00s)
     testdata/fail_test.toml:28:1: 0 record(s) dead-lettered; expected dead letter 1 is missing:
         any record
-    testdata/fail_test.toml:22:1: counts.filtered: want 0, got 1 (in=1 out=0 filtered=1 failed=0 dead_lettered=0)
+    testdata/fail_test.toml:22:1: counts.filtered: want 0, got 1 (in=1 out=0 filtered=1 failed=0 dead_lettered=0 late=0)
 --- PASS: passes (0.00s)
 FAIL: 2 of 3 case(s) failed
 `
@@ -199,4 +199,13 @@ func examples(t *testing.T) []string {
 		t.Fatalf("examples: %v %v", files, err)
 	}
 	return files
+}
+
+// A failed counts check shows every count, late too.
+func TestFailLate(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/late_test.toml")
+	want := "    testdata/late_test.toml:4:1: counts.late: want 0, got 1 (in=3 out=2 filtered=0 failed=0 dead_lettered=0 late=1)\n"
+	if ok || !strings.Contains(out, want) {
+		t.Fatalf("ok %v, output:\n%s\nwant a line:\n%s", ok, out, want)
+	}
 }

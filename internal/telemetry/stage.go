@@ -46,6 +46,18 @@ func (s *Stage) Operated(in, out, filtered int) {
 	}
 }
 
+// EmittedAtEnd records that a stateful operator emitted n records at the
+// end of a bounded input, out of what it had absorbed: they were counted
+// filtered when their records went in, and are out now (filtered goes
+// down, at the very end of the run, so that in = out + filtered + failed
+// + late).
+func (s *Stage) EmittedAtEnd(n int) {
+	if s != nil {
+		s.out.Add(int64(n))
+		s.filtered.Add(-int64(min(int64(n), s.filtered.Load())))
+	}
+}
+
 // Handed records that n records were handed to a sink.
 func (s *Stage) Handed(n int) {
 	if s != nil {
