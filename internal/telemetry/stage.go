@@ -14,6 +14,10 @@ type Stage struct {
 	ID, Function, Role string
 
 	in, out, filtered, failed, deadLettered, invalid, late atomic.Int64
+	// unfiltered is what EmittedAtEnd took back out of filtered for the
+	// run's totals; the Prometheus counter keeps filtered as counted, so that
+	// it never goes down.
+	unfiltered atomic.Int64
 	// emitted reads a source's own count of records read (in and out).
 	emitted atomic.Pointer[func() int64]
 
@@ -48,13 +52,14 @@ func (s *Stage) Operated(in, out, filtered int) {
 
 // EmittedAtEnd records that a stateful operator emitted n records at the
 // end of a bounded input, out of what it had absorbed: they were counted
-// filtered when their records went in, and are out now (filtered goes
-// down, at the very end of the run, so that in = out + filtered + failed
-// + late).
+// filtered when their records went in, and are out now: the stage's
+// Counts move them from filtered to out, so that in = out + filtered +
+// failed + late. conveyor_records_filtered_total keeps counting them as
+// filtered, since a Prometheus counter never goes down.
 func (s *Stage) EmittedAtEnd(n int) {
 	if s != nil {
 		s.out.Add(int64(n))
-		s.filtered.Add(-int64(min(int64(n), s.filtered.Load())))
+		s.unfiltered.Add(min(int64(n), s.filtered.Load()-s.unfiltered.Load()))
 	}
 }
 
@@ -117,7 +122,7 @@ func (s *Stage) Counts() Counts {
 	if s == nil {
 		return Counts{}
 	}
-	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load(), Invalid: s.invalid.Load(), Late: s.late.Load()}
+	c := Counts{In: s.in.Load(), Out: s.out.Load(), Filtered: s.filtered.Load() - s.unfiltered.Load(), Failed: s.failed.Load(), DeadLettered: s.deadLettered.Load(), Invalid: s.invalid.Load(), Late: s.late.Load()}
 	if f := s.emitted.Load(); f != nil {
 		n := (*f)()
 		c.In, c.Out = n, n
@@ -134,7 +139,8 @@ func (s *Stage) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
 		counter(RecordsIn, "Records that reached the stage (for a source: records it read).", func(c Counts) int64 { return c.In }),
 		counter(RecordsOut, "Records the stage passed on (for a sink: records it made durable).", func(c Counts) int64 { return c.Out }),
-		counter(RecordsFiltered, "Records an operator dropped.", func(c Counts) int64 { return c.Filtered }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: RecordsFiltered, Help: "Records an operator dropped (a stateful operator: records it absorbed)."},
+			func() float64 { return float64(s.filtered.Load()) }),
 		counter(RecordsFailed, "Records the stage gave up on: skipped, dead-lettered, or that stopped the run.", func(c Counts) int64 { return c.Failed }),
 		counter(DeadLetters, "Records of the stage written to the dead-letter queue.", func(c Counts) int64 { return c.DeadLettered }),
 	}
