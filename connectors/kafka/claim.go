@@ -89,7 +89,7 @@ func claimPartition(ctx context.Context) int32 {
 func (s *Source) read(ctx context.Context, sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, l *lane.Lane) bool {
 	b := newBuilder(claim.Topic(), claim.Partition(), s.cfg.BatchSize)
 	b.invalidAction = s.cfg.Invalid
-	b.values = bindDecoder(s.values, ctx)
+	b.values, b.keys = bindDecoder(s.values, ctx), bindDecoder(s.keys, ctx)
 	b.asMessage = s.asMessage
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -280,6 +280,7 @@ type builder struct {
 	invalid       []int
 	invalidAction string
 	values        *valueDecoder // nil: values are JSON
+	keys          *valueDecoder // nil: keys are text
 }
 
 // maxPrealloc caps the buffer a batch starts with: batch_size records of

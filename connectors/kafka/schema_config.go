@@ -28,6 +28,7 @@ type SchemaRegistry struct {
 // SourceSchema holds the source's keys for values in a registry's format.
 type SourceSchema struct {
 	ValueFormat string `key:"value_format" enum:"json,avro,protobuf,json_schema" doc:"what a message's value is: json (default, as the spec says); avro, protobuf or json_schema in the schema registry's wire format (a zero byte, the 4-byte schema id, the encoded value), decoded with the schema its id names (fetched once and cached) into a JSON record with _kafka_schema_id (and _kafka_schema_message, Protobuf's message name); a value that is not in that format, whose schema cannot be fetched or does not read it goes by invalid, with _kafka_schema_error saying why (see the README's Schemas section for each type's JSON form)"`
+	KeyFormat   string `key:"key_format" enum:"json,avro,protobuf,json_schema" doc:"what a message's key is: json (default: the key as text in _kafka_key, as the spec says); avro, protobuf or json_schema in the schema registry's wire format, decoded with the schema its id names into _kafka_key as its JSON form (an object, string, number...), with _kafka_key_schema_id; a null key stays null; a key that does not decode makes the record go by invalid, its value as _kafka_payload_base64 and _kafka_schema_error saying \"key: \" and why"`
 	SchemaRegistry
 }
 
@@ -43,18 +44,26 @@ type SinkSchema struct {
 }
 
 func (c *SourceSchema) validate(delivery string) []error {
-	if c.ValueFormat == "" || c.ValueFormat == FormatJSON {
+	if isJSON(c.ValueFormat) && isJSON(c.KeyFormat) {
 		return c.SchemaRegistry.unused()
+	}
+	key, format := "value_format", c.ValueFormat
+	if isJSON(format) {
+		key, format = "key_format", c.KeyFormat
 	}
 	var errs []error
 	if c.RegistryURL == "" {
-		errs = append(errs, config.Invalid("schema_registry_url", "required with value_format = %q", c.ValueFormat))
+		errs = append(errs, config.Invalid("schema_registry_url", "required with %s = %q", key, format))
 	}
 	if delivery == "per-message" {
-		errs = append(errs, config.Invalid("value_format", "%q needs delivery = \"batch\"", c.ValueFormat))
+		errs = append(errs, config.Invalid(key, "%q needs delivery = \"batch\"", format))
 	}
 	return errs
 }
+
+// isJSON reports whether format (value_format's or key_format's) is the
+// default: no schema.
+func isJSON(format string) bool { return format == "" || format == FormatJSON }
 
 func (c *SinkSchema) validate(delivery string) []error {
 	if c.ValueFormat == "" || c.ValueFormat == FormatJSON {
@@ -87,10 +96,11 @@ func (c *SinkSchema) validate(delivery string) []error {
 	return errs
 }
 
-// unused reports registry keys set while the value is JSON.
+// unused reports registry keys set while the value (and a source's key)
+// is JSON.
 func (r *SchemaRegistry) unused() []error {
 	if r.RegistryURL != "" || r.RegistryUsername != "" || r.RegistryPassword != "" || r.RegistryCAFile != "" {
-		return []error{config.Invalid("schema_registry_url", "the schema registry keys apply only with value_format avro, protobuf or json_schema")}
+		return []error{config.Invalid("schema_registry_url", "the schema registry keys apply only with value_format (or a source's key_format) avro, protobuf or json_schema")}
 	}
 	return nil
 }

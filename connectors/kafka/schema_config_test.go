@@ -47,6 +47,11 @@ func TestSchemaKeysValidate(t *testing.T) {
 		}), "value_format: \"avro\" needs delivery = \"batch\""},
 		{"source avro", source(func(c *SourceConfig) { c.ValueFormat, c.RegistryURL = "avro", "http://r" }), ""},
 		{"source without registry", source(func(c *SourceConfig) { c.ValueFormat = "json_schema" }), "schema_registry_url: required with value_format = \"json_schema\""},
+		{"source avro key", source(func(c *SourceConfig) { c.KeyFormat, c.RegistryURL = "avro", "http://r" }), ""},
+		{"source key without registry", source(func(c *SourceConfig) { c.KeyFormat = "protobuf" }), "schema_registry_url: required with key_format = \"protobuf\""},
+		{"source key per-message", source(func(c *SourceConfig) {
+			c.KeyFormat, c.RegistryURL, c.Delivery = "avro", "http://r", "per-message"
+		}), "key_format: \"avro\" needs delivery = \"batch\""},
 		{"source per-message", source(func(c *SourceConfig) {
 			c.ValueFormat, c.RegistryURL, c.Delivery = "avro", "http://r", "per-message"
 		}), "needs delivery = \"batch\""},

@@ -19,23 +19,33 @@ const (
 	registryBackoffMax = time.Second
 )
 
-// newValueDecoder is the decoder of the source's values, nil for JSON. It
-// asks the registry at once whether it answers: a registry down at start
-// is an error naming its URL.
-func newValueDecoder(cfg *SourceConfig, env plugin.Env) (*schema.Decoder, error) {
-	if cfg.ValueFormat == "" || cfg.ValueFormat == FormatJSON {
-		return nil, nil
+// newDecoders are the decoders of the source's values and keys, each nil
+// for JSON, sharing one registry client. It asks the registry at once
+// whether it answers: a registry down at start is an error naming its URL.
+func newDecoders(cfg *SourceConfig, env plugin.Env) (values, keys *schema.Decoder, err error) {
+	if isJSON(cfg.ValueFormat) && isJSON(cfg.KeyFormat) {
+		return nil, nil, nil
 	}
 	reg, err := cfg.registry(registryRetries, registryBackoff, registryBackoffMax)
 	if err != nil {
-		return nil, fmt.Errorf("kafka source %q: %w", env.Stage.ID, err)
+		return nil, nil, fmt.Errorf("kafka source %q: %w", env.Stage.ID, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := reg.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("kafka source %q: %w", env.Stage.ID, err)
+		return nil, nil, fmt.Errorf("kafka source %q: %w", env.Stage.ID, err)
 	}
-	return schema.NewDecoder(reg, cfg.ValueFormat)
+	if !isJSON(cfg.ValueFormat) {
+		if values, err = schema.NewDecoder(reg, cfg.ValueFormat); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !isJSON(cfg.KeyFormat) {
+		if keys, err = schema.NewDecoder(reg, cfg.KeyFormat); err != nil {
+			return nil, nil, err
+		}
+	}
+	return values, keys, nil
 }
 
 // valueDecoder decodes one claim's values, with the claim's context (a
@@ -43,7 +53,7 @@ func newValueDecoder(cfg *SourceConfig, env plugin.Env) (*schema.Decoder, error)
 type valueDecoder struct {
 	d       *schema.Decoder
 	ctx     context.Context
-	scratch []byte // a value to enrich, reused: Enrich copies it
+	scratch []byte // a value (or key) to enrich, reused: Enrich copies it
 }
 
 func bindDecoder(d *schema.Decoder, ctx context.Context) *valueDecoder {
@@ -54,10 +64,23 @@ func bindDecoder(d *schema.Decoder, ctx context.Context) *valueDecoder {
 }
 
 // enrich appends the record of value, as record.EnrichChecked does: with
-// a value decoder, value is decoded first, straight into dst; one that
-// does not decode is kept as base64 with why, and reported malformed, for
-// the source's invalid key.
+// a key decoder, meta's key (unless null) is decoded first into
+// _kafka_key; with a value decoder, value is decoded, straight into dst. A
+// value or key that does not decode makes the value kept as base64 with
+// why (for a key, "key: " and why), reported malformed, for the source's
+// invalid key.
 func (b *builder) enrich(dst, value []byte, meta record.Meta) ([]byte, bool) {
+	if b.keys != nil && !meta.KeyNull {
+		k := b.keys
+		var err error
+		k.scratch, meta.KeySchemaID, err = k.d.DecodeBare(k.ctx, k.scratch[:0], meta.Key)
+		if err != nil { // the key as it came (text or _base64), the value's bytes and why
+			k.scratch = record.AppendUndecodable(k.scratch[:0], value, fmt.Errorf("key: %w", err))
+			out, _ := record.EnrichChecked(dst, k.scratch, meta)
+			return out, true
+		}
+		meta.KeyJSON = k.scratch
+	}
 	if b.values == nil || value == nil {
 		return record.EnrichChecked(dst, value, meta)
 	}

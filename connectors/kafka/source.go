@@ -32,6 +32,7 @@ type Source struct {
 	client sarama.Client
 	group  sarama.ConsumerGroup
 	values *schema.Decoder // value_format's; nil for JSON
+	keys   *schema.Decoder // key_format's; nil for JSON
 
 	ctx    context.Context // ends consuming; cancelled by Close
 	cancel context.CancelFunc
@@ -94,7 +95,7 @@ type Source struct {
 // NewSource connects to the brokers and joins nothing yet: the group is
 // joined on Subscribe.
 func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
-	values, err := newValueDecoder(cfg, env)
+	values, keys, err := newDecoders(cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +158,7 @@ func NewSource(cfg *SourceConfig, env plugin.Env) (*Source, error) {
 	s.committer = groupCommitter{s}
 	s.halted, s.halt = context.WithCancel(context.Background())
 	s.budget.Store(cfg.Limit())
-	s.values = values
+	s.values, s.keys = values, keys
 	s.obs = newSourceObs()
 	s.obs.m = telemetry.NewKafkaSource(env.Registerer(), s.kafkaPartitions)
 	if env.Delivery.ExactlyOnce() {

@@ -24,9 +24,11 @@ const (
 	PayloadField   = "_kafka_payload"
 	KeyField       = "_kafka_key"
 	KeyBase64Field = "_kafka_key_base64"
-	PartitionField = "_kafka_partition"
-	OffsetField    = "_kafka_offset"
-	TimestampField = "_kafka_timestamp"
+	// KeySchemaIDField follows a key decoded with its schema (Meta.KeyJSON).
+	KeySchemaIDField = "_kafka_key_schema_id"
+	PartitionField   = "_kafka_partition"
+	OffsetField      = "_kafka_offset"
+	TimestampField   = "_kafka_timestamp"
 )
 
 // RenamePrefix is put before the name of a payload's own member that is
@@ -35,12 +37,17 @@ const RenamePrefix = "_payload_"
 
 // Meta is the Kafka metadata of a consumed message.
 type Meta struct {
-	Key       []byte // message key; written as a JSON string
-	KeyNull   bool   // the message has no key; written as null
-	ValueNull bool   // the message has no value (a tombstone)
-	Partition int32
-	Offset    int64
-	Timestamp int64 // milliseconds since the Unix epoch
+	Key     []byte // message key; written as a JSON string
+	KeyNull bool   // the message has no key; written as null
+	// KeyJSON, when not nil, is the key decoded with its schema (a kafka
+	// source's key_format): a valid JSON value written as "_kafka_key"
+	// instead of Key, followed by "_kafka_key_schema_id":KeySchemaID.
+	KeyJSON     []byte
+	KeySchemaID int
+	ValueNull   bool // the message has no value (a tombstone)
+	Partition   int32
+	Offset      int64
+	Timestamp   int64 // milliseconds since the Unix epoch
 	// Headers is the message's headers as AppendHeaders writes them;
 	// empty when the message has none (the record then has no
 	// _kafka_headers member).
@@ -133,6 +140,11 @@ func EnrichChecked(dst []byte, value []byte, m Meta) (out []byte, malformed bool
 // appendMeta appends the metadata members and the closing brace.
 func appendMeta(dst []byte, m Meta) []byte {
 	switch i := jsonscan.SkipSafe(m.Key, 0); {
+	case m.KeyJSON != nil:
+		dst = append(dst, `"`+KeyField+`":`...)
+		dst = append(dst, m.KeyJSON...)
+		dst = append(dst, `,"`+KeySchemaIDField+`":`...)
+		dst = strconv.AppendInt(dst, int64(m.KeySchemaID), 10)
 	case m.KeyNull:
 		dst = append(dst, `"`+KeyField+`":null`...)
 	case i == len(m.Key): // the usual key: nothing to escape or check

@@ -484,3 +484,17 @@ func TestEnrichQuickBytes(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A key decoded with its schema (Meta.KeyJSON) is written as the JSON
+// value it is, not as text, with its schema id after it, whatever the raw
+// key bytes.
+func TestEnrichDecodedKey(t *testing.T) {
+	for _, key := range []string{`{"user_id":"u1","n":2}`, `"k-1"`, `7`} {
+		m := testMeta
+		m.Key, m.KeyJSON, m.KeySchemaID = []byte("\x00\x00\x00\x00\x05raw"), []byte(key), 5
+		want := `{"a":1,"_kafka_key":` + key + `,"_kafka_key_schema_id":5,"_kafka_partition":3,"_kafka_offset":42,"_kafka_timestamp":1764072000000}`
+		if got := Enrich(nil, []byte(`{"a":1}`), m); string(got) != want {
+			t.Errorf("key %s\n got %s\nwant %s", key, got, want)
+		}
+	}
+}

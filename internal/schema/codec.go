@@ -106,20 +106,33 @@ func NewDecoder(reg *Registry, format string) (*Decoder, error) {
 // id the registry does not know or could not be asked about, a value its
 // schema does not read) says why; dst is then as it was.
 func (d *Decoder) Decode(ctx context.Context, dst, value []byte) ([]byte, error) {
+	start := len(dst)
+	out, id, err := d.DecodeBare(ctx, dst, value)
+	if err != nil {
+		return out, err
+	}
+	return addID(out, start, id), nil
+}
+
+// DecodeBare is Decode without IDField: it appends the JSON form of value
+// (any JSON value its schema gives, not only an object) to dst and returns
+// the schema id apart, as a key's decoder needs it. On error dst is as it
+// was.
+func (d *Decoder) DecodeBare(ctx context.Context, dst, value []byte) (out []byte, id int, err error) {
 	id, body, err := splitWire(value)
 	if err != nil {
-		return dst, err
+		return dst, 0, err
 	}
 	c, err := d.codec(ctx, id)
 	if err != nil {
-		return dst, err
+		return dst, 0, err
 	}
 	start := len(dst)
-	out, err := c.decode(dst, body)
+	out, err = c.decode(dst, body)
 	if err != nil {
-		return dst[:start], fmt.Errorf("schema id %d: %w", id, err)
+		return dst[:start], 0, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	return addID(out, start, id), nil
+	return out, id, nil
 }
 
 // addID adds IDField to the object out[start:] ends with.
