@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 )
@@ -125,18 +127,102 @@ func TestFaultExactlyOnceCrashLoop(t *testing.T) {
 	records, kills := envInt("EOS_RECORDS", 200000), envInt("EOS_KILLS", 10)
 	r := newEOSRun(t, env, records, time.Duration(kills)*2*time.Second, "i1")
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3)) //nolint:gosec
-	for i := 0; i < kills; i++ {
+	done := 0
+	for ; done < kills; done++ {
+		// Once the feed is over and the group committed all of it, a
+		// restart has nothing to read and so commits nothing: no progress
+		// to wait for, and no backlog to kill it in.
+		if closed(r.fed) && committedToEnd(t, env, r.group, r.in) {
+			t.Logf("the whole input is committed after %d kills: no backlog left for the other %d", done, kills-done)
+			break
+		}
 		before := env.Committed(t, r.group, r.in)
-		p := startConveyor(t, fmt.Sprintf("run-%d", i+1), r.path)
+		name := fmt.Sprintf("run-%d", done+1)
+		p := startConveyor(t, name, r.path)
 		if !waitProgress(t, env, r.group, r.in, before, 60*time.Second) {
-			t.Fatalf("kill %d: the restarted pipeline made no progress", i+1)
+			t.Fatalf("kill %d: %s committed no offset of %s within 60 s (committed %v, end offsets %v, exited: %v); its log follows",
+				done+1, name, r.in, env.Committed(t, r.group, r.in), env.EndOffsets(t, r.in), p.exited())
 		}
 		time.Sleep(time.Duration(rnd.IntN(700)) * time.Millisecond)
 		p.kill()
-		t.Logf("kill %d: committed %v", i+1, env.Committed(t, r.group, r.in))
+		t.Logf("kill %d: committed %v", done+1, env.Committed(t, r.group, r.in))
 	}
 	runUntilCommitted(t, env, r.group, r.in, r.fed, startConveyor(t, "final", r.path))
-	eosReport(t, env, "kill -9 the pipeline (exactly-once, 6 partitions)", kills, r.in, r.out)
+	eosReport(t, env, "kill -9 the pipeline (exactly-once, 6 partitions)", done, r.in, r.out)
+}
+
+// A killed instance can leave a transaction open with the group's offsets
+// in it (TxnOffsetCommit) but not committed: until it ends, the group's
+// offsets are unstable and a read_committed member fetches none. The
+// restarted instance (same transactional.id) must abort it before it joins
+// the group: it used to wait for its first batch, which needed those
+// offsets, so it stood still until the broker timed the transaction out
+// (TestFaultExactlyOnceCrashLoop when a kill landed in a commit). The open
+// transaction here lasts 5 minutes unless aborted.
+func TestIntegrationExactlyOnceRestartAbortsOpenOffsets(t *testing.T) {
+	env := kafkatest.Start(t)
+	instance := kafkatest.Name("i") // a transactional.id of its own on a broker kept between runs
+	r := newEOSRun(t, env, 20000, 2*time.Second, instance)
+	openOffsets(t, env, "conveyor-etl-test-"+instance, r.group, r.in)
+	before := env.Committed(t, r.group, r.in)
+	p := startProc(t, "restarted", r.path)
+	if !waitProgress(t, env, r.group, r.in, before, 30*time.Second) {
+		t.Fatal("the restarted instance committed nothing in 30 s: it did not abort its predecessor's transaction, whose offsets keep the group's unstable")
+	}
+	runUntilCommitted(t, env, r.group, r.in, r.fed, p)
+	eosReport(t, env, "restart over a transaction left open with offsets in it (exactly-once)", 1, r.in, r.out)
+}
+
+// openOffsets leaves a transaction of txnID open (for 5 minutes) with
+// offset 0 of each partition of topic sent for group, as a producer killed
+// between TxnOffsetCommit and EndTxn does. The requests are made by hand:
+// sarama's producer sends offsets only when it commits.
+func openOffsets(t *testing.T, env kafkatest.Env, txnID, group, topic string) {
+	t.Helper()
+	client, err := sarama.NewClient(env.Brokers, kafkautil.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	tc, err := client.TransactionCoordinator(txnID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := tc.InitProducerID(&sarama.InitProducerIDRequest{Version: 3, TransactionalID: &txnID,
+		TransactionTimeout: 5 * time.Minute, ProducerID: -1, ProducerEpoch: -1})
+	if err == nil && init.Err != sarama.ErrNoError {
+		err = init.Err
+	}
+	if err != nil {
+		t.Fatalf("InitProducerId: %v", err)
+	}
+	add, err := tc.AddOffsetsToTxn(&sarama.AddOffsetsToTxnRequest{Version: 3, TransactionalID: txnID,
+		ProducerID: init.ProducerID, ProducerEpoch: init.ProducerEpoch, GroupID: group})
+	if err == nil && add.Err != sarama.ErrNoError {
+		err = add.Err
+	}
+	if err != nil {
+		t.Fatalf("AddOffsetsToTxn: %v", err)
+	}
+	var offsets []*sarama.PartitionOffsetMetadata
+	for part := range env.EndOffsets(t, topic) {
+		offsets = append(offsets, &sarama.PartitionOffsetMetadata{Partition: part, Offset: 0, LeaderEpoch: -1})
+	}
+	gc, err := client.Coordinator(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, err := gc.TxnOffsetCommit(&sarama.TxnOffsetCommitRequest{Version: 3, TransactionalID: txnID, GroupID: group,
+		ProducerID: init.ProducerID, ProducerEpoch: init.ProducerEpoch, GenerationID: -1,
+		Topics: map[string][]*sarama.PartitionOffsetMetadata{topic: offsets}})
+	if err != nil {
+		t.Fatalf("TxnOffsetCommit: %v", err)
+	}
+	for _, pe := range commit.Topics[topic] {
+		if pe.Err != sarama.ErrNoError {
+			t.Fatalf("TxnOffsetCommit partition %d: %v", pe.Partition, pe.Err)
+		}
+	}
 }
 
 // The one-node broker is restarted while an exactly-once pipeline streams:
@@ -264,4 +350,14 @@ func TestIntegrationExactlyOnceFencedSibling(t *testing.T) {
 	t.Logf("A exited: %v", a.err)
 	runUntilCommitted(t, env, r.group, r.in, r.fed, b)
 	eosReport(t, env, "a second live instance with the same group_instance_id fences the first (exactly-once)", 1, r.in, r.out)
+}
+
+// closed tells whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

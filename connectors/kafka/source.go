@@ -212,6 +212,9 @@ func (s *Source) fetchBytes() int {
 func (s *Source) consume() {
 	defer close(s.consumed)
 	defer s.closeOut()
+	if !s.startTxn() {
+		return
+	}
 	h := &groupHandler{s: s}
 	retry := 0
 	// A stopped source rejoins only while it holds acked offsets that are
@@ -239,6 +242,25 @@ func (s *Source) consume() {
 			retry = 0
 		}
 	}
+}
+
+// startTxn makes the run's transactional producer before the group is
+// joined, under exactly-once; false when the source failed. Its
+// InitProducerId aborts what a killed predecessor of this instance (same
+// transactional.id) left open, its TxnOffsetCommit included: until then the
+// group's offsets are unstable, and a read_committed member's offset fetch
+// (sarama asks for stable offsets) gets no partition's offset. Made only
+// when the first batch entered, that producer waited for a session that
+// waited for it, until the broker timed the transaction out (a minute).
+func (s *Source) startTxn() bool {
+	if s.txn == nil {
+		return true
+	}
+	if err := s.txn.start(); err != nil {
+		s.fail(err)
+		return false
+	}
+	return true
 }
 
 // groupConfigError says what to change when the broker refuses the group

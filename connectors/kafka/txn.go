@@ -165,7 +165,9 @@ func (t *txn) join(p txnParticipant, env plugin.Env, instance string) {
 }
 
 // start makes the producer and begins the first transaction, once; the
-// run's stages have all joined by the time the first batch enters.
+// run's stages have all joined by the time a source subscribes (every
+// stage is built before the run starts). Sources call it before they join
+// their group (see Source.startTxn), batches when they enter.
 func (t *txn) start() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
