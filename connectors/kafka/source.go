@@ -225,6 +225,13 @@ func (s *Source) consume() {
 		switch {
 		case s.ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return
+		case s.txn != nil && errors.Is(err, sarama.ErrFencedInstancedId):
+			// Under exactly-once a live sibling joined with this
+			// group_instance_id, so it runs with this transactional.id too:
+			// stop with the fenced error instead of rejoining every few
+			// seconds against it.
+			s.fail(s.txn.fencedErr(err))
+			return
 		case groupConfigError(err) != "":
 			s.fail(mark(fmt.Errorf("kafka source %q: consumer group %q: %s: %w", s.env.Stage.ID, s.cfg.GroupID, groupConfigError(err), err),
 				append([]error{ErrGroupRefused}, accessKind(err)...)...))
