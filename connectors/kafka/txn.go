@@ -472,10 +472,13 @@ func (t *txn) reopen(why, fatal error) {
 
 // fenced reports an error that means another producer with this
 // transactional.id has started since (a live sibling, or this instance's
-// successor if it is the zombie).
+// successor if it is the zombie). INVALID_TXN_STATE is one: a producer
+// whose epoch another bumped gets it for the writes it had queued, and
+// rebuilding on it would fence the sibling in turn, each instance fencing
+// the other.
 func fenced(err error) bool {
 	return errors.Is(err, sarama.ErrProducerFenced) || errors.Is(err, sarama.ErrInvalidProducerEpoch) ||
-		errors.Is(err, sarama.ErrFencedInstancedId)
+		errors.Is(err, sarama.ErrFencedInstancedId) || errors.Is(err, sarama.ErrInvalidTxnState)
 }
 
 func (t *txn) fencedErr(err error) error {
