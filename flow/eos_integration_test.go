@@ -334,6 +334,13 @@ var sigStop, sigCont = syscall.SIGSTOP, syscall.SIGCONT
 // with an error saying so instead of rebuilding its producer in a loop;
 // the survivor finishes the input exactly once.
 func TestIntegrationExactlyOnceFencedSibling(t *testing.T) {
+	if os.Getenv("KAFKA_BROKERS") == "" {
+		// On kfake, B's first transaction sometimes waits for the broker's
+		// transaction timeout (a minute) after A is fenced, and B is then
+		// fenced by the coordinator (1 run in 5); real Kafka does not (CI's
+		// real-Kafka step runs this test).
+		t.Skip("needs real Kafka (KAFKA_BROKERS): the embedded broker's transaction coordinator stalls the successor's first transaction after a fence")
+	}
 	env := kafkatest.Start(t)
 	r := newEOSRun(t, env, 30000, 6*time.Second, "same")
 	a := startProc(t, "A", r.path)

@@ -23,6 +23,14 @@ import (
 // claim rewinds to the last committed offsets. A read_committed consumer
 // still sees every record once, and the aborts are counted.
 func TestExactlyOnceAbortsAndRewindsOnFailedWrite(t *testing.T) {
+	if raceEnabled {
+		// sarama v1.61.1's transaction manager writes its state
+		// (transitionTo, from returnErrors after a failed produce) while a
+		// broker producer reads it (publishTxnPartitions) without a lock:
+		// the race detector flags sarama, not this code, in about 1 run in
+		// 4. .ci/run runs this test without -race.
+		t.Skip("without -race only: a failed produce request trips a data race inside sarama's transaction manager")
+	}
 	env, c := kafkatest.StartEmbedded(t)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)
