@@ -1,0 +1,86 @@
+package kafka
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/internal/state"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// The restore of a large state into the disk store, run on demand beside
+// TestRestoreManyKeys (the memory store's):
+//
+//	CONVEYOR_RESTORE_KEYS=1000000 go test -run TestRestoreManyKeys -v ./connectors/kafka
+//
+// It writes that many keys to one changelog partition, restores them into
+// a disk store from nothing, then writes 1% more keys and restores again
+// from the store's checkpoint (a restart), checking every key came back
+// both times; it logs the times, the changes each restore read, the heap
+// held per key and the bytes on disk.
+func TestRestoreManyKeysOnDisk(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CONVEYOR_RESTORE_KEYS"))
+	if n <= 0 {
+		t.Skip("set CONVEYOR_RESTORE_KEYS to the number of keys to restore (a measurement, not run by default)")
+	}
+	env := kafkatest.Start(t)
+	src := changelogSource(t, env, 1)
+	ctx := context.Background()
+	cl, err := src.Changelog(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeManyKeys(t, cl, 0, n)
+	dir := t.TempDir()
+	restore := func(what string, want int) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		st := state.New("big", nopProcessor{}, func(ctx context.Context) (state.Changelog, error) { return src.Changelog(ctx, "big") })
+		st.UseDisk(dir, zap.NewNop())
+		start := time.Now()
+		if _, err := st.Apply(ctx, plugin.Batch{Origin: src.cfg.Topic, Partition: 0}, nil); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		read := st.Progress().Restored
+		if keys := st.Keys() - 1; keys != want { // less the watermark mark
+			t.Fatalf("%s: %d keys, want %d", what, keys, want)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("disk store, %s: %d keys in %s, %d changes read from the changelog; heap %d bytes per key; %d bytes on disk",
+			what, want, took.Round(time.Millisecond), read, (int64(after.HeapAlloc)-int64(before.HeapAlloc))/int64(want), du(dir))
+	}
+	restore("from nothing", n)
+	more := n / 100
+	writeManyKeys(t, cl, n, n+more)
+	cl.Close()
+	restore("from its checkpoint", n+more)
+}
+
+// du sums the sizes of the files under dir.
+func du(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
