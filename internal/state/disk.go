@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // diskStore is the disk store of one partition: a Pebble database in its
@@ -83,7 +84,7 @@ func openDisk(dir string, wait time.Duration) (*diskStore, error) {
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+		db, err := pebble.Open(dir, pebbleOptions())
 		if err == nil {
 			return &diskStore{db: db, dir: dir, overlay: map[string]overlaid{}, dirty: map[string]struct{}{}}, nil
 		}
@@ -92,6 +93,20 @@ func openDisk(dir string, wait time.Duration) (*diskStore, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// sharedCache is the block cache of every disk store of the process.
+var sharedCache = sync.OnceValue(func() *pebble.Cache { return pebble.NewCache(128 << 20) })
+
+// pebbleOptions are Pebble's options for a store: bloom filters on every
+// level (most of a window's reads are of keys that are not there yet), a
+// block cache shared by the process's stores, and memtables of 16 MiB.
+func pebbleOptions() *pebble.Options {
+	o := &pebble.Options{Logger: quietLogger{}, Cache: sharedCache(), MemTableSize: 16 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
 }
 
 // checkpoint returns the changelog offset the store holds up to, and the
