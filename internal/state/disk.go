@@ -35,6 +35,11 @@ type diskStore struct {
 	queue   []captured // captures whose overlay entries may still be pruned
 	restore *pebble.Batch
 	arena   []byte // copies of values read from the database
+	// last is the last key get looked up in the database and whether it
+	// was there: a delete right after (a timer firing, a window closing)
+	// does not look it up again. Any change forgets it.
+	last   string
+	lastOK bool
 
 	done  atomic.Uint64 // captures written
 	fault error         // the first read error (see store.err)
@@ -100,9 +105,9 @@ var sharedCache = sync.OnceValue(func() *pebble.Cache { return pebble.NewCache(1
 
 // pebbleOptions are Pebble's options for a store: bloom filters on every
 // level (most of a window's reads are of keys that are not there yet), a
-// block cache shared by the process's stores, and memtables of 16 MiB.
+// block cache of 128 MiB shared by the process's stores, memtables of 4 MiB.
 func pebbleOptions() *pebble.Options {
-	o := &pebble.Options{Logger: quietLogger{}, Cache: sharedCache(), MemTableSize: 16 << 20}
+	o := &pebble.Options{Logger: quietLogger{}, Cache: sharedCache(), MemTableSize: 4 << 20}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -151,6 +156,7 @@ func (s *diskStore) get(key []byte) ([]byte, bool) {
 	if o, ok := s.overlay[string(key)]; ok {
 		return o.v, !o.del
 	}
+	s.last, s.lastOK = string(key), false
 	v, c, err := s.db.Get(key)
 	if err != nil {
 		if !errors.Is(err, pebble.ErrNotFound) && s.fault == nil {
@@ -160,7 +166,20 @@ func (s *diskStore) get(key []byte) ([]byte, bool) {
 	}
 	out := s.copy(v)
 	c.Close()
+	s.lastOK = true
 	return out, true
+}
+
+// has reports whether key has a value, without copying it.
+func (s *diskStore) has(key []byte) bool {
+	if o, ok := s.overlay[string(key)]; ok {
+		return !o.del
+	}
+	if s.last == string(key) {
+		return s.lastOK
+	}
+	_, ok := s.get(key)
+	return ok
 }
 
 // copy returns v copied into the arena: a value Get returned stays as it
@@ -175,19 +194,22 @@ func (s *diskStore) copy(v []byte) []byte {
 }
 
 func (s *diskStore) put(key, value []byte) {
+	s.last = ""
 	s.overlay[string(key)] = overlaid{v: bytes.Clone(value), seq: s.seq + 1}
 	s.dirty[string(key)] = struct{}{}
 }
 
 func (s *diskStore) del(key []byte) {
-	if _, ok := s.get(key); !ok {
+	if !s.has(key) {
 		return
 	}
+	s.last = ""
 	s.overlay[string(key)] = overlaid{del: true, seq: s.seq + 1}
 	s.dirty[string(key)] = struct{}{}
 }
 
 func (s *diskStore) capture() []Change {
+	s.last = ""
 	s.prune()
 	if len(s.dirty) == 0 {
 		return nil
@@ -261,6 +283,7 @@ func setOrDelete(b *pebble.Batch, k, v []byte) error {
 // from the changelog, and the next restore reads again from the
 // checkpoint, setting every key it wrote to its last value again.
 func (s *diskStore) load(key, value []byte) {
+	s.last = ""
 	if s.restore == nil {
 		s.restore = s.db.NewBatch()
 	}
