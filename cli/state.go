@@ -199,9 +199,10 @@ func (a *app) stateReport(p *config.Pipeline, s statefulStage) stateReport {
 		}
 	})
 	r.Changelog = topic
-	if p.Global.StateDir != "" {
+	stateDir := p.ResolvePath(p.Global.StateDir)
+	if stateDir != "" {
 		r.Store = "disk"
-		r.Dir, _ = filepath.Abs(filepath.Join(p.Global.StateDir, topic))
+		r.Dir, _ = filepath.Abs(filepath.Join(stateDir, topic))
 	}
 	if errors.Is(err, kafka.ErrTopicNotFound) {
 		r.Note = fmt.Sprintf("changelog %q does not exist yet: the stage has not run below group %q", topic, s.source.GroupID)
@@ -220,7 +221,7 @@ func (a *app) stateReport(p *config.Pipeline, s statefulStage) stateReport {
 			sp.Keys, sp.Timers = int64(len(n.keys)), int64(len(n.timers))
 		}
 		if r.Store == "disk" {
-			cpt, err := state.DiskCheckpoint(state.DiskDir(p.Global.StateDir, topic, cp.Partition))
+			cpt, err := state.DiskCheckpoint(state.DiskDir(stateDir, topic, cp.Partition))
 			switch {
 			case err == nil:
 				sp.Checkpoint = &cpt

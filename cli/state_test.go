@@ -161,14 +161,19 @@ TOTAL %[14]d 4 4
 
 // `conveyor state --stage --key` prints a key's state decoded: the open
 // window of a country as the record it would emit, an order id's first
-// time; a key without state exits 1 saying so.
+// time; a key without state exits 1 saying so. (The state is read from
+// the changelog, whatever the store.)
 func TestStatePrintsOneKey(t *testing.T) {
 	env := kafkatest.Start(t)
 	in, out, group := kafkatest.Name("orders"), kafkatest.Name("counts"), kafkatest.Name("g")
 	stateOrders(t, env, in)
-	path := statePipeline(t, env.BrokerList(), in, group, out, "") // memory: the changelog is read all the same
+	// A relative state_dir starts at the pipeline file's directory.
+	path := statePipeline(t, env.BrokerList(), in, group, out, "state")
 	if code, _, stderr := cli(t, "run", "--no-progress", path); code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "state", group+"-count-changelog", "0")); err != nil {
+		t.Errorf("the relative state_dir is not beside the pipeline: %v", err)
 	}
 	for _, tc := range []struct{ stage, key, want string }{
 		{"count", "DE", `[{"partition":0,"value":{"country":"DE","window_start":"2023-11-14T22:14:00Z","window_end":"2023-11-14T22:15:00Z","orders":5,"revenue":7.5}}]`},

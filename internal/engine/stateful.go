@@ -101,7 +101,7 @@ func (r *run) buildState() error {
 			r.stateful = map[*node]*statefulStage{}
 		}
 		st := state.New(n.st.ID, so.Processor, open)
-		if dir := r.plan.Pipeline.Global.StateDir; dir != "" {
+		if dir := r.plan.Pipeline.ResolvePath(r.plan.Pipeline.Global.StateDir); dir != "" {
 			st.UseDisk(dir, r.log)
 		}
 		r.stateful[n] = &statefulStage{n: n, op: so, state: st}
