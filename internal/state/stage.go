@@ -178,7 +178,7 @@ func (s *Stage) restore(ctx context.Context, p *partition) error {
 	}
 	s.restoring.Add(1)
 	defer s.restoring.Add(-1)
-	if _, mem := p.store.(*memStore); mem && s.disk.on() {
+	if _, mem := p.store.(*memStore); mem && s.diskFor() {
 		if err := s.openDisk(p); err != nil {
 			return err
 		}

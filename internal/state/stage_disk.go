@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +14,8 @@ type diskOptions struct {
 	dir  string
 	wait time.Duration // for a store another instance holds (see openDisk)
 	log  *zap.Logger
+
+	warnTxn *sync.Once
 }
 
 func (o diskOptions) on() bool { return o.dir != "" }
@@ -31,7 +34,25 @@ type Identified interface {
 // source above) the state stays in memory. log says when a store is wiped.
 // Call it before the first Apply.
 func (s *Stage) UseDisk(stateDir string, log *zap.Logger) {
-	s.disk = diskOptions{dir: stateDir, wait: 30 * time.Second, log: log}
+	s.disk = diskOptions{dir: stateDir, wait: 30 * time.Second, log: log, warnTxn: new(sync.Once)}
+}
+
+// diskFor reports whether the stage's partitions get disk stores: with a
+// state_dir, unless the changelog's writes join a transaction (exactly-once:
+// a write that returned may still abort, and the disk store would hold what
+// the changelog does not; its checkpoint must wait for the commit, which
+// is not wired yet), then the state stays in memory, and a warning says so.
+func (s *Stage) diskFor() bool {
+	if !s.disk.on() {
+		return false
+	}
+	if t, ok := s.cl.(interface{ Transactional() bool }); ok && t.Transactional() {
+		s.disk.warnTxn.Do(func() {
+			s.disk.log.Warn("state_dir is not used under exactly-once yet: the state stays in memory, restored from the changelog", zap.String("stage", s.id))
+		})
+		return false
+	}
+	return true
 }
 
 // openDisk replaces p's memory store with its disk store, taking the

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -133,5 +134,25 @@ func TestDiskStoreClosedWhenTheClaimEnds(t *testing.T) {
 func TestDiskDirNamesChangelogAndPartition(t *testing.T) {
 	if got := DiskDir("/var/lib/conveyor", "g-count-changelog", 3); !strings.HasSuffix(got, "/var/lib/conveyor/g-count-changelog/3") {
 		t.Errorf("DiskDir: %s", got)
+	}
+}
+
+// txnLog is a changelog whose writes join a transaction.
+type txnLog struct{ *idLog }
+
+func (txnLog) Transactional() bool { return true }
+
+// Under exactly-once the disk store is not used (a write that returned may
+// still abort): the state stays in memory, and a warning says so.
+func TestDiskStoreNotUsedWithATransactionalChangelog(t *testing.T) {
+	dir := t.TempDir()
+	s, logs := diskStage(t, dir, txnLog{newIDLog("one")})
+	out := apply(t, s, context.Background(), batch(0, 0, `{"k":"a","t":1}`, `{"k":"a","t":20}`))
+	eq(t, "in memory", out, `{"w":"a|0","n":1}`)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a disk store was made: %v", entries)
+	}
+	if logs.FilterMessageSnippet("not used under exactly-once").Len() != 1 {
+		t.Errorf("no warning: %v", logs.All())
 	}
 }
