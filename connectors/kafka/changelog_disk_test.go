@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -83,4 +86,52 @@ func du(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// A changelog's identity names its topic, and changes when the topic is
+// deleted and created again (its topic id), which makes a disk store
+// written from the old one be wiped.
+func TestChangelogIdentityChangesWhenRecreated(t *testing.T) {
+	env := kafkatest.Start(t)
+	src := changelogSource(t, env, 1)
+	ctx := context.Background()
+	identity := func() (string, string) {
+		t.Helper()
+		cl, err := src.Changelog(ctx, "count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		id, err := cl.(state.Identified).Identity(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.(state.Identified).Name(), id
+	}
+	name, first := identity()
+	if name != ChangelogTopic(src.cfg.GroupID, "count") || !strings.Contains(first, name) {
+		t.Fatalf("name %q, identity %q", name, first)
+	}
+	if _, again := identity(); again != first {
+		t.Errorf("the same topic has another identity: %q, then %q", first, again)
+	}
+	admin, err := sarama.NewClusterAdmin(env.Brokers, kafkautil.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.DeleteTopic(name); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, recreated := identity()
+		if recreated != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recreated changelog has the old identity %q", first)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
