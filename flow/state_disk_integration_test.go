@@ -113,3 +113,10 @@ topic = %[4]q
 		}
 	}
 }
+
+// The kill -9 test of windows (TestIntegrationWindowsSurviveKill9) with
+// the state on disk: each restart opens the stores at their checkpoints,
+// and no window is missing or miscounted.
+func TestIntegrationWindowsOnDiskSurviveKill9(t *testing.T) {
+	windowsSurviveKill9(t, fmt.Sprintf("[global]\nstate_dir = %q\n", t.TempDir()))
+}
