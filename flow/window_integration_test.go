@@ -202,6 +202,7 @@ func TestIntegrationWindowsSurviveKill9(t *testing.T) { windowsSurviveKill9(t, "
 // windowsSurviveKill9 is TestIntegrationWindowsSurviveKill9 with global
 // put before the pipeline's stages (a [global] table).
 func windowsSurviveKill9(t *testing.T, global string) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 6)

@@ -25,8 +25,7 @@
 // changelog write and the offset commit repeats nothing; a crash between
 // the output being durable and the changelog write makes the next owner
 // emit that batch's output again (at-least-once), with the same counts.
-package state
-
+//
 // # Stores
 //
 // A partition's keys live in a store (store.go): the memory store, a Go
@@ -40,3 +39,4 @@ package state
 // checkpoint on, its store wiped first when it was written from another
 // changelog or its checkpoint is past the changelog's end, and closed when
 // its claim ends. The same contract tests run over both stores.
+package state
