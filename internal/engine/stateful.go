@@ -30,6 +30,7 @@ type statefulStage struct {
 	n     *node
 	op    *plugin.StatefulOperator
 	state *state.Stage
+	rep   *repartitioned // nil: the stage processes its input where it is read
 }
 
 // pendingStates holds, per turn, the state changes of the batch's
@@ -75,8 +76,10 @@ func (r *run) buildState() error {
 			return buildErr(n, fmt.Errorf("late = \"dead_letter\" needs [error_handling.dead_letter_queue]"))
 		}
 		var providers []state.Provider
+		var above plugin.Source
 		for src, s := range r.sources {
-			if reaches(src, n) {
+			if reaches(src, n) && r.readers[src] == nil {
+				above = s
 				if p, ok := s.(state.Provider); ok {
 					providers = append(providers, p)
 				}
@@ -100,7 +103,13 @@ func (r *run) buildState() error {
 		if r.stateful == nil {
 			r.stateful = map[*node]*statefulStage{}
 		}
-		r.stateful[n] = &statefulStage{n: n, op: so, state: state.New(n.st.ID, so.Processor, open)}
+		ss := &statefulStage{n: n, op: so, state: state.New(n.st.ID, so.Processor, open)}
+		r.stateful[n] = ss
+		if topic := r.plan.repartitionTopic(n); topic != "" {
+			if err := r.buildRepartition(ss, above, topic); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -138,11 +147,11 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			// one for one count as filtered (a duplicate dedupe.apply
 			// dropped; for window.aggregate, the records less the windows
 			// emitted), so that a run's in = out + filtered + failed + late.
-			absorbed := max(0, len(b.Records)-len(failed)-len(res.Late)-len(res.Out))
+			absorbed := max(0, len(b.Records)-res.Marks-len(failed)-len(res.Late)-len(res.Out))
 			if absorbed > 0 && countFiltered {
 				r.counts.filtered.Add(int64(absorbed))
 			}
-			obs.Operated(len(b.Records), len(res.Out), absorbed)
+			obs.Operated(len(b.Records)-res.Marks, len(res.Out), absorbed)
 			return next(plugin.Rebatch(msg, b, res.Out))
 		}
 	}

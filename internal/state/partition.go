@@ -26,7 +26,9 @@ type partition struct {
 	id     int32
 	store  *memStore
 	timers timerHeap
-	wm     int64
+	wm     int64 // fires timers
+	view   int64 // what Process sees as Watermark (see Clock)
+	clock  Clock // nil: wm is the partition's own maximum
 	// Set while a batch is processed.
 	out    []plugin.Record
 	offset int64 // of the record being processed: emitted records carry it
@@ -49,14 +51,14 @@ type partition struct {
 func newPartition(id int32) *partition {
 	tail := make(chan struct{})
 	close(tail)
-	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, next: map[string]int64{}, tail: tail}
+	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, view: math.MinInt64, next: map[string]int64{}, tail: tail}
 }
 
 // Partition implements plugin.State.
 func (p *partition) Partition() int32 { return p.id }
 
 // Watermark implements plugin.State.
-func (p *partition) Watermark() int64 { return p.wm }
+func (p *partition) Watermark() int64 { return p.view }
 
 func (p *partition) key(space byte, k []byte) []byte {
 	p.kb = append(append(p.kb[:0], space), k...)
@@ -136,6 +138,7 @@ func (p *partition) load(c Change) {
 		heap.Push(&p.timers, timer{at: at, key: k[9:]})
 	case k == markWM && len(c.Value) == 8:
 		p.wm = int64(binary.BigEndian.Uint64(c.Value))
+		p.view = p.wm
 	case len(k) > len(markOffsets) && k[:len(markOffsets)] == markOffsets && len(c.Value) == 8:
 		p.next[k[len(markOffsets):]] = int64(binary.BigEndian.Uint64(c.Value))
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -31,6 +32,10 @@ type Stage struct {
 	parts   map[int32]*partition
 	origins map[int32]string // per partition, the origin of its last batch
 
+	// clock, when set, makes each partition's clock (behind a
+	// repartition topic); nil: a partition's watermark is its own maximum.
+	clock func(partition int32) Clock
+
 	late              atomic.Int64
 	restoring         atomic.Int64 // partitions being restored now
 	restored, toRead  atomic.Int64 // changes restored, and to restore, so far
@@ -44,6 +49,28 @@ func New(id string, proc plugin.Processor, open func(context.Context) (Changelog
 	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}}
 }
 
+// Clock is the event-time clock of one partition's state whose records
+// interleave several inputs (behind a repartition topic): it decides the
+// watermark that fires timers, and what a record's Process sees as
+// Watermark. A partition's batches are applied one at a time, so a Clock
+// is used by one goroutine at a time. wall is the wall time in ms.
+type Clock interface {
+	// Mark is called with each record before anything else: true when r
+	// carries nothing but the clock's progress (a watermark record), which
+	// the clock took in and Process never sees.
+	Mark(r plugin.Record, wall int64) bool
+	// Observe takes in record r at event time t and returns what Process
+	// sees as the Watermark while it handles r.
+	Observe(r plugin.Record, t, wall int64) int64
+	// Advance returns the watermark after a batch: timers at or before it
+	// fire. It never decreases.
+	Advance(wall int64) int64
+}
+
+// WithClock makes every partition's state keep its event time with the
+// Clock newClock makes for it, instead of its own maximum.
+func (s *Stage) WithClock(newClock func(partition int32) Clock) { s.clock = newClock }
+
 // Result is what a batch gave.
 type Result struct {
 	// Out are the records the batch emitted, in order.
@@ -53,6 +80,8 @@ type Result struct {
 	// Skipped counts records below the offset the restored state had
 	// already processed.
 	Skipped int
+	// Marks counts the watermark records the Clock took in.
+	Marks int
 	// Pending holds the batch's changes: Write them once the batch's
 	// output is durable, or Abandon them when the batch failed.
 	Pending *Pending
@@ -82,19 +111,32 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 	var res Result
 	next := p.next[b.Origin]
 	last := int64(-1)
+	wall := time.Now().UnixMilli()
 	for i, r := range b.Records {
 		if r.Offset >= 0 && r.Offset < next {
 			res.Skipped++
 			continue
 		}
 		last = max(last, r.Offset)
+		if p.clock != nil && p.clock.Mark(r, wall) {
+			res.Marks++
+			continue
+		}
 		t, err := s.proc.EventTime(r)
 		if err != nil {
 			fail(i, err)
 			continue
 		}
 		p.offset = r.Offset
-		if err := s.proc.Process(p, r); err != nil {
+		if p.clock != nil {
+			p.view = max(p.wm, p.clock.Observe(r, t, wall))
+		}
+		err = s.proc.Process(p, r)
+		if p.clock == nil {
+			p.wm = max(p.wm, t)
+			p.view = p.wm
+		}
+		if err != nil {
 			if errors.Is(err, plugin.ErrLate) {
 				res.Late = append(res.Late, i)
 				s.late.Add(1)
@@ -102,7 +144,10 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 				fail(i, err)
 			}
 		}
-		p.wm = max(p.wm, t)
+	}
+	if p.clock != nil {
+		p.wm = max(p.wm, p.clock.Advance(wall))
+		p.view = p.wm
 	}
 	if err := p.fire(s.proc); err != nil {
 		s.abandon(p)
@@ -141,6 +186,9 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 	}
 	if fresh {
 		p = newPartition(id)
+		if s.clock != nil {
+			p.clock = s.clock(id)
+		}
 	}
 	p.claim = ctx
 	if s.open != nil {
@@ -205,7 +253,7 @@ func (s *Stage) End() ([]plugin.Batch, error) {
 		s.mu.Lock()
 		p := s.parts[id]
 		s.mu.Unlock()
-		p.wm = math.MaxInt64
+		p.wm, p.view = math.MaxInt64, math.MaxInt64
 		if err := p.fire(s.proc); err != nil {
 			return nil, fmt.Errorf("stage %q: timer: %w", s.id, err)
 		}
