@@ -15,16 +15,16 @@ import (
 
 // WindowAggregateConfig is the config of "window.aggregate".
 type WindowAggregateConfig struct {
-	GroupBy    []string          `key:"group_by" doc:"fields whose values make the group (a.b nested); the output holds them under the same names"`
-	Key        string            `key:"key" doc:"instead of group_by, an expression giving the group; the output holds its value as \"key\""`
-	TimeField  string            `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
-	Window     string            `key:"window" enum:"tumbling,hopping,session,none" doc:"tumbling (size_ms), hopping (size_ms every advance_ms), session (gap_ms) or none (a running aggregate per group, emitted at the end of a bounded input)"`
-	Size       time.Duration     `key:"size_ms" unit:"ms" min:"0" doc:"length of a tumbling or hopping window"`
-	Advance    time.Duration     `key:"advance_ms" unit:"ms" min:"0" doc:"how far apart hopping windows start"`
-	Gap        time.Duration     `key:"gap_ms" unit:"ms" min:"0" doc:"a session ends after this long without a record of its group"`
-	Grace      time.Duration     `key:"grace_ms" unit:"ms" min:"0" doc:"how long after its end, in event time, a window still takes records; a record later than that is late"`
-	Emit       string            `key:"emit" enum:"final,update" doc:"final: each window once, when it closes; update: the window's aggregates again on every change"`
-	Late       string            `key:"late" enum:"drop,dead_letter" doc:"what becomes of a late record: drop (counted), or dead_letter (to [error_handling.dead_letter_queue], counted)"`
+	GroupBy   []string      `key:"group_by" doc:"fields whose values make the group (a.b nested); the output holds them under the same names"`
+	Key       string        `key:"key" doc:"instead of group_by, an expression giving the group; the output holds its value as \"key\""`
+	TimeField string        `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
+	Window    string        `key:"window" enum:"tumbling,hopping,session,none" doc:"tumbling (size_ms), hopping (size_ms every advance_ms), session (gap_ms) or none (a running aggregate per group, emitted at the end of a bounded input)"`
+	Size      time.Duration `key:"size_ms" unit:"ms" min:"0" doc:"length of a tumbling or hopping window"`
+	Advance   time.Duration `key:"advance_ms" unit:"ms" min:"0" doc:"how far apart hopping windows start"`
+	Gap       time.Duration `key:"gap_ms" unit:"ms" min:"0" doc:"a session ends after this long without a record of its group"`
+	Grace     time.Duration `key:"grace_ms" unit:"ms" min:"0" doc:"how long after its end, in event time, a window still takes records; a record later than that is late"`
+	Emit      string        `key:"emit" enum:"final,update" doc:"final: each window once, when it closes; update: the window's aggregates again on every change"`
+	Late      string        `key:"late" enum:"drop,dead_letter" doc:"what becomes of a late record: drop (counted), or dead_letter (to [error_handling.dead_letter_queue], counted)"`
 	Repartition
 	Aggregates map[string]string `key:"aggregates" required:"true" doc:"output field = function: count() count(f) sum(f) min(f) max(f) avg(f) first(f) last(f) count_distinct(f)"`
 }
