@@ -1,0 +1,245 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/kafkatest"
+	"github.com/conveyor-etl/conveyor/internal/window/ordergen"
+)
+
+// ordersByID are the generated orders keyed by their order id, not by the
+// country the pipeline groups by, each to its generator partition, then
+// per partition one order an hour ahead of every other (country "ZZ"),
+// which closes every window before it.
+func ordersByID(evs []ordergen.Event, parts int) []kafkatest.Msg {
+	msgs := ordergen.Messages(evs, false)
+	last := int64(math.MinInt64)
+	for _, e := range evs {
+		last = max(last, e.Time)
+	}
+	for p := range parts {
+		closing := ordergen.Event{Partition: int32(p), OrderID: fmt.Sprintf("close-%d", p), Country: "ZZ", Amount: 1, UserID: "u", Time: last + time.Hour.Milliseconds()}
+		msgs = append(msgs, ordergen.Messages([]ordergen.Event{closing}, false)...)
+	}
+	return msgs
+}
+
+// windowRecords are the values written to topic, sorted: each window
+// exactly as it came out.
+func windowRecords(t *testing.T, env kafkatest.Env, topic string) []string {
+	var out []string
+	for _, m := range env.ReadAll(t, topic) {
+		out = append(out, string(m.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkLate asserts that the dead-lettered orders are exactly the late.
+func checkLate(t *testing.T, env kafkatest.Env, dlq string, exp ordergen.Expected) {
+	t.Helper()
+	late := lateIDs(t, env, dlq, false)
+	if len(late) != len(exp.Late) || len(exp.Late) == 0 {
+		t.Errorf("%d dead-lettered, want the %d late", len(late), len(exp.Late))
+	}
+	for id := range exp.Late {
+		if !late[id] {
+			t.Errorf("late order %s not dead-lettered", id)
+		}
+	}
+}
+
+// Issue 17, "Event time": reading a backlog (every order in the topic
+// before the run starts, the partitions read at whatever pace the fetches
+// give) produces exactly the windows a live run produces, after a
+// repartition: the orders are keyed by order id and counted by country,
+// so window.aggregate repartitions them through
+// <group>-count-repartition. Both runs give each window once, with the
+// count and sum of the independent reference (by the per-partition rule:
+// a record is late only when late within its own partition), and
+// dead-letter exactly the late orders.
+func TestIntegrationRepartitionBacklogMatchesLive(t *testing.T) {
+	env := kafkatest.Start(t)
+	cfg := ordergen.Config{Records: 20000, Partitions: 6, Seed: 21, Size: 10000, Grace: 5000}
+	evs := ordergen.Generate(cfg)
+	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
+	msgs := ordersByID(evs, 6)
+	topics := func() (in, out, dlq, group string) {
+		in, out, dlq, group = kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
+		env.CreateTopic(t, in, 6)
+		env.CreateTopic(t, out, 6)
+		env.CreateTopic(t, dlq, 1)
+		return
+	}
+
+	// Live: the run streams while the orders are produced in the order
+	// their partitions' clocks wrote them.
+	in, liveOut, liveDLQ, group := topics()
+	p, err := config.Load(writePipeline(t, t.TempDir(), windowPipeline(env, in, liveOut, liveDLQ, group, "max_messages = 0\nbatch_size = 50")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { _, err := flow.Execute(ctx, p); ran <- err }()
+	const chunks = 40
+	for i := range chunks {
+		env.Produce(t, in, msgs[i*len(msgs)/chunks:(i+1)*len(msgs)/chunks])
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for len(env.ReadAll(t, liveOut)) < len(exp.Windows) || len(env.ReadAll(t, liveDLQ)) < len(exp.Late) {
+		if time.Now().After(deadline) {
+			t.Fatalf("live run: %d windows and %d dead letters after 90 s, want %d and %d", len(env.ReadAll(t, liveOut)), len(env.ReadAll(t, liveDLQ)), len(exp.Windows), len(exp.Late))
+		}
+		select {
+		case err := <-ran:
+			t.Fatalf("live run ended early: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // nothing more may come
+	cancel()
+	if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("live run: %v", err)
+	}
+	live := windowRecords(t, env, liveOut)
+	if len(live) != len(exp.Windows) {
+		t.Errorf("live run: %d window records, want each of the %d windows once", len(live), len(exp.Windows))
+	}
+	checkWindows(t, env, liveOut, exp, false)
+	checkLate(t, env, liveDLQ, exp)
+
+	// Backlog: all of it in the topic first, then a bounded run.
+	in, out, dlq, group := topics()
+	env.Produce(t, in, msgs)
+	sum := runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000")))
+	backlog := windowRecords(t, env, out)
+	if !slices.Equal(backlog, live) {
+		t.Errorf("backlog: %d window records, live: %d; they differ", len(backlog), len(live))
+	}
+	checkWindows(t, env, out, exp, false)
+	checkLate(t, env, dlq, exp)
+	for _, st := range sum.Stages {
+		if st.ID == "count" && st.Late != int64(len(exp.Late)) {
+			t.Errorf("stage summary: late=%d, want %d", st.Late, len(exp.Late))
+		}
+	}
+	if sum.In != int64(len(msgs)) {
+		t.Errorf("summary: in=%d, want the %d records of the source topic (not counting the repartition topic's)", sum.In, len(msgs))
+	}
+	rp := group + "-count-repartition"
+	if ends := env.EndOffsets(t, rp); len(ends) != 6 {
+		t.Errorf("repartition topic %s: %d partitions, want the source topic's 6", rp, len(ends))
+	}
+	assertCommittedToEnd(t, env, group, in)
+	assertCommittedToEnd(t, env, group, rp)
+}
+
+// dedupe.apply repartitions by its key: duplicates of an order written to
+// other partitions than the first copy still meet in one lane, so exactly
+// the distinct orders come out; with repartition = "never" they do not.
+func TestIntegrationDedupeRepartitions(t *testing.T) {
+	env := kafkatest.Start(t)
+	const distinct = 2000
+	var msgs []kafkatest.Msg
+	for i := range distinct {
+		id := fmt.Sprintf("o-%d", i)
+		v := fmt.Appendf(nil, `{"order_id":%q,"ts":%d}`, id, 1_700_000_000_000+int64(i))
+		msgs = append(msgs, kafkatest.Msg{Partition: int32(i % 3), Value: v})
+		if i%5 == 0 { // a copy in the next partition
+			msgs = append(msgs, kafkatest.Msg{Partition: int32((i + 1) % 3), Value: v})
+		}
+	}
+	run := func(mode string) map[string]int {
+		in, out, group := kafkatest.Name("orders"), kafkatest.Name("distinct"), kafkatest.Name("g")
+		env.CreateTopic(t, in, 3)
+		env.CreateTopic(t, out, 3)
+		env.Produce(t, in, msgs)
+		runFile(t, writePipeline(t, t.TempDir(), fmt.Sprintf(`
+[[stages]]
+id = "orders"
+function = "kafka"
+[stages.config]
+brokers = %[1]q
+topic = %[2]q
+group_id = %[3]q
+until = "end"
+timeout_ms = 60000
+batch_size = 100
+
+[[stages]]
+id = "dedupe"
+function = "dedupe.apply"
+inputs = ["orders"]
+[stages.config]
+key = "order_id"
+time_field = "ts"
+repartition = %[5]q
+
+[[stages]]
+id = "produce"
+function = "kafka"
+inputs = ["dedupe"]
+[stages.config]
+brokers = %[1]q
+topic = %[4]q
+`, env.BrokerList(), in, group, out, mode)))
+		seen := map[string]int{}
+		for _, m := range env.ReadAll(t, out) {
+			id, _, _ := strings.Cut(strings.TrimPrefix(string(m.Value), `{"order_id":"`), `"`)
+			seen[id]++
+		}
+		return seen
+	}
+	seen := run("auto")
+	if len(seen) != distinct {
+		t.Errorf("repartition = auto: %d distinct orders out, want %d", len(seen), distinct)
+	}
+	for _, id := range slices.Sorted(maps.Keys(seen)) {
+		if seen[id] != 1 {
+			t.Errorf("repartition = auto: order %s written %d times", id, seen[id])
+		}
+	}
+	never := run("never")
+	twice := 0
+	for _, n := range never {
+		if n > 1 {
+			twice++
+		}
+	}
+	if twice != distinct/5 {
+		t.Errorf("repartition = never: %d orders written twice, want the %d whose copy is in another partition", twice, distinct/5)
+	}
+}
+
+// A repartition topic that exists with another partition count than the
+// source topic's is a clear error naming both, before anything is read.
+func TestIntegrationRepartitionTopicMismatch(t *testing.T) {
+	env := kafkatest.Start(t)
+	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 6)
+	env.CreateTopic(t, out, 6)
+	env.CreateTopic(t, dlq, 1)
+	env.CreateTopic(t, group+"-count-repartition", 3)
+	p, err := config.Load(writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "until = \"end\"\ntimeout_ms = 20000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = flow.Execute(context.Background(), p)
+	want := fmt.Sprintf(`repartition topic %q has 3 partitions, the source topic %q 6`, group+"-count-repartition", in)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `stage "count"`) {
+		t.Fatalf("error %v, want one naming the stage and saying %s", err, want)
+	}
+}
