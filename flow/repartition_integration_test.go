@@ -144,7 +144,7 @@ func TestIntegrationRepartitionBacklogMatchesLive(t *testing.T) {
 		t.Errorf("repartition topic %s: %d partitions, want the source topic's 6", rp, len(ends))
 	}
 	assertCommittedToEnd(t, env, group, in)
-	assertCommittedToEnd(t, env, group, rp)
+	assertCommittedToEnd(t, env, rp, rp) // its reader's group is named as the topic
 }
 
 // dedupe.apply repartitions by its key: duplicates of an order written to

@@ -154,11 +154,16 @@ func (r *repartition) Write(ctx context.Context, msgs []state.Message) error {
 	}
 }
 
-// Reader implements state.Repartition: a kafka source of the topic in the
-// source's group and cluster, streaming from the committed offsets.
+// Reader implements state.Repartition: a kafka source of the topic on the
+// source's cluster, streaming from the committed offsets, in a group of
+// its own named as the topic (<group_id>-<stage id>-repartition), derived
+// from the source's: two members of one group in one process rebalance
+// each other, every join of either taking the other's partitions away
+// (in a bounded run on the embedded broker the reader then waited 13 s
+// for its partitions).
 func (r *repartition) Reader(env plugin.Env) (plugin.Source, error) {
 	c := *r.src.cfg
-	c.Topic = r.topic
+	c.Topic, c.GroupID = r.topic, r.topic
 	c.StartOffset = "earliest"
 	c.MaxMessages, c.Until, c.Timeout = 0, "", 0
 	c.Invalid = InvalidWrap

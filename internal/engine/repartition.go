@@ -127,9 +127,9 @@ func (rp *repartitioned) writer(p int32) *markWriter {
 
 // buildRepartition opens stage s's repartition topic through src (the
 // source above it) and builds its reader.
-func (r *run) buildRepartition(s *statefulStage, src plugin.Source, topic string) error {
+func (r *run) buildRepartition(s *statefulStage, src *node, topic string) error {
 	n := s.n
-	rs, ok := src.(state.Repartitioner)
+	rs, ok := r.sources[src].(state.Repartitioner)
 	if !ok {
 		return buildErr(n, fmt.Errorf("repartition = \"auto\": the source above cannot repartition"))
 	}
@@ -143,7 +143,8 @@ func (r *run) buildRepartition(s *statefulStage, src plugin.Source, topic string
 	}
 	st := *n.st
 	st.ID, st.Inputs, st.Config = n.st.ID+".repartition", nil, nil
-	rn := &node{st: &st, spec: n.spec, role: plugin.RoleSource, children: []*node{n}}
+	st.Function, st.FunctionPos = src.st.Function, src.st.FunctionPos
+	rn := &node{st: &st, spec: src.spec, role: plugin.RoleSource, children: []*node{n}}
 	reader, err := rp.Reader(r.env(rn, r.durableBelow(n)))
 	if err != nil {
 		_ = rp.Close()

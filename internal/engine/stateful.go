@@ -76,10 +76,10 @@ func (r *run) buildState() error {
 			return buildErr(n, fmt.Errorf("late = \"dead_letter\" needs [error_handling.dead_letter_queue]"))
 		}
 		var providers []state.Provider
-		var above plugin.Source
+		var above *node
 		for src, s := range r.sources {
 			if reaches(src, n) && r.readers[src] == nil {
-				above = s
+				above = src
 				if p, ok := s.(state.Provider); ok {
 					providers = append(providers, p)
 				}
