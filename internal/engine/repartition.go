@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,8 +20,10 @@ import (
 // records that reach it. Its writer (repartitionWriter, in the handler of
 // the source above) writes each one to the stage's repartition topic,
 // keyed by the stage's key (plugin.Keyer; Java's murmur2 partition), with
-// a window.Mark header: its input partition and that partition's largest
-// event time before it. After each batch it writes a mark record (no key,
+// a window.Mark header (its input partition and that partition's largest
+// event time before it) and its offset in the input partition (so that the
+// reader skips a record written twice, when its input was read again after
+// a crash or a rebalance). After each batch it writes a mark record (no key,
 // no value, the header alone) to every partition of the topic when the
 // input partition's largest event time rose. The batch is acked once its
 // writes are durable, so the source commits only what is in the topic.
@@ -217,6 +220,9 @@ func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin
 		m.Headers = carriedHeaders(rec.Value, m.Headers)
 		mark, _ := window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(nil)
 		m.Headers = append(m.Headers, state.Header{Key: []byte(window.MarkHeader), Value: mark})
+		if rec.Offset >= 0 {
+			m.Headers = append(m.Headers, state.Header{Key: []byte(offsetHeader), Value: strconv.AppendInt(nil, rec.Offset, 10)})
+		}
 		if ts := gjson.GetBytes(rec.Value, record.TimestampField); ts.Type == gjson.Number {
 			m.Timestamp = ts.Int()
 		}
@@ -246,7 +252,7 @@ func carriedHeaders(rec []byte, hs []state.Header) []state.Header {
 		return hs
 	}
 	_ = record.EachHeader([]byte(raw.Raw), func(k, v []byte) {
-		if string(k) != window.MarkHeader {
+		if string(k) != window.MarkHeader && string(k) != offsetHeader {
 			hs = append(hs, state.Header{Key: k, Value: v})
 		}
 	})

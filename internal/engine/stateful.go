@@ -147,6 +147,8 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			// one for one count as filtered (a duplicate dedupe.apply
 			// dropped; for window.aggregate, the records less the windows
 			// emitted), so that a run's in = out + filtered + failed + late.
+			// Replayed records count as filtered too: read again above, they
+			// are in the run's in.
 			absorbed := max(0, len(b.Records)-res.Marks-len(failed)-len(res.Late)-len(res.Out))
 			if absorbed > 0 && countFiltered {
 				r.counts.filtered.Add(int64(absorbed))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -17,6 +18,7 @@ const (
 	spaceTimer  = 't'
 	spaceMark   = 'm'
 	markWM      = "mw"
+	markClock   = "mc" // the Clock's checkpoint
 	markOffsets = "mo" // followed by the origin
 )
 
@@ -139,6 +141,8 @@ func (p *partition) load(c Change) {
 	case k == markWM && len(c.Value) == 8:
 		p.wm = int64(binary.BigEndian.Uint64(c.Value))
 		p.view = p.wm
+	case k == markClock && p.clock != nil:
+		_ = p.clock.Restore(c.Value, time.Now().UnixMilli()) // a checkpoint it cannot read: the clock starts afresh
 	case len(k) > len(markOffsets) && k[:len(markOffsets)] == markOffsets && len(c.Value) == 8:
 		p.next[k[len(markOffsets):]] = int64(binary.BigEndian.Uint64(c.Value))
 	}
@@ -151,6 +155,12 @@ func (p *partition) mark(origin string, next int64) {
 	binary.BigEndian.PutUint64(v[:], uint64(p.wm))
 	if old, ok := p.store.get([]byte(markWM)); !ok || string(old) != string(v[:]) {
 		p.store.put([]byte(markWM), v[:])
+	}
+	if p.clock != nil {
+		cp := p.clock.Checkpoint(p.kb[:0])
+		if old, ok := p.store.get([]byte(markClock)); !ok || string(old) != string(cp) {
+			p.store.put([]byte(markClock), cp)
+		}
 	}
 	if next >= 0 {
 		p.next[origin] = next

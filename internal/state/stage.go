@@ -51,21 +51,40 @@ func New(id string, proc plugin.Processor, open func(context.Context) (Changelog
 
 // Clock is the event-time clock of one partition's state whose records
 // interleave several inputs (behind a repartition topic): it decides the
-// watermark that fires timers, and what a record's Process sees as
-// Watermark. A partition's batches are applied one at a time, so a Clock
-// is used by one goroutine at a time. wall is the wall time in ms.
+// watermark that fires timers, what a record's Process sees as
+// Watermark, and which records were processed already. Its state is
+// saved with the partition's after each batch (Checkpoint) and restored
+// with it (Restore). A partition's batches are applied one at a time, so
+// a Clock is used by one goroutine at a time. wall is the wall time in ms.
 type Clock interface {
-	// Mark is called with each record before anything else: true when r
-	// carries nothing but the clock's progress (a watermark record), which
-	// the clock took in and Process never sees.
-	Mark(r plugin.Record, wall int64) bool
+	// Take is called with each record before anything else, and says
+	// what it is: a record to process, a watermark record the clock took
+	// in, or a record processed already (written again by an input that
+	// was read again after a crash), which Process never sees.
+	Take(r plugin.Record, wall int64) Taken
 	// Observe takes in record r at event time t and returns what Process
 	// sees as the Watermark while it handles r.
 	Observe(r plugin.Record, t, wall int64) int64
 	// Advance returns the watermark after a batch: timers at or before it
 	// fire. It never decreases.
 	Advance(wall int64) int64
+	// Checkpoint appends the clock's state to dst; Restore sets the clock
+	// to a state Checkpoint gave (the latest restored wins).
+	Checkpoint(dst []byte) []byte
+	Restore(b []byte, wall int64) error
 }
+
+// Taken is what Clock.Take makes of a record.
+type Taken uint8
+
+const (
+	// TakeRecord: a record to process.
+	TakeRecord Taken = iota
+	// TakeMark: a watermark record, not a record of the input.
+	TakeMark
+	// TakeReplayed: a record the partition's state has processed already.
+	TakeReplayed
+)
 
 // WithClock makes every partition's state keep its event time with the
 // Clock newClock makes for it, instead of its own maximum.
@@ -80,8 +99,9 @@ type Result struct {
 	// Skipped counts records below the offset the restored state had
 	// already processed.
 	Skipped int
-	// Marks counts the watermark records the Clock took in.
-	Marks int
+	// Marks counts the watermark records the Clock took in, and Replayed
+	// the records it found processed already (both are not processed).
+	Marks, Replayed int
 	// Pending holds the batch's changes: Write them once the batch's
 	// output is durable, or Abandon them when the batch failed.
 	Pending *Pending
@@ -118,9 +138,15 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 			continue
 		}
 		last = max(last, r.Offset)
-		if p.clock != nil && p.clock.Mark(r, wall) {
-			res.Marks++
-			continue
+		if p.clock != nil {
+			switch p.clock.Take(r, wall) {
+			case TakeMark:
+				res.Marks++
+				continue
+			case TakeReplayed:
+				res.Replayed++
+				continue
+			}
 		}
 		t, err := s.proc.EventTime(r)
 		if err != nil {
