@@ -100,16 +100,30 @@ func mermaid(w io.Writer, _ *config.Pipeline, nodes []graphNode) {
 	for i, n := range nodes {
 		if n.repartition != "" {
 			fmt.Fprintf(w, "  r%d[/\"%s<br/>repartition by key\"/]\n", i, esc(n.repartition))
-			for _, in := range n.inputs {
-				fmt.Fprintf(w, "  s%d --> r%d\n", in, i)
-			}
-			fmt.Fprintf(w, "  r%d --> s%d\n", i, i)
-			continue
-		}
-		for _, in := range n.inputs {
-			fmt.Fprintf(w, "  s%d --> s%d\n", in, i)
 		}
 	}
+	for _, e := range edges(nodes) {
+		fmt.Fprintf(w, "  %s --> %s\n", e[0], e[1])
+	}
+}
+
+// edges are the arrows between the nodes (s<index>), through a stage's
+// repartition topic (r<index>) when it has one.
+func edges(nodes []graphNode) [][2]string {
+	var out [][2]string
+	for i, n := range nodes {
+		to := fmt.Sprintf("s%d", i)
+		if n.repartition != "" {
+			to = fmt.Sprintf("r%d", i)
+		}
+		for _, in := range n.inputs {
+			out = append(out, [2]string{fmt.Sprintf("s%d", in), to})
+		}
+		if n.repartition != "" {
+			out = append(out, [2]string{to, fmt.Sprintf("s%d", i)})
+		}
+	}
+	return out
 }
 
 // dot draws the nodes as a Graphviz digraph named after the pipeline.
@@ -123,15 +137,10 @@ func dot(w io.Writer, p *config.Pipeline, nodes []graphNode) {
 	for i, n := range nodes {
 		if n.repartition != "" {
 			fmt.Fprintf(w, "  r%d [label=\"%s\\nrepartition by key\", shape=parallelogram];\n", i, esc(n.repartition))
-			for _, in := range n.inputs {
-				fmt.Fprintf(w, "  s%d -> r%d;\n", in, i)
-			}
-			fmt.Fprintf(w, "  r%d -> s%d;\n", i, i)
-			continue
 		}
-		for _, in := range n.inputs {
-			fmt.Fprintf(w, "  s%d -> s%d;\n", in, i)
-		}
+	}
+	for _, e := range edges(nodes) {
+		fmt.Fprintf(w, "  %s -> %s;\n", e[0], e[1])
 	}
 	fmt.Fprintln(w, "}")
 }

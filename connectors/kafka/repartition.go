@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/plugin"
@@ -30,26 +29,12 @@ func (c *SourceConfig) RepartitionTopic(stage string) string {
 // land in the order written.
 func (s *Source) Repartition(_ context.Context, stage string) (state.Repartition, error) {
 	topic := RepartitionTopic(s.cfg.GroupID, stage)
-	parts, err := s.client.Partitions(s.cfg.Topic)
-	if err != nil {
-		return nil, fmt.Errorf("repartition topic %q: partitions of %q: %w", topic, s.cfg.Topic, err)
-	}
-	sc, err := s.cfg.saramaConfig()
+	client, n, err := s.stateClient(fmt.Sprintf("repartition topic %q", topic), func(sc *sarama.Config) {
+		sc.Producer.Flush.Frequency = time.Millisecond
+	})
 	if err != nil {
 		return nil, err
 	}
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Idempotent = true
-	sc.Producer.Return.Successes = true
-	sc.Producer.Retry.Max = 10
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	sc.Producer.Flush.Frequency = time.Millisecond
-	sc.Net.MaxOpenRequests = 1
-	client, err := sarama.NewClient(s.cfg.Brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("repartition topic %q: %w", topic, err)
-	}
-	n := int32(len(parts))
 	if err := ensureRepartition(client, topic, s.cfg.Topic, n); err != nil {
 		client.Close()
 		return nil, err
@@ -65,33 +50,21 @@ func (s *Source) Repartition(_ context.Context, stage string) (state.Repartition
 // ensureRepartition creates topic with n partitions, or checks the one
 // there has n.
 func ensureRepartition(client sarama.Client, topic, source string, n int32) error {
-	controller, err := client.Controller()
+	existed, err := createStateTopic(client, fmt.Sprintf("repartition topic %q", topic), topic, n, nil)
+	if err != nil || !existed {
+		return err
+	}
+	if err := client.RefreshMetadata(topic); err != nil {
+		return fmt.Errorf("repartition topic %q: %w", topic, err)
+	}
+	parts, err := client.Partitions(topic)
 	if err != nil {
 		return fmt.Errorf("repartition topic %q: %w", topic, err)
 	}
-	detail := &sarama.TopicDetail{NumPartitions: n, ReplicationFactor: -1}
-	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{topic: detail}, 30*time.Second, false)
-	resp, err := controller.CreateTopics(req)
-	if err != nil {
-		return fmt.Errorf("repartition topic %q: creating it: %w", topic, err)
+	if int32(len(parts)) != n {
+		return fmt.Errorf("repartition topic %q has %d partitions, the source topic %q %d: it must have as many (delete it when the pipeline is stopped and nothing is left unread in it, or give the stage another id)", topic, len(parts), source, n)
 	}
-	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) {
-		if !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("repartition topic %q: creating it: %w", topic, e)
-		}
-		if err := client.RefreshMetadata(topic); err != nil {
-			return fmt.Errorf("repartition topic %q: %w", topic, err)
-		}
-		parts, err := client.Partitions(topic)
-		if err != nil {
-			return fmt.Errorf("repartition topic %q: %w", topic, err)
-		}
-		if int32(len(parts)) != n {
-			return fmt.Errorf("repartition topic %q has %d partitions, the source topic %q %d: it must have as many (delete it when the pipeline is stopped and nothing is left unread in it, or give the stage another id)", topic, len(parts), source, n)
-		}
-		return nil
-	}
-	return awaitTopic(context.Background(), client, topic, 10*time.Second, zap.NewNop())
+	return nil
 }
 
 // repartition is a state.Repartition on a Kafka topic.

@@ -171,13 +171,9 @@ func (r *run) buildRepartition(s *statefulStage, src *node, topic string) error 
 // topic (see the top of this file) and passes nothing on.
 func (r *run) repartitionWriter(s *statefulStage) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		t := r.seq.of(msg)
 		// The partition's batches are written in its order, so that its
 		// marks only rise in every repartition partition.
-		if err := t.wait(msg.Context()); err != nil {
-			return nil, fmt.Errorf("stage %q: waiting for the previous batch of the partition: %w", s.n.st.ID, err)
-		}
-		b, err := plugin.DecodeBatch(msg)
+		t, b, err := r.inTurn(s, msg)
 		if err != nil {
 			return nil, err
 		}

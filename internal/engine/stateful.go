@@ -121,11 +121,7 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 	return func(next message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			defer busy.enter()()
-			t := r.seq.of(msg)
-			if err := t.wait(msg.Context()); err != nil {
-				return nil, fmt.Errorf("stage %q: waiting for the previous batch of the partition: %w", s.n.st.ID, err)
-			}
-			b, err := plugin.DecodeBatch(msg)
+			t, b, err := r.inTurn(s, msg)
 			if err != nil {
 				return nil, err
 			}
@@ -157,6 +153,18 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			return next(plugin.Rebatch(msg, b, res.Out))
 		}
 	}
+}
+
+// inTurn waits for the batch before msg's in its partition to have handed
+// over (so that stage s sees a partition's batches in its order), and
+// returns msg's turn and batch.
+func (r *run) inTurn(s *statefulStage, msg *message.Message) (*turn, plugin.Batch, error) {
+	t := r.seq.of(msg)
+	if err := t.wait(msg.Context()); err != nil {
+		return nil, plugin.Batch{}, fmt.Errorf("stage %q: waiting for the previous batch of the partition: %w", s.n.st.ID, err)
+	}
+	b, err := plugin.DecodeBatch(msg)
+	return t, b, err
 }
 
 // late counts the records of b at idx that came late, and dead-letters
