@@ -322,3 +322,81 @@ func TestIntegrationRepartitionSkipsReplayedInput(t *testing.T) {
 		t.Errorf("repartition topic holds %d messages, want each record twice (%d) and the mark records", total, 2*len(msgs))
 	}
 }
+
+// waitMembers waits until group is stable with n members.
+func waitMembers(t *testing.T, env kafkatest.Env, group string, n int) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(env.Brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ds, err := admin.DescribeConsumerGroups([]string{group})
+		if err == nil && len(ds) == 1 && ds[0].State == "Stable" && len(ds[0].Members) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: not stable with %d members after 60 s (%v)", group, n, err)
+		}
+	}
+}
+
+// Two instances share the group (and the repartition topic's group): each
+// writes the input partitions it reads to every repartition partition,
+// and each country's windows are counted by the one instance that reads
+// its repartition partition, with the watermarks of the input partitions
+// of both instances: each window comes out once, exact.
+func TestIntegrationRepartitionTwoInstances(t *testing.T) {
+	env := kafkatest.Start(t)
+	cfg := ordergen.Config{Records: 12000, Partitions: 6, Seed: 41, Size: 10000, Grace: 5000}
+	evs := ordergen.Generate(cfg)
+	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
+	msgs := ordersByID(evs, 6)
+	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
+	env.CreateTopic(t, in, 6)
+	env.CreateTopic(t, out, 6)
+	env.CreateTopic(t, dlq, 1)
+	p, err := config.Load(writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "max_messages = 0\nbatch_size = 50")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := flow.Execute(ctx, p); ran <- err }()
+	}
+	// Both members in both groups before any order, so that no input
+	// partition moves while the orders stream.
+	waitMembers(t, env, group, 2)
+	waitMembers(t, env, group+"-count-repartition", 2)
+	const chunks = 20
+	for i := range chunks {
+		env.Produce(t, in, msgs[i*len(msgs)/chunks:(i+1)*len(msgs)/chunks])
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for len(env.ReadAll(t, out)) < len(exp.Windows) || len(env.ReadAll(t, dlq)) < len(exp.Late) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d windows and %d dead letters after 90 s, want %d and %d", len(env.ReadAll(t, out)), len(env.ReadAll(t, dlq)), len(exp.Windows), len(exp.Late))
+		}
+		select {
+		case err := <-ran:
+			t.Fatalf("an instance ended early: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	for range 2 {
+		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("instance: %v", err)
+		}
+	}
+	if got := len(windowRecords(t, env, out)); got != len(exp.Windows) {
+		t.Errorf("%d window records, want each of the %d windows once", got, len(exp.Windows))
+	}
+	checkWindows(t, env, out, exp, false)
+	checkLate(t, env, dlq, exp)
+}
