@@ -72,14 +72,20 @@ func (c *repartitionClock) Take(r plugin.Record, wall int64) state.Taken {
 }
 
 // Observe implements state.Clock: the record's lateness is decided by its
-// input partition's largest event time before it (the mark it carries),
-// and by the watermark (a window closed while its input was idle).
+// input partition's largest event time before it, and by the watermark (a
+// window closed while its input was idle). That largest time is the one
+// the record carries, or the one this partition heard of its input
+// before, when greater: a writer that took the input partition over
+// (after a rebalance or a restart) knows only the records it read itself,
+// while what the writer before it sent (its records and marks, all of
+// records before the current one in the input's order) is still here.
 func (c *repartitionClock) Observe(_ plugin.Record, t, wall int64) int64 {
 	if !c.curOK { // no input to follow
 		return c.tr.Watermark()
 	}
+	heard := c.tr.Max(c.cur.Input)
 	prev := c.tr.ObserveCarried(c.cur.Input, t, c.cur.Max, wall)
-	return max(prev, c.tr.Watermark())
+	return max(prev, heard, c.tr.Watermark())
 }
 
 // Advance implements state.Clock.

@@ -216,3 +216,23 @@ func TestRepartitionClockSkipsReplayedAndRestores(t *testing.T) {
 		t.Error("a bad checkpoint restored without an error")
 	}
 }
+
+// A writer that took an input partition over knows only what it read
+// itself: its first records carry a lower largest event time than the
+// partition had. The partition heard of the input's progress from the
+// writer before (its marks, kept in the checkpoint too), and judges the
+// record by that.
+func TestRepartitionClockAfterTheWriterMoved(t *testing.T) {
+	c := newRepartitionClock(2, 0)
+	c.Take(markRecord(t, 0, 9000), 0)
+	c.Take(markRecord(t, 1, 30_000), 0) // the old writer of input 1 had reached 30000
+	c.Advance(0)
+	r := newRepartitionClock(2, 0)
+	if err := r.Restore(c.Checkpoint(nil), 0); err != nil {
+		t.Fatal(err)
+	}
+	r.Take(markedAt(t, `"a":1,`, 1, window.NoTime, 500), 0) // the new writer's first record
+	if got := r.Observe(plugin.Record{}, 1000, 0); got != 30_000 {
+		t.Errorf("the new writer's first record sees %d, want 30000, what its input had reached before", got)
+	}
+}
