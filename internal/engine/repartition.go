@@ -178,7 +178,8 @@ func (r *run) repartitionWriter(s *statefulStage) message.HandlerFunc {
 			return nil, err
 		}
 		w := s.rep.writer(b.Partition)
-		msgs, failed := s.rep.messages(s.op.Processor, w, b)
+		wm, above := upstreamWatermark(msg)
+		msgs, failed := s.rep.messages(s.op.Processor, w, b, wm, above)
 		if len(failed) > 0 {
 			if err := r.policy.giveUp(msg.Context(), s.n.st, b, failed); err != nil {
 				return nil, err
@@ -196,9 +197,18 @@ func (r *run) repartitionWriter(s *statefulStage) message.HandlerFunc {
 
 // messages are the repartition messages of batch b of one input
 // partition, whose progress is w: each record keyed, with its mark, then
-// the mark records when the partition's largest event time rose. The
-// records whose key or event time cannot be had are failed.
-func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin.Batch) ([]state.Message, []failure) {
+// the mark records when the partition's progress rose. The records whose
+// key or event time cannot be had are failed.
+//
+// The progress of an input partition read from a source is the largest
+// event time of its records, in the source's order. Below a stateful
+// stage (above is true, wm its watermark after the batch, stamped by
+// withWatermark) it is that watermark alone: the stage's output, when it
+// reads a repartition topic, interleaves the records of every source
+// partition, so their times say nothing of what is still to come. A
+// record that went through an earlier repartition keeps, in srcHeader,
+// the mark of its source partition, by which it is judged late.
+func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin.Batch, wm int64, above bool) ([]state.Message, []failure) {
 	var failed []failure
 	msgs := make([]state.Message, 0, len(b.Records)+int(rp.rp.Partitions()))
 	for _, rec := range b.Records {
@@ -228,7 +238,12 @@ func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin
 			m.Value = rec.Value
 		}
 		msgs = append(msgs, m)
-		w.max = max(w.max, t)
+		if !above {
+			w.max = max(w.max, t)
+		}
+	}
+	if above {
+		w.max = max(w.max, wm)
 	}
 	if w.max > w.sent {
 		mark, _ := window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(nil)
@@ -240,18 +255,38 @@ func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin
 	return msgs, failed
 }
 
-// carriedHeaders appends the record's own headers (its _kafka_headers),
-// but a mark of an earlier repartition, to hs.
+// srcHeader carries, on a record that went through more than one
+// repartition, the mark of its source partition (its window.MarkHeader
+// from the first repartition), by which it is judged late.
+const srcHeader = "conveyor-src"
+
+// carriedHeaders appends the record's own headers (its _kafka_headers) to
+// hs, but the mark and offset of an earlier repartition: its source mark
+// goes on as srcHeader (the mark itself when it went through one
+// repartition only).
 func carriedHeaders(rec []byte, hs []state.Header) []state.Header {
 	raw := gjson.GetBytes(rec, record.HeadersField)
 	if !raw.IsObject() {
 		return hs
 	}
+	var mark, src []byte
 	_ = record.EachHeader([]byte(raw.Raw), func(k, v []byte) {
-		if string(k) != window.MarkHeader && string(k) != offsetHeader {
+		switch string(k) {
+		case window.MarkHeader:
+			mark = v
+		case offsetHeader:
+		case srcHeader:
+			src = v
+		default:
 			hs = append(hs, state.Header{Key: k, Value: v})
 		}
 	})
+	if src == nil {
+		src = mark
+	}
+	if src != nil {
+		hs = append(hs, state.Header{Key: []byte(srcHeader), Value: src})
+	}
 	return hs
 }
 
@@ -264,4 +299,35 @@ func isKafkaMeta(name string) bool {
 		return true
 	}
 	return false
+}
+
+// metaWatermark is the metadata key, on the output of a stateful stage's
+// batch, of the stage's watermark after it (see withWatermark).
+const metaWatermark = "conveyor_watermark"
+
+// withWatermark is out, the output of stateful batch in, stamped with the
+// stage's watermark wm. When out is in itself (the stage passed every
+// record on as it was), a copy is stamped, so that no other branch below
+// in sees it.
+func withWatermark(out, in *message.Message, wm int64) *message.Message {
+	if out == in {
+		out = message.NewMessage(in.UUID, in.Payload)
+		out.Metadata = make(message.Metadata, len(in.Metadata)+1)
+		for k, v := range in.Metadata {
+			out.Metadata[k] = v
+		}
+		out.SetContext(in.Context())
+	}
+	out.Metadata.Set(metaWatermark, strconv.FormatInt(wm, 10))
+	return out
+}
+
+// upstreamWatermark is the watermark withWatermark stamped on msg, and
+// whether there is one (msg comes from a stateful stage).
+func upstreamWatermark(msg *message.Message) (int64, bool) {
+	wm, err := strconv.ParseInt(msg.Metadata.Get(metaWatermark), 10, 64)
+	if err != nil {
+		return window.NoTime, false
+	}
+	return wm, true
 }

@@ -31,6 +31,8 @@ type repartitionClock struct {
 	last    map[int32]int64 // per input, the offset of the last record taken
 	cur     window.Mark     // the mark of the record Take took last
 	curOK   bool
+	src     window.Mark // its source partition's mark, after two repartitions or more
+	srcOK   bool
 }
 
 func newRepartitionClock(inputs int32, idleTimeout int64) *repartitionClock {
@@ -53,8 +55,9 @@ func (c *repartitionClock) start(wall int64) {
 // was taken already.
 func (c *repartitionClock) Take(r plugin.Record, wall int64) state.Taken {
 	c.start(wall)
-	m, off, ok := carried(r)
+	m, off, src, ok := carried(r)
 	c.cur, c.curOK = m, ok
+	c.src, c.srcOK = src, ok && src.Input >= 0
 	if !ok {
 		return state.TakeRecord // not written by a repartition writer
 	}
@@ -82,6 +85,13 @@ func (c *repartitionClock) Take(r plugin.Record, wall int64) state.Taken {
 func (c *repartitionClock) Observe(_ plugin.Record, t, wall int64) int64 {
 	if !c.curOK { // no input to follow
 		return c.tr.Watermark()
+	}
+	if c.srcOK {
+		// Through an earlier repartition: the writer's progress is its
+		// mark alone (not the record's time), and the record is late by
+		// its source partition's order.
+		c.tr.ObserveMark(c.cur, wall)
+		return max(c.src.Max, c.tr.Watermark())
 	}
 	heard := c.tr.Max(c.cur.Input)
 	prev := c.tr.ObserveCarried(c.cur.Input, t, c.cur.Max, wall)
@@ -135,19 +145,21 @@ func (c *repartitionClock) Restore(b []byte, wall int64) error {
 	return nil
 }
 
-// carried returns the mark r carries in its headers, and its input
-// offset (-1 when it has none).
-func carried(r plugin.Record) (m window.Mark, off int64, ok bool) {
+// carried returns the mark r carries in its headers, its input offset
+// (-1 when it has none) and its source mark (Input -1 when it has none).
+func carried(r plugin.Record) (m window.Mark, off int64, src window.Mark, ok bool) {
+	src.Input, off = -1, -1
 	hs := gjson.GetBytes(r.Value, record.HeadersField)
 	if !hs.IsObject() {
-		return window.Mark{}, -1, false
+		return m, off, src, false
 	}
-	var raw []byte
-	off = -1
+	var raw, rawSrc []byte
 	_ = record.EachHeader([]byte(hs.Raw), func(k, v []byte) {
 		switch string(k) {
 		case window.MarkHeader:
 			raw = v
+		case srcHeader:
+			rawSrc = v
 		case offsetHeader:
 			if o, err := strconv.ParseInt(string(v), 10, 64); err == nil {
 				off = o
@@ -155,10 +167,18 @@ func carried(r plugin.Record) (m window.Mark, off int64, ok bool) {
 		}
 	})
 	if raw == nil {
-		return window.Mark{}, -1, false
+		return m, -1, src, false
 	}
 	m, err := window.ParseMark(raw)
-	return m, off, err == nil
+	if err != nil {
+		return m, -1, src, false
+	}
+	if rawSrc != nil {
+		if s, err := window.ParseMark(rawSrc); err == nil {
+			src = s
+		}
+	}
+	return m, off, src, true
 }
 
 var _ state.Clock = (*repartitionClock)(nil)

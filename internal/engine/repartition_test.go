@@ -141,7 +141,7 @@ func TestRepartitionWriterMessages(t *testing.T) {
 		{Value: []byte(`{}`), Offset: 11},
 		{Value: []byte(`{"k":"BBB","t":3}`), Offset: 12},
 	}}
-	msgs, failed := rp.messages(keyProc{}, w, b)
+	msgs, failed := rp.messages(keyProc{}, w, b, window.NoTime, false)
 	if len(failed) != 1 || string(failed[0].rec.Value) != `{}` {
 		t.Fatalf("failed %v, want the record without a key", failed)
 	}
@@ -171,9 +171,18 @@ func TestRepartitionWriterMessages(t *testing.T) {
 		}
 	}
 	// No rise, no mark records.
-	msgs, _ = rp.messages(keyProc{}, w, plugin.Batch{Partition: 4, Records: []plugin.Record{{Value: []byte(`{"k":"CCC","t":4}`)}}})
+	msgs, _ = rp.messages(keyProc{}, w, plugin.Batch{Partition: 4, Records: []plugin.Record{{Value: []byte(`{"k":"CCC","t":4}`)}}}, window.NoTime, false)
 	if len(msgs) != 1 {
 		t.Errorf("%d messages after a batch that did not raise the maximum, want the record alone", len(msgs))
+	}
+	// Below another repartition, the stage above's watermark is the
+	// partition's progress: marks go out when it rises, records or not.
+	msgs, _ = rp.messages(keyProc{}, w, plugin.Batch{Partition: 4}, 9, true)
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages after the watermark above rose to 9, want 3 mark records", len(msgs))
+	}
+	if mk, _ := window.ParseMark(msgs[0].Headers[0].Value); mk.Max != 9 {
+		t.Errorf("mark %+v, want max 9", mk)
 	}
 }
 

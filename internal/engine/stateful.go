@@ -145,12 +145,15 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			// emitted), so that a run's in = out + filtered + failed + late.
 			// Replayed records count as filtered too: read again above, they
 			// are in the run's in.
-			absorbed := max(0, len(b.Records)-res.Marks-len(failed)-len(res.Late)-len(res.Out))
-			if absorbed > 0 && countFiltered {
+			// A batch may emit more than it took in (windows its timers
+			// closed, behind a repartition a batch of mark records only):
+			// the run's total then gives back what earlier batches counted.
+			absorbed := len(b.Records) - res.Marks - len(failed) - len(res.Late) - len(res.Out)
+			if absorbed != 0 && countFiltered {
 				r.counts.filtered.Add(int64(absorbed))
 			}
-			obs.Operated(len(b.Records)-res.Marks, len(res.Out), absorbed)
-			return next(plugin.Rebatch(msg, b, res.Out))
+			obs.Operated(len(b.Records)-res.Marks, len(res.Out), max(0, absorbed))
+			return next(withWatermark(plugin.Rebatch(msg, b, res.Out), msg, res.Watermark))
 		}
 	}
 }

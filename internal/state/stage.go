@@ -102,6 +102,9 @@ type Result struct {
 	// Marks counts the watermark records the Clock took in, and Replayed
 	// the records it found processed already (both are not processed).
 	Marks, Replayed int
+	// Watermark is the partition's watermark after the batch (what fired
+	// its timers).
+	Watermark int64
 	// Pending holds the batch's changes: Write them once the batch's
 	// output is durable, or Abandon them when the batch failed.
 	Pending *Pending
@@ -185,6 +188,7 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 		p.mark(b.Origin, -1)
 	}
 	res.Out, p.out = p.out, nil
+	res.Watermark = p.wm
 	res.Pending = &Pending{s: s, p: p, changes: p.store.capture(), prev: p.tail, own: make(chan struct{})}
 	p.tail = res.Pending.own
 	return res, nil
