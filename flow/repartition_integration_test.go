@@ -19,6 +19,15 @@ import (
 	"github.com/conveyor-etl/conveyor/internal/window/ordergen"
 )
 
+// raceScaled is n records, or a third under -race (which runs the
+// package's whole suite within go test's default timeout).
+func raceScaled(n int) int {
+	if raceEnabled {
+		return n / 3
+	}
+	return n
+}
+
 // ordersByID are the generated orders keyed by their order id, not by the
 // country the pipeline groups by, each to its generator partition, then
 // per partition one order an hour ahead of every other (country "ZZ"),
@@ -72,7 +81,7 @@ func checkLate(t *testing.T, env kafkatest.Env, dlq string, exp ordergen.Expecte
 // dead-letter exactly the late orders.
 func TestIntegrationRepartitionBacklogMatchesLive(t *testing.T) {
 	env := kafkatest.Start(t)
-	cfg := ordergen.Config{Records: 20000, Partitions: 6, Seed: 21, Size: 10000, Grace: 5000}
+	cfg := ordergen.Config{Records: raceScaled(20000), Partitions: 6, Seed: 21, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
 	msgs := ordersByID(evs, 6)
@@ -289,7 +298,7 @@ func rewindGroup(t *testing.T, env kafkatest.Env, group, topic string) {
 // again, no late record dead-lettered twice.
 func TestIntegrationRepartitionSkipsReplayedInput(t *testing.T) {
 	env := kafkatest.Start(t)
-	cfg := ordergen.Config{Records: 6000, Partitions: 3, Seed: 33, Size: 10000, Grace: 5000}
+	cfg := ordergen.Config{Records: raceScaled(6000), Partitions: 3, Seed: 33, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
 	msgs := ordersByID(evs, 3)
@@ -349,7 +358,7 @@ func waitMembers(t *testing.T, env kafkatest.Env, group string, n int) {
 // of both instances: each window comes out once, exact.
 func TestIntegrationRepartitionTwoInstances(t *testing.T) {
 	env := kafkatest.Start(t)
-	cfg := ordergen.Config{Records: 12000, Partitions: 6, Seed: 41, Size: 10000, Grace: 5000}
+	cfg := ordergen.Config{Records: raceScaled(12000), Partitions: 6, Seed: 41, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
 	msgs := ordersByID(evs, 6)
