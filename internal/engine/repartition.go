@@ -25,12 +25,15 @@ import (
 // reader skips a record written twice, when its input was read again after
 // a crash or a rebalance). After each batch it writes a mark record (no key,
 // no value, the header alone) to every partition of the topic when the
-// input partition's largest event time rose. The batch is acked once its
-// writes are durable, so the source commits only what is in the topic.
+// input partition's progress rose (its largest event time; below another
+// stateful stage, that stage's watermark: see messages). The batch is
+// acked once its writes are durable, so the source commits only what is
+// in the topic.
 //
-// Its reader, a source of the repartition topic in the same consumer
-// group (a node of its own, below which the stage and its children are
-// handled as below any source), runs the stage with one window.Tracker
+// Its reader, a source of the repartition topic in a consumer group of
+// its own named as the topic (a node of its own, below which the stage and
+// its children are handled as below any source), runs the stage with one
+// window.Tracker
 // per repartition partition (repartitionClock): the inputs are the source
 // topic's partitions, the watermark that closes windows is the minimum of
 // their largest event times (idle ones excepted after idle_timeout_ms),
