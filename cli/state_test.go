@@ -39,6 +39,7 @@ inputs = ["orders"]
 [stages.config]
 key = "order_id"
 time_field = "ts"
+repartition = "never" # every copy of an order is in its partition
 
 [[stages]]
 id = "count"
@@ -48,6 +49,7 @@ inputs = ["dedupe"]
 group_by = ["country"]
 time_field = "ts"
 size_ms = 60000
+repartition = "never" # the topic is keyed by country
 [stages.config.aggregates]
 orders = "count()"
 revenue = "sum(amount)"
