@@ -18,9 +18,9 @@ import (
 // kill -9, and read the output as a read_committed consumer does: every
 // window equal to the reference, none twice; every distinct record once.
 // They run on the embedded broker by default and on real Kafka with
-// KAFKA_BROKERS; STATE_RECORDS, STATE_KILLS and DEDUPE_RECORDS size them
-// (defaults 30,000, 5 and 20,000; the issue's dedupe figure is
-// DEDUPE_RECORDS=1000000).
+// KAFKA_BROKERS; STATE_RECORDS, STATE_KILLS, DEDUPE_RECORDS and
+// DEDUPE_KILLS size them (defaults 30,000, 5, 20,000 and 3; the issue's
+// dedupe figure is DEDUPE_RECORDS=1000000).
 
 // eosWindows is windowPipeline under exactly-once; instance is the
 // group_instance_id ("${CONVEYOR_MEMBER}": the process's name).
@@ -120,11 +120,21 @@ func killLoop(t *testing.T, env kafkatest.Env, path, group, in string, fed <-cha
 		if !waitProgress(t, env, group, in, before, 60*time.Second) {
 			t.Fatalf("kill %d: %s committed no offset of %s within 60 s (committed %v, exited: %v)", done+1, name, in, env.Committed(t, group, in), p.exited())
 		}
-		time.Sleep(time.Duration(rnd.IntN(1500)) * time.Millisecond)
+		time.Sleep(time.Duration(rnd.IntN(400)) * time.Millisecond)
 		p.kill()
 		t.Logf("kill -9 #%d: committed %v", done+1, env.Committed(t, group, in))
 	}
 	return kills
+}
+
+// finish runs a last instance of path until the group committed the whole
+// input, then stops it with SIGTERM. It gives the process a second to set
+// up its signal handling first: the input may be committed already.
+func finish(t *testing.T, env kafkatest.Env, group, in string, fed <-chan struct{}, path string) {
+	t.Helper()
+	p := startProc(t, "final", path)
+	time.Sleep(time.Second)
+	runUntilCommitted(t, env, group, in, fed, p)
 }
 
 // Must show (issue 17): kill -9 five times during the windowed run with
@@ -134,10 +144,10 @@ func killLoop(t *testing.T, env kafkatest.Env, path, group, in string, fed <-cha
 func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 	env := kafkatest.Start(t)
 	kills := envInt("STATE_KILLS", 5)
-	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 21, time.Duration(kills)*3*time.Second)
-	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "solo", "batch_size = 50"))
+	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 21, time.Second)
+	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "solo", "batch_size = 25"))
 	done := killLoop(t, env, path, w.group, w.in, w.fed, kills)
-	runUntilCommitted(t, env, w.group, w.in, w.fed, startProc(t, "final", path))
+	finish(t, env, w.group, w.in, w.fed, path)
 	windowsReport(t, env, "kill -9 during window.aggregate (exactly-once, 6 partitions)", done, w, true)
 	changelogHolds(t, env, w.group, "count")
 }
@@ -149,11 +159,13 @@ func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 	env := kafkatest.Start(t)
 	kills := envInt("STATE_KILLS", 5)
-	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 21, time.Duration(kills)*3*time.Second)
+	// at-least-once runs about twice as fast: twice the orders, so that
+	// every kill lands in a backlog
+	w := newWindowRun(t, env, 2*envInt("STATE_RECORDS", 30000), 21, time.Second)
 	path := writePipeline(t, t.TempDir(), windowPipeline(env, w.in, w.out, w.dlq, w.group,
-		fmt.Sprintf("group_instance_id = %q\nmax_messages = 0\nsession_timeout_ms = 6000\nbatch_size = 50", w.group+"-1")))
+		fmt.Sprintf("group_instance_id = %q\nmax_messages = 0\nsession_timeout_ms = 6000\nbatch_size = 25", w.group+"-1")))
 	done := killLoop(t, env, path, w.group, w.in, w.fed, kills)
-	runUntilCommitted(t, env, w.group, w.in, w.fed, startProc(t, "final", path))
+	finish(t, env, w.group, w.in, w.fed, path)
 	windowsReport(t, env, "kill -9 during window.aggregate (at-least-once, 6 partitions)", done, w, false)
 }
 
@@ -214,7 +226,7 @@ func TestFaultExactlyOnceDedupeKill9(t *testing.T) {
 	env.CreateTopic(t, out, 3)
 	records := envInt("DEDUPE_RECORDS", 20000)
 	msgs, distinct := withDuplicates(records, 3)
-	fed := feedInOrder(t, env, in, msgs, 8*time.Second+time.Duration(records/100_000)*time.Second)
+	fed := feedInOrder(t, env, in, msgs, time.Second)
 	path := writePipeline(t, t.TempDir(), fmt.Sprintf(`
 [pipeline]
 name = %[3]q
@@ -230,7 +242,7 @@ group_id = %[3]q
 group_instance_id = "solo"
 max_messages = 0
 session_timeout_ms = 6000
-batch_size = 500
+batch_size = 100
 
 [[stages]]
 id = "dedupe"
@@ -249,8 +261,8 @@ inputs = ["dedupe"]
 brokers = %[1]q
 topic = %[4]q
 `, env.BrokerList(), in, group, out))
-	done := killLoop(t, env, path, group, in, fed, 1)
-	runUntilCommitted(t, env, group, in, fed, startProc(t, "final", path))
+	done := killLoop(t, env, path, group, in, fed, envInt("DEDUPE_KILLS", 3))
+	finish(t, env, group, in, fed, path)
 	seen := map[string]int{}
 	dups := 0
 	outputs := readCommitted(t, env, out)
