@@ -210,48 +210,6 @@ func TestIntegrationWindowsMatchReference(t *testing.T) {
 	assertCommittedToEnd(t, env, group, in)
 }
 
-// Must show (issue 17), at-least-once: kill -9 four times during the
-// windowed run, then let a last run finish. No window is missing or
-// miscounted; what a crash may repeat is a window (the same record) whose
-// output was durable when the process died but whose state change was not
-// yet in the changelog, and the dead letters of the batches read again.
-func TestIntegrationWindowsSurviveKill9(t *testing.T) {
-	env := kafkatest.Start(t)
-	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 6)
-	env.CreateTopic(t, out, 6)
-	env.CreateTopic(t, dlq, 1)
-	cfg := ordergen.Config{Records: 30000, Partitions: 6, Seed: 12, Size: 10000, Grace: 5000}
-	evs := ordergen.Generate(cfg)
-	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
-	produceOrders(t, env, in, evs, 6)
-
-	// Static membership: a restart takes the partitions back at once.
-	static := fmt.Sprintf("group_instance_id = %q", group+"-1")
-	streaming := writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "max_messages = 0\nbatch_size = 25\n"+static))
-	r := rand.New(rand.NewPCG(5, 5))
-	for i := range 4 {
-		cmd := startChild(t, streaming)
-		time.Sleep(time.Duration(1000+r.IntN(1500)) * time.Millisecond)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Logf("kill -9 #%d: %d windows out so far", i+1, len(env.ReadAll(t, out)))
-	}
-	runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000\n"+static)))
-	dups, _ := checkWindows(t, env, out, exp, true)
-	late := lateIDs(t, env, dlq, true)
-	for id := range exp.Late {
-		if !late[id] {
-			t.Errorf("late order %s not dead-lettered", id)
-		}
-	}
-	if len(late) != len(exp.Late) {
-		t.Errorf("%d orders dead-lettered, want the %d late", len(late), len(exp.Late))
-	}
-	t.Logf("%d windows written again (identical), of %d", dups, len(env.ReadAll(t, out)))
-	assertCommittedToEnd(t, env, group, in)
-}
-
 // dedupe.apply keeps the first record of each order id, also across runs:
 // the ids seen are restored from the changelog, so a duplicate read by the
 // second run of an order the first run passed is dropped.
