@@ -103,28 +103,42 @@ func windowsReport(t *testing.T, env kafkatest.Env, fault string, times int, w w
 }
 
 // killLoop starts path in a child process kills times, each time waiting
-// for the group to commit more of in, then killing it (kill -9) at a
-// random moment; it returns the kills done (fewer when the whole input was
-// committed first).
+// until the group committed the next share of the input (the i-th kill
+// after i/(kills+1) of it, so that each restart restores more state), then
+// killing it (kill -9) at a random moment; it returns the kills done
+// (fewer when the whole input was committed first).
 func killLoop(t *testing.T, env kafkatest.Env, path, group, in string, fed <-chan struct{}, kills int) int {
 	t.Helper()
+	<-fed
+	total := totalOf(env.EndOffsets(t, in))
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17)) //nolint:gosec
 	for done := range kills {
-		if closed(fed) && committedToEnd(t, env, group, in) {
+		if committedToEnd(t, env, group, in) {
 			t.Logf("the whole input is committed after %d kills: no backlog left for the other %d", done, kills-done)
 			return done
 		}
-		before := env.Committed(t, group, in)
 		name := fmt.Sprintf("run-%d", done+1)
 		p := startProc(t, name, path)
-		if !waitProgress(t, env, group, in, before, 60*time.Second) {
-			t.Fatalf("kill %d: %s committed no offset of %s within 60 s (committed %v, exited: %v)", done+1, name, in, env.Committed(t, group, in), p.exited())
+		target := total * int64(done+1) / int64(kills+1)
+		deadline := time.Now().Add(3 * time.Minute)
+		for totalOf(env.Committed(t, group, in)) < target {
+			if p.exited() || time.Now().After(deadline) {
+				t.Fatalf("kill %d: %s did not commit %d of the %d records of %s (committed %v, exited: %v)", done+1, name, target, total, in, env.Committed(t, group, in), p.exited())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rnd.IntN(400)) * time.Millisecond)
 		p.kill()
 		t.Logf("kill -9 #%d: committed %v", done+1, env.Committed(t, group, in))
 	}
 	return kills
+}
+
+func totalOf(offsets map[int32]int64) (n int64) {
+	for _, o := range offsets {
+		n += o
+	}
+	return n
 }
 
 // finish runs a last instance of path until the group committed the whole
@@ -205,10 +219,7 @@ func changelogHolds(t *testing.T, env kafkatest.Env, group, stage string) {
 	t.Helper()
 	topic := kafka.ChangelogTopic(group, stage)
 	changes := len(readCommitted(t, env, topic))
-	var offsets int64
-	for _, end := range env.EndOffsets(t, topic) {
-		offsets += end
-	}
+	offsets := totalOf(env.EndOffsets(t, topic))
 	t.Logf("changelog %s: %d committed changes, %d offsets", topic, changes, offsets)
 	if changes == 0 || offsets <= int64(changes) {
 		t.Errorf("changelog %s: %d committed changes in %d offsets: not written in transactions", topic, changes, offsets)
