@@ -45,13 +45,8 @@ func (c *changelog) writeTxn(ctx context.Context, p int32, changes []state.Chang
 		}
 		select {
 		case in <- m:
-		case <-ctx.Done():
-			for j := i; j < len(changes); j++ {
-				pd.fail(&pd.msgs[j], ctx.Err())
-			}
-		}
-		if ctx.Err() != nil {
-			break
+		case <-ctx.Done(): // the batch is given up: the transaction aborts
+			return 0, ctx.Err()
 		}
 	}
 	if err := pd.Wait(ctx); err != nil {
