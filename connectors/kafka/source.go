@@ -230,6 +230,7 @@ func (s *Source) consume() {
 			// group_instance_id, so it runs with this transactional.id too:
 			// stop with the fenced error instead of rejoining every few
 			// seconds against it.
+			s.txn.noteFence(err)
 			s.fail(s.txn.fencedErr(err))
 			return
 		case groupConfigError(err) != "":

@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/record"
 )
 
@@ -112,10 +113,10 @@ func (t *table) load(ctx context.Context, p int32, timeout time.Duration) error 
 	}
 }
 
-// quiet is how long a partition consumer that has fetched up to the end
-// offset may deliver nothing before the partition counts as loaded: the
-// offsets left hold no record (transaction markers, compacted away).
-const quiet = 3 * time.Second
+// settleEvery is how often a partition consumer that has fetched up to the
+// end offset without delivering a record at it asks the log whether the
+// offsets left hold any record it would deliver (see loadedAt).
+const settleEvery = 250 * time.Millisecond
 
 // follow reads partition p into its store until the table is closed.
 func (t *table) follow(p int32, tp *tablePart) {
@@ -144,9 +145,9 @@ func (t *table) follow(p int32, tp *tablePart) {
 	if loaded {
 		close(tp.loaded)
 	}
-	tick := time.NewTicker(quiet / 4)
+	tick := time.NewTicker(settleEvery)
 	defer tick.Stop()
-	var last, atEnd time.Time // the last message; when the fetches first reached end
+	next := oldest // the offset after the last message delivered
 	for {
 		select {
 		case m, ok := <-pc.Messages():
@@ -161,7 +162,7 @@ func (t *table) follow(p int32, tp *tablePart) {
 				t.log.Debug("table partition loaded", zap.Int32("partition", p), zap.Int64("end_offset", end), zap.Duration("took", time.Since(started)))
 				close(tp.loaded)
 			}
-			last = time.Now()
+			next = m.Offset + 1
 		case err := <-pc.Errors():
 			if err != nil {
 				t.log.Warn("reading the table topic", zap.Int32("partition", p), zap.Error(err))
@@ -170,10 +171,7 @@ func (t *table) follow(p int32, tp *tablePart) {
 			if loaded || pc.HighWaterMarkOffset() < end || len(pc.Messages()) > 0 {
 				continue
 			}
-			if atEnd.IsZero() {
-				atEnd = time.Now()
-			}
-			if time.Since(atEnd) >= quiet && time.Since(last) >= quiet {
+			if t.loadedAt(p, next, end) {
 				t.log.Debug("table partition loaded: its last offsets hold no record", zap.Int32("partition", p), zap.Int64("end_offset", end))
 				loaded = true
 				close(tp.loaded)
@@ -182,6 +180,19 @@ func (t *table) follow(p int32, tp *tablePart) {
 			return
 		}
 	}
+}
+
+// loadedAt reports that partition p's log holds no record the consumer
+// would deliver in [next, end): only transaction markers, aborted records
+// or compacted-away offsets, so no delivered record will ever reach end.
+// It reads the log; an error counts as not yet (the next tick asks again).
+func (t *table) loadedAt(p int32, next, end int64) bool {
+	span, err := kafkautil.Deliverable(t.client, t.topic, p, next, end, t.client.Config().Consumer.IsolationLevel, true)
+	if err != nil {
+		t.log.Debug("table partition: reading its last offsets", zap.Int32("partition", p), zap.Error(err))
+		return false
+	}
+	return span.Records == 0 && span.Complete
 }
 
 // apply stores (or, for a tombstone, deletes) the row of one message. A

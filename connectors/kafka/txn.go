@@ -87,6 +87,8 @@ type txn struct {
 	began    time.Time
 	spoiled  error // why this transaction must abort
 	fatal    error // the run must stop (fenced); no more transactions
+	fence    error // the first sign that another instance took this identity
+	rebuilt  bool  // the producer was rebuilt and has not committed since
 	aborts   int   // aborts since the last commit
 	parts    []txnParticipant
 	refs     int
@@ -419,25 +421,60 @@ func (t *txn) cycle(ctx context.Context) error {
 // abort ends the failed transaction; with an error fatal to the producer
 // it closes it and makes a new one (which fences and aborts the old). It
 // returns an error that must stop the run, or nil.
+//
+// A rebuild must never fence a live sibling: a new producer's
+// InitProducerId takes the transactional.id from whoever holds it. So it
+// rebuilds only when nothing it saw says another instance took this
+// identity: not why, not the producer's own last error (AbortTxn returns
+// it when the producer is in a fatal state), not any write error or group
+// error since (noteFence); and at most once until a transaction commits,
+// so that an error it cannot classify never turns into two instances
+// taking the identity from each other in turn.
 func (t *txn) abort(prod sarama.AsyncProducer, why error) error {
-	if fenced(why) {
-		return t.fencedErr(why)
+	t.noteFence(why)
+	if err := t.fenceSeen(); err != nil {
+		return t.fencedErr(err)
 	}
-	if prod.TxnStatus()&sarama.ProducerTxnFlagFatalError == 0 {
-		err := prod.AbortTxn()
-		if err == nil {
-			return prod.BeginTxn()
-		}
-		if fenced(err) {
-			return t.fencedErr(err)
-		}
-		t.log.Warn("transaction abort failed: making a new producer", zap.Error(err))
+	err := prod.AbortTxn()
+	if err == nil {
+		return prod.BeginTxn()
 	}
+	t.noteFence(err)
+	if f := t.fenceSeen(); f != nil {
+		return t.fencedErr(f)
+	}
+	t.mu.Lock()
+	again := t.rebuilt
+	t.mu.Unlock()
+	if again {
+		return fmt.Errorf("exactly-once: the transactional producer %q failed again before any transaction committed since it was rebuilt (%w); stopping rather than taking the transactional.id once more", t.id, err)
+	}
+	t.log.Warn("transaction abort failed: making a new producer", zap.Error(err))
 	t.closeProducer(prod)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.prod = nil
+	t.prod, t.rebuilt = nil, true
 	return t.newProducer()
+}
+
+// noteFence keeps the first error that says another instance took this
+// identity (see fenced). Safe for concurrent use.
+func (t *txn) noteFence(err error) {
+	if err == nil || !fenced(err) {
+		return
+	}
+	t.mu.Lock()
+	if t.fence == nil {
+		t.fence = err
+	}
+	t.mu.Unlock()
+}
+
+// fenceSeen returns the error noted by noteFence, or nil.
+func (t *txn) fenceSeen() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fence
 }
 
 // reopen begins taking batches again, after a cycle that committed or
@@ -445,7 +482,7 @@ func (t *txn) abort(prod sarama.AsyncProducer, why error) error {
 func (t *txn) reopen(why, fatal error) {
 	t.mu.Lock()
 	if why == nil {
-		t.aborts = 0
+		t.aborts, t.rebuilt = 0, false
 	} else {
 		t.aborts++
 	}
@@ -502,6 +539,7 @@ func (t *txn) readSuccesses(p sarama.AsyncProducer) {
 func (t *txn) readErrors(p sarama.AsyncProducer) {
 	defer t.readers.Done()
 	for e := range p.Errors() {
+		t.noteFence(e.Err)
 		t.spoil(fmt.Errorf("write to %s/%d failed: %w", e.Msg.Topic, e.Msg.Partition, e.Err))
 		if pd, ok := e.Msg.Metadata.(*pending); ok {
 			pd.fail(e.Msg, plugin.CutOff(fmt.Errorf("transaction aborted after a failed write: %w", e.Err)))

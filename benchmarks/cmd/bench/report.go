@@ -44,6 +44,10 @@ func (h *harness) report(wall time.Duration) string {
 		if r.Records > 0 {
 			cpuPer = float64(r.CPU.Microseconds()) / float64(r.Records)
 		}
+		if r.Err != "" { // a failed run's timings are not measurements
+			fmt.Fprintf(&b, "| %s | %d | %d | — | — | — | — | — | — | — | %.2f | — | %s |\n", describe(r.Name), r.Run, r.Records, r.Load1, res)
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.0f | %.1f | %.2f | %.2f | %.0f | %.2f | %.2f | %s | %s |\n",
 			describe(r.Name), r.Run, r.Records, r.Elapsed.Seconds(), r.rate(), float64(r.InBytes)/1e6/max(r.Elapsed.Seconds(), 1e-9),
 			r.CPU.Seconds(), cpuPer, float64(r.MaxRSS)/1e6, r.BrokerCPU.Seconds(), r.Load1, ratio, res)
