@@ -25,4 +25,16 @@
 // changelog write and the offset commit repeats nothing; a crash between
 // the output being durable and the changelog write makes the next owner
 // emit that batch's output again (at-least-once), with the same counts.
+//
+// # Exactly-once
+//
+// Under guarantee = "exactly-once" the changelog is [Transactional]: Write
+// puts the changes into the run's Kafka transaction, which also holds the
+// batch's output and its input offsets, and Read sees only what committed.
+// A Write that returned may then still be aborted, so a partition whose
+// claim ended (an abort rewinds every claim; a rebalance may come with one)
+// is dropped and restored in full from what committed before its next
+// batch: the records read again are processed again, and their output is
+// written once more in a transaction that commits. Nothing a crash or an
+// abort leaves is seen twice by a read_committed consumer.
 package state
