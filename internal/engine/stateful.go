@@ -98,11 +98,9 @@ func (r *run) buildState() error {
 			id, exact := n.st.ID, r.plan.Pipeline.Pipeline.Delivery.ExactlyOnce()
 			open = func(ctx context.Context) (state.Changelog, error) {
 				cl, err := providers[0].Changelog(ctx, id)
-				if err == nil && exact {
-					if t, ok := cl.(state.Transactional); !ok || !t.Transactional() {
-						cl.Close()
-						return nil, fmt.Errorf("guarantee = \"exactly-once\": the changelog of stage %q cannot join the run's transaction, so its state would be at-least-once", id)
-					}
+				if err == nil && exact && !state.IsTransactional(cl) {
+					cl.Close()
+					return nil, fmt.Errorf("guarantee = \"exactly-once\": the changelog of stage %q cannot join the run's transaction, so its state would be at-least-once", id)
 				}
 				return cl, err
 			}

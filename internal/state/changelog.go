@@ -44,8 +44,8 @@ type Transactional interface {
 	Transactional() bool
 }
 
-// transactional reports whether cl's writes join a transaction.
-func transactional(cl Changelog) bool {
+// IsTransactional reports whether cl's writes join a transaction.
+func IsTransactional(cl Changelog) bool {
 	t, ok := cl.(Transactional)
 	return ok && t.Transactional()
 }

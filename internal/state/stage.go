@@ -140,7 +140,7 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 			return nil, ctx.Err()
 		}
 	}
-	if !fresh && transactional(s.cl) {
+	if !fresh && IsTransactional(s.cl) {
 		// Exactly-once: the claim ended, and the transaction holding the
 		// partition's last changes may have aborted with it. The state
 		// starts again from what committed.
