@@ -20,8 +20,8 @@ import (
 // They run on the embedded broker by default and on real Kafka with
 // KAFKA_BROKERS; STATE_RECORDS, STATE_KILLS, DEDUPE_RECORDS and
 // DEDUPE_KILLS size them (defaults 30,000, 5, 20,000 and 3; the issue's
-// dedupe figure is DEDUPE_RECORDS=1000000). The exactly-once ones skip
-// under -race (see noRaceChaos).
+// dedupe figure is DEDUPE_RECORDS=1000000). They skip under -race (see
+// noRaceChaos).
 
 // eosWindows is windowPipeline under exactly-once; instance is the
 // group_instance_id ("${CONVEYOR_MEMBER}": the process's name).
@@ -142,17 +142,6 @@ func totalOf(offsets map[int32]int64) (n int64) {
 	return n
 }
 
-// noRaceChaos skips an exactly-once chaos test under -race: -race checks
-// nothing in a child process killed with kill -9, and the three would add
-// about 80 s to the flow package, which must stay inside go test's
-// 10-minute timeout in .ci/run's unit step. They run without -race, and in
-// .ci/run's fault step on real Kafka.
-func noRaceChaos(t *testing.T) {
-	if raceEnabled {
-		t.Skip("a kill -9 chaos test: run without -race (go test -run 'TestFaultExactlyOnce(Windows|Dedupe)' ./flow), and in .ci/run's fault step on real Kafka")
-	}
-}
-
 // finish runs a last instance of path until the group committed the whole
 // input, then stops it with SIGTERM. It gives the process a second to set
 // up its signal handling first: the input may be committed already.
@@ -184,6 +173,7 @@ func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 // the changelog (the same record again), and the dead letters of the
 // batches read again; no window is missing or miscounted.
 func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	kills := envInt("STATE_KILLS", 5)
 	// at-least-once runs about twice as fast: twice the orders, so that
