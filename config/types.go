@@ -35,7 +35,7 @@ type Meta struct {
 // settings (see the README's "Exactly-once").
 type Delivery struct {
 	// Guarantee is GuaranteeAtLeastOnce ("" means it) or GuaranteeExactlyOnce.
-	Guarantee string `key:"guarantee" enum:"at-least-once,exactly-once" empty:"default" doc:"at-least-once (default): a crash replays the batches in flight; exactly-once: Kafka to Kafka only, every record read is written and its offset committed in one Kafka transaction, so consumers reading with isolation_level = read_committed see each record once (needs every source and sink, the dead-letter queue included, to be kafka on one cluster, and group_instance_id on the sources; a stateful stage is refused: its changelog writes do not join the transaction yet)"`
+	Guarantee string `key:"guarantee" enum:"at-least-once,exactly-once" empty:"default" doc:"at-least-once (default): a crash replays the batches in flight; exactly-once: Kafka to Kafka only, every record read is written and its offset committed in one Kafka transaction, so consumers reading with isolation_level = read_committed see each record once (needs every source and sink, the dead-letter queue included, to be kafka on one cluster, and group_instance_id on the sources; a stateful stage's changelog writes join the transaction too)"`
 	// TransactionalID prefixes the instance identity (the sources'
 	// group_instance_id) in the producer's transactional.id.
 	TransactionalID string `key:"transactional_id" doc:"with exactly-once, the prefix of the producer's transactional.id, which is this prefix, \"-\" and the sources' group_instance_id (so a restarted instance fences its old self); default \"conveyor-\" + name"`

@@ -54,9 +54,9 @@ type Spec struct {
 	Transactional func(cfg any) (cluster, instance string, err error)
 	// State, set for a function whose Operator is [Stateful], gives the
 	// [StateOptions] of a stage's decoded config. Compile checks stateful
-	// stages with it without building them (a guarantee = "exactly-once"
-	// pipeline refuses them; late = "dead_letter" needs a dead-letter
-	// queue), and a run refuses a Stateful operator whose Spec lacks it.
+	// stages with it without building them (late = "dead_letter" needs a
+	// dead-letter queue), and a run refuses a Stateful operator whose Spec
+	// lacks it.
 	State func(cfg any) StateOptions
 	// At least one of these is set.
 	Source   *Factory[Source]

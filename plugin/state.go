@@ -74,8 +74,11 @@ type State interface {
 // goroutines, each with its own State. Every change a call makes to the
 // State (store and timers) is written to the stage's changelog before the
 // offsets of the batch that caused it are committed: the state is
-// at-least-once. The changelog writes do not join a Kafka transaction yet,
-// so a pipeline with guarantee = "exactly-once" refuses a stateful stage.
+// at-least-once. Under guarantee = "exactly-once" the changes are written
+// in the Kafka transaction that holds the batch's output and input offsets;
+// when it aborts, the partition's state is dropped and restored from what
+// committed, and the records are processed again: a Processor must keep
+// everything it remembers in its State, never in its own fields.
 type Processor interface {
 	// EventTime returns r's event time in Unix milliseconds. An error fails
 	// the record under [error_handling], without calling Process.

@@ -40,6 +40,9 @@ func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, 
 		client.Close()
 		return nil, err
 	}
+	if s.txn != nil { // exactly-once: written in the run's transaction (changelogtxn.go)
+		return &changelog{topic: topic, client: client, txn: s.txn}, nil
+	}
 	prod, err := sarama.NewSyncProducerFromClient(client)
 	if err != nil {
 		client.Close()
@@ -101,8 +104,9 @@ func checkChangelog(client sarama.Client, topic string, n int32) error {
 type changelog struct {
 	topic  string
 	client sarama.Client
-	prod   sarama.SyncProducer
-	cons   sarama.Consumer
+	prod   sarama.SyncProducer // nil under exactly-once
+	cons   sarama.Consumer     // nil under exactly-once
+	txn    *txn                // the run's transaction, under exactly-once
 }
 
 // A batch's changes may reach the log in several produce requests, so a
@@ -118,11 +122,12 @@ const (
 )
 
 // Write implements state.Changelog.
-func (c *changelog) Write(_ context.Context, p int32, changes []state.Change) (int64, error) {
+func (c *changelog) Write(ctx context.Context, p int32, changes []state.Change) (int64, error) {
+	if c.txn != nil {
+		return c.writeTxn(ctx, p, changes)
+	}
 	msgs := make([]*sarama.ProducerMessage, len(changes))
-	id := binary.BigEndian.AppendUint64(nil, rand.Uint64())
-	size := binary.AppendUvarint(nil, uint64(len(changes)))
-	hdrs := []sarama.RecordHeader{{Key: []byte(headerWrite), Value: id}, {Key: []byte(headerSize), Value: size}}
+	hdrs := writeHeaders(len(changes))
 	for i, ch := range changes {
 		m := &sarama.ProducerMessage{Topic: c.topic, Partition: p, Key: sarama.ByteEncoder(ch.Key), Headers: hdrs}
 		if ch.Value != nil {
@@ -138,6 +143,13 @@ func (c *changelog) Write(_ context.Context, p int32, changes []state.Change) (i
 		next = max(next, m.Offset+1)
 	}
 	return next, nil
+}
+
+// writeHeaders are the headers of each change of a write of n changes.
+func writeHeaders(n int) []sarama.RecordHeader {
+	id := binary.BigEndian.AppendUint64(nil, rand.Uint64())
+	size := binary.AppendUvarint(nil, uint64(n))
+	return []sarama.RecordHeader{{Key: []byte(headerWrite), Value: id}, {Key: []byte(headerSize), Value: size}}
 }
 
 // restoreIdle is how long a restore waits for the next change before it
@@ -179,6 +191,9 @@ func retriable(err error) bool {
 
 // Read implements state.Changelog.
 func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(int64), fn func(state.Change)) (int64, error) {
+	if c.txn != nil {
+		return c.readCommitted(ctx, p, from, total, fn)
+	}
 	end, err := c.offset(ctx, p, sarama.OffsetNewest)
 	if err != nil {
 		return 0, err
@@ -228,9 +243,13 @@ type group struct {
 }
 
 func (g *group) add(m *sarama.ConsumerMessage, fn func(state.Change)) {
+	g.addRecord(m.Key, m.Value, m.Headers, fn)
+}
+
+func (g *group) addRecord(key, value []byte, headers []*sarama.RecordHeader, fn func(state.Change)) {
 	var id string
 	var size uint64
-	for _, h := range m.Headers {
+	for _, h := range headers {
 		switch string(h.Key) {
 		case headerWrite:
 			id = string(h.Value)
@@ -242,7 +261,7 @@ func (g *group) add(m *sarama.ConsumerMessage, fn func(state.Change)) {
 		g.apply(fn)
 		g.id, g.size = id, size
 	}
-	g.changes = append(g.changes, state.Change{Key: m.Key, Value: m.Value})
+	g.changes = append(g.changes, state.Change{Key: key, Value: value})
 	if id == "" || uint64(len(g.changes)) >= g.size {
 		g.apply(fn)
 	}
@@ -264,5 +283,8 @@ func (g *group) flush(func(state.Change)) {
 
 // Close implements state.Changelog.
 func (c *changelog) Close() error {
+	if c.txn != nil {
+		return c.client.Close()
+	}
 	return errors.Join(c.prod.Close(), c.cons.Close(), c.client.Close())
 }

@@ -13,7 +13,9 @@ import (
 // FNV-1a, which puts keys elsewhere). A message without a key goes where
 // keyless picks: at random ("murmur2"), in turn ("round_robin"), or to one
 // partition until stickyBytes went there ("sticky"). With explicit set
-// (partition_expr), a message's own Partition goes first unless it is -1.
+// (partition_expr), a message's own Partition goes first unless it is -1;
+// so does the Partition of a message whose write says so (pending.explicit:
+// a changelog written through the run's transactional producer).
 func newPartitioner(keyless string, explicit bool) sarama.PartitionerConstructor {
 	return func(topic string) sarama.Partitioner {
 		p := &partitioner{keyed: sarama.NewMurmur2Partitioner(topic), explicit: explicit}
@@ -38,7 +40,7 @@ type partitioner struct {
 
 func (p *partitioner) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
 	switch {
-	case p.explicit && m.Partition >= 0:
+	case m.Partition >= 0 && (p.explicit || ownPartition(m)):
 		return m.Partition, nil
 	case m.Key == nil:
 		return p.keyless.Partition(m, n)
@@ -54,7 +56,13 @@ func (p *partitioner) RequiresConsistency() bool { return true }
 // of its own go to any partition that has a leader (sarama then numbers
 // only those).
 func (p *partitioner) MessageRequiresConsistency(m *sarama.ProducerMessage) bool {
-	return m.Key != nil || p.explicit && m.Partition >= 0
+	return m.Key != nil || m.Partition >= 0 && (p.explicit || ownPartition(m))
+}
+
+// ownPartition reports whether m's write places it itself.
+func ownPartition(m *sarama.ProducerMessage) bool {
+	pd, ok := m.Metadata.(*pending)
+	return ok && pd.explicit
 }
 
 // stickyBytes is how much goes to one partition before the sticky

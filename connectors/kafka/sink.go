@@ -144,11 +144,12 @@ func compressionCodec(name string) sarama.CompressionCodec {
 
 // pending tracks one Write until the broker has acked or failed each record.
 type pending struct {
-	msgs   []sarama.ProducerMessage
-	left   atomic.Int64
-	done   chan struct{}
-	mu     sync.Mutex
-	failed []failedRecord
+	msgs     []sarama.ProducerMessage
+	explicit bool // each message goes to its own Partition (see newPartitioner)
+	left     atomic.Int64
+	done     chan struct{}
+	mu       sync.Mutex
+	failed   []failedRecord
 }
 
 func (p *pending) settle() {

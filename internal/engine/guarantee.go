@@ -12,7 +12,9 @@ import (
 // through one Kafka transaction per instance, so every source and sink
 // (the dead-letter queue too) must be of a function that can join it
 // (plugin.Spec.Transactional) and agree on the cluster and the instance
-// identity. Each refusal names the stage and key, and says why.
+// identity. Each refusal names the stage and key, and says why. A stateful
+// operator's changelog joins the transaction too (buildState checks that
+// its changelog can).
 func checkGuarantee(plan *Plan, broken map[*config.Stage]bool) []error {
 	p := plan.Pipeline
 	d := p.Pipeline.Delivery
@@ -58,10 +60,6 @@ func checkGuarantee(plan *Plan, broken map[*config.Stage]bool) []error {
 		case n.cfg == nil || broken[n.st]:
 		case n.role != plugin.RoleOperator:
 			check(n)
-		case n.spec.State != nil:
-			errs = append(errs, stageErr(config.BadValue, n.st, n.st.FunctionPos, "function", fmt.Sprintf(
-				"%s cannot cover %s's state: its changes are written to a changelog whose writes do not join the Kafka transaction yet, so the state would only be at-least-once (a crash could count a record twice or forget one); use guarantee = \"at-least-once\", or move this stage to a pipeline of its own",
-				why, n.st.Function)))
 		}
 	}
 	if dl := p.ErrorHandling.DeadLetterQueue; dl != nil && dl.Path != "" {

@@ -23,7 +23,10 @@ import (
 //     durable (or when there was no output), the pending changes are
 //     written to the changelog; only then is the batch acked (step 5), so
 //     no offset is committed (step 6) before the state changes it caused
-//     are durable. A batch that fails abandons its changes.
+//     are durable. A batch that fails abandons its changes. Under
+//     exactly-once the changelog writes go into the run's transaction,
+//     which the batch is inside until its ack: output, state changes and
+//     input offsets commit or abort together.
 
 // statefulStage is a stateful operator of the pipeline.
 type statefulStage struct {
@@ -95,8 +98,15 @@ func (r *run) buildState() error {
 			if !r.durableBelow(n) {
 				return buildErr(n, fmt.Errorf("a stateful stage below a Kafka source keeps its state in a changelog, written once its output is durable: its sinks must be durable on write (kafka, sql.write, stdout.write), not written at the end of the run (a file)"))
 			}
-			id := n.st.ID
-			open = func(ctx context.Context) (state.Changelog, error) { return providers[0].Changelog(ctx, id) }
+			id, exact := n.st.ID, r.plan.Pipeline.Pipeline.Delivery.ExactlyOnce()
+			open = func(ctx context.Context) (state.Changelog, error) {
+				cl, err := providers[0].Changelog(ctx, id)
+				if err == nil && exact && !state.IsTransactional(cl) {
+					cl.Close()
+					return nil, fmt.Errorf("guarantee = \"exactly-once\": the changelog of stage %q cannot join the run's transaction, so its state would be at-least-once", id)
+				}
+				return cl, err
+			}
 		default:
 			return buildErr(n, fmt.Errorf("a stateful stage reads one Kafka source at most (its changelog has one partition per input partition); this one is below %d", len(providers)))
 		}

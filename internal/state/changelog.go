@@ -32,3 +32,20 @@ type Provider interface {
 	// failing clearly when it exists with other settings.
 	Changelog(ctx context.Context, stage string) (Changelog, error)
 }
+
+// Transactional is implemented by a Changelog whose writes join a
+// transaction (guarantee = "exactly-once"): a Write that returned may still
+// be aborted, with the batch's output and input offsets, and Read reads
+// only what committed. The Stage then drops a partition's state whenever
+// the partition's claim ended (an abort rewinds every claim; a rebalance
+// may have come with one) and restores it from the changelog, since what it
+// held may have moved ahead of what committed.
+type Transactional interface {
+	Transactional() bool
+}
+
+// IsTransactional reports whether cl's writes join a transaction.
+func IsTransactional(cl Changelog) bool {
+	t, ok := cl.(Transactional)
+	return ok && t.Transactional()
+}

@@ -39,4 +39,16 @@
 // checkpoint on, its store wiped first when it was written from another
 // changelog or its checkpoint is past the changelog's end, and closed when
 // its claim ends. The same contract tests run over both stores.
+//
+// # Exactly-once
+//
+// Under guarantee = "exactly-once" the changelog is [Transactional]: Write
+// puts the changes into the run's Kafka transaction, which also holds the
+// batch's output and its input offsets, and Read sees only what committed.
+// A Write that returned may then still be aborted, so a partition whose
+// claim ended (an abort rewinds every claim; a rebalance may come with one)
+// is dropped and restored in full from what committed before its next
+// batch: the records read again are processed again, and their output is
+// written once more in a transaction that commits. Nothing a crash or an
+// abort leaves is seen twice by a read_committed consumer.
 package state

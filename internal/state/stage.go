@@ -43,6 +43,7 @@ type Stage struct {
 	restoring         atomic.Int64 // partitions being restored now
 	restored, toRead  atomic.Int64 // changes restored, and to restore, so far
 	restoredPartition atomic.Int64
+	restarts          atomic.Int64 // exactly-once: states dropped at a claim's end
 }
 
 // New makes the state of stage id, run by proc. open opens its changelog
@@ -221,6 +222,13 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 			return nil, ctx.Err()
 		}
 	}
+	if p != nil && !fresh && IsTransactional(s.cl) {
+		// Exactly-once: the claim ended, and the transaction holding the
+		// partition's last changes may have aborted with it. The state
+		// starts again from what committed.
+		fresh = true
+		s.restarts.Add(1)
+	}
 	if p != nil && (fresh || s.disk.on()) {
 		// A disk store is closed when its claim ends, and opened again
 		// from its checkpoint; a broken one, from it too.
@@ -337,11 +345,14 @@ type Progress struct {
 	Restoring        int64
 	Restored, ToRead int64
 	Partitions       int64 // restores finished
+	// Dropped counts, under exactly-once, the partition states dropped at
+	// the end of a claim and restored from what committed.
+	Dropped int64
 }
 
 // Progress returns the stage's restore progress.
 func (s *Stage) Progress() Progress {
-	return Progress{Restoring: s.restoring.Load(), Restored: s.restored.Load(), ToRead: s.toRead.Load(), Partitions: s.restoredPartition.Load()}
+	return Progress{Restoring: s.restoring.Load(), Restored: s.restored.Load(), ToRead: s.toRead.Load(), Partitions: s.restoredPartition.Load(), Dropped: s.restarts.Load()}
 }
 
 // Keys counts the keys held in memory (processor keys, timers and marks).

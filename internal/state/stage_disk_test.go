@@ -137,16 +137,16 @@ func TestDiskDirNamesChangelogAndPartition(t *testing.T) {
 	}
 }
 
-// txnLog is a changelog whose writes join a transaction.
-type txnLog struct{ *idLog }
+// diskTxnLog is a changelog whose writes join a transaction.
+type diskTxnLog struct{ *idLog }
 
-func (txnLog) Transactional() bool { return true }
+func (diskTxnLog) Transactional() bool { return true }
 
 // Under exactly-once the disk store is not used (a write that returned may
 // still abort): the state stays in memory, and a warning says so.
 func TestDiskStoreNotUsedWithATransactionalChangelog(t *testing.T) {
 	dir := t.TempDir()
-	s, logs := diskStage(t, dir, txnLog{newIDLog("one")})
+	s, logs := diskStage(t, dir, diskTxnLog{newIDLog("one")})
 	out := apply(t, s, context.Background(), batch(0, 0, `{"k":"a","t":1}`, `{"k":"a","t":20}`))
 	eq(t, "in memory", out, `{"w":"a|0","n":1}`)
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
