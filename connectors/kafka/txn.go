@@ -347,6 +347,7 @@ func (t *txn) cycle(ctx context.Context) error {
 		return err
 	}
 	t.closing = true
+	closed := time.Now()
 	wake := context.AfterFunc(ctx, func() {
 		t.mu.Lock()
 		t.left.Broadcast()
@@ -364,6 +365,8 @@ func (t *txn) cycle(ctx context.Context) error {
 	}
 	prod, n, spoiled, parts, began := t.prod, t.n, t.spoiled, t.parts, t.began
 	t.mu.Unlock()
+	drained := time.Now()
+	t.m.close.WithLabelValues("drain").Observe(drained.Sub(closed).Seconds())
 
 	type covered struct {
 		p       txnParticipant
@@ -400,6 +403,7 @@ func (t *txn) cycle(ctx context.Context) error {
 		err = prod.CommitTxn()
 	}
 	if err == nil {
+		t.m.close.WithLabelValues("commit").Observe(time.Since(drained).Seconds())
 		t.m.done(true, began, n)
 		for _, c := range cover {
 			c.p.txnCommitted(c.offsets)
@@ -588,6 +592,7 @@ type txnMetrics struct {
 	total    *prometheus.CounterVec
 	duration prometheus.Histogram
 	records  prometheus.Histogram
+	close    *prometheus.HistogramVec
 }
 
 func newTxnMetrics(reg prometheus.Registerer) *txnMetrics {
@@ -598,8 +603,11 @@ func newTxnMetrics(reg prometheus.Registerer) *txnMetrics {
 			Help: "time from a transaction's begin to its commit or abort", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		records: prometheus.NewHistogram(prometheus.HistogramOpts{Name: telemetry.TransactionRecords,
 			Help: "records read per transaction", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		close: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: telemetry.TransactionClose,
+			Help:    "time a closing transaction lets no batch in, by phase: drain (the batches inside finish their writes) and commit (offsets, EndTxn)",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"phase"}),
 	}
-	for _, c := range []prometheus.Collector{m.total, m.duration, m.records} {
+	for _, c := range []prometheus.Collector{m.total, m.duration, m.records, m.close} {
 		_ = reg.Register(c)
 	}
 	return m
