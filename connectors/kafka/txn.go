@@ -76,27 +76,28 @@ type txn struct {
 
 	cycleMu sync.Mutex // one cycle at a time
 
-	mu       sync.Mutex
-	left     *sync.Cond // signalled when a batch leaves
-	opened   *sync.Cond // broadcast when the transaction reopens
-	prod     sarama.AsyncProducer
-	readers  sync.WaitGroup // the goroutines reading prod's successes and errors
-	closing  bool           // no batch may enter
-	inside   int            // batches entered and not left
-	n        int            // records entered this transaction
-	began    time.Time
-	spoiled  error // why this transaction must abort
-	fatal    error // the run must stop (fenced); no more transactions
-	fence    error // the first sign that another instance took this identity
-	rebuilt  bool  // the producer was rebuilt and has not committed since
-	aborts   int   // aborts since the last commit
-	parts    []txnParticipant
-	refs     int
-	runID    string
-	kick     chan struct{}
-	over     context.Context // ends when the last stage releases the transaction
-	end      context.CancelFunc
-	loopOnce sync.Once
+	mu        sync.Mutex
+	left      *sync.Cond // signalled when a batch leaves
+	opened    *sync.Cond // broadcast when the transaction reopens
+	prod      sarama.AsyncProducer
+	readers   sync.WaitGroup // the goroutines reading prod's successes and errors
+	closing   bool           // no batch may enter
+	inside    int            // batches entered and not left
+	n         int            // records entered this transaction
+	began     time.Time
+	closeCost time.Duration // what closing a transaction takes (noteCloseCost)
+	spoiled   error         // why this transaction must abort
+	fatal     error         // the run must stop (fenced); no more transactions
+	fence     error         // the first sign that another instance took this identity
+	rebuilt   bool          // the producer was rebuilt and has not committed since
+	aborts    int           // aborts since the last commit
+	parts     []txnParticipant
+	refs      int
+	runID     string
+	kick      chan struct{}
+	over      context.Context // ends when the last stage releases the transaction
+	end       context.CancelFunc
+	loopOnce  sync.Once
 }
 
 // maxAborts is how many transactions in a row may abort before the run
@@ -145,6 +146,7 @@ func joinTxn(env plugin.Env, cfg *SinkConfig) (*txn, error) {
 		sc.Producer.Transaction.ID = t.id
 		sc.Producer.Transaction.Retry.Max = 50
 		sc.Producer.Transaction.Retry.Backoff = 100 * time.Millisecond
+		sc.Producer.Transaction.Retry.BackoffFunc = txnBackoff
 		p, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
 		if err != nil {
 			return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
@@ -152,6 +154,16 @@ func joinTxn(env plugin.Env, cfg *SinkConfig) (*txn, error) {
 		return p, nil
 	}
 	return t, nil
+}
+
+// txnBackoff is the wait before the retry-th retry of a transaction
+// request: 5 ms doubling up to 100 ms. The common retry is the next
+// transaction's first AddPartitionsToTxn answered CONCURRENT_TRANSACTIONS
+// while the coordinator still writes the last one's commit markers, which
+// takes a few ms; sarama's 20 ms for it (100 ms for the others) left the
+// new transaction's writes waiting longer than the markers took.
+func txnBackoff(retries, _ int) time.Duration {
+	return min(5*time.Millisecond<<min(retries, 5), 100*time.Millisecond)
 }
 
 // join adds a source to what the transactions cover; its instance (its
@@ -250,7 +262,7 @@ func (t *txn) enter(ctx context.Context, n int) (*ticket, error) {
 	}
 	t.inside++
 	t.n += n
-	if t.n >= t.records {
+	if t.n >= t.records && t.n-n < t.records {
 		t.kickCycle()
 	}
 	return &ticket{t: t}, nil
@@ -297,21 +309,54 @@ func (t *txn) kickCycle() {
 	}
 }
 
-// loop closes a transaction every interval, or sooner when kicked.
+// loop closes each transaction when due (see due): woken by a timer set
+// to the next moment one may be due, by a batch that fills it, or by a
+// spoil.
 func (t *txn) loop() {
-	tick := time.NewTicker(t.interval)
-	defer tick.Stop()
+	timer := time.NewTimer(t.interval)
+	defer timer.Stop()
 	for {
 		select {
-		case <-tick.C:
+		case <-timer.C:
 		case <-t.kick:
 		case <-t.over.Done():
 			return
 		}
+		if wait := t.due(time.Now()); wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
 		if err := t.cycle(t.over); err != nil && t.isFatal() {
 			return
 		}
+		timer.Reset(t.interval)
 	}
+}
+
+// closeShare is the most of a run's time that closing transactions may
+// take while a backlog fills them: a transaction that holds
+// transaction_records records stays open until it is closeShare-1 times
+// as old as the last closes took (never past transaction_ms).
+const closeShare = 5
+
+// due returns how long until the open transaction should close, 0 when it
+// should now: at once when spoiled; transaction_ms after it began; or once
+// it holds transaction_records records read, but not before it is
+// (closeShare-1) times as old as a close costs (t.closeCost), so that under
+// a backlog, where the records fill transactions faster than they can be
+// closed, they grow instead of the run spending its time closing them.
+// Latency is bounded by transaction_ms either way.
+func (t *txn) due(now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.spoiled != nil {
+		return 0
+	}
+	age := now.Sub(t.began)
+	if left := t.interval - age; left <= 0 || t.n < t.records {
+		return max(left, 0)
+	}
+	return max(min(time.Duration(closeShare-1)*t.closeCost, t.interval)-age, 0)
 }
 
 func (t *txn) isFatal() bool {
@@ -367,6 +412,7 @@ func (t *txn) cycle(ctx context.Context) error {
 	t.mu.Unlock()
 	drained := time.Now()
 	t.m.close.WithLabelValues("drain").Observe(drained.Sub(closed).Seconds())
+	defer t.noteCloseCost(closed)
 
 	type covered struct {
 		p       txnParticipant
@@ -420,6 +466,19 @@ func (t *txn) cycle(ctx context.Context) error {
 	t.log.Warn("transaction aborted: the records read since the last commit will be read again", zap.String("transactional_id", t.id), zap.Error(err))
 	t.reopen(err, t.abort(prod, err))
 	return fmt.Errorf("exactly-once: transaction aborted: %w", err)
+}
+
+// noteCloseCost folds the time since closed (this cycle's drain and
+// commit) into closeCost, a moving average over about 8 cycles.
+func (t *txn) noteCloseCost(closed time.Time) {
+	d := time.Since(closed)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closeCost == 0 {
+		t.closeCost = d
+		return
+	}
+	t.closeCost += (d - t.closeCost) / 8
 }
 
 // abort ends the failed transaction; with an error fatal to the producer
