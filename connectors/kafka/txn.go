@@ -333,11 +333,11 @@ func (t *txn) loop() {
 	}
 }
 
-// closeShare is the most of a run's time that closing transactions may
-// take while a backlog fills them: a transaction that holds
-// transaction_records records stays open until it is closeShare-1 times
-// as old as the last closes took (never past transaction_ms).
-const closeShare = 5
+// closeShare bounds the share of a run's time that closing transactions
+// take while a backlog fills them, to 1/closeShare: a transaction that
+// holds transaction_records records stays open until it is closeShare-1
+// times as old as the last closes took (never past transaction_ms).
+const closeShare = 10
 
 // due returns how long until the open transaction should close, 0 when it
 // should now: at once when spoiled; transaction_ms after it began; or once

@@ -23,8 +23,8 @@ func TestTxnDue(t *testing.T) {
 		{"not full: at transaction_ms", 10, 30 * time.Millisecond, 0, false, 70 * time.Millisecond},
 		{"not full, old: now", 10, 120 * time.Millisecond, 0, false, 0},
 		{"full, no close measured yet: now", 1000, 1 * time.Millisecond, 0, false, 0},
-		{"full, young for its close cost: grows", 1000, 10 * time.Millisecond, 10 * time.Millisecond, false, 30 * time.Millisecond},
-		{"full, old enough for its close cost: now", 1000, 45 * time.Millisecond, 10 * time.Millisecond, false, 0},
+		{"full, young for its close cost: grows", 1000, 10 * time.Millisecond, 10 * time.Millisecond, false, 80 * time.Millisecond},
+		{"full, old enough for its close cost: now", 1000, 95 * time.Millisecond, 5 * time.Millisecond, false, 0},
 		{"full, costly close: at transaction_ms at most", 1000, 20 * time.Millisecond, 60 * time.Millisecond, false, 80 * time.Millisecond},
 		{"spoiled: now", 10, 1 * time.Millisecond, 10 * time.Millisecond, true, 0},
 	}
