@@ -411,8 +411,6 @@ func (t *txn) cycle(ctx context.Context) error {
 	prod, n, spoiled, parts, began := t.prod, t.n, t.spoiled, t.parts, t.began
 	t.mu.Unlock()
 	drained := time.Now()
-	t.m.close.WithLabelValues("drain").Observe(drained.Sub(closed).Seconds())
-	defer t.noteCloseCost(closed)
 
 	type covered struct {
 		p       txnParticipant
@@ -445,6 +443,10 @@ func (t *txn) cycle(ctx context.Context) error {
 		t.reopen(nil, nil)
 		return nil
 	}
+	// what a close costs, counted for the closes that end something (an
+	// idle run's empty ones would make it look free)
+	t.m.close.WithLabelValues("drain").Observe(drained.Sub(closed).Seconds())
+	defer t.noteCloseCost(closed)
 	if err == nil {
 		err = prod.CommitTxn()
 	}
