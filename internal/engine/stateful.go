@@ -100,7 +100,11 @@ func (r *run) buildState() error {
 		if r.stateful == nil {
 			r.stateful = map[*node]*statefulStage{}
 		}
-		r.stateful[n] = &statefulStage{n: n, op: so, state: state.New(n.st.ID, so.Processor, open)}
+		st := state.New(n.st.ID, so.Processor, open)
+		if dir := r.plan.Pipeline.ResolvePath(r.plan.Pipeline.Global.StateDir); dir != "" {
+			st.UseDisk(dir, r.log)
+		}
+		r.stateful[n] = &statefulStage{n: n, op: so, state: st}
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ const (
 // gets. Only the goroutine processing the partition's batch uses it.
 type partition struct {
 	id     int32
-	store  *memStore
+	store  store
 	timers timerHeap
 	wm     int64
 	// Set while a batch is processed.
@@ -50,6 +50,19 @@ func newPartition(id int32) *partition {
 	tail := make(chan struct{})
 	close(tail)
 	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, next: map[string]int64{}, tail: tail}
+}
+
+// loadFrom takes the timers, watermark and offsets from a disk store
+// reopened with what it held at its checkpoint.
+func (p *partition) loadFrom(st store) {
+	st.rangeKeys([]byte{spaceTimer}, []byte{spaceTimer + 1}, func(k, v []byte) bool {
+		p.note(Change{Key: k, Value: v})
+		return true
+	})
+	st.rangeKeys([]byte{spaceMark}, []byte{spaceMark + 1}, func(k, v []byte) bool {
+		p.note(Change{Key: k, Value: v})
+		return true
+	})
 }
 
 // Partition implements plugin.State.
@@ -127,6 +140,11 @@ func (p *partition) fire(proc plugin.Processor) error {
 // load applies one restored change, rebuilding the timers and marks.
 func (p *partition) load(c Change) {
 	p.store.load(c.Key, c.Value)
+	p.note(c)
+}
+
+// note takes a restored change's timer or mark into p's memory.
+func (p *partition) note(c Change) {
 	if len(c.Key) == 0 || c.Value == nil {
 		return
 	}

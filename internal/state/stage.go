@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.uber.org/zap"
+
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -31,6 +33,8 @@ type Stage struct {
 	parts   map[int32]*partition
 	origins map[int32]string // per partition, the origin of its last batch
 
+	disk diskOptions // the disk store's, when state_dir is set
+
 	late              atomic.Int64
 	restoring         atomic.Int64 // partitions being restored now
 	restored, toRead  atomic.Int64 // changes restored, and to restore, so far
@@ -41,7 +45,7 @@ type Stage struct {
 // (nil: the state lives in memory only, for a pipeline without a Kafka
 // source).
 func New(id string, proc plugin.Processor, open func(context.Context) (Changelog, error)) *Stage {
-	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}}
+	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}, disk: diskOptions{log: zap.NewNop()}}
 }
 
 // Result is what a batch gave.
@@ -108,6 +112,10 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 		s.abandon(p)
 		return Result{}, fmt.Errorf("stage %q: timer: %w", s.id, err)
 	}
+	if err := p.store.err(); err != nil {
+		s.abandon(p)
+		return Result{}, fmt.Errorf("stage %q, partition %d: %w", s.id, p.id, err)
+	}
 	if last >= 0 {
 		p.mark(b.Origin, last+1)
 	} else {
@@ -129,20 +137,28 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 	fresh := p == nil || p.broken
 	s.mu.Unlock()
 	if !fresh && (s.open == nil || p.claim == nil || p.claim.Err() == nil) {
-		p.claim = ctx
+		s.claimed(p, ctx)
 		return p, nil
 	}
-	if p != nil { // the last batch's changes must be in the changelog first
+	if p != nil && !p.broken { // the last batch's changes must be in the changelog first
 		select {
 		case <-p.tail:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+	if p != nil && (fresh || s.disk.on()) {
+		// A disk store is closed when its claim ends, and opened again
+		// from its checkpoint; a broken one, from it too.
+		if err := p.store.close(); err != nil {
+			s.disk.log.Warn("closing a disk store", zap.String("stage", s.id), zap.Int32("partition", id), zap.Error(err))
+		}
+		fresh = true
+	}
 	if fresh {
 		p = newPartition(id)
 	}
-	p.claim = ctx
+	s.claimed(p, ctx)
 	if s.open != nil {
 		if err := s.restore(ctx, p); err != nil {
 			return nil, fmt.Errorf("stage %q: restoring partition %d from the changelog: %w", s.id, id, err)
@@ -162,11 +178,32 @@ func (s *Stage) restore(ctx context.Context, p *partition) error {
 	}
 	s.restoring.Add(1)
 	defer s.restoring.Add(-1)
-	end, err := s.cl.Read(ctx, p.id, p.clEnd, func(n int64) { s.toRead.Add(n) }, func(c Change) {
-		p.load(c)
-		s.restored.Add(1)
-	})
+	if _, mem := p.store.(*memStore); mem && s.diskFor() {
+		if err := s.openDisk(p); err != nil {
+			return err
+		}
+	}
+	read := func() (int64, error) {
+		return s.cl.Read(ctx, p.id, p.clEnd, func(n int64) { s.toRead.Add(n) }, func(c Change) {
+			p.load(c)
+			s.restored.Add(1)
+		})
+	}
+	end, err := read()
+	if err == nil && end < p.clEnd {
+		// The changelog ends before the checkpoint: it is not the one the
+		// disk store was written from (deleted and created again).
+		s.disk.log.Warn("the disk store's checkpoint is past the end of the changelog: wiping it and restoring from the changelog",
+			zap.String("stage", s.id), zap.Int32("partition", p.id), zap.Int64("checkpoint", p.clEnd), zap.Int64("changelog_end", end))
+		if err := s.wipe(p); err != nil {
+			return err
+		}
+		end, err = read()
+	}
 	if err != nil {
+		return err
+	}
+	if err := p.store.loaded(end); err != nil {
 		return err
 	}
 	p.clEnd = end
@@ -183,10 +220,7 @@ func (s *Stage) abandon(p *partition) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p.broken = true
-	if s.parts[p.id] == p {
-		delete(s.parts, p.id)
-	}
+	p.broken = true // its next batch closes its store and makes another
 }
 
 // End fires every timer of every partition, as if the event time had
@@ -248,12 +282,18 @@ func (s *Stage) Keys() int {
 // memory only).
 func (s *Stage) HasChangelog() bool { return s.open != nil }
 
-// Close closes the changelog.
+// Close closes the stores and the changelog.
 func (s *Stage) Close() error {
-	if s.cl != nil {
-		return s.cl.Close()
+	s.mu.Lock()
+	var errs []error
+	for _, p := range s.parts {
+		errs = append(errs, p.store.close())
 	}
-	return nil
+	s.mu.Unlock()
+	if s.cl != nil {
+		errs = append(errs, s.cl.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Pending is one batch's changes, to be written once its output is
@@ -294,6 +334,10 @@ func (pd *Pending) Write(ctx context.Context) error {
 			return fmt.Errorf("stage %q: changelog write, partition %d: %w", pd.s.id, pd.p.id, err)
 		}
 		pd.p.clEnd = max(pd.p.clEnd, end)
+		if err := pd.p.store.written(pd.changes, end); err != nil {
+			pd.Abandon()
+			return fmt.Errorf("stage %q, partition %d: %w", pd.s.id, pd.p.id, err)
+		}
 	}
 	pd.once.Do(func() { close(pd.own) })
 	return nil
