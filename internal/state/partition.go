@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -17,6 +18,7 @@ const (
 	spaceTimer  = 't'
 	spaceMark   = 'm'
 	markWM      = "mw"
+	markClock   = "mc" // the Clock's checkpoint
 	markOffsets = "mo" // followed by the origin
 )
 
@@ -26,7 +28,9 @@ type partition struct {
 	id     int32
 	store  store
 	timers timerHeap
-	wm     int64
+	wm     int64 // fires timers
+	view   int64 // what Process sees as Watermark (see Clock)
+	clock  Clock // nil: wm is the partition's own maximum
 	// Set while a batch is processed.
 	out    []plugin.Record
 	offset int64 // of the record being processed: emitted records carry it
@@ -49,7 +53,7 @@ type partition struct {
 func newPartition(id int32) *partition {
 	tail := make(chan struct{})
 	close(tail)
-	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, next: map[string]int64{}, tail: tail}
+	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, view: math.MinInt64, next: map[string]int64{}, tail: tail}
 }
 
 // loadFrom takes the timers, watermark and offsets from a disk store
@@ -69,7 +73,7 @@ func (p *partition) loadFrom(st store) {
 func (p *partition) Partition() int32 { return p.id }
 
 // Watermark implements plugin.State.
-func (p *partition) Watermark() int64 { return p.wm }
+func (p *partition) Watermark() int64 { return p.view }
 
 func (p *partition) key(space byte, k []byte) []byte {
 	p.kb = append(append(p.kb[:0], space), k...)
@@ -154,6 +158,9 @@ func (p *partition) note(c Change) {
 		heap.Push(&p.timers, timer{at: at, key: k[9:]})
 	case k == markWM && len(c.Value) == 8:
 		p.wm = int64(binary.BigEndian.Uint64(c.Value))
+		p.view = p.wm
+	case k == markClock && p.clock != nil:
+		_ = p.clock.Restore(c.Value, time.Now().UnixMilli()) // a checkpoint it cannot read: the clock starts afresh
 	case len(k) > len(markOffsets) && k[:len(markOffsets)] == markOffsets && len(c.Value) == 8:
 		p.next[k[len(markOffsets):]] = int64(binary.BigEndian.Uint64(c.Value))
 	}
@@ -166,6 +173,12 @@ func (p *partition) mark(origin string, next int64) {
 	binary.BigEndian.PutUint64(v[:], uint64(p.wm))
 	if old, ok := p.store.get([]byte(markWM)); !ok || string(old) != string(v[:]) {
 		p.store.put([]byte(markWM), v[:])
+	}
+	if p.clock != nil {
+		cp := p.clock.Checkpoint(p.kb[:0])
+		if old, ok := p.store.get([]byte(markClock)); !ok || string(old) != string(cp) {
+			p.store.put([]byte(markClock), cp)
+		}
 	}
 	if next >= 0 {
 		p.next[origin] = next

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -34,6 +35,9 @@ type Stage struct {
 	origins map[int32]string // per partition, the origin of its last batch
 
 	disk diskOptions // the disk store's, when state_dir is set
+	// clock, when set, makes each partition's clock (behind a
+	// repartition topic); nil: a partition's watermark is its own maximum.
+	clock func(partition int32) Clock
 
 	late              atomic.Int64
 	restoring         atomic.Int64 // partitions being restored now
@@ -48,6 +52,47 @@ func New(id string, proc plugin.Processor, open func(context.Context) (Changelog
 	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}, disk: diskOptions{log: zap.NewNop()}}
 }
 
+// Clock is the event-time clock of one partition's state whose records
+// interleave several inputs (behind a repartition topic): it decides the
+// watermark that fires timers, what a record's Process sees as
+// Watermark, and which records were processed already. Its state is
+// saved with the partition's after each batch (Checkpoint) and restored
+// with it (Restore). A partition's batches are applied one at a time, so
+// a Clock is used by one goroutine at a time. wall is the wall time in ms.
+type Clock interface {
+	// Take is called with each record before anything else, and says
+	// what it is: a record to process, a watermark record the clock took
+	// in, or a record processed already (written again by an input that
+	// was read again after a crash), which Process never sees.
+	Take(r plugin.Record, wall int64) Taken
+	// Observe takes in record r at event time t and returns what Process
+	// sees as the Watermark while it handles r.
+	Observe(r plugin.Record, t, wall int64) int64
+	// Advance returns the watermark after a batch: timers at or before it
+	// fire. It never decreases.
+	Advance(wall int64) int64
+	// Checkpoint appends the clock's state to dst; Restore sets the clock
+	// to a state Checkpoint gave (the latest restored wins).
+	Checkpoint(dst []byte) []byte
+	Restore(b []byte, wall int64) error
+}
+
+// Taken is what Clock.Take makes of a record.
+type Taken uint8
+
+const (
+	// TakeRecord: a record to process.
+	TakeRecord Taken = iota
+	// TakeMark: a watermark record, not a record of the input.
+	TakeMark
+	// TakeReplayed: a record the partition's state has processed already.
+	TakeReplayed
+)
+
+// WithClock makes every partition's state keep its event time with the
+// Clock newClock makes for it, instead of its own maximum.
+func (s *Stage) WithClock(newClock func(partition int32) Clock) { s.clock = newClock }
+
 // Result is what a batch gave.
 type Result struct {
 	// Out are the records the batch emitted, in order.
@@ -57,6 +102,12 @@ type Result struct {
 	// Skipped counts records below the offset the restored state had
 	// already processed.
 	Skipped int
+	// Marks counts the watermark records the Clock took in, and Replayed
+	// the records it found processed already (both are not processed).
+	Marks, Replayed int
+	// Watermark is the partition's watermark after the batch (what fired
+	// its timers).
+	Watermark int64
 	// Pending holds the batch's changes: Write them once the batch's
 	// output is durable, or Abandon them when the batch failed.
 	Pending *Pending
@@ -86,19 +137,38 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 	var res Result
 	next := p.next[b.Origin]
 	last := int64(-1)
+	wall := time.Now().UnixMilli()
 	for i, r := range b.Records {
 		if r.Offset >= 0 && r.Offset < next {
 			res.Skipped++
 			continue
 		}
 		last = max(last, r.Offset)
+		if p.clock != nil {
+			switch p.clock.Take(r, wall) {
+			case TakeMark:
+				res.Marks++
+				continue
+			case TakeReplayed:
+				res.Replayed++
+				continue
+			}
+		}
 		t, err := s.proc.EventTime(r)
 		if err != nil {
 			fail(i, err)
 			continue
 		}
 		p.offset = r.Offset
-		if err := s.proc.Process(p, r); err != nil {
+		if p.clock != nil {
+			p.view = max(p.wm, p.clock.Observe(r, t, wall))
+		}
+		err = s.proc.Process(p, r)
+		if p.clock == nil {
+			p.wm = max(p.wm, t)
+			p.view = p.wm
+		}
+		if err != nil {
 			if errors.Is(err, plugin.ErrLate) {
 				res.Late = append(res.Late, i)
 				s.late.Add(1)
@@ -106,7 +176,10 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 				fail(i, err)
 			}
 		}
-		p.wm = max(p.wm, t)
+	}
+	if p.clock != nil {
+		p.wm = max(p.wm, p.clock.Advance(wall))
+		p.view = p.wm
 	}
 	if err := p.fire(s.proc); err != nil {
 		s.abandon(p)
@@ -122,6 +195,7 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 		p.mark(b.Origin, -1)
 	}
 	res.Out, p.out = p.out, nil
+	res.Watermark = p.wm
 	res.Pending = &Pending{s: s, p: p, changes: p.store.capture(), prev: p.tail, own: make(chan struct{})}
 	p.tail = res.Pending.own
 	return res, nil
@@ -157,6 +231,9 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 	}
 	if fresh {
 		p = newPartition(id)
+		if s.clock != nil {
+			p.clock = s.clock(id)
+		}
 	}
 	s.claimed(p, ctx)
 	if s.open != nil {
@@ -239,7 +316,7 @@ func (s *Stage) End() ([]plugin.Batch, error) {
 		s.mu.Lock()
 		p := s.parts[id]
 		s.mu.Unlock()
-		p.wm = math.MaxInt64
+		p.wm, p.view = math.MaxInt64, math.MaxInt64
 		if err := p.fire(s.proc); err != nil {
 			return nil, fmt.Errorf("stage %q: timer: %w", s.id, err)
 		}
