@@ -40,7 +40,7 @@ type Delivery struct {
 	// group_instance_id) in the producer's transactional.id.
 	TransactionalID string `key:"transactional_id" doc:"with exactly-once, the prefix of the producer's transactional.id, which is this prefix, \"-\" and the sources' group_instance_id (so a restarted instance fences its old self); default \"conveyor-\" + name"`
 	// TransactionRecords and TransactionMs close a transaction.
-	TransactionRecords int           `key:"transaction_records" min:"1" max:"10000000" doc:"with exactly-once, a transaction is committed once it holds this many records read"`
+	TransactionRecords int           `key:"transaction_records" min:"1" max:"10000000" doc:"with exactly-once, a transaction is committed once it holds this many records read; under a backlog, not before it is 9 times as old as closing one takes (within transaction_ms)"`
 	TransactionMs      time.Duration `key:"transaction_ms" unit:"ms" min:"1" doc:"with exactly-once, a transaction is committed at most this long after it began: records reach read_committed consumers only then, so it bounds their latency from below"`
 	// GuaranteePos is where guarantee was written (zero when not).
 	GuaranteePos Pos

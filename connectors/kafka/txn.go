@@ -76,27 +76,28 @@ type txn struct {
 
 	cycleMu sync.Mutex // one cycle at a time
 
-	mu       sync.Mutex
-	left     *sync.Cond // signalled when a batch leaves
-	opened   *sync.Cond // broadcast when the transaction reopens
-	prod     sarama.AsyncProducer
-	readers  sync.WaitGroup // the goroutines reading prod's successes and errors
-	closing  bool           // no batch may enter
-	inside   int            // batches entered and not left
-	n        int            // records entered this transaction
-	began    time.Time
-	spoiled  error // why this transaction must abort
-	fatal    error // the run must stop (fenced); no more transactions
-	fence    error // the first sign that another instance took this identity
-	rebuilt  bool  // the producer was rebuilt and has not committed since
-	aborts   int   // aborts since the last commit
-	parts    []txnParticipant
-	refs     int
-	runID    string
-	kick     chan struct{}
-	over     context.Context // ends when the last stage releases the transaction
-	end      context.CancelFunc
-	loopOnce sync.Once
+	mu        sync.Mutex
+	left      *sync.Cond // signalled when a batch leaves
+	opened    *sync.Cond // broadcast when the transaction reopens
+	prod      sarama.AsyncProducer
+	readers   sync.WaitGroup // the goroutines reading prod's successes and errors
+	closing   bool           // no batch may enter
+	inside    int            // batches entered and not left
+	n         int            // records entered this transaction
+	began     time.Time
+	closeCost time.Duration // what closing a transaction takes (noteCloseCost)
+	spoiled   error         // why this transaction must abort
+	fatal     error         // the run must stop (fenced); no more transactions
+	fence     error         // the first sign that another instance took this identity
+	rebuilt   bool          // the producer was rebuilt and has not committed since
+	aborts    int           // aborts since the last commit
+	parts     []txnParticipant
+	refs      int
+	runID     string
+	kick      chan struct{}
+	over      context.Context // ends when the last stage releases the transaction
+	end       context.CancelFunc
+	loopOnce  sync.Once
 }
 
 // maxAborts is how many transactions in a row may abort before the run
@@ -145,6 +146,7 @@ func joinTxn(env plugin.Env, cfg *SinkConfig) (*txn, error) {
 		sc.Producer.Transaction.ID = t.id
 		sc.Producer.Transaction.Retry.Max = 50
 		sc.Producer.Transaction.Retry.Backoff = 100 * time.Millisecond
+		sc.Producer.Transaction.Retry.BackoffFunc = txnBackoff
 		p, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
 		if err != nil {
 			return nil, reachError("sink", env.Stage.ID, &cfg.ClientConfig, err)
@@ -152,6 +154,16 @@ func joinTxn(env plugin.Env, cfg *SinkConfig) (*txn, error) {
 		return p, nil
 	}
 	return t, nil
+}
+
+// txnBackoff is the wait before the retry-th retry of a transaction
+// request: 5 ms doubling up to 100 ms. The common retry is the next
+// transaction's first AddPartitionsToTxn answered CONCURRENT_TRANSACTIONS
+// while the coordinator still writes the last one's commit markers, which
+// takes a few ms; sarama's 20 ms for it (100 ms for the others) left the
+// new transaction's writes waiting longer than the markers took.
+func txnBackoff(retries, _ int) time.Duration {
+	return min(5*time.Millisecond<<min(retries, 5), 100*time.Millisecond)
 }
 
 // join adds a source to what the transactions cover; its instance (its
@@ -250,7 +262,7 @@ func (t *txn) enter(ctx context.Context, n int) (*ticket, error) {
 	}
 	t.inside++
 	t.n += n
-	if t.n >= t.records {
+	if t.n >= t.records && t.n-n < t.records {
 		t.kickCycle()
 	}
 	return &ticket{t: t}, nil
@@ -297,21 +309,54 @@ func (t *txn) kickCycle() {
 	}
 }
 
-// loop closes a transaction every interval, or sooner when kicked.
+// loop closes each transaction when due (see due): woken by a timer set
+// to the next moment one may be due, by a batch that fills it, or by a
+// spoil.
 func (t *txn) loop() {
-	tick := time.NewTicker(t.interval)
-	defer tick.Stop()
+	timer := time.NewTimer(t.interval)
+	defer timer.Stop()
 	for {
 		select {
-		case <-tick.C:
+		case <-timer.C:
 		case <-t.kick:
 		case <-t.over.Done():
 			return
 		}
+		if wait := t.due(time.Now()); wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
 		if err := t.cycle(t.over); err != nil && t.isFatal() {
 			return
 		}
+		timer.Reset(t.interval)
 	}
+}
+
+// closeShare bounds the share of a run's time that closing transactions
+// take while a backlog fills them, to 1/closeShare: a transaction that
+// holds transaction_records records stays open until it is closeShare-1
+// times as old as the last closes took (never past transaction_ms).
+const closeShare = 10
+
+// due returns how long until the open transaction should close, 0 when it
+// should now: at once when spoiled; transaction_ms after it began; or once
+// it holds transaction_records records read, but not before it is
+// (closeShare-1) times as old as a close costs (t.closeCost), so that under
+// a backlog, where the records fill transactions faster than they can be
+// closed, they grow instead of the run spending its time closing them.
+// Latency is bounded by transaction_ms either way.
+func (t *txn) due(now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.spoiled != nil {
+		return 0
+	}
+	age := now.Sub(t.began)
+	if left := t.interval - age; left <= 0 || t.n < t.records {
+		return max(left, 0)
+	}
+	return max(min(time.Duration(closeShare-1)*t.closeCost, t.interval)-age, 0)
 }
 
 func (t *txn) isFatal() bool {
@@ -347,6 +392,7 @@ func (t *txn) cycle(ctx context.Context) error {
 		return err
 	}
 	t.closing = true
+	closed := time.Now()
 	wake := context.AfterFunc(ctx, func() {
 		t.mu.Lock()
 		t.left.Broadcast()
@@ -364,6 +410,7 @@ func (t *txn) cycle(ctx context.Context) error {
 	}
 	prod, n, spoiled, parts, began := t.prod, t.n, t.spoiled, t.parts, t.began
 	t.mu.Unlock()
+	drained := time.Now()
 
 	type covered struct {
 		p       txnParticipant
@@ -396,10 +443,15 @@ func (t *txn) cycle(ctx context.Context) error {
 		t.reopen(nil, nil)
 		return nil
 	}
+	// what a close costs, counted for the closes that end something (an
+	// idle run's empty ones would make it look free)
+	t.m.close.WithLabelValues("drain").Observe(drained.Sub(closed).Seconds())
+	defer t.noteCloseCost(closed)
 	if err == nil {
 		err = prod.CommitTxn()
 	}
 	if err == nil {
+		t.m.close.WithLabelValues("commit").Observe(time.Since(drained).Seconds())
 		t.m.done(true, began, n)
 		for _, c := range cover {
 			c.p.txnCommitted(c.offsets)
@@ -416,6 +468,19 @@ func (t *txn) cycle(ctx context.Context) error {
 	t.log.Warn("transaction aborted: the records read since the last commit will be read again", zap.String("transactional_id", t.id), zap.Error(err))
 	t.reopen(err, t.abort(prod, err))
 	return fmt.Errorf("exactly-once: transaction aborted: %w", err)
+}
+
+// noteCloseCost folds the time since closed (this cycle's drain and
+// commit) into closeCost, a moving average over about 8 cycles.
+func (t *txn) noteCloseCost(closed time.Time) {
+	d := time.Since(closed)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closeCost == 0 {
+		t.closeCost = d
+		return
+	}
+	t.closeCost += (d - t.closeCost) / 8
 }
 
 // abort ends the failed transaction; with an error fatal to the producer
@@ -588,6 +653,7 @@ type txnMetrics struct {
 	total    *prometheus.CounterVec
 	duration prometheus.Histogram
 	records  prometheus.Histogram
+	close    *prometheus.HistogramVec
 }
 
 func newTxnMetrics(reg prometheus.Registerer) *txnMetrics {
@@ -598,8 +664,11 @@ func newTxnMetrics(reg prometheus.Registerer) *txnMetrics {
 			Help: "time from a transaction's begin to its commit or abort", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		records: prometheus.NewHistogram(prometheus.HistogramOpts{Name: telemetry.TransactionRecords,
 			Help: "records read per transaction", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		close: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: telemetry.TransactionClose,
+			Help:    "time a closing transaction lets no batch in, by phase: drain (the batches inside finish their writes) and commit (offsets, EndTxn)",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"phase"}),
 	}
-	for _, c := range []prometheus.Collector{m.total, m.duration, m.records} {
+	for _, c := range []prometheus.Collector{m.total, m.duration, m.records, m.close} {
 		_ = reg.Register(c)
 	}
 	return m

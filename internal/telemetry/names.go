@@ -30,6 +30,7 @@ const (
 	Transactions        = "conveyor_transactions_total"           // transactions ended, label result = committed | aborted
 	TransactionDuration = "conveyor_transaction_duration_seconds" // from a transaction's begin to its commit or abort
 	TransactionRecords  = "conveyor_transaction_records"          // records read per transaction
+	TransactionClose    = "conveyor_transaction_close_seconds"    // closing a transaction, label phase = drain (the batches inside finish) | commit (offsets and EndTxn)
 )
 
 // Label names.

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -69,6 +70,8 @@ type childEvent struct {
 	// address space it had before exec).
 	HWM int64  `json:"hwm,omitempty"`
 	Err string `json:"err,omitempty"`
+	// Txn sums up an exactly-once run's transactions (see txnNote).
+	Txn string `json:"txn,omitempty"`
 }
 
 func emit(e childEvent) {
@@ -181,10 +184,13 @@ func runPipeline(ctx context.Context, log *zap.Logger, text string, spec childSp
 	if err := reg.Register(slowKafkaSpec(spec.SinkRate)); err != nil {
 		return err
 	}
+	defer saramaLog()()
+	metrics := keptMetrics{prometheus.NewRegistry()}
 	emit(childEvent{Event: "start"})
-	sum, err := flow.Execute(ctx, p, flow.WithRegistry(reg), flow.WithLogger(log))
+	sum, err := flow.Execute(ctx, p, flow.WithRegistry(reg), flow.WithLogger(log), flow.WithMetrics(metrics))
 
 	ev.In, ev.Out, ev.InBytes = sum.In, sum.Out, sum.InBytes
+	ev.Txn = txnNote(metrics)
 	return err
 }
 

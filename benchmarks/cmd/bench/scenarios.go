@@ -339,6 +339,9 @@ func (h *harness) finish(r *result, p *proc, broker0 time.Duration) {
 	if p.end.Err != "" && r.Err == "" {
 		r.Err = p.end.Err
 	}
+	if p.end.Txn != "" {
+		r.note("%s", p.end.Txn)
+	}
 	if p.waitErr != nil && r.Err == "" {
 		r.Err = fmt.Sprintf("child: %v (log: %s)", p.waitErr, p.logPath)
 	}
