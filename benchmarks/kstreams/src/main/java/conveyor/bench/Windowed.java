@@ -16,6 +16,7 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -32,17 +33,20 @@ import org.apache.kafka.streams.state.WindowStore;
  *
  * <p>groupBy country is written as selectKey + repartition (what groupBy does), so that the
  * records read back from the repartition topic can be counted: the run ends when all of them
- * were, late or not.
+ * were, late or not. With byKey the input is already keyed and partitioned by country, and the
+ * records are grouped by their key (groupByKey: no repartition topic), counted as read.
  */
 final class Windowed {
     static final Duration SIZE = Duration.ofMinutes(1);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    static Topology topology(StreamsBuilder b, String in, String out, long graceMs, Runnable counted, Runnable written) {
-        b.stream(in, Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new EventTime()))
-                .selectKey((k, v) -> field(v, "country").asText())
-                .repartition(Repartitioned.<String, String>as("by-country").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
-                .peek((k, v) -> counted.run())
+    static Topology topology(StreamsBuilder b, String in, String out, long graceMs, boolean byKey, Runnable counted, Runnable written) {
+        KStream<String, String> s = b.stream(in, Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new EventTime()));
+        if (!byKey) {
+            s = s.selectKey((k, v) -> field(v, "country").asText())
+                    .repartition(Repartitioned.<String, String>as("by-country").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()));
+        }
+        s.peek((k, v) -> counted.run())
                 .groupByKey()
                 .windowedBy(TimeWindows.ofSizeAndGrace(SIZE, Duration.ofMillis(graceMs)))
                 .aggregate(Agg::new, (country, v, agg) -> agg.add(field(v, "amount").asDouble()),
