@@ -74,8 +74,9 @@ func (h *harness) seedWindowInput() error {
 			c := gen.Country(i)
 			return gen.AppendTimed(append(dst, c...), i), len(c), gen.CountryPartition(c, parts), nil
 		}
+		s := len(dst)
 		dst = gen.AppendEventID(dst, i)
-		k := len(dst)
+		k := len(dst) - s
 		return gen.AppendTimed(dst, i), k, int32(i % int64(parts)), nil
 	})
 	if err != nil {
@@ -128,11 +129,11 @@ func (h *harness) window(name string, run int) *result {
 	}
 	doneAt, err := h.watch(p, 100*time.Millisecond, time.Duration(r.Records/500+300)*time.Second,
 		h.kafkaDone(r, out, r.Expected, group, h.winIn, h.winInEnd))
-	if err != nil {
+	r.Elapsed = doneAt.Sub(p.start)
+	h.finish(r, p, b0) // a child's own error (a refused pipeline) first
+	if err != nil && r.Err == "" {
 		r.Err = err.Error()
 	}
-	r.Elapsed = doneAt.Sub(p.start)
-	h.finish(r, p, b0)
 	if spec.CPUProfile != "" {
 		h.pprofTop(spec.CPUProfile)
 	}

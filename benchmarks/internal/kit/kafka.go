@@ -163,8 +163,9 @@ func Seed(brokers []string, topic string, partitions int32, n int64) (int64, err
 // record in Avro).
 func SeedValues(brokers []string, topic string, partitions int32, n int64, value func(dst []byte, i int64) ([]byte, error)) (int64, error) {
 	return SeedWith(brokers, topic, n, func(dst []byte, i int64) ([]byte, int, int32, error) {
+		s := len(dst)
 		dst = gen.AppendEventID(dst, i)
-		k := len(dst)
+		k := len(dst) - s
 		dst, err := value(dst, i)
 		return dst, k, int32(i % int64(partitions)), err
 	})
