@@ -12,7 +12,7 @@ import (
 
 // schemaFlags are consume's and produce's flags for values in a schema
 // registry's formats, as a kafka stage's value_format and
-// schema_registry_url keys.
+// schema_registry.url keys.
 type schemaFlags struct {
 	format, registry *string
 	file, subject    *string // produce only

@@ -1,54 +1,37 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
 
-// The schema registry's password, schema_registry_password = "${VAR}",
-// never shows in what validate, info and a run print, whatever is wrong:
-// the run here reaches a registry that refuses the credentials, which
-// must have been sent (so the key does work).
+// The schema registry's password, password = "${VAR}" in schema_registry
+// = {...} (or the flat schema_registry_password), never shows in what
+// validate, info, graph and a run print, whatever is wrong: the runs here
+// reach a registry that refuses the credentials, which must have been
+// sent, in each spelling of the keys (so the keys do work).
 func TestSchemaRegistryPasswordNeverPrinted(t *testing.T) {
 	const secret = "Okapi-7f3a19c2-NeverPrint"
 	t.Setenv("CONVEYOR_TEST_SR_PASSWORD", secret)
-	var sent atomic.Bool
+	var sent atomic.Int32
 	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Basic "+base64.StdEncoding.EncodeToString([]byte("conveyor:"+secret)) {
-			sent.Store(true)
+			sent.Add(1)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprintf(w, `{"error_code":401,"message":"Unauthorized"}`)
 	}))
 	defer reg.Close()
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	cmd := func(args ...string) (int, string) {
-		var out, errOut bytes.Buffer
-		code := run(args, &out, &errOut)
-		all := out.String() + errOut.String()
-		if strings.Contains(all, secret) {
-			t.Errorf("conveyor %s prints the password:\n%s", strings.Join(args, " "), all)
-		}
-		return code, all
-	}
-	pipeline := func(extra string) string {
-		return write("p.toml", fmt.Sprintf(`
+	c := newSecretCLI(t, secret)
+	// pipeline's registry lines start on line 10.
+	pipeline := func(registry string) string {
+		return c.write("p.toml", fmt.Sprintf(`
 [[stages]]
 id = "consume"
 function = "kafka"
@@ -57,33 +40,60 @@ brokers = "127.0.0.1:1"
 topic = "in"
 group_id = "g"
 value_format = "avro"
-schema_registry_url = %q
-schema_registry_username = "conveyor"
-schema_registry_password = "${CONVEYOR_TEST_SR_PASSWORD}"
 %s
 
 [[stages]]
 id = "out"
 function = "stdout.write"
 inputs = ["consume"]
-`, reg.URL, extra))
+`, strings.ReplaceAll(registry, "URL", reg.URL)))
 	}
-	code, out := cmd("validate", pipeline(`schema_registry_pasword = "${CONVEYOR_TEST_SR_PASSWORD}"`))
-	if code != 1 || !strings.Contains(out, "schema_registry_pasword") || !strings.Contains(out, "schema_registry_password") {
-		t.Errorf("validate (a misspelt key): exit %d:\n%s", code, out)
+	const (
+		inline = `schema_registry = { url = "URL", username = "conveyor", password = "${CONVEYOR_TEST_SR_PASSWORD}" }`
+		table  = "[stages.config.schema_registry]\nurl = \"URL\"\nusername = \"conveyor\"\npassword = \"${CONVEYOR_TEST_SR_PASSWORD}\""
+		flat   = "schema_registry_url = \"URL\"\nschema_registry_username = \"conveyor\"\nschema_registry_password = \"${CONVEYOR_TEST_SR_PASSWORD}\""
+	)
+	for _, tt := range []struct{ name, registry, want string }{
+		{"a misspelt key in the table", `schema_registry = { pasword = "${CONVEYOR_TEST_SR_PASSWORD}", url = "URL" }`,
+			`p.toml:10:21: stages[0] "consume" config.schema_registry.pasword: unknown key (did you mean "password"?)`},
+		{"a misspelt key under its header", "[stages.config.schema_registry]\nurl = \"URL\"\npassword = \"${CONVEYOR_TEST_SR_PASSWORD}\"\nusrname = \"conveyor\"",
+			`p.toml:13:1: stages[0] "consume" config.schema_registry.usrname: unknown key (did you mean "username"?)`},
+		{"a flat key misspelt", `schema_registry_url = "URL"` + "\n" + `schema_registry_pasword = "${CONVEYOR_TEST_SR_PASSWORD}"`,
+			`p.toml:11:1: stages[0] "consume" config.schema_registry_pasword: unknown key (did you mean "schema_registry_password"?)`},
+		{"the password not a string", `schema_registry = { password = ["${CONVEYOR_TEST_SR_PASSWORD}"], url = "URL" }`,
+			`p.toml:10:21: stages[0] "consume" config.schema_registry.password: want a string, got a value (hidden: secret)`},
+		{"the table and a flat key", inline + "\nschema_registry_password = \"${CONVEYOR_TEST_SR_PASSWORD}\"",
+			`p.toml:11:1: stages[0] "consume" config.schema_registry_password: set schema_registry = { url = "...", ... } or the flat schema_registry_* keys, not both`},
+		{"the table without url", `schema_registry = { password = "${CONVEYOR_TEST_SR_PASSWORD}" }`,
+			`p.toml:10:1: stages[0] "consume" config.schema_registry.url: required with value_format = "avro"`},
+		{"a repeated key", inline + "\nvalue_format = \"avro\"", `p.toml:11:1: invalid TOML: key value_format is already defined`},
+	} {
+		code, out := c.run("validate", pipeline(tt.registry))
+		if code != 1 || !strings.Contains(out, tt.want) {
+			t.Errorf("validate (%s): exit %d, want 1 and %q:\n%s", tt.name, code, tt.want, out)
+		}
 	}
-	code, out = cmd("validate", pipeline(`value_format = "avro"`))
-	if code != 1 {
-		t.Errorf("validate (a repeated key): exit %d:\n%s", code, out)
+	code, out := c.run("info", "kafka")
+	for _, want := range []string{"\n  schema_registry  ", "\n  schema_registry.url  ", "\n  schema_registry.password  ", "\n  schema_registry_password  "} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("info kafka: exit %d, lacks %q:\n%s", code, want, out)
+		}
 	}
-	if code, out := cmd("info", "kafka"); code != 0 || !strings.Contains(out, "schema_registry_password") {
-		t.Errorf("info kafka: exit %d:\n%s", code, out)
-	}
-	code, out = cmd("run", "--log-level", "debug", "--log-format", "json", pipeline(""))
-	if code != 1 || !strings.Contains(out, "schema registry "+reg.URL) || !strings.Contains(out, "Unauthorized") {
-		t.Errorf("run: exit %d, want 1 naming the registry and its refusal:\n%s", code, out)
-	}
-	if !sent.Load() {
-		t.Error("the registry never got the user name and password")
+	for _, registry := range []string{inline, table, flat} {
+		p := pipeline(registry)
+		if code, out := c.run("validate", p); code != 0 {
+			t.Errorf("validate %s: exit %d:\n%s", registry, code, out)
+		}
+		if code, out := c.run("graph", p); code != 0 {
+			t.Errorf("graph: exit %d:\n%s", code, out)
+		}
+		before := sent.Load()
+		code, out := c.run("run", "--log-level", "debug", "--log-format", "json", p)
+		if code != 1 || !strings.Contains(out, "schema registry "+reg.URL) || !strings.Contains(out, "Unauthorized") {
+			t.Errorf("run %s: exit %d, want 1 naming the registry and its refusal:\n%s", registry, code, out)
+		}
+		if sent.Load() == before {
+			t.Errorf("run %s: the registry never got the user name and password", registry)
+		}
 	}
 }

@@ -16,23 +16,8 @@ import (
 func TestSecretNeverPrinted(t *testing.T) {
 	const secret = "Zebra-5c9e41d7-NeverPrint"
 	t.Setenv("CONVEYOR_TEST_SASL_PASSWORD", secret)
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	cmd := func(args ...string) (int, string) {
-		var out, errOut bytes.Buffer
-		code := run(args, &out, &errOut)
-		all := out.String() + errOut.String()
-		if strings.Contains(all, secret) {
-			t.Errorf("conveyor %s prints the password:\n%s", strings.Join(args, " "), all)
-		}
-		return code, all
-	}
+	c := newSecretCLI(t, secret)
+	write, cmd := c.write, c.run
 
 	broken := write("broken.toml", `
 [[stages]]
@@ -128,4 +113,36 @@ topic = "t"
 	if code != 1 || !strings.Contains(out, "127.0.0.1") {
 		t.Errorf("run (sql): exit %d, want 1 naming the server:\n%s", code, out)
 	}
+}
+
+// secretCLI runs `conveyor` on pipelines written in a temporary directory,
+// failing the test whenever what a command prints holds secret.
+type secretCLI struct {
+	t           *testing.T
+	dir, secret string
+}
+
+func newSecretCLI(t *testing.T, secret string) *secretCLI {
+	return &secretCLI{t: t, dir: t.TempDir(), secret: secret}
+}
+
+// write writes text to the file name in the directory and returns its path.
+func (c *secretCLI) write(name, text string) string {
+	path := filepath.Join(c.dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
+// run runs conveyor with args and returns its exit code and all it printed.
+func (c *secretCLI) run(args ...string) (int, string) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	all := out.String() + errOut.String()
+	if strings.Contains(all, c.secret) {
+		c.t.Errorf("conveyor %s prints the password:\n%s", strings.Join(args, " "), all)
+	}
+	return code, all
 }

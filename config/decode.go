@@ -87,6 +87,11 @@ func decodeTable(t target, dst any) Errors {
 			if f.Required {
 				d.fail(Missing, t.pos, f.Key, "missing required key%s", parens(f.Doc))
 			}
+		case v.decoded:
+			// Its caller decoded it (DecodeDocument's nested tables).
+		case isSubTable(f.typ):
+			// Reported references are looked at key by key inside it.
+			d.subTable(f, v, rv.FieldByIndex(f.index))
 		case f.typ == deadLetterType:
 			// Reported references are looked at key by key inside it.
 			rv.FieldByIndex(f.index).Set(reflect.ValueOf(d.deadLetter(f.Key, v)))
@@ -134,6 +139,12 @@ func (d *decoder) validate(dst any) {
 				continue
 			}
 			pos = v.Pos
+		} else if table, sub, ok := strings.Cut(fe.Key, "."); ok && d.values[table].V != nil {
+			// A key of a sub-table: "schema_registry.url".
+			if d.loc != nil && d.loc.reported(fe.Key) {
+				continue
+			}
+			pos = d.at(table, "."+sub)
 		}
 		d.fail(BadValue, pos, fe.Key, "%s", fe.Msg)
 	}
@@ -190,14 +201,20 @@ func (k KeyDoc) Range() string {
 }
 
 // Describe lists the keys of a config struct, with defaults taken from it.
+// A sub-table (a struct field with a key tag) is listed, then its keys as
+// "table.key".
 func Describe(defaults any) []KeyDoc {
 	rv := reflect.ValueOf(defaults)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
 	}
+	return describeKeys(rv, "")
+}
+
+func describeKeys(rv reflect.Value, prefix string) []KeyDoc {
 	var out []KeyDoc
 	for _, f := range keyFields(rv.Type()) {
-		d := KeyDoc{Key: f.Key, Type: f.typeName(), Required: f.Required, Enum: f.Enum, Why: f.Why, Unit: f.Unit, Doc: f.Doc, Secret: f.Secret}
+		d := KeyDoc{Key: prefix + f.Key, Type: f.typeName(), Required: f.Required, Enum: f.Enum, Why: f.Why, Unit: f.Unit, Doc: f.Doc, Secret: f.Secret}
 		if f.Min != nil {
 			d.Min = number(*f.Min)
 		}
@@ -211,6 +228,9 @@ func Describe(defaults any) []KeyDoc {
 			d.Default = defaultText(rv.FieldByIndex(f.index), f)
 		}
 		out = append(out, d)
+		if isSubTable(f.typ) {
+			out = append(out, describeKeys(rv.FieldByIndex(f.index), d.Key+".")...)
+		}
 	}
 	return out
 }

@@ -75,7 +75,7 @@ func (d *docDecoder) table(path string, t map[string]any, rv reflect.Value, abov
 			continue
 		}
 		d.nested(join(path, k), t[k], rv.FieldByIndex(f.index), keys)
-		values[k] = Value{reported: true} // decoded: present, and left alone
+		values[k] = Value{decoded: true} // present, and left alone
 	}
 	for i := 0; i < rv.NumField(); i++ {
 		sf := rv.Type().Field(i)

@@ -155,6 +155,9 @@ type Value struct {
 	// reported: a reference in V could not be expanded, and Parse reported
 	// it ([BadReference]); decoding keeps the key's default.
 	reported bool
+	// decoded: the caller decoded the value itself (DecodeDocument's
+	// nested tables); decoding counts the key as present and leaves it.
+	decoded bool
 }
 
 // Pos is a place in a pipeline file. Line and Col start at 1; a zero Pos

@@ -43,14 +43,19 @@ message Order {
 `
 
 func orderDescriptor(t *testing.T) protoreflect.MessageDescriptor {
+	return protoMessage(t, orderProto, "Order")
+}
+
+// protoMessage compiles the .proto text and returns its message name.
+func protoMessage(t *testing.T, text, name string) protoreflect.MessageDescriptor {
 	t.Helper()
 	comp := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"order.proto": orderProto})})}
-	files, err := comp.Compile(context.Background(), "order.proto")
+		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"m.proto": text})})}
+	files, err := comp.Compile(context.Background(), "m.proto")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files[0].Messages().ByName("Order")
+	return files[0].Messages().ByName(protoreflect.Name(name))
 }
 
 // runSchemaETL runs the schema pipeline over msgs (bounded by their
@@ -122,7 +127,7 @@ func TestIntegrationSchemaProtobufRoundTrip(t *testing.T) {
 	}
 	written, dead := runSchemaETL(t, env, in, out, msgs,
 		fmt.Sprintf("value_format = \"protobuf\"\nschema_registry_url = %q", url),
-		fmt.Sprintf("value_format = \"protobuf\"\nschema_registry_url = %q\nschema_file = %q", url, schemaFile)+"\nprotobuf_message = \"shop.Order\"")
+		fmt.Sprintf("key_field = \"user_id\"\nvalue_format = \"protobuf\"\nschema_registry_url = %q\nschema_file = %q", url, schemaFile)+"\nprotobuf_message = \"shop.Order\"")
 	if len(dead) != 0 {
 		t.Fatalf("dead letters: %q", dead)
 	}
@@ -187,7 +192,7 @@ func TestIntegrationSchemaJSONSchemaRoundTrip(t *testing.T) {
 	}
 	written, dead := runSchemaETL(t, env, in, out, msgs,
 		fmt.Sprintf("value_format = \"json_schema\"\nschema_registry_url = %q", url),
-		fmt.Sprintf("value_format = \"json_schema\"\nschema_registry_url = %q\nschema_file = %q\nsubject_name_strategy = \"topic_record_name\"", url, schemaFile))
+		fmt.Sprintf("key_field = \"user_id\"\nvalue_format = \"json_schema\"\nschema_registry_url = %q\nschema_file = %q\nsubject_name_strategy = \"topic_record_name\"", url, schemaFile))
 	latest, err := cl.SchemaByVersion(context.Background(), out+"-Order", -1)
 	if err != nil {
 		t.Fatalf("subject %s-Order (topic_record_name): %v", out, err)

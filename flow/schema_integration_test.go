@@ -89,6 +89,9 @@ type order struct {
 	Coupon  *string `avro:"coupon"`
 }
 
+// schemaPipeline is Example 3's: kafka topic in, amount >= 100, kafka
+// topic out, with source's and sink's keys added to the kafka stages and
+// tables at the end.
 func schemaPipeline(brokers, in, out, group, source, sink, tables string) string {
 	return fmt.Sprintf(`
 [pipeline]
@@ -119,7 +122,6 @@ inputs = ["filter"]
 [stages.config]
 brokers = %q
 topic = %q
-key_field = "user_id"
 %s
 %s`, brokers, in, group, source, brokers, out, sink, tables)
 }
@@ -175,7 +177,7 @@ func TestIntegrationSchemaAvroETL(t *testing.T) {
 
 	text := schemaPipeline(env.BrokerList(), in, out, group,
 		fmt.Sprintf("max_messages = %d\ntimeout_ms = 90000\nvalue_format = \"avro\"\nschema_registry_url = %q\ninvalid = \"dead_letter\"", 2*half+1, url),
-		fmt.Sprintf("value_format = \"avro\"\nschema_registry_url = %q\nschema_file = %q", url, outSchema),
+		fmt.Sprintf("key_field = \"user_id\"\nvalue_format = \"avro\"\nschema_registry = { url = %q }\nschema_file = %q", url, outSchema),
 		fmt.Sprintf("[error_handling]\nstrategy = \"continue\"\n[error_handling.dead_letter_queue]\npath = %q\n", dead))
 	p, err := config.Parse("schema.toml", []byte(text))
 	if err != nil {
@@ -297,10 +299,11 @@ func readLines(t *testing.T, path string) []string {
 	return lines
 }
 
-// TestIntegrationSchemaIncompatibleRefused: a sink whose schema_file the
-// registry finds incompatible with the subject's latest version does not
-// start, and says the registry's reason. Needs a real registry: the
-// fake's compatibility check always says yes.
+// TestIntegrationSchemaIncompatibleRefused: a sink whose schema_file (or
+// key_schema_file) the registry finds incompatible with the subject's
+// latest version does not start, and says the registry's reason; the
+// subject keeps its one version. Needs a real registry: the fake's
+// compatibility check always says yes.
 func TestIntegrationSchemaIncompatibleRefused(t *testing.T) {
 	url, real := schemaRegistry(t)
 	if !real {
@@ -308,38 +311,50 @@ func TestIntegrationSchemaIncompatibleRefused(t *testing.T) {
 	}
 	env := kafkatest.Start(t)
 	cl := srClient(t, url)
-	in, out, group := kafkatest.Name("orders"), kafkatest.Name("big-orders"), kafkatest.Name("g")
-	env.CreateTopic(t, in, 1)
-	env.CreateTopic(t, out, 1)
-	register(t, cl, out+"-value", sr.TypeAvro, bigOrders)
-	bad := strings.Replace(bigOrders, `{"name":"order_id","type":"long"}`, `{"name":"order_id","type":"string"}`, 1)
-	path := filepath.Join(t.TempDir(), "bad.avsc")
-	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	text := schemaPipeline(env.BrokerList(), in, out, group, "max_messages = 1\ntimeout_ms = 5000",
-		fmt.Sprintf("value_format = \"avro\"\nschema_registry_url = %q\nschema_file = %q", url, path), "")
-	p, err := config.Parse("schema.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = flow.Run(ctx, p)
-	t.Logf("error: %v", err)
-	for _, want := range []string{`kafka sink "produce"`, "schema_file " + path, "schema registry " + url + " refuses the schema for subject \"" + out + "-value\"", "ncompatible"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Fatalf("error %v, want it to say %q", err, want)
-		}
-	}
-	// The registry's reason names the field: Apicurio by its place in the
-	// schema, Confluent by its name.
-	if !strings.Contains(err.Error(), "/fields/0/type") && !strings.Contains(err.Error(), "order_id") {
-		t.Fatalf("error %v does not carry the registry's reason", err)
-	}
-	versions, _ := cl.SubjectVersions(context.Background(), out+"-value")
-	if len(versions) != 1 {
-		t.Fatalf("subject has versions %v, want only the first", versions)
+	for _, c := range []struct {
+		name, subject, registered, file, sink string
+		reason                                []string // the registry's reason names the field: Apicurio by its place in the schema, Confluent by its name
+	}{
+		{"value", "-value", bigOrders, "schema_file", "value_format = \"avro\"\nschema_file = %q", []string{"/fields/0/type", "order_id"}},
+		{"key", "-key", orderKeySchema, "key_schema_file", "key_field = \"user_id\"\nkey_format = \"avro\"\nkey_schema_file = %q", []string{"/fields/0/type", "user_id"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in, out, group := kafkatest.Name("orders"), kafkatest.Name("big-orders"), kafkatest.Name("g")
+			env.CreateTopic(t, in, 1)
+			env.CreateTopic(t, out, 1)
+			register(t, cl, out+c.subject, sr.TypeAvro, c.registered)
+			// The first field, a string or a long, becomes the other.
+			bad := strings.Replace(c.registered, `"type":"long"}`, `"type":"string"}`, 1)
+			if bad == c.registered {
+				bad = strings.Replace(c.registered, `"type":"string"}`, `"type":"long"}`, 1)
+			}
+			path := filepath.Join(t.TempDir(), "bad.avsc")
+			if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			text := schemaPipeline(env.BrokerList(), in, out, group, "max_messages = 1\ntimeout_ms = 5000",
+				fmt.Sprintf("schema_registry = { url = %q }\n"+c.sink, url, path), "")
+			p, err := config.Parse("schema.toml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err = flow.Run(ctx, p)
+			t.Logf("error: %v", err)
+			for _, want := range []string{`kafka sink "produce"`, c.file + " " + path, "schema registry " + url + " refuses the schema for subject \"" + out + c.subject + "\"", "ncompatible"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %v, want it to say %q", err, want)
+				}
+			}
+			if !strings.Contains(err.Error(), c.reason[0]) && !strings.Contains(err.Error(), c.reason[1]) {
+				t.Fatalf("error %v does not carry the registry's reason", err)
+			}
+			versions, _ := cl.SubjectVersions(context.Background(), out+c.subject)
+			if len(versions) != 1 {
+				t.Fatalf("subject has versions %v, want only the first", versions)
+			}
+		})
 	}
 }
 

@@ -74,12 +74,18 @@
 // map[string]any). Numbers and booleans may be written as strings
 // ("1000"); integers and booleans are taken as text by string fields. An
 // embedded struct's keys are the struct's own (a shared set of connection
-// keys). An unknown key is an error with a did-you-mean.
+// keys). A struct field with a key tag is a sub-table, written inline
+// (registry = { url = "...", password = "${PW}" }) or as a
+// [stages.config.registry] table: its fields carry the same tags, its
+// errors name "registry.url" where it is written, its own Validate runs,
+// and `conveyor info` lists its keys as "registry.url". An unknown key is
+// an error with a did-you-mean.
 //
 // After decoding, the struct's Validate method, when it has one
 // ([config.Validator]), checks what the tags cannot (keys that depend on
 // each other), returning [config.Invalid] errors joined with errors.Join,
-// each naming its key, so that each is reported at that key's line. Every
+// each naming its key ("registry.url" for a sub-table's), so that each is
+// reported at that key's line. Every
 // problem of every stage is reported at once, with file:line:col, stage and
 // key.
 package plugin

@@ -16,13 +16,25 @@ const (
 	FormatJSONSchema = schema.JSONSchema
 )
 
-// SchemaRegistry holds the keys that reach a Confluent-compatible schema
-// registry, for value_format avro, protobuf and json_schema.
+// Registry is the schema_registry table: how to reach a
+// Confluent-compatible schema registry.
+type Registry struct {
+	URL      string        `key:"url" doc:"the registry's URL (e.g. \"http://localhost:8081\", or Apicurio's \"http://host:8080/apis/ccompat/v7\")"`
+	Username string        `key:"username" doc:"user name for the registry's HTTP basic authentication"`
+	Password config.Secret `key:"password" secret:"true" doc:"password for the registry's HTTP basic authentication; write \"${SR_PASSWORD}\" rather than the secret itself"`
+	CAFile   string        `key:"tls_ca_file" doc:"PEM file of CA certificates that sign an https registry's certificate (default: system roots)"`
+}
+
+// SchemaRegistry holds the keys that reach the registry, for value_format
+// (and key_format) avro, protobuf and json_schema: the schema_registry
+// table, or the same keys written flat, as pipelines written before the
+// table have them. Both at once is an error.
 type SchemaRegistry struct {
-	RegistryURL      string        `key:"schema_registry_url" doc:"Confluent-compatible schema registry (e.g. \"http://localhost:8081\", or Apicurio's \"http://host:8080/apis/ccompat/v7\"); required with value_format avro, protobuf or json_schema"`
-	RegistryUsername string        `key:"schema_registry_username" doc:"user name for the registry's HTTP basic authentication"`
-	RegistryPassword config.Secret `key:"schema_registry_password" secret:"true" doc:"password for the registry's HTTP basic authentication; write \"${SR_PASSWORD}\" rather than the secret itself"`
-	RegistryCAFile   string        `key:"schema_registry_tls_ca_file" doc:"PEM file of CA certificates that sign an https registry's certificate (default: system roots)"`
+	Registry         Registry      `key:"schema_registry" doc:"the Confluent-compatible schema registry, required with value_format (or key_format) avro, protobuf or json_schema: schema_registry = { url = \"...\", username = \"...\", password = \"${SR_PASSWORD}\", tls_ca_file = \"...\" }, or a [stages.config.schema_registry] table"`
+	RegistryURL      string        `key:"schema_registry_url" doc:"schema_registry.url written flat (the older spelling, still taken; not together with schema_registry)"`
+	RegistryUsername string        `key:"schema_registry_username" doc:"schema_registry.username written flat"`
+	RegistryPassword config.Secret `key:"schema_registry_password" secret:"true" doc:"schema_registry.password written flat"`
+	RegistryCAFile   string        `key:"schema_registry_tls_ca_file" doc:"schema_registry.tls_ca_file written flat"`
 }
 
 // SourceSchema holds the source's keys for values in a registry's format.
@@ -55,10 +67,7 @@ func (c *SourceSchema) validate(delivery string) []error {
 	if isJSON(format) {
 		key, format = "key_format", c.KeyFormat
 	}
-	var errs []error
-	if c.RegistryURL == "" {
-		errs = append(errs, config.Invalid("schema_registry_url", "required with %s = %q", key, format))
-	}
+	errs := c.SchemaRegistry.required(key, format)
 	if delivery == "per-message" {
 		errs = append(errs, config.Invalid(key, "%q needs delivery = \"batch\"", format))
 	}
@@ -82,9 +91,7 @@ func (c *SinkSchema) validate(delivery string) []error {
 		}
 		return errs
 	}
-	if c.RegistryURL == "" {
-		errs = append(errs, config.Invalid("schema_registry_url", "required with value_format = %q", c.ValueFormat))
-	}
+	errs = append(errs, c.SchemaRegistry.required("value_format", c.ValueFormat)...)
 	if delivery == "per-message" {
 		errs = append(errs, config.Invalid("value_format", "%q needs delivery = \"batch\"", c.ValueFormat))
 	}
@@ -115,8 +122,8 @@ func (c *SinkSchema) validateKey(delivery string) []error {
 		return errs
 	}
 	var errs []error
-	if c.RegistryURL == "" && isJSON(c.ValueFormat) {
-		errs = append(errs, config.Invalid("schema_registry_url", "required with key_format = %q", c.KeyFormat))
+	if isJSON(c.ValueFormat) {
+		errs = c.SchemaRegistry.required("key_format", c.KeyFormat)
 	}
 	if delivery == "per-message" {
 		errs = append(errs, config.Invalid("key_format", "%q needs delivery = \"batch\"", c.KeyFormat))
@@ -130,11 +137,53 @@ func (c *SinkSchema) validateKey(delivery string) []error {
 	return errs
 }
 
+// flat is the first of the flat registry keys that is set, "" for none.
+func (r *SchemaRegistry) flat() string {
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"schema_registry_url", r.RegistryURL != ""}, {"schema_registry_username", r.RegistryUsername != ""},
+		{"schema_registry_password", r.RegistryPassword != ""}, {"schema_registry_tls_ca_file", r.RegistryCAFile != ""}} {
+		if k.set {
+			return k.key
+		}
+	}
+	return ""
+}
+
+// settings are the registry's settings as written: the schema_registry
+// table, or else the flat keys.
+func (r *SchemaRegistry) settings() Registry {
+	if r.Registry != (Registry{}) {
+		return r.Registry
+	}
+	return Registry{URL: r.RegistryURL, Username: r.RegistryUsername, Password: r.RegistryPassword, CAFile: r.RegistryCAFile}
+}
+
+// required checks the registry keys that key = format needs: a URL, in
+// the table or flat, not both.
+func (r *SchemaRegistry) required(key, format string) []error {
+	flat := r.flat()
+	switch {
+	case r.Registry != (Registry{}) && flat != "":
+		return []error{config.Invalid(flat, "set schema_registry = { url = \"...\", ... } or the flat schema_registry_* keys, not both")}
+	case r.Registry != (Registry{}) && r.Registry.URL == "":
+		return []error{config.Invalid("schema_registry.url", "required with %s = %q", key, format)}
+	case r.settings().URL == "":
+		return []error{config.Invalid("schema_registry", "required with %s = %q: schema_registry = { url = \"...\" }", key, format)}
+	}
+	return nil
+}
+
 // unused reports registry keys set while the value (and a source's key)
 // is JSON.
 func (r *SchemaRegistry) unused() []error {
-	if r.RegistryURL != "" || r.RegistryUsername != "" || r.RegistryPassword != "" || r.RegistryCAFile != "" {
-		return []error{config.Invalid("schema_registry_url", "the schema registry keys apply only with value_format (or a source's key_format) avro, protobuf or json_schema")}
+	key := r.flat()
+	if r.Registry != (Registry{}) {
+		key = "schema_registry"
+	}
+	if key != "" {
+		return []error{config.Invalid(key, "the schema registry keys apply only with value_format (or a source's key_format) avro, protobuf or json_schema")}
 	}
 	return nil
 }
@@ -142,6 +191,7 @@ func (r *SchemaRegistry) unused() []error {
 // registry is the client of the registry r names: retried with the
 // sink's backoff (retries, between first and most).
 func (r *SchemaRegistry) registry(retries int, first, most time.Duration) (*schema.Registry, error) {
-	return schema.NewRegistry(schema.RegistryConfig{URL: r.RegistryURL, Username: r.RegistryUsername,
-		Password: string(r.RegistryPassword), CAFile: r.RegistryCAFile, Retries: retries, Backoff: first, BackoffMax: most})
+	set := r.settings()
+	return schema.NewRegistry(schema.RegistryConfig{URL: set.URL, Username: set.Username,
+		Password: string(set.Password), CAFile: set.CAFile, Retries: retries, Backoff: first, BackoffMax: most})
 }

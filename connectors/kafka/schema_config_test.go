@@ -29,7 +29,7 @@ func TestSchemaKeysValidate(t *testing.T) {
 			c.ValueFormat, c.RegistryURL, c.SchemaFile = "avro", "http://r", "o.avsc"
 		}), ""},
 		{"sink avro latest", sink(func(c *SinkConfig) { c.ValueFormat, c.RegistryURL, c.Schema = "avro", "http://r", "latest" }), ""},
-		{"sink without registry", sink(func(c *SinkConfig) { c.ValueFormat, c.SchemaFile = "avro", "o.avsc" }), "schema_registry_url"},
+		{"sink without registry", sink(func(c *SinkConfig) { c.ValueFormat, c.SchemaFile = "avro", "o.avsc" }), "schema_registry: required with value_format = \"avro\""},
 		{"sink without schema", sink(func(c *SinkConfig) { c.ValueFormat, c.RegistryURL = "protobuf", "http://r" }), "schema_file"},
 		{"sink with both", sink(func(c *SinkConfig) {
 			c.ValueFormat, c.RegistryURL, c.SchemaFile, c.Schema = "avro", "http://r", "o.avsc", "latest"
@@ -56,7 +56,7 @@ func TestSchemaKeysValidate(t *testing.T) {
 		}), "key_format: \"avro\" needs key_field"},
 		{"sink key without registry", sink(func(c *SinkConfig) {
 			c.KeyFormat, c.KeyField, c.KeySchema = "avro", "k", "latest"
-		}), "schema_registry_url: required with key_format = \"avro\""},
+		}), "schema_registry: required with key_format = \"avro\""},
 		{"sink key without schema", sink(func(c *SinkConfig) { c.KeyFormat, c.KeyField, c.RegistryURL = "avro", "k", "http://r" }), "key_schema_file: set key_schema_file"},
 		{"sink key with both", sink(func(c *SinkConfig) {
 			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchemaFile, c.KeySchema = "avro", "k", "http://r", "k.avsc", "latest"
@@ -66,9 +66,20 @@ func TestSchemaKeysValidate(t *testing.T) {
 			c.KeyFormat, c.KeyField, c.RegistryURL, c.KeySchema, c.Delivery = "avro", "k", "http://r", "latest", "per-message"
 		}), "key_format: \"avro\" needs delivery = \"batch\""},
 		{"source avro", source(func(c *SourceConfig) { c.ValueFormat, c.RegistryURL = "avro", "http://r" }), ""},
-		{"source without registry", source(func(c *SourceConfig) { c.ValueFormat = "json_schema" }), "schema_registry_url: required with value_format = \"json_schema\""},
+		{"source avro table", source(func(c *SourceConfig) { c.ValueFormat, c.Registry.URL = "avro", "http://r" }), ""},
+		{"sink key table", sink(func(c *SinkConfig) {
+			c.KeyFormat, c.KeyField, c.Registry.URL, c.KeySchema = "avro", "k", "http://r", "latest"
+		}), ""},
+		{"table and flat", source(func(c *SourceConfig) {
+			c.ValueFormat, c.Registry.URL, c.RegistryPassword = "avro", "http://r", "pw"
+		}), "schema_registry_password: set schema_registry = { url = \"...\", ... } or the flat schema_registry_* keys, not both"},
+		{"table without url", sink(func(c *SinkConfig) {
+			c.ValueFormat, c.Registry.Username, c.SchemaFile = "avro", "u", "o.avsc"
+		}), "schema_registry.url: required with value_format = \"avro\""},
+		{"table on json", sink(func(c *SinkConfig) { c.Registry.URL = "http://r" }), "schema_registry: the schema registry keys apply only"},
+		{"source without registry", source(func(c *SourceConfig) { c.ValueFormat = "json_schema" }), "schema_registry: required with value_format = \"json_schema\""},
 		{"source avro key", source(func(c *SourceConfig) { c.KeyFormat, c.RegistryURL = "avro", "http://r" }), ""},
-		{"source key without registry", source(func(c *SourceConfig) { c.KeyFormat = "protobuf" }), "schema_registry_url: required with key_format = \"protobuf\""},
+		{"source key without registry", source(func(c *SourceConfig) { c.KeyFormat = "protobuf" }), "schema_registry: required with key_format = \"protobuf\""},
 		{"source key per-message", source(func(c *SourceConfig) {
 			c.KeyFormat, c.RegistryURL, c.Delivery = "avro", "http://r", "per-message"
 		}), "key_format: \"avro\" needs delivery = \"batch\""},

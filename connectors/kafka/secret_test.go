@@ -26,6 +26,9 @@ func secureConfigs() (*SourceConfig, *SinkConfig) {
 		c.Security = Security{Protocol: "SASL_SSL", Mechanism: "SCRAM-SHA-512", Username: "conveyor", Password: testSecret, CAFile: "/etc/ca.pem"}
 	}
 	src.Topic, src.GroupID, sink.Topic = "in", "g", "out"
+	// the schema registry's password, in the table and flat
+	src.Registry = Registry{URL: "http://r", Username: "conveyor", Password: testSecret}
+	sink.RegistryPassword = testSecret
 	return src, sink
 }
 
@@ -35,7 +38,8 @@ func secureConfigs() (*SourceConfig, *SinkConfig) {
 func TestSecretFmt(t *testing.T) {
 	src, sink := secureConfigs()
 	values := []any{src, *src, sink, *sink, src.ClientConfig, &src.ClientConfig, src.Security, &src.Security, src.Password, &src.Password,
-		[]any{src.Password}, map[string]config.Secret{"p": src.Password}, struct{ P config.Secret }{src.Password}}
+		[]any{src.Password}, map[string]config.Secret{"p": src.Password}, struct{ P config.Secret }{src.Password},
+		src.Registry, &src.Registry, src.SchemaRegistry, sink.SchemaRegistry}
 	// (not %p of a struct value: see Secret's doc)
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%d", "%t", "%T", "%10.4s", "%-20v", "%08v", "%U", "%c", "%e"}
 	for _, v := range values {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -116,7 +117,12 @@ func TestTableJoinAllocations(t *testing.T) {
 		in[i].Value = []byte(fmt.Sprintf(`{"order":%d,"user_id":"u%d"}`, i, i))
 	}
 	out := make([]plugin.Record, 0, len(in))
-	allocs := testing.AllocsPerRun(50, func() { out = j.Apply(in, out[:0], func(int, error) {}) })
+	// AllocsPerRun counts the whole process's allocations, other tests'
+	// goroutines included: the least of three runs is this code's.
+	allocs := math.Inf(1)
+	for range 3 {
+		allocs = min(allocs, testing.AllocsPerRun(50, func() { out = j.Apply(in, out[:0], func(int, error) {}) }))
+	}
 	if len(out) != len(in) || allocs > 2 {
 		t.Fatalf("%d records out, %v allocations per batch of %d", len(out), allocs, len(in))
 	}

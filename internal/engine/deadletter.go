@@ -106,8 +106,9 @@ func clusterStage(p *config.Pipeline) *config.Stage {
 }
 
 // connectionKeys are the keys that a function's source and sink both take,
-// but topic: how it reaches its system (for kafka: brokers, client_id,
-// delivery, dial_timeout_ms, security_protocol, sasl_* and tls_*).
+// but those that say what the data is: how it reaches its system (for
+// kafka: brokers, client_id, delivery, dial_timeout_ms, security_protocol,
+// sasl_* and tls_*).
 func connectionKeys(spec *plugin.Spec) []string {
 	if spec.Source == nil || spec.Sink == nil {
 		return nil
@@ -118,11 +119,19 @@ func connectionKeys(spec *plugin.Spec) []string {
 	}
 	var out []string
 	for _, k := range config.Describe(spec.Source.Config()) {
-		if sink[k.Key] && k.Key != "topic" {
+		if sink[k.Key] && !dataKey(k.Key) {
 			out = append(out, k.Key)
 		}
 	}
 	return out
+}
+
+// dataKey reports the keys of both kafka roles that say where records go
+// and how they are encoded (topic, value_format, key_format, the schema
+// registry's), which a dead-letter topic does not inherit: it writes JSON
+// entries of its own, and a JSON sink refuses the registry keys.
+func dataKey(key string) bool {
+	return key == "topic" || key == "value_format" || key == "key_format" || strings.HasPrefix(key, "schema_registry")
 }
 
 // inDeadLetterTable renames the keys of a decoding error ("config.x") to

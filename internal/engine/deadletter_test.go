@@ -145,6 +145,28 @@ func TestDeadLetterTopicSettings(t *testing.T) {
 	}
 }
 
+// A dead-letter topic writes JSON entries whatever the stage it takes its
+// cluster from reads or writes: it does not inherit value_format,
+// key_format or the schema registry keys (which a JSON sink refuses).
+func TestDeadLetterTopicNotSchemaKeys(t *testing.T) {
+	reg := (&world{}).registry()
+	if err := reg.Register(kafka.Spec()); err != nil {
+		t.Fatal(err)
+	}
+	for _, registry := range []string{`schema_registry = { url = "http://r" }`, `schema_registry_url = "http://r"`} {
+		text := strings.Replace(dlqPipeline(""), "topic = \"out\"\n", "topic = \"out\"\nvalue_format = \"avro\"\nschema = \"latest\"\nkey_format = \"avro\"\nkey_schema = \"latest\"\n"+registry+"\n", 1)
+		plan, err := Compile(pipeline(t, text), reg)
+		if err != nil {
+			t.Fatalf("%s: %v", registry, err)
+		}
+		c := plan.deadLetter.cfg.(*kafka.SinkConfig)
+		if c.ValueFormat != "json" || c.KeyFormat != "" || c.Registry.URL != "" || c.RegistryURL != "" || c.Brokers[0] != "sink:9093" {
+			t.Errorf("%s: dead-letter sink value_format %q key_format %q registry %q %q brokers %v; want JSON, no registry, the sink's brokers",
+				registry, c.ValueFormat, c.KeyFormat, c.Registry.URL, c.RegistryURL, c.Brokers)
+		}
+	}
+}
+
 // Mistakes in the dead-letter table are reported by Compile (so by
 // `conveyor validate`) at their line, under their key.
 func TestDeadLetterTopicErrors(t *testing.T) {

@@ -52,20 +52,24 @@ type Input struct {
 	// Value is a table (a JSON object) or a string (the message's bytes).
 	Value     any  `key:"value" doc:"the record: a table (a JSON object) or a string (the message's bytes as they are, JSON or not)"`
 	Tombstone bool `key:"tombstone" doc:"a Kafka message without a value"`
-	Key       any  `key:"key" doc:"the Kafka message key (default: none)"`
+	Key       any  `key:"key" doc:"the Kafka message key, a string (default: none); with key_schema, the key in its JSON form"`
 	Headers   any  `key:"headers" doc:"Kafka headers: a table of strings (a list of strings for a repeated name)"`
 	Partition int  `key:"partition" min:"0" doc:"the partition (default: murmur2 of the key over the test's partitions, 0 without a key)"`
 	Timestamp any  `key:"timestamp" doc:"the message timestamp: milliseconds since the epoch or a TOML date-time (default 2024-01-01T00:00:00Z)"`
 	// Schema names the schema file an Avro, Protobuf or JSON Schema value
 	// is written with (see inputSchemas).
 	Schema string `key:"schema" doc:"schema file (.avsc Avro, .proto Protobuf, .json JSON Schema; from the test file's directory) of a source with value_format avro, protobuf or json_schema: the value, written as a table, must fit it, and goes in as a reader of it sees it (the schema's fields, defaults filled in, each in its JSON form; _kafka_schema_id 0)"`
-	Pos    config.Pos
-	KeyPos map[string]config.Pos
+	// KeySchema names the schema file of the key, for a source with a
+	// registry's key_format (see inputSchemas).
+	KeySchema string `key:"key_schema" doc:"schema file (.avsc, .proto, .json; from the test file's directory) of the key, needed by a keyed input of a source with key_format avro, protobuf or json_schema: key, written in its JSON form (a table for a record, a string, a number...), must fit it, and goes in as the source decodes it: _kafka_key the schema's JSON form of it, _kafka_key_schema_id 0 (the partition, unless given: murmur2 of that JSON text)"`
+	Pos       config.Pos
+	KeyPos    map[string]config.Pos
 
 	// What validate made of the keys.
 	value     []byte
 	key       []byte
 	keyed     bool
+	keyJSON   []byte // the key as the source decodes it with key_schema
 	headers   []header
 	timestamp int64
 }
@@ -84,7 +88,7 @@ func at(table config.Pos, keys map[string]config.Pos, key string) config.Pos {
 // kafkaKeys lists the keys given that only a Kafka message has.
 func (in *Input) kafkaKeys() []string {
 	return given(map[string]bool{"key": in.Key != nil, "headers": in.Headers != nil, "partition": in.Partition >= 0,
-		"timestamp": in.Timestamp != nil, "tombstone": in.Tombstone})
+		"timestamp": in.Timestamp != nil, "tombstone": in.Tombstone, "key_schema": in.KeySchema != ""})
 }
 
 // given lists the names set true, sorted.
@@ -221,10 +225,16 @@ func (in *Input) Validate() error {
 	if in.Tombstone && in.Value != nil {
 		fail("tombstone", "a tombstone has no value: leave value out")
 	}
-	if in.Key != nil {
+	switch {
+	case in.KeySchema != "" && in.Key == nil:
+		fail("key_schema", "names the key's schema, but the input has no key")
+	case in.KeySchema != "":
+		in.key, _ = json.Marshal(in.Key) // its JSON form, which the schema reads (inputSchemas)
+		in.keyed = true
+	case in.Key != nil:
 		s, ok := in.Key.(string)
 		if !ok {
-			fail("key", "want a string, got %s", config.TypeName(in.Key))
+			fail("key", "want a string, got %s (a key in a schema's JSON form needs key_schema)", config.TypeName(in.Key))
 		}
 		in.key, in.keyed = []byte(s), true
 	}
@@ -340,18 +350,15 @@ func Tables() []Table {
 		c  Case
 		in Input
 		e  Expect
-		n  Counts
 	)
 	f.SetDefaults()
-	c.SetDefaults()
+	c.SetDefaults() // [tests.counts] is listed in it, as counts.*
 	in.SetDefaults()
 	e.SetDefaults()
-	n.SetDefaults()
 	return []Table{
 		{"the file", config.Describe(&f)},
 		{"[[tests]]", config.Describe(&c)},
 		{"[[tests.input]]", config.Describe(&in)},
 		{"[[tests.output]] and [[tests.dead_letter]]", config.Describe(&e)},
-		{"[tests.counts]", config.Describe(&n)},
 	}
 }

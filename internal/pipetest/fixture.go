@@ -150,7 +150,7 @@ func (s *source) batches() []*message.Message {
 		offsets[p]++
 		value := in.value
 		if s.enrich {
-			m := record.Meta{Key: in.key, KeyNull: !in.keyed, ValueNull: in.Tombstone, Partition: p, Offset: off, Timestamp: in.timestamp}
+			m := record.Meta{Key: in.key, KeyNull: !in.keyed, KeyJSON: in.keyJSON, ValueNull: in.Tombstone, Partition: p, Offset: off, Timestamp: in.timestamp}
 			if len(in.headers) > 0 {
 				hs := make([]record.Header, len(in.headers))
 				for i, h := range in.headers {

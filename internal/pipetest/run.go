@@ -52,12 +52,14 @@ type deadLetter struct {
 type stages struct {
 	sources, sinks, all []string
 	function            map[string]string // by stage id
+	keyFormat           map[string]string // a kafka stage's key_format, by stage id
 }
 
 func stagesOf(p *config.Pipeline, reg *plugin.Registry) stages {
-	s := stages{function: map[string]string{}}
+	s := stages{function: map[string]string{}, keyFormat: map[string]string{}}
 	for _, st := range p.Stages {
 		s.function[st.ID] = st.Function
+		s.keyFormat[st.ID], _ = st.Config["key_format"].V.(string)
 		s.all = append(s.all, st.ID)
 		spec, ok := reg.Lookup(st.Function)
 		if !ok {
@@ -137,6 +139,9 @@ func (f *File) resolveStages(st stages) error {
 			pick(at(in.Pos, in.KeyPos, "stage"), path+".stage", &in.Stage, "source", st.sources)
 			partition(at(in.Pos, in.KeyPos, "partition"), path+".partition", in.Partition)
 			kafkaOnly(in.Pos, in.KeyPos, path, in.Stage, in.kafkaKeys())
+			if key, msg := in.keySchemaFits(in.Stage, st.keyFormat[in.Stage]); msg != "" && st.function[in.Stage] == "kafka" {
+				bad(at(in.Pos, in.KeyPos, key), path+"."+key, "%s", msg)
+			}
 		}
 		for j := range c.Output {
 			e := &c.Output[j]
