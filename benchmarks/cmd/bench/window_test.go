@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -70,6 +71,32 @@ func TestWindowTOMLValidates(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s by_key=%d: %v\n%s", name, byKey, err, text)
 			}
+		}
+	}
+}
+
+// The goal rows compare each round's Conveyor run with the Kafka Streams run
+// of the same round, and judge the medians against 3× and a third.
+func TestWindowGoalRows(t *testing.T) {
+	h := &harness{}
+	add := func(name string, run int, secs, cpuSecs float64) {
+		h.results = append(h.results, &result{Name: name, Run: run, Records: 1_000_000,
+			Elapsed: time.Duration(secs * float64(time.Second)), CPU: time.Duration(cpuSecs * float64(time.Second))})
+	}
+	add("window", 1, 10, 4)
+	add("kswindow", 1, 40, 16) // 4×, a quarter
+	add("window", 2, 20, 4)
+	add("kswindow", 2, 40, 8) // 2×, a half
+	add("windoweos", 1, 10, 1)
+	h.results = append(h.results, &result{Name: "kswindoweos", Run: 1, Records: 1_000_000, Err: "wrong windows"})
+	g := h.goals()
+	for _, want := range []string{
+		"| windows: Conveyor / Kafka Streams at_least_once (records/s) | 3.00× (75000 vs 25000); per round 3.00× median, 2.00–4.00×, 2 rounds | ≥ 3× | yes |",
+		"| windows: Conveyor / Kafka Streams at_least_once (CPU per record) | 0.333× (4.00 vs 12.00 µs); per round 0.38× median, 0.25–0.50×, 2 rounds | ≤ 0.333× |",
+		"| windows: Conveyor / Kafka Streams exactly_once_v2 (records/s) | not run | ≥ 3× | — |",
+	} {
+		if !strings.Contains(g, want) {
+			t.Errorf("goals lack\n%s\nin\n%s", want, g)
 		}
 	}
 }
