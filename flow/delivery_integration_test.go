@@ -191,6 +191,7 @@ func waitCommitted(t *testing.T, env kafkatest.Env, group, topic string, timeout
 // that passes the filter is missing, and duplicates stay within one window
 // of batches per partition per crash.
 func TestIntegrationAtLeastOnceAcrossKills(t *testing.T) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)

@@ -419,6 +419,7 @@ func crashLoop(t *testing.T, env kafkatest.Env, records, kills, window, batch in
 // by two members at once: ordered by processing time, a partition's records
 // change hands only at a rebalance, never back and forth.
 func TestIntegrationScaleOutIn(t *testing.T) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 6)

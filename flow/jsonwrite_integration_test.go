@@ -24,6 +24,7 @@ import (
 // previous ones when appending (the default with a Kafka source), in their
 // place with mode = "overwrite".
 func TestIntegrationJSONWriteSurvivesCrash(t *testing.T) {
+	noRaceChaos(t)
 	for _, tc := range []struct {
 		name, previous, config string
 		keep                   bool // the previous record stays

@@ -62,6 +62,7 @@ func TestIntegrationPerMessageRefusesFileSink(t *testing.T) {
 // Per-message delivery into Kafka (durable on ack) under kill -9: nothing
 // that passes the filter is lost.
 func TestIntegrationPerMessageAtLeastOnceAcrossKill(t *testing.T) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)

@@ -198,6 +198,7 @@ func TestIntegrationWindowsMatchReference(t *testing.T) {
 // output was durable when the process died but whose state change was not
 // yet in the changelog, and the dead letters of the batches read again.
 func TestIntegrationWindowsSurviveKill9(t *testing.T) {
+	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 6)
