@@ -61,6 +61,7 @@ var commands = map[string][]string{
 	"dev-kafka": {"-port", "-partitions", "-records", "-no-seed"},
 	"lag":       {"-format", "-group", "-topic", "-brokers", "-start-offset"},
 	"graph":     {"-format"},
+	"state":     {"-format", "-stage", "-key"},
 	"produce":   {"-brokers", "-key-field"},
 	"consume":   {"-brokers", "-from-beginning", "-n", "-group", "-until-end"},
 	"test":      {"-broker", "-run"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/engine"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -14,13 +15,16 @@ const graphAbout = `Prints the pipeline's stages and how they are wired, as a Me
 (paste it into a Markdown file GitHub renders) or as Graphviz DOT
 (conveyor graph --format dot p.toml | dot -Tsvg > p.svg). Each node is
 labelled with the stage id and its function; sources are rounded, operators
-rectangles and sinks cylinders. The pipeline must pass conveyor validate.`
+rectangles and sinks cylinders. A stateful stage that repartitions its input
+by its key is drawn behind its repartition topic (a parallelogram). The
+pipeline must pass conveyor validate.`
 
 // graphNode is one stage as drawn.
 type graphNode struct {
 	id, function string
 	role         plugin.Role
-	inputs       []int // indexes of the stages it reads
+	inputs       []int  // indexes of the stages it reads
+	repartition  string // the topic it repartitions its input through, if any
 }
 
 func (a *app) cmdGraph(args []string, stdout, stderr io.Writer) int {
@@ -48,7 +52,17 @@ func (a *app) cmdGraph(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	draw(stdout, p, graphNodes(p, a.reg))
+	nodes := graphNodes(p, a.reg)
+	if plan, err := engine.Compile(p, a.reg); err == nil {
+		index := make(map[string]int, len(p.Stages))
+		for i, st := range p.Stages {
+			index[st.ID] = i
+		}
+		for _, rp := range plan.Repartitions() {
+			nodes[index[rp.Stage]].repartition = rp.Topic
+		}
+	}
+	draw(stdout, p, nodes)
 	return 0
 }
 
@@ -84,10 +98,32 @@ func mermaid(w io.Writer, _ *config.Pipeline, nodes []graphNode) {
 		fmt.Fprintf(w, "  s%d%s%s<br/>%s%s\n", i, s[0], esc(n.id), esc(n.function), s[1])
 	}
 	for i, n := range nodes {
-		for _, in := range n.inputs {
-			fmt.Fprintf(w, "  s%d --> s%d\n", in, i)
+		if n.repartition != "" {
+			fmt.Fprintf(w, "  r%d[/\"%s<br/>repartition by key\"/]\n", i, esc(n.repartition))
 		}
 	}
+	for _, e := range edges(nodes) {
+		fmt.Fprintf(w, "  %s --> %s\n", e[0], e[1])
+	}
+}
+
+// edges are the arrows between the nodes (s<index>), through a stage's
+// repartition topic (r<index>) when it has one.
+func edges(nodes []graphNode) [][2]string {
+	var out [][2]string
+	for i, n := range nodes {
+		to := fmt.Sprintf("s%d", i)
+		if n.repartition != "" {
+			to = fmt.Sprintf("r%d", i)
+		}
+		for _, in := range n.inputs {
+			out = append(out, [2]string{fmt.Sprintf("s%d", in), to})
+		}
+		if n.repartition != "" {
+			out = append(out, [2]string{to, fmt.Sprintf("s%d", i)})
+		}
+	}
+	return out
 }
 
 // dot draws the nodes as a Graphviz digraph named after the pipeline.
@@ -99,9 +135,12 @@ func dot(w io.Writer, p *config.Pipeline, nodes []graphNode) {
 		fmt.Fprintf(w, "  s%d [label=\"%s\\n%s\", %s];\n", i, esc(n.id), esc(n.function), shapes[n.role])
 	}
 	for i, n := range nodes {
-		for _, in := range n.inputs {
-			fmt.Fprintf(w, "  s%d -> s%d;\n", in, i)
+		if n.repartition != "" {
+			fmt.Fprintf(w, "  r%d [label=\"%s\\nrepartition by key\", shape=parallelogram];\n", i, esc(n.repartition))
 		}
+	}
+	for _, e := range edges(nodes) {
+		fmt.Fprintf(w, "  %s -> %s;\n", e[0], e[1])
 	}
 	fmt.Fprintln(w, "}")
 }

@@ -15,6 +15,7 @@ func TestGraphGolden(t *testing.T) {
 	pipelines := map[string]string{
 		"kafka-etl-example": "../examples/kafka-etl-example.toml",
 		"fan":               "testdata/graph/fan.toml",
+		"repartition":       "testdata/graph/repartition.toml",
 	}
 	for name, path := range pipelines {
 		for format, ext := range map[string]string{"mermaid": ".mmd", "dot": ".dot"} {

@@ -19,6 +19,7 @@
 //	conveyor dev-kafka              run an in-process broker on localhost:9092
 //	conveyor lag PIPELINE.toml      show the consumer lag of its kafka sources
 //	conveyor graph PIPELINE.toml    draw the stages as Mermaid or DOT
+//	conveyor state PIPELINE.toml    show its stateful stages' stores, changelogs and keys
 //	conveyor produce TOPIC [FILE]   send JSON records to a topic
 //	conveyor consume TOPIC          print a topic's records as JSON Lines
 //	conveyor test [PATH...]         run the pipelines' *_test.toml files
@@ -47,6 +48,7 @@ usage:
   conveyor dev-kafka [--port 9092] [--partitions 3] [--no-seed]
   conveyor lag [--format text|json] PIPELINE.toml | --group G --topic T --brokers B
   conveyor graph [--format mermaid|dot] PIPELINE.toml
+  conveyor state [--format text|json] PIPELINE.toml [--stage ID --key KEY]
   conveyor produce [--brokers B] [--key-field F] TOPIC [FILE|-]
   conveyor consume [--brokers B] [--from-beginning] [-n N] [--group G] [--until-end] TOPIC
   conveyor test [--broker fixtures|embedded] [--run REGEXP] [PATH...]
@@ -95,6 +97,8 @@ func (a *app) run(args []string, stdout, stderr io.Writer) int {
 		return a.cmdDevKafka(rest, stdout, stderr)
 	case "lag":
 		return a.cmdLag(rest, stdout, stderr)
+	case "state":
+		return a.cmdState(rest, stdout, stderr)
 	case "graph":
 		return a.cmdGraph(rest, stdout, stderr)
 	case "produce":

@@ -59,6 +59,7 @@ func (a *app) cmdValidate(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
+		a.printRepartitions(p, stdout)
 	}
 	return code
 }

@@ -112,6 +112,9 @@ type Global struct {
 	// StallTimeout is how long a partition with records to read may make
 	// no progress before /readyz answers 503 (0 means DefaultStallTimeout).
 	StallTimeout time.Duration `key:"stall_timeout_ms" unit:"ms" min:"1" doc:"/readyz answers 503 when a partition with records to read makes no progress for this long"`
+	// StateDir is where stateful stages keep their stores on disk; "" keeps
+	// them in memory.
+	StateDir string `key:"state_dir" doc:"directory where every stateful stage below a Kafka source keeps its per-partition store on disk (Pebble), under <changelog topic>/<partition> (a relative path starts at the pipeline file's directory), checkpointed with the changelog offset it holds, so a restart restores only what the changelog got since; empty (default): in memory, restored from the whole changelog"`
 }
 
 // DefaultGlobal is what an absent [global] table means.

@@ -197,7 +197,11 @@ func TestIntegrationWindowsMatchReference(t *testing.T) {
 // miscounted; what a crash may repeat is a window (the same record) whose
 // output was durable when the process died but whose state change was not
 // yet in the changelog, and the dead letters of the batches read again.
-func TestIntegrationWindowsSurviveKill9(t *testing.T) {
+func TestIntegrationWindowsSurviveKill9(t *testing.T) { windowsSurviveKill9(t, "") }
+
+// windowsSurviveKill9 is TestIntegrationWindowsSurviveKill9 with global
+// put before the pipeline's stages (a [global] table).
+func windowsSurviveKill9(t *testing.T, global string) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
 	in, out, dlq, group := kafkatest.Name("orders"), kafkatest.Name("windows"), kafkatest.Name("dlq"), kafkatest.Name("g")
@@ -211,7 +215,7 @@ func TestIntegrationWindowsSurviveKill9(t *testing.T) {
 
 	// Static membership: a restart takes the partitions back at once.
 	static := fmt.Sprintf("group_instance_id = %q", group+"-1")
-	streaming := writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "max_messages = 0\nbatch_size = 25\n"+static))
+	streaming := writePipeline(t, t.TempDir(), global+windowPipeline(env, in, out, dlq, group, "max_messages = 0\nbatch_size = 25\n"+static))
 	r := rand.New(rand.NewPCG(5, 5))
 	for i := range 4 {
 		cmd := startChild(t, streaming)
@@ -220,7 +224,7 @@ func TestIntegrationWindowsSurviveKill9(t *testing.T) {
 		_ = cmd.Wait()
 		t.Logf("kill -9 #%d: %d windows out so far", i+1, len(env.ReadAll(t, out)))
 	}
-	runFile(t, writePipeline(t, t.TempDir(), windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000\n"+static)))
+	runFile(t, writePipeline(t, t.TempDir(), global+windowPipeline(env, in, out, dlq, group, "batch_size = 200\nuntil = \"end\"\ntimeout_ms = 60000\n"+static)))
 	dups := checkWindows(t, env, out, exp, true)
 	late := lateIDs(t, env, dlq, true)
 	for id := range exp.Late {

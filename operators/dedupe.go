@@ -14,6 +14,7 @@ type DedupeConfig struct {
 	Key       string        `key:"key" required:"true" doc:"expression giving a record's identity (\"order_id\"); the first record of each identity is kept, later ones dropped"`
 	TTL       time.Duration `key:"ttl_ms" unit:"ms" min:"0" doc:"how long, in event time, an identity is remembered after its first record (0: for ever)"`
 	TimeField string        `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
+	Repartition
 }
 
 // Validate compiles the key.
@@ -30,17 +31,18 @@ func DedupeSpec() *plugin.Spec {
 		Summary: "keep the first record of each key, drop the later ones (for ttl_ms of event time)",
 		Doc: "The identities seen are state, kept per input partition like window.aggregate's: below a Kafka source in\n" +
 			"the changelog topic <group_id>-<stage id>-changelog, so a restart or a rebalance does not forget them.\n" +
-			"Duplicates must share a partition (the Kafka key should be the identity, or decide it). An identity is\n" +
+			"Below a Kafka source the records are first repartitioned by the identity (see repartition), so that the\n" +
+			"duplicates of one identity meet in one partition. An identity is\n" +
 			"forgotten once the partition's event time reaches its first record's time + ttl_ms.\n",
-		Operator: plugin.NewFactory(func() *DedupeConfig { return &DedupeConfig{} },
+		Operator: plugin.NewFactory(func() *DedupeConfig { return &DedupeConfig{Repartition: defaultRepartition()} },
 			func(_ context.Context, c *DedupeConfig, _ plugin.Env) (plugin.Operator, error) {
 				d, err := NewDedupe(c)
 				if err != nil {
 					return nil, err
 				}
-				return plugin.Stateful(d, plugin.StateOptions{}), nil
+				return plugin.Stateful(d, c.Repartition.options("")), nil
 			}),
-		State: func(any) plugin.StateOptions { return plugin.StateOptions{} },
+		State: func(cfg any) plugin.StateOptions { return cfg.(*DedupeConfig).Repartition.options("") },
 	}
 }
 
@@ -59,6 +61,15 @@ func NewDedupe(c *DedupeConfig) (*Dedupe, error) {
 		return nil, err
 	}
 	return &Dedupe{key: g, ttl: c.TTL.Milliseconds(), tf: window.NewTimeField(c.TimeField)}, nil
+}
+
+// Key implements plugin.Keyer: the identity.
+func (d *Dedupe) Key(r plugin.Record) ([]byte, error) {
+	k, err := d.key.key(r.Value)
+	if err != nil {
+		return nil, plugin.Permanent(err)
+	}
+	return k, nil
 }
 
 // EventTime implements plugin.Processor.

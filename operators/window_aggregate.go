@@ -15,22 +15,23 @@ import (
 
 // WindowAggregateConfig is the config of "window.aggregate".
 type WindowAggregateConfig struct {
-	GroupBy    []string          `key:"group_by" doc:"fields whose values make the group (a.b nested); the output holds them under the same names"`
-	Key        string            `key:"key" doc:"instead of group_by, an expression giving the group; the output holds its value as \"key\""`
-	TimeField  string            `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
-	Window     string            `key:"window" enum:"tumbling,hopping,session,none" doc:"tumbling (size_ms), hopping (size_ms every advance_ms), session (gap_ms) or none (a running aggregate per group, emitted at the end of a bounded input)"`
-	Size       time.Duration     `key:"size_ms" unit:"ms" min:"0" doc:"length of a tumbling or hopping window"`
-	Advance    time.Duration     `key:"advance_ms" unit:"ms" min:"0" doc:"how far apart hopping windows start"`
-	Gap        time.Duration     `key:"gap_ms" unit:"ms" min:"0" doc:"a session ends after this long without a record of its group"`
-	Grace      time.Duration     `key:"grace_ms" unit:"ms" min:"0" doc:"how long after its end, in event time, a window still takes records; a record later than that is late"`
-	Emit       string            `key:"emit" enum:"final,update" doc:"final: each window once, when it closes; update: the window's aggregates again on every change"`
-	Late       string            `key:"late" enum:"drop,dead_letter" doc:"what becomes of a late record: drop (counted), or dead_letter (to [error_handling.dead_letter_queue], counted)"`
+	GroupBy   []string      `key:"group_by" doc:"fields whose values make the group (a.b nested); the output holds them under the same names"`
+	Key       string        `key:"key" doc:"instead of group_by, an expression giving the group; the output holds its value as \"key\""`
+	TimeField string        `key:"time_field" doc:"field holding the event time: RFC 3339, or epoch milliseconds (default _kafka_timestamp, the Kafka message's timestamp)"`
+	Window    string        `key:"window" enum:"tumbling,hopping,session,none" doc:"tumbling (size_ms), hopping (size_ms every advance_ms), session (gap_ms) or none (a running aggregate per group, emitted at the end of a bounded input)"`
+	Size      time.Duration `key:"size_ms" unit:"ms" min:"0" doc:"length of a tumbling or hopping window"`
+	Advance   time.Duration `key:"advance_ms" unit:"ms" min:"0" doc:"how far apart hopping windows start"`
+	Gap       time.Duration `key:"gap_ms" unit:"ms" min:"0" doc:"a session ends after this long without a record of its group"`
+	Grace     time.Duration `key:"grace_ms" unit:"ms" min:"0" doc:"how long after its end, in event time, a window still takes records; a record later than that is late"`
+	Emit      string        `key:"emit" enum:"final,update" doc:"final: each window once, when it closes; update: the window's aggregates again on every change"`
+	Late      string        `key:"late" enum:"drop,dead_letter" doc:"what becomes of a late record: drop (counted), or dead_letter (to [error_handling.dead_letter_queue], counted)"`
+	Repartition
 	Aggregates map[string]string `key:"aggregates" required:"true" doc:"output field = function: count() count(f) sum(f) min(f) max(f) avg(f) first(f) last(f) count_distinct(f)"`
 }
 
 // DefaultWindowAggregateConfig is the config's defaults.
 func DefaultWindowAggregateConfig() *WindowAggregateConfig {
-	return &WindowAggregateConfig{Window: "tumbling", Emit: "final", Late: "drop"}
+	return &WindowAggregateConfig{Window: "tumbling", Emit: "final", Late: "drop", Repartition: defaultRepartition()}
 }
 
 // spec is the window definition.
@@ -41,7 +42,7 @@ func (c *WindowAggregateConfig) spec() window.Spec {
 
 // stateOptions are the stage's options for the state runtime.
 func (c *WindowAggregateConfig) stateOptions() plugin.StateOptions {
-	return plugin.StateOptions{Late: c.Late}
+	return c.Repartition.options(c.Late)
 }
 
 // Validate checks what the tags cannot: the window's sizes for its kind,
@@ -93,9 +94,10 @@ func WindowAggregateSpec() *plugin.Spec {
 			"largest time_field seen in the input partition) reaches its end + grace_ms; a record for a window already\n" +
 			"closed is late. State is kept per input partition: below a Kafka source, in the changelog topic\n" +
 			"<group_id>-<stage id>-changelog, restored when a partition is assigned; without one, in memory, and the\n" +
-			"windows still open at the end of the input are emitted then. The group should be the record's Kafka key\n" +
-			"(one group in one partition), or windows of a group come out once per partition. Give the sink the group\n" +
-			"as its key (key_field = \"country\").\n",
+			"windows still open at the end of the input are emitted then. Below a Kafka source the records are first\n" +
+			"repartitioned by the group (topic <group_id>-<stage id>-repartition, see repartition), so that each group is\n" +
+			"counted in one partition, and a window closes when every input partition has passed its end + grace_ms.\n" +
+			"Give the sink the group as its key (key_field = \"country\").\n",
 		Operator: plugin.NewFactory(DefaultWindowAggregateConfig,
 			func(_ context.Context, c *WindowAggregateConfig, _ plugin.Env) (plugin.Operator, error) {
 				w, err := NewWindowAggregate(c)
@@ -128,6 +130,15 @@ func NewWindowAggregate(c *WindowAggregateConfig) (*WindowAggregate, error) {
 	set, _ := window.ParseSet(c.Aggregates)
 	g, _ := newGrouping(c.GroupBy, c.Key)
 	return &WindowAggregate{spec: c.spec(), set: set, tf: window.NewTimeField(c.TimeField), group: g, update: c.Emit == "update"}, nil
+}
+
+// Key implements plugin.Keyer: the group.
+func (w *WindowAggregate) Key(r plugin.Record) ([]byte, error) {
+	k, err := w.group.key(r.Value)
+	if err != nil {
+		return nil, plugin.Permanent(err)
+	}
+	return k, nil
 }
 
 // EventTime implements plugin.Processor.

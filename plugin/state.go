@@ -39,7 +39,12 @@ type State interface {
 	// Watermark is the partition's event time in Unix milliseconds: the
 	// largest event time ([Processor.EventTime]) of the records processed
 	// before the current one (so a record is late when its window closed
-	// at or before it); math.MinInt64 before the first. Timers fire after
+	// at or before it); math.MinInt64 before the first. Behind a
+	// repartition topic, where a partition interleaves the records of
+	// every input partition, it is the greater of the watermark (the
+	// minimum over the input partitions feeding it, idle ones excepted)
+	// and, during Process, the largest event time of the record's own
+	// input partition before it. Timers fire after
 	// the batch's records, when it has taken them in too. At the end of a
 	// bounded input without a Kafka source it becomes math.MaxInt64, so
 	// every timer fires. It is the partition's own: a record is late only
@@ -89,21 +94,64 @@ type Processor interface {
 // closed (see [Processor.Process]).
 var ErrLate = errors.New("late record")
 
+// Keyer is a [Processor] whose state is per key: the runtime makes sure
+// that every record of one key is processed by one lane (one partition's
+// state), by repartitioning the input through the topic
+// "<group_id>-<stage id>-repartition" keyed by Key (see
+// [StateOptions.Repartition]). Key must be a pure function of the record;
+// it is called by the instance that reads the input, before Process.
+type Keyer interface {
+	// Key returns r's key. An error fails the record under
+	// [error_handling].
+	Key(r Record) ([]byte, error)
+}
+
+// The values of [StateOptions.Repartition].
+const (
+	// RepartitionAuto repartitions a [Keyer] below a Kafka source.
+	RepartitionAuto = "auto"
+	// RepartitionNever declares that the input is already partitioned by
+	// the stage's key (Kafka Streams' groupByKey): no repartition.
+	RepartitionNever = "never"
+)
+
 // StateOptions say how the runtime treats a stateful stage.
 type StateOptions struct {
 	// Late is what becomes of records Process reports as late: "drop" (the
 	// default) or "dead_letter" (to the pipeline's dead-letter queue). Both
 	// count them in conveyor_late_records_total and the stage's summary.
 	Late string
+	// Repartition: "auto" repartitions the input by [Keyer.Key] when the
+	// stage is below a Kafka source (whose partitions hold the state); the
+	// Processor must then be a Keyer. "never" or "" (the default for a Go
+	// operator) trusts that the input's partitions already hold each key
+	// in one partition. window.aggregate and dedupe.apply default to auto.
+	// Without a Kafka source nothing is repartitioned: the state is in
+	// memory.
+	Repartition string
+	// IdleTimeout, behind a repartition, is how long (wall time, ms) an
+	// input partition may send nothing before it stops holding windows
+	// back; 0: never (a window then waits for every input partition).
+	IdleTimeout int64
 }
 
 // Validate checks o.
 func (o StateOptions) Validate() error {
+	var errs []error
 	switch o.Late {
 	case "", "drop", "dead_letter":
-		return nil
+	default:
+		errs = append(errs, fmt.Errorf("late = %q: must be \"drop\" or \"dead_letter\"", o.Late))
 	}
-	return fmt.Errorf("late = %q: must be \"drop\" or \"dead_letter\"", o.Late)
+	switch o.Repartition {
+	case "", RepartitionAuto, RepartitionNever:
+	default:
+		errs = append(errs, fmt.Errorf("repartition = %q: must be %q or %q", o.Repartition, RepartitionAuto, RepartitionNever))
+	}
+	if o.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("idle_timeout_ms = %d: must be 0 or more", o.IdleTimeout))
+	}
+	return errors.Join(errs...)
 }
 
 // Stateful makes p an Operator that a pipeline runs with per-partition

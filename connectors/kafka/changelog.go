@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/internal/state"
 )
@@ -26,30 +25,18 @@ func ChangelogTopic(group, stage string) string { return group + "-" + stage + "
 // without cleanup.policy=compact is an error naming it.
 func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, error) {
 	topic := ChangelogTopic(s.cfg.GroupID, stage)
-	parts, err := s.client.Partitions(s.cfg.Topic)
-	if err != nil {
-		return nil, fmt.Errorf("changelog %q: partitions of %q: %w", topic, s.cfg.Topic, err)
-	}
-	sc, err := s.cfg.saramaConfig()
+	what := fmt.Sprintf("changelog %q", topic)
+	client, n, err := s.stateClient(what, func(sc *sarama.Config) {
+		// A restore reads a partition from its start as fast as it can: big
+		// fetches, and room for them in the consumer's channel.
+		sc.Consumer.Fetch.Default = 16 << 20
+		sc.Consumer.MaxWaitTime = 20 * time.Millisecond
+		sc.ChannelBufferSize = 1 << 14
+	})
 	if err != nil {
 		return nil, err
 	}
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Idempotent = true
-	sc.Producer.Return.Successes = true
-	sc.Producer.Retry.Max = 10
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	sc.Net.MaxOpenRequests = 1
-	// A restore reads a partition from its start as fast as it can: big
-	// fetches, and room for them in the consumer's channel.
-	sc.Consumer.Fetch.Default = 16 << 20
-	sc.Consumer.MaxWaitTime = 20 * time.Millisecond
-	sc.ChannelBufferSize = 1 << 14
-	client, err := sarama.NewClient(s.cfg.Brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("changelog %q: %w", topic, err)
-	}
-	if err := ensureChangelog(client, topic, int32(len(parts))); err != nil {
+	if err := ensureChangelog(client, topic, n); err != nil {
 		client.Close()
 		return nil, err
 	}
@@ -70,24 +57,12 @@ func (s *Source) Changelog(ctx context.Context, stage string) (state.Changelog, 
 // ensureChangelog creates topic with n partitions, compacted, or checks
 // the one there.
 func ensureChangelog(client sarama.Client, topic string, n int32) error {
-	controller, err := client.Controller()
-	if err != nil {
-		return fmt.Errorf("changelog %q: %w", topic, err)
-	}
 	compact := "compact"
-	detail := &sarama.TopicDetail{NumPartitions: n, ReplicationFactor: -1, ConfigEntries: map[string]*string{"cleanup.policy": &compact}}
-	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{topic: detail}, 30*time.Second, false)
-	resp, err := controller.CreateTopics(req)
-	if err != nil {
-		return fmt.Errorf("changelog %q: creating it: %w", topic, err)
+	existed, err := createStateTopic(client, fmt.Sprintf("changelog %q", topic), topic, n, map[string]*string{"cleanup.policy": &compact})
+	if err != nil || !existed {
+		return err
 	}
-	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) {
-		if !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("changelog %q: creating it: %w", topic, e)
-		}
-		return checkChangelog(client, topic, n)
-	}
-	return awaitTopic(context.Background(), client, topic, 10*time.Second, zap.NewNop())
+	return checkChangelog(client, topic, n)
 }
 
 // checkChangelog refuses an existing changelog that cannot hold the

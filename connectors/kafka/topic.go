@@ -91,10 +91,6 @@ func ensureSinkTopic(client sarama.Client, cfg *SinkConfig, stage string) error 
 // replication_factor (0: the broker's num.partitions and
 // default.replication.factor), through the client's controller.
 func createTopic(client sarama.Client, cfg *SinkConfig, topic string) error {
-	controller, err := client.Controller()
-	if err != nil {
-		return err
-	}
 	detail := &sarama.TopicDetail{NumPartitions: -1, ReplicationFactor: -1}
 	if cfg.Partitions > 0 {
 		detail.NumPartitions = int32(cfg.Partitions)
@@ -102,15 +98,29 @@ func createTopic(client sarama.Client, cfg *SinkConfig, topic string) error {
 	if cfg.ReplicationFactor > 0 {
 		detail.ReplicationFactor = int16(cfg.ReplicationFactor)
 	}
+	_, err := createTopicWith(client, topic, detail)
+	return err
+}
+
+// createTopicWith creates topic as detail says, through the client's
+// controller; existed reports that it was there already.
+func createTopicWith(client sarama.Client, topic string, detail *sarama.TopicDetail) (existed bool, err error) {
+	controller, err := client.Controller()
+	if err != nil {
+		return false, err
+	}
 	req := sarama.NewCreateTopicsRequest(client.Config().Version, map[string]*sarama.TopicDetail{topic: detail}, 30*time.Second, false)
 	resp, err := controller.CreateTopics(req)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) && !errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
-		return e
+	if e := resp.TopicErrors[topic]; e != nil && !errors.Is(e.Err, sarama.ErrNoError) {
+		if errors.Is(e.Err, sarama.ErrTopicAlreadyExists) {
+			return true, nil
+		}
+		return false, e
 	}
-	return nil
+	return false, nil
 }
 
 // sayIfNothingRead warns, as a run ends, that the source read no record

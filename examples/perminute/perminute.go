@@ -12,7 +12,10 @@
 // partition, a store and a watermark in event time, timers, and emitting
 // at the end of a bounded input; it writes every change to a changelog
 // before the offsets that caused it are committed, and restores it when a
-// partition is assigned.
+// partition is assigned. Its Key (the country) makes it a plugin.Keyer: with
+// Repartition = "auto", below a Kafka source the runtime first repartitions
+// the orders by country, so that a country's minute is counted in one
+// place whatever the topic's Kafka key.
 package perminute
 
 import (
@@ -47,7 +50,9 @@ func Spec() *plugin.Spec {
 }
 
 // stateOptions are the stage's options for the state runtime.
-func (c *Config) stateOptions() plugin.StateOptions { return plugin.StateOptions{Late: c.Late} }
+func (c *Config) stateOptions() plugin.StateOptions {
+	return plugin.StateOptions{Late: c.Late, Repartition: plugin.RepartitionAuto}
+}
 
 const minute = int64(time.Minute / time.Millisecond)
 
@@ -74,6 +79,15 @@ func (c *counter) EventTime(r plugin.Record) (int64, error) {
 		return 0, plugin.Permanent(fmt.Errorf("%s: want epoch milliseconds: %w", c.field, err))
 	}
 	return ms, nil
+}
+
+// Key is the country: what the runtime repartitions by (plugin.Keyer).
+func (c *counter) Key(r plugin.Record) ([]byte, error) {
+	var o order
+	if err := json.Unmarshal(r.Value, &o); err != nil {
+		return nil, plugin.Permanent(err)
+	}
+	return []byte(o.Country), nil
 }
 
 // Process counts the order in its country's minute, and sets a timer for

@@ -27,6 +27,13 @@ const metaSink = "conveyor_sink"
 // Turns, batch metrics and failures are outermost's.
 func (r *run) handler(n *node) message.HandlerFunc {
 	h := r.below(n.children, !forks(n))
+	if s := r.readers[n]; s != nil { // a repartition topic's reader
+		stage := r.statefulMiddleware(s, !forks(s.n))(r.below(s.n.children, !forks(s.n)))
+		h = func(msg *message.Message) ([]*message.Message, error) {
+			s.rep.noteRead(msg)
+			return stage(msg)
+		}
+	}
 	return func(msg *message.Message) ([]*message.Message, error) {
 		// Retries end when the run gives up draining, or when the source
 		// gives the batch up (its partition moved on). The dispatcher does
@@ -101,7 +108,9 @@ func (r *run) below(children []*node, countFiltered bool) message.HandlerFunc {
 	for i, c := range children {
 		if c.role == plugin.RoleSink {
 			hs[i] = toSink(c.st.ID, r.obs.Stage(c.st.ID))
-		} else if s := r.stateful[c]; s != nil {
+		} else if s := r.stateful[c]; s != nil && s.rep != nil {
+			hs[i] = r.repartitionWriter(s)
+		} else if s != nil {
 			hs[i] = r.statefulMiddleware(s, countFiltered)(r.below(c.children, countFiltered))
 		} else {
 			hs[i] = r.operatorMiddleware(c, countFiltered)(r.below(c.children, countFiltered))

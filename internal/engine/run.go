@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,6 +74,9 @@ type run struct {
 	// batches' state changes not yet written.
 	stateful map[*node]*statefulStage
 	pending  pendingStates
+	// readers are the sources of repartition topics (see repartition.go),
+	// each with the stage it feeds; they are in sources too.
+	readers map[*node]*statefulStage
 	// inputEnded: the sources finished by themselves (a bounded input
 	// ended), not by a stop or an error.
 	inputEnded bool
@@ -244,7 +248,7 @@ func (r *run) execute(ctx context.Context) error {
 	d := &dispatcher{r: r, sinks: sinks}
 	runEnded := make(chan struct{})
 	defer close(runEnded)
-	for _, n := range r.plan.sources {
+	for _, n := range append(slices.Clone(r.plan.sources), r.readerNodes()...) {
 		h := router.AddHandler(n.st.ID, n.st.ID, sequenced{Source: r.sources[n], closer: r.closers[n], stage: n.st.ID, seq: r.seq, done: runEnded}, n.st.ID, d, r.handler(n))
 		h.AddMiddleware(append([]message.HandlerMiddleware{r.outermost(n), r.invalidRecords(n)}, r.opts.Middleware...)...)
 	}
@@ -269,6 +273,8 @@ func (r *run) execute(ctx context.Context) error {
 	r.log.Info("pipeline running", zap.String("pipeline", r.plan.Pipeline.Pipeline.Name), zap.String("run_id", r.id), zap.Int("sources", len(r.sources)), zap.Int("sinks", len(r.sinks)))
 	stopReports := r.startReports()
 	stopWatching := r.watchStages(ctx)
+	stopReaders := r.endReaders()
+	defer stopReaders()
 	deadline := r.wait(ctx, routerDone)
 	if r.inputEnded && r.fatalError() == nil {
 		if err := r.endState(d); err != nil {
@@ -458,6 +464,11 @@ func (r *run) closeAll() {
 		if err := s.state.Close(); err != nil {
 			r.log.Warn("closing the changelog", zap.String("stage", n.st.ID), zap.Error(err))
 		}
+		if s.rep != nil {
+			if err := s.rep.rp.Close(); err != nil {
+				r.log.Warn("closing the repartition topic's producer", zap.String("stage", n.st.ID), zap.Error(err))
+			}
+		}
 	}
 	for n, s := range r.sinks {
 		if err := s.sink.Close(); err != nil {
@@ -472,8 +483,8 @@ func (r *run) closeAll() {
 func (r *run) summary(elapsed time.Duration) Summary {
 	s := Summary{Out: r.counts.out.Load(), Filtered: r.counts.filtered.Load(), Failed: r.counts.failed.Load(),
 		DeadLettered: r.counts.deadLettered.Load(), Elapsed: elapsed, Stages: r.stageSummaries()}
-	for _, src := range r.sources {
-		if c, ok := src.(plugin.Counter); ok {
+	for n, src := range r.sources {
+		if c, ok := src.(plugin.Counter); ok && r.readers[n] == nil {
 			st := c.Stats()
 			s.In += st.Records
 			s.InBytes += st.Bytes

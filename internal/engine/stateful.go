@@ -30,6 +30,7 @@ type statefulStage struct {
 	n     *node
 	op    *plugin.StatefulOperator
 	state *state.Stage
+	rep   *repartitioned // nil: the stage processes its input where it is read
 }
 
 // pendingStates holds, per turn, the state changes of the batch's
@@ -75,8 +76,10 @@ func (r *run) buildState() error {
 			return buildErr(n, fmt.Errorf("late = \"dead_letter\" needs [error_handling.dead_letter_queue]"))
 		}
 		var providers []state.Provider
+		var above *node
 		for src, s := range r.sources {
-			if reaches(src, n) {
+			if reaches(src, n) && r.readers[src] == nil {
+				above = src
 				if p, ok := s.(state.Provider); ok {
 					providers = append(providers, p)
 				}
@@ -100,7 +103,17 @@ func (r *run) buildState() error {
 		if r.stateful == nil {
 			r.stateful = map[*node]*statefulStage{}
 		}
-		r.stateful[n] = &statefulStage{n: n, op: so, state: state.New(n.st.ID, so.Processor, open)}
+		st := state.New(n.st.ID, so.Processor, open)
+		if dir := r.plan.Pipeline.ResolvePath(r.plan.Pipeline.Global.StateDir); dir != "" {
+			st.UseDisk(dir, r.log)
+		}
+		ss := &statefulStage{n: n, op: so, state: st}
+		r.stateful[n] = ss
+		if topic := r.plan.repartitionTopic(n); topic != "" {
+			if err := r.buildRepartition(ss, above, topic); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -112,11 +125,7 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 	return func(next message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			defer busy.enter()()
-			t := r.seq.of(msg)
-			if err := t.wait(msg.Context()); err != nil {
-				return nil, fmt.Errorf("stage %q: waiting for the previous batch of the partition: %w", s.n.st.ID, err)
-			}
-			b, err := plugin.DecodeBatch(msg)
+			t, b, err := r.inTurn(s, msg)
 			if err != nil {
 				return nil, err
 			}
@@ -138,14 +147,31 @@ func (r *run) statefulMiddleware(s *statefulStage, countFiltered bool) message.H
 			// one for one count as filtered (a duplicate dedupe.apply
 			// dropped; for window.aggregate, the records less the windows
 			// emitted), so that a run's in = out + filtered + failed + late.
-			absorbed := max(0, len(b.Records)-len(failed)-len(res.Late)-len(res.Out))
-			if absorbed > 0 && countFiltered {
+			// Replayed records count as filtered too: read again above, they
+			// are in the run's in.
+			// A batch may emit more than it took in (windows its timers
+			// closed, behind a repartition a batch of mark records only):
+			// the run's total then gives back what earlier batches counted.
+			absorbed := len(b.Records) - res.Marks - len(failed) - len(res.Late) - len(res.Out)
+			if absorbed != 0 && countFiltered {
 				r.counts.filtered.Add(int64(absorbed))
 			}
-			obs.Operated(len(b.Records), len(res.Out), absorbed)
-			return next(plugin.Rebatch(msg, b, res.Out))
+			obs.Operated(len(b.Records)-res.Marks, len(res.Out), max(0, absorbed))
+			return next(withWatermark(plugin.Rebatch(msg, b, res.Out), msg, res.Watermark))
 		}
 	}
+}
+
+// inTurn waits for the batch before msg's in its partition to have handed
+// over (so that stage s sees a partition's batches in its order), and
+// returns msg's turn and batch.
+func (r *run) inTurn(s *statefulStage, msg *message.Message) (*turn, plugin.Batch, error) {
+	t := r.seq.of(msg)
+	if err := t.wait(msg.Context()); err != nil {
+		return nil, plugin.Batch{}, fmt.Errorf("stage %q: waiting for the previous batch of the partition: %w", s.n.st.ID, err)
+	}
+	b, err := plugin.DecodeBatch(msg)
+	return t, b, err
 }
 
 // late counts the records of b at idx that came late, and dead-letters

@@ -25,4 +25,18 @@
 // changelog write and the offset commit repeats nothing; a crash between
 // the output being durable and the changelog write makes the next owner
 // emit that batch's output again (at-least-once), with the same counts.
+//
+// # Stores
+//
+// A partition's keys live in a store (store.go): the memory store, a Go
+// map, or, with [Stage.UseDisk] ([global] state_dir), the disk store
+// (disk.go), a Pebble database per partition under
+// <state_dir>/<changelog>/<partition>. The disk store's database holds only
+// what the changelog holds, up to a checkpoint (the changelog offset,
+// written in the same Pebble batch as the changes it covers, once their
+// changelog write returned); the changes of batches not written yet stay in
+// an overlay in memory, read first. A partition is restored from the
+// checkpoint on, its store wiped first when it was written from another
+// changelog or its checkpoint is past the changelog's end, and closed when
+// its claim ends. The same contract tests run over both stores.
 package state

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -17,6 +18,7 @@ const (
 	spaceTimer  = 't'
 	spaceMark   = 'm'
 	markWM      = "mw"
+	markClock   = "mc" // the Clock's checkpoint
 	markOffsets = "mo" // followed by the origin
 )
 
@@ -24,9 +26,11 @@ const (
 // gets. Only the goroutine processing the partition's batch uses it.
 type partition struct {
 	id     int32
-	store  *memStore
+	store  store
 	timers timerHeap
-	wm     int64
+	wm     int64 // fires timers
+	view   int64 // what Process sees as Watermark (see Clock)
+	clock  Clock // nil: wm is the partition's own maximum
 	// Set while a batch is processed.
 	out    []plugin.Record
 	offset int64 // of the record being processed: emitted records carry it
@@ -49,14 +53,27 @@ type partition struct {
 func newPartition(id int32) *partition {
 	tail := make(chan struct{})
 	close(tail)
-	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, next: map[string]int64{}, tail: tail}
+	return &partition{id: id, store: newMemStore(), wm: math.MinInt64, view: math.MinInt64, next: map[string]int64{}, tail: tail}
+}
+
+// loadFrom takes the timers, watermark and offsets from a disk store
+// reopened with what it held at its checkpoint.
+func (p *partition) loadFrom(st store) {
+	st.rangeKeys([]byte{spaceTimer}, []byte{spaceTimer + 1}, func(k, v []byte) bool {
+		p.note(Change{Key: k, Value: v})
+		return true
+	})
+	st.rangeKeys([]byte{spaceMark}, []byte{spaceMark + 1}, func(k, v []byte) bool {
+		p.note(Change{Key: k, Value: v})
+		return true
+	})
 }
 
 // Partition implements plugin.State.
 func (p *partition) Partition() int32 { return p.id }
 
 // Watermark implements plugin.State.
-func (p *partition) Watermark() int64 { return p.wm }
+func (p *partition) Watermark() int64 { return p.view }
 
 func (p *partition) key(space byte, k []byte) []byte {
 	p.kb = append(append(p.kb[:0], space), k...)
@@ -127,6 +144,11 @@ func (p *partition) fire(proc plugin.Processor) error {
 // load applies one restored change, rebuilding the timers and marks.
 func (p *partition) load(c Change) {
 	p.store.load(c.Key, c.Value)
+	p.note(c)
+}
+
+// note takes a restored change's timer or mark into p's memory.
+func (p *partition) note(c Change) {
 	if len(c.Key) == 0 || c.Value == nil {
 		return
 	}
@@ -136,6 +158,9 @@ func (p *partition) load(c Change) {
 		heap.Push(&p.timers, timer{at: at, key: k[9:]})
 	case k == markWM && len(c.Value) == 8:
 		p.wm = int64(binary.BigEndian.Uint64(c.Value))
+		p.view = p.wm
+	case k == markClock && p.clock != nil:
+		_ = p.clock.Restore(c.Value, time.Now().UnixMilli()) // a checkpoint it cannot read: the clock starts afresh
 	case len(k) > len(markOffsets) && k[:len(markOffsets)] == markOffsets && len(c.Value) == 8:
 		p.next[k[len(markOffsets):]] = int64(binary.BigEndian.Uint64(c.Value))
 	}
@@ -148,6 +173,12 @@ func (p *partition) mark(origin string, next int64) {
 	binary.BigEndian.PutUint64(v[:], uint64(p.wm))
 	if old, ok := p.store.get([]byte(markWM)); !ok || string(old) != string(v[:]) {
 		p.store.put([]byte(markWM), v[:])
+	}
+	if p.clock != nil {
+		cp := p.clock.Checkpoint(p.kb[:0])
+		if old, ok := p.store.get([]byte(markClock)); !ok || string(old) != string(cp) {
+			p.store.put([]byte(markClock), cp)
+		}
 	}
 	if next >= 0 {
 		p.next[origin] = next

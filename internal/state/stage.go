@@ -8,6 +8,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -31,6 +34,11 @@ type Stage struct {
 	parts   map[int32]*partition
 	origins map[int32]string // per partition, the origin of its last batch
 
+	disk diskOptions // the disk store's, when state_dir is set
+	// clock, when set, makes each partition's clock (behind a
+	// repartition topic); nil: a partition's watermark is its own maximum.
+	clock func(partition int32) Clock
+
 	late              atomic.Int64
 	restoring         atomic.Int64 // partitions being restored now
 	restored, toRead  atomic.Int64 // changes restored, and to restore, so far
@@ -41,8 +49,49 @@ type Stage struct {
 // (nil: the state lives in memory only, for a pipeline without a Kafka
 // source).
 func New(id string, proc plugin.Processor, open func(context.Context) (Changelog, error)) *Stage {
-	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}}
+	return &Stage{id: id, proc: proc, open: open, locks: map[int32]*sync.Mutex{}, parts: map[int32]*partition{}, origins: map[int32]string{}, disk: diskOptions{log: zap.NewNop()}}
 }
+
+// Clock is the event-time clock of one partition's state whose records
+// interleave several inputs (behind a repartition topic): it decides the
+// watermark that fires timers, what a record's Process sees as
+// Watermark, and which records were processed already. Its state is
+// saved with the partition's after each batch (Checkpoint) and restored
+// with it (Restore). A partition's batches are applied one at a time, so
+// a Clock is used by one goroutine at a time. wall is the wall time in ms.
+type Clock interface {
+	// Take is called with each record before anything else, and says
+	// what it is: a record to process, a watermark record the clock took
+	// in, or a record processed already (written again by an input that
+	// was read again after a crash), which Process never sees.
+	Take(r plugin.Record, wall int64) Taken
+	// Observe takes in record r at event time t and returns what Process
+	// sees as the Watermark while it handles r.
+	Observe(r plugin.Record, t, wall int64) int64
+	// Advance returns the watermark after a batch: timers at or before it
+	// fire. It never decreases.
+	Advance(wall int64) int64
+	// Checkpoint appends the clock's state to dst; Restore sets the clock
+	// to a state Checkpoint gave (the latest restored wins).
+	Checkpoint(dst []byte) []byte
+	Restore(b []byte, wall int64) error
+}
+
+// Taken is what Clock.Take makes of a record.
+type Taken uint8
+
+const (
+	// TakeRecord: a record to process.
+	TakeRecord Taken = iota
+	// TakeMark: a watermark record, not a record of the input.
+	TakeMark
+	// TakeReplayed: a record the partition's state has processed already.
+	TakeReplayed
+)
+
+// WithClock makes every partition's state keep its event time with the
+// Clock newClock makes for it, instead of its own maximum.
+func (s *Stage) WithClock(newClock func(partition int32) Clock) { s.clock = newClock }
 
 // Result is what a batch gave.
 type Result struct {
@@ -53,6 +102,12 @@ type Result struct {
 	// Skipped counts records below the offset the restored state had
 	// already processed.
 	Skipped int
+	// Marks counts the watermark records the Clock took in, and Replayed
+	// the records it found processed already (both are not processed).
+	Marks, Replayed int
+	// Watermark is the partition's watermark after the batch (what fired
+	// its timers).
+	Watermark int64
 	// Pending holds the batch's changes: Write them once the batch's
 	// output is durable, or Abandon them when the batch failed.
 	Pending *Pending
@@ -82,19 +137,38 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 	var res Result
 	next := p.next[b.Origin]
 	last := int64(-1)
+	wall := time.Now().UnixMilli()
 	for i, r := range b.Records {
 		if r.Offset >= 0 && r.Offset < next {
 			res.Skipped++
 			continue
 		}
 		last = max(last, r.Offset)
+		if p.clock != nil {
+			switch p.clock.Take(r, wall) {
+			case TakeMark:
+				res.Marks++
+				continue
+			case TakeReplayed:
+				res.Replayed++
+				continue
+			}
+		}
 		t, err := s.proc.EventTime(r)
 		if err != nil {
 			fail(i, err)
 			continue
 		}
 		p.offset = r.Offset
-		if err := s.proc.Process(p, r); err != nil {
+		if p.clock != nil {
+			p.view = max(p.wm, p.clock.Observe(r, t, wall))
+		}
+		err = s.proc.Process(p, r)
+		if p.clock == nil {
+			p.wm = max(p.wm, t)
+			p.view = p.wm
+		}
+		if err != nil {
 			if errors.Is(err, plugin.ErrLate) {
 				res.Late = append(res.Late, i)
 				s.late.Add(1)
@@ -102,11 +176,18 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 				fail(i, err)
 			}
 		}
-		p.wm = max(p.wm, t)
+	}
+	if p.clock != nil {
+		p.wm = max(p.wm, p.clock.Advance(wall))
+		p.view = p.wm
 	}
 	if err := p.fire(s.proc); err != nil {
 		s.abandon(p)
 		return Result{}, fmt.Errorf("stage %q: timer: %w", s.id, err)
+	}
+	if err := p.store.err(); err != nil {
+		s.abandon(p)
+		return Result{}, fmt.Errorf("stage %q, partition %d: %w", s.id, p.id, err)
 	}
 	if last >= 0 {
 		p.mark(b.Origin, last+1)
@@ -114,6 +195,7 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 		p.mark(b.Origin, -1)
 	}
 	res.Out, p.out = p.out, nil
+	res.Watermark = p.wm
 	res.Pending = &Pending{s: s, p: p, changes: p.store.capture(), prev: p.tail, own: make(chan struct{})}
 	p.tail = res.Pending.own
 	return res, nil
@@ -129,20 +211,31 @@ func (s *Stage) partition(ctx context.Context, id int32, origin string) (*partit
 	fresh := p == nil || p.broken
 	s.mu.Unlock()
 	if !fresh && (s.open == nil || p.claim == nil || p.claim.Err() == nil) {
-		p.claim = ctx
+		s.claimed(p, ctx)
 		return p, nil
 	}
-	if p != nil { // the last batch's changes must be in the changelog first
+	if p != nil && !p.broken { // the last batch's changes must be in the changelog first
 		select {
 		case <-p.tail:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+	if p != nil && (fresh || s.disk.on()) {
+		// A disk store is closed when its claim ends, and opened again
+		// from its checkpoint; a broken one, from it too.
+		if err := p.store.close(); err != nil {
+			s.disk.log.Warn("closing a disk store", zap.String("stage", s.id), zap.Int32("partition", id), zap.Error(err))
+		}
+		fresh = true
+	}
 	if fresh {
 		p = newPartition(id)
+		if s.clock != nil {
+			p.clock = s.clock(id)
+		}
 	}
-	p.claim = ctx
+	s.claimed(p, ctx)
 	if s.open != nil {
 		if err := s.restore(ctx, p); err != nil {
 			return nil, fmt.Errorf("stage %q: restoring partition %d from the changelog: %w", s.id, id, err)
@@ -162,11 +255,32 @@ func (s *Stage) restore(ctx context.Context, p *partition) error {
 	}
 	s.restoring.Add(1)
 	defer s.restoring.Add(-1)
-	end, err := s.cl.Read(ctx, p.id, p.clEnd, func(n int64) { s.toRead.Add(n) }, func(c Change) {
-		p.load(c)
-		s.restored.Add(1)
-	})
+	if _, mem := p.store.(*memStore); mem && s.diskFor() {
+		if err := s.openDisk(p); err != nil {
+			return err
+		}
+	}
+	read := func() (int64, error) {
+		return s.cl.Read(ctx, p.id, p.clEnd, func(n int64) { s.toRead.Add(n) }, func(c Change) {
+			p.load(c)
+			s.restored.Add(1)
+		})
+	}
+	end, err := read()
+	if err == nil && end < p.clEnd {
+		// The changelog ends before the checkpoint: it is not the one the
+		// disk store was written from (deleted and created again).
+		s.disk.log.Warn("the disk store's checkpoint is past the end of the changelog: wiping it and restoring from the changelog",
+			zap.String("stage", s.id), zap.Int32("partition", p.id), zap.Int64("checkpoint", p.clEnd), zap.Int64("changelog_end", end))
+		if err := s.wipe(p); err != nil {
+			return err
+		}
+		end, err = read()
+	}
 	if err != nil {
+		return err
+	}
+	if err := p.store.loaded(end); err != nil {
 		return err
 	}
 	p.clEnd = end
@@ -183,10 +297,7 @@ func (s *Stage) abandon(p *partition) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p.broken = true
-	if s.parts[p.id] == p {
-		delete(s.parts, p.id)
-	}
+	p.broken = true // its next batch closes its store and makes another
 }
 
 // End fires every timer of every partition, as if the event time had
@@ -205,7 +316,7 @@ func (s *Stage) End() ([]plugin.Batch, error) {
 		s.mu.Lock()
 		p := s.parts[id]
 		s.mu.Unlock()
-		p.wm = math.MaxInt64
+		p.wm, p.view = math.MaxInt64, math.MaxInt64
 		if err := p.fire(s.proc); err != nil {
 			return nil, fmt.Errorf("stage %q: timer: %w", s.id, err)
 		}
@@ -248,12 +359,18 @@ func (s *Stage) Keys() int {
 // memory only).
 func (s *Stage) HasChangelog() bool { return s.open != nil }
 
-// Close closes the changelog.
+// Close closes the stores and the changelog.
 func (s *Stage) Close() error {
-	if s.cl != nil {
-		return s.cl.Close()
+	s.mu.Lock()
+	var errs []error
+	for _, p := range s.parts {
+		errs = append(errs, p.store.close())
 	}
-	return nil
+	s.mu.Unlock()
+	if s.cl != nil {
+		errs = append(errs, s.cl.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Pending is one batch's changes, to be written once its output is
@@ -294,6 +411,10 @@ func (pd *Pending) Write(ctx context.Context) error {
 			return fmt.Errorf("stage %q: changelog write, partition %d: %w", pd.s.id, pd.p.id, err)
 		}
 		pd.p.clEnd = max(pd.p.clEnd, end)
+		if err := pd.p.store.written(pd.changes, end); err != nil {
+			pd.Abandon()
+			return fmt.Errorf("stage %q, partition %d: %w", pd.s.id, pd.p.id, err)
+		}
 	}
 	pd.once.Do(func() { close(pd.own) })
 	return nil

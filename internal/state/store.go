@@ -5,6 +5,42 @@ import (
 	"slices"
 )
 
+// store is one partition's keys and values: the memory store (memStore)
+// or the disk store (diskStore, under [global] state_dir). Both keep the
+// keys changed since the last capture, so that a batch's changes go to the
+// changelog.
+//
+// The goroutine applying the partition's batches makes every call but
+// written, which the goroutine writing the batch's changes to the
+// changelog makes, concurrently with the others.
+type store interface {
+	get(key []byte) ([]byte, bool)
+	put(key, value []byte)
+	del(key []byte)
+	// rangeKeys calls fn for the keys in [from, to) in ascending order
+	// (nil: unbounded) until it returns false.
+	rangeKeys(from, to []byte, fn func(k, v []byte) bool)
+	// capture returns the changes since the last capture, each key with
+	// its value now (nil: deleted), and forgets them.
+	capture() []Change
+	// written says that changes, the oldest non-empty capture not written
+	// yet, are durable in the changelog, which now ends at end. Called in
+	// capture order; a capture that is never written (its batch failed) is
+	// followed by no other written call before close.
+	written(changes []Change, end int64) error
+	// load sets key (a nil value deletes it) during a restore, without
+	// marking it changed; loaded ends the restore, which read the
+	// changelog up to end.
+	load(key, value []byte)
+	loaded(end int64) error
+	// len counts the keys (a disk store reads them all).
+	len() int
+	// err is the first error reading the store met (get and rangeKeys
+	// have none to return): the batch fails with it.
+	err() error
+	close() error
+}
+
 // memStore is the memory store: one Go map per partition. It keeps the
 // set of keys changed since the last capture (see capture).
 type memStore struct {
@@ -36,7 +72,11 @@ func (s *memStore) del(key []byte) {
 	s.dirty[k] = struct{}{}
 }
 
-// load sets key without marking it changed (a restore).
+func (s *memStore) written([]Change, int64) error { return nil }
+func (s *memStore) loaded(int64) error            { return nil }
+func (s *memStore) close() error                  { return nil }
+func (s *memStore) err() error                    { return nil }
+
 func (s *memStore) load(key, value []byte) {
 	if value == nil {
 		delete(s.m, string(key))
@@ -45,7 +85,6 @@ func (s *memStore) load(key, value []byte) {
 	s.m[string(key)] = bytes.Clone(value)
 }
 
-// rangeKeys calls fn for the keys in [from, to) in order.
 func (s *memStore) rangeKeys(from, to []byte, fn func(k, v []byte) bool) {
 	keys := make([]string, 0, len(s.m))
 	for k := range s.m {
@@ -61,8 +100,6 @@ func (s *memStore) rangeKeys(from, to []byte, fn func(k, v []byte) bool) {
 	}
 }
 
-// capture returns the changes since the last capture, each key with its
-// value now (nil: deleted), and forgets them.
 func (s *memStore) capture() []Change {
 	if len(s.dirty) == 0 {
 		return nil

@@ -144,6 +144,15 @@ func (t *Tracker) Advance(wall int64) int64 {
 	return t.wm
 }
 
+// Max is input id's largest event time so far (NoTime when it has none,
+// or is not assigned).
+func (t *Tracker) Max(id int32) int64 {
+	if i, ok := t.find(id); ok {
+		return t.inputs[i].max
+	}
+	return NoTime
+}
+
 // Idle reports whether input id is idle at wall time wall.
 func (t *Tracker) Idle(id int32, wall int64) bool {
 	i, ok := t.find(id)

@@ -1,0 +1,167 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/conveyor-etl/conveyor/internal/state"
+	"github.com/conveyor-etl/conveyor/plugin"
+)
+
+// RepartitionTopic is the repartition topic of a stateful stage below a
+// source of group.
+func RepartitionTopic(group, stage string) string { return group + "-" + stage + "-repartition" }
+
+// RepartitionTopic names stage's repartition topic below this source.
+func (c *SourceConfig) RepartitionTopic(stage string) string {
+	return RepartitionTopic(c.GroupID, stage)
+}
+
+// Repartition implements state.Repartitioner: the topic is on the
+// source's cluster, with the source topic's partition count (created with
+// the broker's default replication factor when missing; another count is
+// an error naming both), written with acks=all by an idempotent producer
+// that sends one request at a time per broker, so a partition's messages
+// land in the order written.
+func (s *Source) Repartition(_ context.Context, stage string) (state.Repartition, error) {
+	topic := RepartitionTopic(s.cfg.GroupID, stage)
+	client, n, err := s.stateClient(fmt.Sprintf("repartition topic %q", topic), func(sc *sarama.Config) {
+		sc.Producer.Flush.Frequency = time.Millisecond
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureRepartition(client, topic, s.cfg.Topic, n); err != nil {
+		client.Close()
+		return nil, err
+	}
+	prod, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("repartition topic %q: producer: %w", topic, err)
+	}
+	return &repartition{src: s, stage: stage, topic: topic, n: n, client: client, prod: prod, hash: sarama.NewMurmur2Partitioner(topic)}, nil
+}
+
+// ensureRepartition creates topic with n partitions, or checks the one
+// there has n.
+func ensureRepartition(client sarama.Client, topic, source string, n int32) error {
+	existed, err := createStateTopic(client, fmt.Sprintf("repartition topic %q", topic), topic, n, nil)
+	if err != nil || !existed {
+		return err
+	}
+	if err := client.RefreshMetadata(topic); err != nil {
+		return fmt.Errorf("repartition topic %q: %w", topic, err)
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return fmt.Errorf("repartition topic %q: %w", topic, err)
+	}
+	if int32(len(parts)) != n {
+		return fmt.Errorf("repartition topic %q has %d partitions, the source topic %q %d: it must have as many (delete it when the pipeline is stopped and nothing is left unread in it, or give the stage another id)", topic, len(parts), source, n)
+	}
+	return nil
+}
+
+// repartition is a state.Repartition on a Kafka topic.
+type repartition struct {
+	src    *Source
+	stage  string
+	topic  string
+	n      int32
+	client sarama.Client
+	prod   sarama.SyncProducer
+	hash   sarama.Partitioner // Java's murmur2
+}
+
+func (r *repartition) Topic() string     { return r.topic }
+func (r *repartition) Partitions() int32 { return r.n }
+
+// Partition is the partition of key: Java's murmur2, as a Java producer
+// and Kafka Streams put it.
+func (r *repartition) partition(key []byte) (int32, error) {
+	return r.hash.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(key)}, r.n)
+}
+
+// Write implements state.Repartition.
+func (r *repartition) Write(ctx context.Context, msgs []state.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	pms := make([]*sarama.ProducerMessage, len(msgs))
+	for i, m := range msgs {
+		pm := &sarama.ProducerMessage{Topic: r.topic, Partition: m.Partition}
+		if m.Key != nil {
+			pm.Key = sarama.ByteEncoder(m.Key)
+			p, err := r.partition(m.Key)
+			if err != nil {
+				return err
+			}
+			pm.Partition = p
+		}
+		if m.Value != nil {
+			pm.Value = sarama.ByteEncoder(m.Value)
+		}
+		if m.Timestamp != 0 {
+			pm.Timestamp = time.UnixMilli(m.Timestamp)
+		}
+		for _, h := range m.Headers {
+			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		pms[i] = pm
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.prod.SendMessages(pms) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("repartition topic %q: %w", r.topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Reader implements state.Repartition: a kafka source of the topic on the
+// source's cluster, streaming from the committed offsets, in a group of
+// its own named as the topic (<group_id>-<stage id>-repartition), derived
+// from the source's: two members of one group in one process rebalance
+// each other, every join of either taking the other's partitions away
+// (in a bounded run on the embedded broker the reader then waited 13 s
+// for its partitions).
+func (r *repartition) Reader(env plugin.Env) (plugin.Source, error) {
+	c := *r.src.cfg
+	c.Topic, c.GroupID = r.topic, r.topic
+	c.StartOffset = "earliest"
+	c.MaxMessages, c.Until, c.Timeout = 0, "", 0
+	c.Invalid = InvalidWrap
+	c.ValueFormat, c.KeyFormat = "", ""
+	c.GroupInstanceID = ""
+	if r.src.cfg.GroupInstanceID != "" {
+		c.GroupInstanceID = r.src.cfg.GroupInstanceID + "-" + r.stage + "-repartition"
+	}
+	return NewSource(&c, env)
+}
+
+// Ends implements state.Repartition.
+func (r *repartition) Ends() (map[int32]int64, error) {
+	ends := make(map[int32]int64, r.n)
+	for p := range r.n {
+		end, err := r.client.GetOffset(r.topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return nil, fmt.Errorf("repartition topic %q: end offset of partition %d: %w", r.topic, p, err)
+		}
+		ends[p] = end
+	}
+	return ends, nil
+}
+
+// Close implements state.Repartition.
+func (r *repartition) Close() error {
+	return errors.Join(r.prod.Close(), r.client.Close())
+}
