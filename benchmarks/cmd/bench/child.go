@@ -134,6 +134,8 @@ func runChild(specJSON string) int {
 		err = runPipeline(ctx, log, file2kafkaTOML(spec), spec, &ev)
 	case "kafka2file":
 		err = runPipeline(ctx, log, kafka2fileTOML(spec), spec, &ev)
+	case "window", "windoweos":
+		err = runPipeline(ctx, log, windowTOML(spec), spec, &ev)
 	case "baseline", "franz":
 		run := baseline.RunETL
 		if spec.Scenario == "franz" {

@@ -58,6 +58,9 @@ type options struct {
 	ksCommit      time.Duration
 	windowRecords int64
 	windowGrace   time.Duration
+
+	windowByCountry bool
+	ksWindowGrace   time.Duration
 }
 
 // defaultScenarios run without --only; the Kafka Streams ones need Java and
@@ -65,7 +68,7 @@ type options struct {
 // (exactly-once) take their own minutes: those are asked for by name.
 var defaultScenarios = []string{"baseline", "franz", "etl", "etlexpr", "etldrop", "permessage", "producer", "producerfile", "file2kafka", "kafka2file", "latency", "memory"}
 
-var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "etleos", "latencyeos", "kstreams", "kstreamseos", "kswindow", "kswindoweos")
+var allScenarios = append(slices.Clone(defaultScenarios), "etlavro", "etleos", "latencyeos", "kstreams", "kstreamseos", "kswindow", "kswindoweos", "window", "windoweos")
 
 func main() {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -76,7 +79,7 @@ func main() {
 	flag.BoolVar(&o.embedded, "embedded", false, "use an in-process Kafka-protocol broker (franz-go kfake) instead of --brokers")
 	flag.Int64Var(&o.records, "records", 1_000_000, "records for the etl, baseline, file2kafka, producer, producerfile and kafka2file scenarios")
 	flag.IntVar(&o.partitions, "partitions", 6, "partitions of every topic")
-	flag.StringVar(&o.only, "only", strings.Join(defaultScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ",")+" (file2kafka brings producer and producerfile; the Kafka Streams ones, kstreams*, kswindow*, only when named)")
+	flag.StringVar(&o.only, "only", strings.Join(defaultScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ",")+" (file2kafka brings producer and producerfile; the Kafka Streams ones, kstreams*, kswindow*, and window* only when named)")
 	flag.StringVar(&o.out, "out", "benchmarks/out", "directory for logs, profiles, data files and the JSON results")
 	flag.StringVar(&o.results, "results", "benchmarks/RESULTS.md", "file to append the report to")
 	flag.BoolVar(&o.noAppend, "no-append", false, "do not append the report to --results")
@@ -103,8 +106,10 @@ func main() {
 	flag.StringVar(&o.javaOpts, "java-opts", "", "JVM options of the Kafka Streams scenarios, space-separated (e.g. '-Xmx1g')")
 	flag.IntVar(&o.ksThreads, "kstreams-threads", 0, "num.stream.threads of the Kafka Streams scenarios (0: the JVM's available processors)")
 	flag.DurationVar(&o.ksCommit, "kstreams-commit", 100*time.Millisecond, "commit.interval.ms of the Kafka Streams scenarios (exactly_once_v2's default; at_least_once's is 30s)")
-	flag.Int64Var(&o.windowRecords, "window-records", 2_000_000, "timed records of the windowed scenarios (kswindow, kswindoweos)")
+	flag.Int64Var(&o.windowRecords, "window-records", 2_000_000, "timed records of the windowed scenarios (window, windoweos, kswindow, kswindoweos)")
 	flag.DurationVar(&o.windowGrace, "window-grace", 10*time.Second, "grace of the windowed scenarios' one-minute windows")
+	flag.BoolVar(&o.windowByCountry, "window-by-country", false, "key and partition the windowed input by country, so that neither program repartitions (default: keyed by event_id, record i in partition i mod partitions)")
+	flag.DurationVar(&o.ksWindowGrace, "kstreams-window-grace", 0, "grace of Kafka Streams' windows when it must differ from --window-grace (0: the same)")
 	flag.Parse()
 
 	selected := map[string]bool{}

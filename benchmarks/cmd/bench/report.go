@@ -122,6 +122,10 @@ func describe(name string) string {
 		return "Kafka Streams 4.1: 1-min windows per country (count, sum), at_least_once"
 	case "kswindoweos":
 		return "Kafka Streams 4.1: 1-min windows per country (count, sum), exactly_once_v2"
+	case "window":
+		return "Conveyor window.aggregate: 1-min windows per country (count, sum), at-least-once"
+	case "windoweos":
+		return "Conveyor window.aggregate: 1-min windows per country (count, sum), guarantee = \"exactly-once\""
 	}
 	return name
 }
@@ -189,9 +193,14 @@ func (h *harness) pairedCPU(name string) string {
 // paired describes ratio(run of name, etl's run of the same round) over
 // the rounds where both succeeded and ratio applies: median and range.
 func (h *harness) paired(name string, ratio func(r, etl *result) (float64, bool)) string {
+	return h.pairedWith(name, "etl", ratio)
+}
+
+// pairedWith is paired against the runs of ref in place of etl's.
+func (h *harness) pairedWith(name, ref string, ratio func(r, ref *result) (float64, bool)) string {
 	etl := map[int]*result{}
 	for _, r := range h.results {
-		if r.Name == "etl" && r.Err == "" {
+		if r.Name == ref && r.Err == "" {
 			etl[r.Run] = r
 		}
 	}
@@ -274,6 +283,7 @@ func (h *harness) goals() string {
 		info("anchor", "Example 3 / Kafka Streams "+ksGuarantee(ks)+" (records/s; CPU per record)",
 			fmt.Sprintf("%.2f×; %.2f vs %.2f µs", etl/k, etlCPU, kc), etl > 0 && k > 0 && kc > 0)
 	}
+	h.windowGoals(row)
 	// Example 2's goal is against a producer whose records are already in
 	// memory; the producer that reads the same file as it goes is the
 	// like-for-like reference, always shown beside it.
@@ -294,6 +304,24 @@ func (h *harness) goals() string {
 		row("peak RSS, 5M-record backlog, slowed sink", "", "< 200 MB", false, false)
 	}
 	return b.String()
+}
+
+// windowGoals are issue 17's: Conveyor's windowed job at 3 times Kafka
+// Streams' records/s or more, at a third of its CPU per record or less,
+// at-least-once and exactly-once; medians, and the ratios of the runs of a
+// round (alternating, they share the machine's load).
+func (h *harness) windowGoals(row func(goal, measured, target string, ok, have bool)) {
+	for _, p := range [][2]string{{"window", "kswindow"}, {"windoweos", "kswindoweos"}} {
+		c, k := h.median(p[0]), h.median(p[1])
+		cc, kc := h.medianCPU(p[0]), h.medianCPU(p[1])
+		g := ksGuarantee(p[1])
+		rate := h.pairedWith(p[0], p[1], func(r, ks *result) (float64, bool) { return r.rate() / ks.rate(), ks.rate() > 0 })
+		cpu := h.pairedWith(p[0], p[1], func(r, ks *result) (float64, bool) {
+			return float64(r.CPU) / float64(ks.CPU), ks.CPU > 0 && r.Records == ks.Records
+		})
+		row("windows: Conveyor / Kafka Streams "+g+" (records/s)", fmt.Sprintf("%.2f× (%.0f vs %.0f); %s", c/k, c, k, rate), "≥ 3×", c/k >= 3, c > 0 && k > 0)
+		row("windows: Conveyor / Kafka Streams "+g+" (CPU per record)", fmt.Sprintf("%.3f× (%.2f vs %.2f µs); %s", cc/kc, cc, kc, cpu), "≤ 0.333×", cc/kc <= 1.0/3, cc > 0 && kc > 0)
+	}
 }
 
 // rssHalves returns the highest RSS sampled while the backlog was above

@@ -123,7 +123,7 @@ func (h *harness) run() {
 			return
 		}
 	}
-	if sel["kswindow"] || sel["kswindoweos"] {
+	if sel["kswindow"] || sel["kswindoweos"] || sel["window"] || sel["windoweos"] {
 		if err := h.seedWindowInput(); err != nil {
 			h.results = append(h.results, &result{Name: "seed", Err: err.Error()})
 			return
@@ -159,8 +159,14 @@ func (h *harness) run() {
 		}
 	}
 	for i := 1; i <= h.opt.repeat; i++ {
+		if sel["window"] {
+			h.add(h.window("window", i))
+		}
 		if sel["kswindow"] {
 			h.add(h.kswindow("kswindow", i))
+		}
+		if sel["windoweos"] {
+			h.add(h.window("windoweos", i))
 		}
 		if sel["kswindoweos"] {
 			h.add(h.kswindow("kswindoweos", i))

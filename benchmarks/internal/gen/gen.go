@@ -138,3 +138,39 @@ func Windows(n, sizeMs int64) map[Window]Totals {
 	}
 	return out
 }
+
+// CountryPartition is the partition of country c among n when the
+// windowed input is keyed by country (every record of a country in one
+// partition): the country's place in the list, modulo n.
+func CountryPartition(c string, n int32) int32 {
+	for i, x := range countries {
+		if x == c {
+			return int32(i) % n
+		}
+	}
+	return 0
+}
+
+// LastEventMs is the greatest event time among records [0, n).
+func LastEventMs(n int64) int64 {
+	var t int64
+	for i := max(n-20, 0); i < n; i++ {
+		t = max(t, EventMs(i))
+	}
+	return t
+}
+
+// AppendClosing appends a closing record: an order of country (none of
+// Country's) with amount 0 at event time t. The windowed scenarios write
+// one after the records on every partition, far ahead in event time, so
+// that every window of the records closes in a bounded run; the closing
+// records' own windows never close and are not in the reference.
+func AppendClosing(dst []byte, country string, t int64) []byte {
+	dst = append(dst, `{"event_id":"close-`...)
+	dst = append(dst, country...)
+	dst = append(dst, `","amount":0,"country":"`...)
+	dst = append(dst, country...)
+	dst = append(dst, `","event_ms":`...)
+	dst = strconv.AppendInt(dst, t, 10)
+	return append(dst, '}')
+}

@@ -40,3 +40,30 @@ func TestAppendTimedAndWindows(t *testing.T) {
 		t.Errorf("windows hold %d records, %d cents; want %d and %d", count, cents, n, want)
 	}
 }
+
+// A closing record is valid JSON with its country, amount 0 and time; the
+// last event time is the greatest of the records.
+func TestClosingAndLastEventMs(t *testing.T) {
+	var r struct {
+		EventMs int64   `json:"event_ms"`
+		Country string  `json:"country"`
+		Amount  float64 `json:"amount"`
+	}
+	if err := json.Unmarshal(AppendClosing(nil, "ZZ3", 42), &r); err != nil || r.Country != "ZZ3" || r.EventMs != 42 || r.Amount != 0 {
+		t.Errorf("closing record %+v, %v", r, err)
+	}
+	var want int64
+	for i := range int64(1000) {
+		want = max(want, EventMs(i))
+	}
+	if got := LastEventMs(1000); got != want {
+		t.Errorf("LastEventMs(1000) = %d, want %d", got, want)
+	}
+	seen := map[int32]bool{}
+	for i := range int64(8) {
+		seen[CountryPartition(Country(i), 6)] = true
+	}
+	if len(seen) != 6 {
+		t.Errorf("8 countries cover %d of 6 partitions", len(seen))
+	}
+}

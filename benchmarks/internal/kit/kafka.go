@@ -162,6 +162,21 @@ func Seed(brokers []string, topic string, partitions int32, n int64) (int64, err
 // SeedValues is Seed with record i's value appended by value (e.g. gen's
 // record in Avro).
 func SeedValues(brokers []string, topic string, partitions int32, n int64, value func(dst []byte, i int64) ([]byte, error)) (int64, error) {
+	return SeedWith(brokers, topic, n, func(dst []byte, i int64) ([]byte, int, int32, error) {
+		s := len(dst)
+		dst = gen.AppendEventID(dst, i)
+		k := len(dst) - s
+		dst, err := value(dst, i)
+		return dst, k, int32(i % int64(partitions)), err
+	})
+}
+
+// SeedWith writes records [0, n) to topic, record i made by rec: rec
+// appends the record's key and then its value to dst and returns dst, the
+// key's length and the record's partition. Records of a partition are
+// written in the order of i. It waits for every ack and returns the bytes
+// of the values written.
+func SeedWith(brokers []string, topic string, n int64, rec func(dst []byte, i int64) (out []byte, keyLen int, partition int32, err error)) (int64, error) {
 	c := Config()
 	c.Producer.RequiredAcks = sarama.WaitForLocal
 	c.Producer.Partitioner = sarama.NewManualPartitioner
@@ -198,18 +213,18 @@ func SeedValues(brokers []string, topic string, partitions int32, n int64, value
 			msgs = make([]sarama.ProducerMessage, chunk)
 		}
 		s := len(arena)
-		arena = gen.AppendEventID(arena, i)
-		key := arena[s:len(arena):len(arena)]
-		s = len(arena)
-		if arena, err = value(arena, i); err != nil {
+		var keyLen int
+		var part int32
+		if arena, keyLen, part, err = rec(arena, i); err != nil {
 			p.AsyncClose()
 			<-errsDone
 			return bytes, fmt.Errorf("seeding %s: record %d: %w", topic, i, err)
 		}
-		val := arena[s:len(arena):len(arena)]
+		key := arena[s : s+keyLen : s+keyLen]
+		val := arena[s+keyLen : len(arena) : len(arena)]
 		bytes += int64(len(val))
 		m := &msgs[i%chunk]
-		m.Topic, m.Partition, m.Key, m.Value = topic, int32(i%int64(partitions)), sarama.ByteEncoder(key), sarama.ByteEncoder(val)
+		m.Topic, m.Partition, m.Key, m.Value = topic, part, sarama.ByteEncoder(key), sarama.ByteEncoder(val)
 		p.Input() <- m
 	}
 	p.AsyncClose()

@@ -25,7 +25,7 @@ import org.apache.kafka.streams.Topology;
  * <pre>
  * java -cp target/kstreams-bench.jar:target/lib/* conveyor.bench.Main \
  *   --mode etl|window --brokers 127.0.0.1:9092 --in TOPIC --out TOPIC --app-id ID \
- *   --guarantee at_least_once|exactly_once_v2 --records N [--grace-ms 10000]
+ *   --guarantee at_least_once|exactly_once_v2 --records N [--grace-ms 10000] [--group-by-key true]
  *   [--threads 2] [--commit-ms 100] [--state-dir DIR]
  * </pre>
  *
@@ -60,7 +60,8 @@ public final class Main {
         Topology t = switch (mode) {
             case "etl" -> Etl.topology(new StreamsBuilder(), need(a, "in"), need(a, "out"), counted, out::increment);
             case "window" -> Windowed.topology(new StreamsBuilder(), need(a, "in"), need(a, "out"),
-                    Long.parseLong(a.getOrDefault("grace-ms", "10000")), counted, out::increment);
+                    Long.parseLong(a.getOrDefault("grace-ms", "10000")),
+                    Boolean.parseBoolean(a.getOrDefault("group-by-key", "false")), counted, out::increment);
             default -> throw new IllegalArgumentException("--mode: etl or window, not " + mode);
         };
         KafkaStreams streams = new KafkaStreams(t, p);

@@ -16,6 +16,7 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -30,22 +31,26 @@ import org.apache.kafka.streams.state.WindowStore;
  * window closes (suppress untilWindowCloses), as JSON
  * {"country":"DE","window_start":...,"window_end":...,"count":N,"sum":S} keyed by country.
  *
- * <p>groupBy country is written as selectKey + repartition (what groupBy does), so that the
+ * <p>Each value is parsed once (JsonSerde), as a Kafka Streams application reading JSON would,
+ * and once more after the repartition topic. groupBy country is written as selectKey + repartition (what groupBy does), so that the
  * records read back from the repartition topic can be counted: the run ends when all of them
- * were, late or not.
+ * were, late or not. With byKey the input is already keyed and partitioned by country, and the
+ * records are grouped by their key (groupByKey: no repartition topic), counted as read.
  */
 final class Windowed {
     static final Duration SIZE = Duration.ofMinutes(1);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    static Topology topology(StreamsBuilder b, String in, String out, long graceMs, Runnable counted, Runnable written) {
-        b.stream(in, Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new EventTime()))
-                .selectKey((k, v) -> field(v, "country").asText())
-                .repartition(Repartitioned.<String, String>as("by-country").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
-                .peek((k, v) -> counted.run())
+    static Topology topology(StreamsBuilder b, String in, String out, long graceMs, boolean byKey, Runnable counted, Runnable written) {
+        KStream<String, JsonNode> s = b.stream(in, Consumed.with(Serdes.String(), new JsonSerde()).withTimestampExtractor(new EventTime()));
+        if (!byKey) {
+            s = s.selectKey((k, v) -> v.path("country").asText())
+                    .repartition(Repartitioned.<String, JsonNode>as("by-country").withKeySerde(Serdes.String()).withValueSerde(new JsonSerde()));
+        }
+        s.peek((k, v) -> counted.run())
                 .groupByKey()
                 .windowedBy(TimeWindows.ofSizeAndGrace(SIZE, Duration.ofMillis(graceMs)))
-                .aggregate(Agg::new, (country, v, agg) -> agg.add(field(v, "amount").asDouble()),
+                .aggregate(Agg::new, (country, v, agg) -> agg.add(v.path("amount").asDouble()),
                         Materialized.<String, Agg, WindowStore<Bytes, byte[]>>as("orders-per-minute")
                                 .withKeySerde(Serdes.String()).withValueSerde(new AggSerde()))
                 .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
@@ -59,19 +64,39 @@ final class Windowed {
         return b.build();
     }
 
-    static JsonNode field(String json, String name) {
-        try {
-            return JSON.readTree(json).path(name);
-        } catch (Exception e) {
-            throw new RuntimeException(e);
-        }
-    }
-
-    /** EventTime takes a record's timestamp from its event_ms field. */
+    /**
+     * EventTime takes a record's timestamp from its event_ms field (the value is parsed once, by
+     * JsonSerde, before the extractor sees it).
+     */
     static final class EventTime implements TimestampExtractor {
         @Override
         public long extract(ConsumerRecord<Object, Object> r, long partitionTime) {
-            return field((String) r.value(), "event_ms").asLong(-1);
+            return r.value() instanceof JsonNode n ? n.path("event_ms").asLong(-1) : -1;
+        }
+    }
+
+    /** JsonSerde reads a record's JSON value once into a tree, and writes a tree back as JSON. */
+    static final class JsonSerde implements Serde<JsonNode> {
+        @Override
+        public Serializer<JsonNode> serializer() {
+            return (topic, n) -> {
+                try {
+                    return n == null ? null : JSON.writeValueAsBytes(n);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            };
+        }
+
+        @Override
+        public Deserializer<JsonNode> deserializer() {
+            return (topic, b) -> {
+                try {
+                    return b == null ? null : JSON.readTree(b);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            };
         }
     }
 
