@@ -189,6 +189,21 @@ func retriable(err error) bool {
 	return errors.Is(err, sarama.ErrLeaderNotAvailable) || errors.Is(err, sarama.ErrNotLeaderForPartition)
 }
 
+// readFrom returns where a read of partition p up to end starts: from, or
+// the log's start when retention removed what was before it; it reports
+// the records to read to total unless there are none (the result >= end).
+func (c *changelog) readFrom(ctx context.Context, p int32, from, end int64, total func(int64)) (int64, error) {
+	oldest, err := c.offset(ctx, p, sarama.OffsetOldest)
+	if err != nil {
+		return 0, err
+	}
+	from = max(from, oldest)
+	if from < end {
+		total(end - from)
+	}
+	return from, nil
+}
+
 // Read implements state.Changelog.
 func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(int64), fn func(state.Change)) (int64, error) {
 	if c.txn != nil {
@@ -198,15 +213,12 @@ func (c *changelog) Read(ctx context.Context, p int32, from int64, total func(in
 	if err != nil {
 		return 0, err
 	}
-	oldest, err := c.offset(ctx, p, sarama.OffsetOldest)
-	if err != nil {
+	if from, err = c.readFrom(ctx, p, from, end, total); err != nil {
 		return 0, err
 	}
-	from = max(from, oldest)
 	if from >= end {
 		return end, nil
 	}
-	total(end - from)
 	pc, err := c.cons.ConsumePartition(c.topic, p, from)
 	if err != nil {
 		return 0, err

@@ -77,15 +77,12 @@ func (c *changelog) readCommitted(ctx context.Context, p int32, from int64, tota
 	if err != nil {
 		return 0, err
 	}
-	oldest, err := c.offset(ctx, p, sarama.OffsetOldest)
-	if err != nil {
+	if from, err = c.readFrom(ctx, p, from, end, total); err != nil {
 		return 0, err
 	}
-	from = max(from, oldest)
 	if from >= end {
 		return end, nil
 	}
-	total(end - from)
 	var g group
 	for attempt := 1; ; attempt++ {
 		at := from
