@@ -148,17 +148,48 @@ func (r *repartition) Reader(env plugin.Env) (plugin.Source, error) {
 	return NewSource(&c, env)
 }
 
-// Ends implements state.Repartition.
+// Ends implements state.Repartition: the end offset of each partition
+// the reader's group has not committed up to it. A partition whose
+// committed offset is at its end (a run that read it all before, or was
+// killed after committing) has nothing left to read, and waiting for the
+// reader to read up to it there would wait for ever.
 func (r *repartition) Ends() (map[int32]int64, error) {
+	committed := r.committed()
 	ends := make(map[int32]int64, r.n)
 	for p := range r.n {
 		end, err := r.client.GetOffset(r.topic, p, sarama.OffsetNewest)
 		if err != nil {
 			return nil, fmt.Errorf("repartition topic %q: end offset of partition %d: %w", r.topic, p, err)
 		}
-		ends[p] = end
+		if c, ok := committed[p]; !ok || c < end {
+			ends[p] = end
+		}
 	}
 	return ends, nil
+}
+
+// committed returns the reader group's committed offsets of the topic,
+// or nil when they cannot be had (then every partition is read to its end).
+func (r *repartition) committed() map[int32]int64 {
+	coord, err := r.client.Coordinator(r.topic) // the reader's group is named as the topic
+	if err != nil {
+		return nil
+	}
+	req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: r.topic}
+	for p := range r.n {
+		req.AddPartition(r.topic, p)
+	}
+	resp, err := coord.FetchOffset(req)
+	if err != nil {
+		return nil
+	}
+	out := map[int32]int64{}
+	for p := range r.n {
+		if b := resp.GetBlock(r.topic, p); b != nil && errors.Is(b.Err, sarama.ErrNoError) && b.Offset >= 0 {
+			out[p] = b.Offset
+		}
+	}
+	return out
 }
 
 // Close implements state.Repartition.

@@ -35,7 +35,8 @@ type Repartition interface {
 	// group, from the committed offsets (the earliest without one). It
 	// never ends by itself: see Ends.
 	Reader(env plugin.Env) (plugin.Source, error)
-	// Ends returns the topic's end offsets, per partition.
+	// Ends returns the topic's end offsets, per partition, leaving out a
+	// partition the reader's group has already committed up to its end.
 	Ends() (map[int32]int64, error)
 	Close() error
 }
