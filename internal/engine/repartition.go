@@ -169,6 +169,14 @@ func (r *run) buildRepartition(s *statefulStage, src *node, topic string) error 
 	return nil
 }
 
+// The header keys every repartition message carries, converted once, not
+// per record; a writer never modifies them.
+var (
+	markHeaderKey   = []byte(window.MarkHeader)
+	offsetHeaderKey = []byte(offsetHeader)
+	srcHeaderKey    = []byte(srcHeader)
+)
+
 // repartitionWriter is stateful stage s, repartitioned, in the handler of
 // the source above it: it writes the batch's records to the repartition
 // topic (see the top of this file) and passes nothing on.
@@ -228,9 +236,9 @@ func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin
 		m := state.Message{Key: key, Partition: -1}
 		m.Headers = carriedHeaders(rec.Value, m.Headers)
 		mark, _ := window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(nil)
-		m.Headers = append(m.Headers, state.Header{Key: []byte(window.MarkHeader), Value: mark})
+		m.Headers = append(m.Headers, state.Header{Key: markHeaderKey, Value: mark})
 		if rec.Offset >= 0 {
-			m.Headers = append(m.Headers, state.Header{Key: []byte(offsetHeader), Value: strconv.AppendInt(nil, rec.Offset, 10)})
+			m.Headers = append(m.Headers, state.Header{Key: offsetHeaderKey, Value: strconv.AppendInt(nil, rec.Offset, 10)})
 		}
 		if ts := gjson.GetBytes(rec.Value, record.TimestampField); ts.Type == gjson.Number {
 			m.Timestamp = ts.Int()
@@ -251,7 +259,7 @@ func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin
 	if w.max > w.sent {
 		mark, _ := window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(nil)
 		for p := range rp.rp.Partitions() {
-			msgs = append(msgs, state.Message{Partition: p, Headers: []state.Header{{Key: []byte(window.MarkHeader), Value: mark}}})
+			msgs = append(msgs, state.Message{Partition: p, Headers: []state.Header{{Key: markHeaderKey, Value: mark}}})
 		}
 		w.sent = w.max
 	}
@@ -288,7 +296,7 @@ func carriedHeaders(rec []byte, hs []state.Header) []state.Header {
 		src = mark
 	}
 	if src != nil {
-		hs = append(hs, state.Header{Key: []byte(srcHeader), Value: src})
+		hs = append(hs, state.Header{Key: srcHeaderKey, Value: src})
 	}
 	return hs
 }
