@@ -33,9 +33,9 @@ func eosWindows(env kafkatest.Env, w windowRun, instance, extra string) string {
 
 // unrepartitioned makes windowPipeline's stage count each input partition's
 // windows where they are (repartition = "never"; checkWindows adds them up):
-// these tests are about state across crashes, and exactly-once cannot
-// repartition yet. The streaming run's end is the source's commits, which a
-// repartition would leave ahead of the windows.
+// these tests are about state across crashes (the repartitioned run is
+// TestFaultExactlyOnceRepartitionKill9). The streaming run's end is the
+// source's commits, which a repartition would leave ahead of the windows.
 func unrepartitioned(pipeline string) string {
 	return strings.Replace(pipeline, "group_by = [\"country\"]\n", "group_by = [\"country\"]\nrepartition = \"never\"\n", 1)
 }
@@ -282,7 +282,7 @@ inputs = ["orders"]
 key = "order_id"
 time_field = "ts"
 ttl_ms = 86400000
-repartition = "never" # a copy is fed to its original's partition; exactly-once cannot repartition yet
+repartition = "never" # a copy is fed to its original's partition (TestIntegrationExactlyOnceDedupeRepartitions repartitions)
 
 [[stages]]
 id = "produce"
