@@ -188,6 +188,25 @@ func (w *WindowAggregate) Process(st plugin.State, r plugin.Record) error {
 	defer w.scratch.Put(sc)
 	w.cols.Peek(r.Value, sc.vals)
 	t, _ := w.tf.At(sc.vals[0])
+	return w.process(st, r, sc, t)
+}
+
+// ProcessTimed implements state.OnePass: EventTime and Process in one
+// read of the record.
+func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record) (int64, bool, error) {
+	sc := w.scratch.Get().(*aggScratch)
+	defer w.scratch.Put(sc)
+	w.cols.Peek(r.Value, sc.vals)
+	t, err := w.tf.At(sc.vals[0])
+	if err != nil {
+		return 0, false, plugin.Permanent(err)
+	}
+	return t, true, w.process(st, r, sc, t)
+}
+
+// process is Process for the record's values read into sc, at event time
+// t.
+func (w *WindowAggregate) process(st plugin.State, r plugin.Record, sc *aggScratch, t int64) error {
 	wm := st.Watermark()
 	var buf [4]window.Window
 	wins, late := w.spec.Place(buf[:0], t, wm, wm)
