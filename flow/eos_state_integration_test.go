@@ -204,8 +204,10 @@ func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 // from the changelog by the new owner, and every window is still exact.
 func TestFaultExactlyOnceWindowsScale(t *testing.T) {
 	noRaceChaos(t)
+	// sequential: in CI run 02:36 it lost 89 of 101 dead letters when run
+	// alongside the other parallel fault tests (alone it passes); see
+	// the h-ci report
 	env := kafkatest.Start(t)
-	parallelOnRealBroker(t, env)
 	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 22, 25*time.Second)
 	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "${CONVEYOR_MEMBER}", "batch_size = 50"))
 	a, b, c := startProc(t, "a", path), startProc(t, "b", path), startProc(t, "c", path)
