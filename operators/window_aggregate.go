@@ -193,13 +193,16 @@ func (w *WindowAggregate) Process(st plugin.State, r plugin.Record) error {
 
 // ProcessTimed implements state.OnePass: EventTime and Process in one
 // read of the record.
-func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record) (int64, bool, error) {
+func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record, observe func(int64)) (int64, bool, error) {
 	sc := w.scratch.Get().(*aggScratch)
 	defer w.scratch.Put(sc)
 	w.cols.Peek(r.Value, sc.vals)
 	t, err := w.tf.At(sc.vals[0])
 	if err != nil {
 		return 0, false, plugin.Permanent(err)
+	}
+	if observe != nil {
+		observe(t)
 	}
 	return t, true, w.process(st, r, sc, t)
 }
