@@ -105,6 +105,14 @@ type OnePass interface {
 	ProcessTimed(st plugin.State, r plugin.Record, observe func(t int64)) (t int64, timed bool, err error)
 }
 
+// KeyTimer is a Processor that reads a record once for its key
+// (plugin.Keyer) and its event time, for the repartition topic's writer.
+type KeyTimer interface {
+	// KeyTime appends r's key to dst and returns it with r's event time:
+	// Key's error when Key fails, else EventTime's.
+	KeyTime(r plugin.Record, dst []byte) (withKey []byte, t int64, err error)
+}
+
 // Result is what a batch gave.
 type Result struct {
 	// Out are the records the batch emitted, in order.
