@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/tidwall/gjson"
@@ -338,28 +339,13 @@ func rawMember(rec []byte, name string) []byte {
 // timestampOf is a _kafka_timestamp's value as written: the Kafka
 // timestamp in ms when it is a number, else 0 (none).
 func timestampOf(raw []byte) int64 {
-	if n, ok := smallInt(raw); ok {
-		return n
+	if n, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(raw), len(raw)), 10, 64); err == nil {
+		return n // the string is not kept: no copy
 	}
 	if r := gjson.ParseBytes(raw); r.Type == gjson.Number {
 		return r.Int()
 	}
 	return 0
-}
-
-// smallInt reads an integer of 1 to 18 digits.
-func smallInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 func isKafkaMeta(name string) bool {
