@@ -169,6 +169,7 @@ func finish(t *testing.T, env kafkatest.Env, group, in string, fed <-chan struct
 func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	kills := envInt("STATE_KILLS", 5)
 	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 21, time.Second)
 	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "solo", "batch_size = 25"))
@@ -185,6 +186,7 @@ func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	kills := envInt("STATE_KILLS", 5)
 	// at-least-once runs about twice as fast: twice the orders, so that
 	// every kill lands in a backlog
@@ -203,6 +205,7 @@ func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 func TestFaultExactlyOnceWindowsScale(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 22, 25*time.Second)
 	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "${CONVEYOR_MEMBER}", "batch_size = 50"))
 	a, b, c := startProc(t, "a", path), startProc(t, "b", path), startProc(t, "c", path)
@@ -247,6 +250,7 @@ func changelogHolds(t *testing.T, env kafkatest.Env, group, stage string) {
 func TestFaultExactlyOnceDedupeKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("orders"), kafkatest.Name("distinct"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)
