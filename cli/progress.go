@@ -167,6 +167,9 @@ func (p *progress) render(s, prev flow.Summary, lag int64) string {
 		if st.Restoring > 0 {
 			parts = append(parts, fmt.Sprintf("restoring %s: %s/%s", st.ID, count(st.Restored), count(st.ToRestore)))
 		}
+		if st.Loading > 0 {
+			parts = append(parts, fmt.Sprintf("loading %s: %s/%s", st.ID, count(st.Loaded), count(st.ToLoad)))
+		}
 	}
 	parts = append(parts, clock(s.Elapsed))
 	return strings.Join(parts, "  ")

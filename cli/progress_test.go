@@ -160,3 +160,14 @@ func TestProgressShowsARestore(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestProgressShowsATableLoad: while table.join loads its table, the
+// line says so and how far it has got, as for a restore.
+func TestProgressShowsATableLoad(t *testing.T) {
+	p := &progress{}
+	s := flow.Summary{Elapsed: 3 * time.Second, Stages: []flow.StageSummary{{ID: "orders"},
+		{ID: "enrich", Loading: 3, Loaded: 40_000, ToLoad: 100_000, LoadingWhat: `table topic "users"`}}}
+	if got, want := p.render(s, flow.Summary{}, -1), "in 0  out 0  0 rec/s  loading enrich: 40,000/100,000  0:03"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -16,8 +16,9 @@ A test file names its pipeline (pipeline = "p.toml", relative to the test file)
 and has [[tests]] cases: records into a source ([[tests.input]]: value, key,
 headers, partition, timestamp) and what a sink must write ([[tests.output]]:
 value, fields, absent, condition, key, partition, topic, headers), the dead
-letters ([[tests.dead_letter]]) and the counts ([tests.counts]). Sources and
-sinks are in-memory fixtures with the same config keys; operators, keys,
+letters ([[tests.dead_letter]]) and the counts ([tests.counts]); a table.join's
+table is given as rows ([[tests.table]]). Sources and sinks are in-memory
+fixtures with the same config keys; operators, keys,
 partitions (Java's murmur2 over the test's partitions) and error handling run
 as in production. Prints one line per case and what differs under a failing
 one; exits 1 when a case fails. The README's "Test a pipeline" shows a file.`

@@ -1,6 +1,10 @@
 package plugin
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Registerer is e.Metrics, or a registry of its own when e.Metrics is nil
 // (an Env built by hand, in a test): what is registered there is counted
@@ -45,4 +49,29 @@ type PartitionProgress struct {
 	// Behind counts the records between Position and the partition's end
 	// as last seen; 0 when caught up.
 	Behind int64
+}
+
+// Loader is an optional interface of an operator that must read something
+// before it can apply records, such as table.join's table.
+//
+// The runtime calls Load once, after every stage is built and before the
+// sources are started, while /readyz and the progress line already run; an
+// error fails the run before any record is read. An operator may also load
+// parts later, on demand (a table partition on its stream partition's first
+// record): Apply then waits for them itself. Loading is polled from other
+// goroutines, concurrently with Load and Apply: it must be safe for that and
+// return at once.
+type Loader interface {
+	Load(ctx context.Context) error
+	Loading() Loading
+}
+
+// Loading is how far a [Loader] has got.
+type Loading struct {
+	// Parts counts the parts (partitions) being loaded now: 0 when nothing
+	// is loading. Done and Total are the units (offsets, records) loaded
+	// and to load over every part started so far.
+	Parts, Done, Total int64
+	// What names what is loaded, for a user ("table topic \"users\"").
+	What string
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/record"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // table is a compacted topic read into memory and kept up to date: the
@@ -33,6 +34,16 @@ type table struct {
 	wg       sync.WaitGroup
 	rows     atomic.Int64 // over every store
 	updates  atomic.Int64 // messages applied after a partition was loaded
+	// What the loading partitions have read: loading counts the partitions
+	// started and not loaded yet (nor failed); toRead the offsets from each
+	// partition's oldest to the end offset it had at start, read those
+	// behind the last message delivered (all of them once loaded).
+	loading, read, toRead atomic.Int64
+}
+
+// progress is how far the table's loading has got.
+func (t *table) progress() plugin.Loading {
+	return plugin.Loading{Parts: t.loading.Load(), Done: t.read.Load(), Total: t.toRead.Load(), What: fmt.Sprintf("table topic %q", t.topic)}
 }
 
 // tablePart is one partition of the table and the store its rows go to:
@@ -63,8 +74,15 @@ func newTable(client sarama.Client, topic string, n int, shared bool, log *zap.L
 	if err != nil {
 		return nil, err
 	}
+	t := emptyTable(topic, n, shared)
+	t.client, t.consumer, t.log = client, consumer, log
+	return t, nil
+}
+
+// emptyTable is a table of n partitions without rows, not reading.
+func emptyTable(topic string, n int, shared bool) *table {
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &table{topic: topic, client: client, consumer: consumer, log: log, ctx: ctx, cancel: cancel}
+	t := &table{topic: topic, ctx: ctx, cancel: cancel}
 	one := &rowStore{rows: map[string][]byte{}}
 	for range n {
 		s := one
@@ -73,7 +91,18 @@ func newTable(client sarama.Client, topic string, n int, shared bool, log *zap.L
 		}
 		t.parts = append(t.parts, &tablePart{loaded: make(chan struct{}), store: s})
 	}
-	return t, nil
+	return t
+}
+
+// memoryTable is a table of n partitions, loaded, that reads no Kafka: its
+// rows are applied by the caller.
+func memoryTable(topic string, n int, shared bool) *table {
+	t := emptyTable(topic, n, shared)
+	for _, tp := range t.parts {
+		close(tp.loaded)
+		tp.once.Do(func() {}) // never read from Kafka
+	}
+	return t
 }
 
 // start starts reading partition p (0 <= p < len(parts)), if not
@@ -81,6 +110,7 @@ func newTable(client sarama.Client, topic string, n int, shared bool, log *zap.L
 func (t *table) start(p int32) *tablePart {
 	tp := t.parts[p]
 	tp.once.Do(func() {
+		t.loading.Add(1)
 		t.wg.Add(1)
 		go t.follow(p, tp)
 	})
@@ -121,10 +151,18 @@ const settleEvery = 250 * time.Millisecond
 // follow reads partition p into its store until the table is closed.
 func (t *table) follow(p int32, tp *tablePart) {
 	defer t.wg.Done()
-	fail := func(err error) {
-		tp.err = fmt.Errorf("table topic %q partition %d: %w", t.topic, p, err)
+	loaded := false
+	finish := func(err error) { // loaded, or failed
+		loaded, tp.err = true, err
+		t.loading.Add(-1)
 		close(tp.loaded)
 	}
+	defer func() {
+		if !loaded {
+			t.loading.Add(-1) // closed while loading
+		}
+	}()
+	fail := func(err error) { finish(fmt.Errorf("table topic %q partition %d: %w", t.topic, p, err)) }
 	end, err := t.client.GetOffset(t.topic, p, sarama.OffsetNewest)
 	if err != nil {
 		fail(err)
@@ -141,13 +179,18 @@ func (t *table) follow(p int32, tp *tablePart) {
 		return
 	}
 	defer pc.AsyncClose()
-	started, loaded := time.Now(), oldest >= end
-	if loaded {
-		close(tp.loaded)
+	started := time.Now()
+	t.toRead.Add(max(end-oldest, 0))
+	next := oldest // the offset after the last message delivered
+	markLoaded := func() {
+		t.read.Add(max(end-next, 0)) // what compaction, markers or aborts left out
+		finish(nil)
+	}
+	if oldest >= end {
+		finish(nil)
 	}
 	tick := time.NewTicker(settleEvery)
 	defer tick.Stop()
-	next := oldest // the offset after the last message delivered
 	for {
 		select {
 		case m, ok := <-pc.Messages():
@@ -157,12 +200,15 @@ func (t *table) follow(p int32, tp *tablePart) {
 			t.apply(tp.store, m)
 			if loaded {
 				t.updates.Add(1)
-			} else if m.Offset+1 >= end {
-				loaded = true
-				t.log.Debug("table partition loaded", zap.Int32("partition", p), zap.Int64("end_offset", end), zap.Duration("took", time.Since(started)))
-				close(tp.loaded)
+				next = m.Offset + 1
+				continue
 			}
+			t.read.Add(min(m.Offset+1, end) - next)
 			next = m.Offset + 1
+			if next >= end {
+				markLoaded()
+				t.log.Debug("table partition loaded", zap.Int32("partition", p), zap.Int64("end_offset", end), zap.Duration("took", time.Since(started)))
+			}
 		case err := <-pc.Errors():
 			if err != nil {
 				t.log.Warn("reading the table topic", zap.Int32("partition", p), zap.Error(err))
@@ -173,8 +219,7 @@ func (t *table) follow(p int32, tp *tablePart) {
 			}
 			if t.loadedAt(p, next, end) {
 				t.log.Debug("table partition loaded: its last offsets hold no record", zap.Int32("partition", p), zap.Int64("end_offset", end))
-				loaded = true
-				close(tp.loaded)
+				markLoaded()
 			}
 		case <-t.ctx.Done():
 			return
@@ -224,6 +269,9 @@ func (t *table) apply(s *rowStore, m *sarama.ConsumerMessage) {
 func (t *table) close() error {
 	t.cancel()
 	t.wg.Wait()
+	if t.consumer == nil {
+		return nil // a memory table
+	}
 	err := t.consumer.Close()
 	if cerr := t.client.Close(); err == nil {
 		err = cerr

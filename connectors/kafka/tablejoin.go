@@ -32,15 +32,17 @@ func TableJoinSpec() *plugin.Spec {
 `,
 		Operator: plugin.NewFactory(DefaultTableJoinConfig, func(ctx context.Context, c *TableJoinConfig, env plugin.Env) (plugin.Operator, error) {
 			c.client().logWarnings(env.Logger)
-			return NewTableJoin(ctx, c, env)
+			return openTableJoin(ctx, c, env) // the runtime calls Load
 		}),
 		Check: checkTableJoin,
 	}
 }
 
 // TableJoin is the table.join operator. Apply is safe for concurrent use;
-// it blocks while a table partition it needs is loading (partitioned
-// scope). Close stops following the table.
+// it blocks while the table (partitioned scope: the table partition it
+// needs) is loading. It is a plugin.Loader: Load reads the whole table
+// (global scope), and Loading says how far a load has got. Close
+// stops following the table.
 type TableJoin struct {
 	cfg     *TableJoinConfig
 	stage   string
@@ -53,6 +55,8 @@ type TableJoin struct {
 	names   [][]byte      // the members it sets, as `"name":`
 	fields  []record.Path // with fields: where each is in a row
 	murmur  sarama.Partitioner
+	log     *zap.Logger
+	loaded  atomic.Bool // global scope: every table partition is loaded
 	ctx     context.Context
 	stop    context.CancelFunc
 	joined  atomic.Int64
@@ -63,16 +67,88 @@ type TableJoin struct {
 // NewTableJoin connects to the table's brokers and, with global scope,
 // reads the whole table up to its end offsets before it returns.
 func NewTableJoin(ctx context.Context, c *TableJoinConfig, env plugin.Env) (*TableJoin, error) {
+	j, err := openTableJoin(ctx, c, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.Load(ctx); err != nil {
+		j.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// openTableJoin connects to the table's brokers and checks its topics,
+// without reading the table.
+func openTableJoin(ctx context.Context, c *TableJoinConfig, env plugin.Env) (*TableJoin, error) {
 	j, err := newTableJoin(c, env.Stage.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := j.open(ctx, env.Logger.With(zap.String("table_topic", c.TableTopic))); err != nil {
+	j.log = env.Logger.With(zap.String("table_topic", c.TableTopic))
+	if err := j.open(ctx, j.log); err != nil {
 		j.stop()
 		return nil, err
 	}
 	return j, nil
 }
+
+// NewTableJoinFromRows is a table.join whose table is rows (key to JSON
+// value, a nil value for no row), placed on partitions partitions by
+// Java's murmur2 as a producer keying by the row's key would: the table of
+// `conveyor test`, which reads no Kafka. Its table is loaded and never
+// updated.
+func NewTableJoinFromRows(c *TableJoinConfig, stage string, partitions int, rows []TableRow) (*TableJoin, error) {
+	j, err := newTableJoin(c, stage)
+	if err != nil {
+		return nil, err
+	}
+	j.log = zap.NewNop()
+	j.murmur = sarama.NewMurmur2Partitioner(c.TableTopic)
+	j.table = memoryTable(c.TableTopic, partitions, c.Scope != ScopePartitioned)
+	for _, r := range rows {
+		p, err := j.murmur.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(r.Key)}, int32(partitions))
+		if err != nil {
+			return nil, err
+		}
+		j.table.apply(j.table.parts[p].store, &sarama.ConsumerMessage{Key: r.Key, Value: r.Value})
+	}
+	j.loaded.Store(true)
+	return j, nil
+}
+
+// TableRow is one message of a table topic: a tombstone when Value is nil.
+type TableRow struct {
+	Key, Value []byte
+}
+
+// Load reads the whole table up to the end offsets it has now (global
+// scope), within load_timeout_ms; with partitioned scope each partition
+// loads on its stream partition's first record instead, and Load does
+// nothing. It may be called more than once, from any goroutine.
+func (j *TableJoin) Load(ctx context.Context) error {
+	if j.cfg.Scope == ScopePartitioned || j.loaded.Load() {
+		return nil
+	}
+	started := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.LoadTimeout)
+	defer cancel()
+	for p := range int32(len(j.table.parts)) {
+		j.table.start(p) // all at once
+	}
+	for p := range int32(len(j.table.parts)) {
+		if err := j.table.load(ctx, p, j.cfg.LoadTimeout); err != nil {
+			return j.loadError(err)
+		}
+	}
+	if j.loaded.CompareAndSwap(false, true) {
+		j.log.Info("table loaded", zap.Int64("rows", j.table.rows.Load()), zap.Int("partitions", len(j.table.parts)), zap.Duration("took", time.Since(started)))
+	}
+	return nil
+}
+
+// Loading implements plugin.Loader.
+func (j *TableJoin) Loading() plugin.Loading { return j.table.progress() }
 
 // newTableJoin prepares the join, without its table.
 func newTableJoin(c *TableJoinConfig, stage string) (*TableJoin, error) {
@@ -123,22 +199,6 @@ func (j *TableJoin) open(ctx context.Context, log *zap.Logger) error {
 		client.Close()
 		return err
 	}
-	if c.Scope == ScopePartitioned {
-		return nil // each partition loads on its stream partition's first record
-	}
-	started := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, c.LoadTimeout)
-	defer cancel()
-	for p := range int32(parts) {
-		j.table.start(p) // all at once
-	}
-	for p := range int32(parts) {
-		if err := j.table.load(ctx, p, c.LoadTimeout); err != nil {
-			j.table.close()
-			return j.loadError(err)
-		}
-	}
-	log.Info("table loaded", zap.Int64("rows", j.table.rows.Load()), zap.Int("partitions", parts), zap.Duration("took", time.Since(started)))
 	return nil
 }
 
@@ -237,6 +297,11 @@ func (j *TableJoin) tableKey(rec []byte) ([]byte, bool) {
 func (j *TableJoin) lookup(rec []byte) (row []byte, found bool, err error) {
 	key, ok := j.tableKey(rec)
 	if j.cfg.Scope != ScopePartitioned {
+		if !j.loaded.Load() { // a runtime that did not call Load
+			if err := j.Load(j.ctx); err != nil {
+				return nil, false, err // not permanent: the run stops or retries
+			}
+		}
 		if !ok {
 			return nil, false, nil
 		}

@@ -65,6 +65,17 @@ func (f tableFixture) join(t *testing.T, mutate func(*TableJoinConfig)) (*TableJ
 	return j, time.Since(start)
 }
 
+// wantLoading checks that j loads nothing now and has read every offset
+// of the partitions it started, at least offsets (the rows written first;
+// a later subtest also finds the earlier one's updates).
+func wantLoading(t *testing.T, j *TableJoin, offsets int64) {
+	t.Helper()
+	got := j.Loading()
+	if got.Parts != 0 || got.Done != got.Total || got.Total < offsets || (offsets == 0 && got.Total != 0) || got.What != fmt.Sprintf("table topic %q", j.cfg.TableTopic) {
+		t.Fatalf("Loading() = %+v, want nothing loading and every offset read (at least %d)", got, offsets)
+	}
+}
+
 var murmur = sarama.NewMurmur2Partitioner("")
 
 func partitionOf(key string) int32 {
@@ -126,12 +137,14 @@ func TestIntegrationTableJoin(t *testing.T) {
 			if scope == ScopeGlobal && j.Stats().Rows != int64(tableRows) {
 				t.Fatalf("loaded %d rows, want %d", j.Stats().Rows, tableRows)
 			}
+			wantLoading(t, j, map[bool]int64{true: int64(tableRows), false: 0}[scope == ScopeGlobal])
 			for i := 0; i < tableRows+500; i += 97 {
 				wantUser(t, j, i, map[bool]int{true: 0, false: -1}[i < tableRows])
 			}
 			if scope == ScopePartitioned && j.Stats().Rows != int64(tableRows) {
 				t.Fatalf("after a record of every partition: %d rows, want %d", j.Stats().Rows, tableRows)
 			}
+			wantLoading(t, j, int64(tableRows))
 			var racing sync.WaitGroup
 			var stop atomic.Bool
 			racing.Add(1)

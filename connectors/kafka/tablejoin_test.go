@@ -22,19 +22,14 @@ func memoryJoin(t *testing.T, mutate func(*TableJoinConfig), rows map[string]str
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	j, err := newTableJoin(c, "enrich")
+	var rs []TableRow
+	for k, v := range rows {
+		rs = append(rs, TableRow{Key: []byte(k), Value: []byte(v)})
+	}
+	j, err := NewTableJoinFromRows(c, "enrich", 1, rs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := &table{topic: "users"}
-	store := &rowStore{rows: map[string][]byte{}}
-	for k, v := range rows {
-		tb.apply(store, &sarama.ConsumerMessage{Key: []byte(k), Value: []byte(v)})
-	}
-	tb.parts = []*tablePart{{loaded: make(chan struct{}), store: store}}
-	close(tb.parts[0].loaded)
-	tb.parts[0].once.Do(func() {}) // loaded: never read from Kafka
-	j.table = tb
 	return j
 }
 

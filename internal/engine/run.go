@@ -130,6 +130,11 @@ func Run(ctx context.Context, p *config.Pipeline, opts Options) (Summary, error)
 		r.opts.DrainTimeout = r.sourcesDrainTimeout()
 	}
 	stopProgress := r.startProgress(start)
+	if err := r.load(ctx); err != nil {
+		stopProgress()
+		r.closeAll()
+		return Summary{}, err
+	}
 	err = r.execute(ctx)
 	stopProgress()
 	sum := r.summary(time.Since(start))

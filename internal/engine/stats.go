@@ -61,6 +61,12 @@ type StageSummary struct {
 	// is being restored from its changelog now; Restored and ToRestore the
 	// changelog records restored and to restore so far.
 	Restoring, Restored, ToRestore int64
+	// Loading counts, for an operator that loads what it needs before it
+	// applies records (table.join's table, a plugin.Loader), the parts
+	// (partitions) being loaded now; Loaded and ToLoad the units (offsets)
+	// loaded and to load so far; LoadingWhat names what (a table topic).
+	Loading, Loaded, ToLoad int64
+	LoadingWhat             string
 }
 
 // String is "id in=N out=N", with filtered, failed, dead_lettered and

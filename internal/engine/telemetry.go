@@ -13,6 +13,7 @@ import (
 	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/internal/telemetry"
+	"github.com/conveyor-etl/conveyor/plugin"
 )
 
 // startTelemetry makes the run's metrics, with counters for every stage,
@@ -76,12 +77,19 @@ func (r *run) stageSummaries() []StageSummary {
 	for n, s := range r.stateful {
 		restores[n.st.ID] = s.state.Progress()
 	}
+	loads := map[string]plugin.Loading{}
+	for n, op := range r.ops {
+		if l, ok := op.(plugin.Loader); ok {
+			loads[n.st.ID] = l.Loading()
+		}
+	}
 	for _, s := range r.obs.Stages() {
 		c := s.Counts()
-		rp := restores[s.ID]
+		rp, lp := restores[s.ID], loads[s.ID]
 		out = append(out, StageSummary{ID: s.ID, Function: s.Function, Role: s.Role,
 			In: c.In, Out: c.Out, Filtered: c.Filtered, Failed: c.Failed, DeadLettered: c.DeadLettered, Invalid: c.Invalid, Late: c.Late,
-			Restoring: rp.Restoring, Restored: rp.Restored, ToRestore: rp.ToRead})
+			Restoring: rp.Restoring, Restored: rp.Restored, ToRestore: rp.ToRead,
+			Loading: lp.Parts, Loaded: lp.Done, ToLoad: lp.Total, LoadingWhat: lp.What})
 	}
 	return out
 }

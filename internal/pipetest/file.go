@@ -30,12 +30,14 @@ func (f *File) SetDefaults() { f.Partitions = 1 }
 // Case is one [[tests]] entry: records into the pipeline's sources and what
 // must come out.
 type Case struct {
-	Name       string   `key:"name" required:"true" doc:"what the case checks, printed with its result"`
-	Partitions int      `key:"partitions" min:"1" max:"100000" doc:"partitions of every topic in this case (default: the file's)"`
-	Input      []Input  `key:"input" doc:"records into a source, [[tests.input]], in order"`
-	Output     []Expect `key:"output" doc:"records a sink wrote, [[tests.output]], in the order of the inputs they came from"`
-	DeadLetter []Expect `key:"dead_letter" doc:"records given up on and sent to the dead-letter queue, [[tests.dead_letter]], in input order"`
-	Counts     Counts   `key:"counts" doc:"the run's counts, [tests.counts]"`
+	Name       string  `key:"name" required:"true" doc:"what the case checks, printed with its result"`
+	Partitions int     `key:"partitions" min:"1" max:"100000" doc:"partitions of every topic in this case (default: the file's)"`
+	Input      []Input `key:"input" doc:"records into a source, [[tests.input]], in order"`
+	// Table is the rows of the table.join stages' tables.
+	Table      []TableRow `key:"table" doc:"rows of a table.join stage's table, [[tests.table]], in order, read before the first record instead of its table topic (a case without rows gives the join an empty table; no broker is dialled)"`
+	Output     []Expect   `key:"output" doc:"records a sink wrote, [[tests.output]], in the order of the inputs they came from"`
+	DeadLetter []Expect   `key:"dead_letter" doc:"records given up on and sent to the dead-letter queue, [[tests.dead_letter]], in input order"`
+	Counts     Counts     `key:"counts" doc:"the run's counts, [tests.counts]"`
 	// Error is text the error that ends the run must contain.
 	Error string `key:"error" doc:"text the error that stops the run must contain (with error_handling strategy = \"stop\"); without it the run must succeed"`
 	// NoOutput lists sinks that must write nothing.
@@ -350,6 +352,7 @@ func Tables() []Table {
 		c  Case
 		in Input
 		e  Expect
+		r  TableRow
 	)
 	f.SetDefaults()
 	c.SetDefaults() // [tests.counts] is listed in it, as counts.*
@@ -360,5 +363,6 @@ func Tables() []Table {
 		{"[[tests]]", config.Describe(&c)},
 		{"[[tests.input]]", config.Describe(&in)},
 		{"[[tests.output]] and [[tests.dead_letter]]", config.Describe(&e)},
+		{"[[tests.table]]", config.Describe(&r)},
 	}
 }

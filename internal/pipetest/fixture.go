@@ -19,8 +19,9 @@ import (
 // stage and what each sink stage was handed.
 type world struct {
 	partitions int32
-	inputs     map[string][]*Input // by source stage id, in file order
-	index      map[*Input]int      // an input's place in the case
+	inputs     map[string][]*Input    // by source stage id, in file order
+	tables     map[string][]*TableRow // by table.join stage id, in file order
+	index      map[*Input]int         // an input's place in the case
 
 	mu      sync.Mutex
 	written map[string][]written // by sink stage id
@@ -66,6 +67,9 @@ func (w *world) registry(reg *plugin.Registry, keep ...string) (*plugin.Registry
 			continue
 		}
 		s := *orig
+		if name == tableJoin {
+			s.Operator = &plugin.Factory[plugin.Operator]{Config: orig.Operator.Config, Build: w.buildTableJoin}
+		}
 		if orig.Source != nil {
 			s.Source = &plugin.Factory[plugin.Source]{Config: orig.Source.Config, Build: w.buildSource(name)}
 		}

@@ -209,3 +209,33 @@ func TestFailLate(t *testing.T) {
 		t.Fatalf("ok %v, output:\n%s\nwant a line:\n%s", ok, out, want)
 	}
 }
+
+// TestTableJoinRows: a table.join reads its table from the case's
+// [[tests.table]] rows (later rows of a key replace it, a tombstone deletes
+// it), globally and partitioned by murmur2 over the case's partitions,
+// without dialling the pipeline's brokers (broker.invalid); the same files
+// pass through the embedded broker.
+func TestTableJoinRows(t *testing.T) {
+	files := []string{"testdata/table_test.toml", "testdata/table_partitioned_test.toml"}
+	for _, o := range []Options{{}, {Embedded: true}} {
+		out, ok := run(t, o, files...)
+		if !ok || !strings.HasSuffix(out, "ok: 3 case(s) in 2 file(s)\n") {
+			t.Fatalf("embedded %v: ok %v:\n%s", o.Embedded, ok, out)
+		}
+	}
+}
+
+// TestTableJoinRowMistakes: a row naming a stage that is not a table.join
+// gets a did-you-mean with file:line:col; a row without value or tombstone
+// is refused.
+func TestTableJoinRowMistakes(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/table_badstage_test.toml", "testdata/table_novalue_test.toml")
+	for _, want := range []string{
+		`testdata/table_badstage_test.toml:7:1: tests[0].table[0].stage: "with_usr" is not a table.join stage of enrich-global.toml (table.join stages: [with_user]) (did you mean "with_user"?)`,
+		`testdata/table_novalue_test.toml:6:1: tests[0].table[0].value: missing: give the row (a table or a string), or tombstone = true`,
+	} {
+		if ok || !strings.Contains(out, want) {
+			t.Errorf("ok %v, output:\n%s\nwant it to contain:\n%s", ok, out, want)
+		}
+	}
+}

@@ -155,6 +155,7 @@ func (f *File) resolveStages(st stages) error {
 				bad(at(d.Pos, d.KeyPos, "stage"), fmt.Sprintf("tests[%d].dead_letter[%d].stage", i, j), "%q is not a stage of %s%s", d.Stage, f.Pipeline, closest(d.Stage, st.all))
 			}
 		}
+		errs = append(errs, c.resolveTables(i, st, f.Pipeline)...)
 		for j, s := range c.NoOutput {
 			if !slices.Contains(st.sinks, s) {
 				bad(c.Pos, fmt.Sprintf("tests[%d].no_output[%d]", i, j), "%q is not a sink of %s (sinks: %s)%s", s, f.Pipeline, strings.Join(st.sinks, ", "), closest(s, st.sinks))
@@ -183,7 +184,10 @@ func runFixtures(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, 
 // kafka sink stage may have written, besides its topic key).
 func runOn(ctx context.Context, p *config.Pipeline, reg *plugin.Registry, c *Case, b *devkafka.Broker, topics map[string][]string) (*outcome, error) {
 	w := &world{partitions: int32(c.Partitions), inputs: map[string][]*Input{}, index: map[*Input]int{},
-		written: map[string][]written{}, from: map[provenance]int{}}
+		written: map[string][]written{}, from: map[provenance]int{}, tables: map[string][]*TableRow{}}
+	for i := range c.Table {
+		w.tables[c.Table[i].Stage] = append(w.tables[c.Table[i].Stage], &c.Table[i])
+	}
 	out := &outcome{}
 	for i := range c.Input {
 		in := &c.Input[i]

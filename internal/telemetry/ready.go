@@ -168,17 +168,20 @@ func (rd *readiness) check(now time.Time) error {
 	rd.mu.Lock()
 	ph, checks := rd.phase, rd.checks
 	rd.mu.Unlock()
+	var errs []error
 	switch ph {
 	case starting:
-		return errors.New("starting: the stages are being built and connected")
+		errs = append(errs, errors.New("starting: the stages are being built and connected"))
 	case stopping:
 		return errors.New("stopping: the run is draining or has ended")
 	}
-	var errs []error
-	for _, c := range checks {
+	for _, c := range checks { // while starting, those watched so far (an operator loading its table)
 		if err := c.c.Ready(); err != nil {
 			errs = append(errs, fmt.Errorf("stage %q: %w", c.stage, err))
 		}
+	}
+	if ph == starting {
+		return errors.Join(errs...)
 	}
 	stalled := rd.poll(now)
 	sort.Slice(stalled, func(i, j int) bool { return stalled[i].Error() < stalled[j].Error() })
