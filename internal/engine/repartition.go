@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/tidwall/gjson"
 
+	"github.com/conveyor-etl/conveyor/internal/jsonscan"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/internal/window"
@@ -217,31 +218,57 @@ func (r *run) repartitionWriter(s *statefulStage) message.HandlerFunc {
 func (rp *repartitioned) messages(proc plugin.Processor, w *markWriter, b plugin.Batch, wm int64, above bool) ([]state.Message, []failure) {
 	var failed []failure
 	msgs := make([]state.Message, 0, len(b.Records)+int(rp.rp.Partitions()))
-	for _, rec := range b.Records {
-		key, err := rp.keyer.Key(rec)
-		if err != nil {
-			failed = append(failed, failure{rec: rec, err: err})
-			continue
+	kt, _ := proc.(state.KeyTimer)
+	// arena holds the batch's keys and header values: slices of it stay
+	// valid when it grows (they keep the old array).
+	var arena []byte
+	take := func(from int) []byte { return arena[from:len(arena):len(arena)] }
+	var headers, ts []byte // the record's _kafka_headers and _kafka_timestamp
+	meta := func(name string, v []byte) bool {
+		switch {
+		case name == record.HeadersField && headers == nil:
+			headers = v
+		case name == record.TimestampField && ts == nil:
+			ts = v
 		}
-		t, err := proc.EventTime(rec)
+		return isKafkaMeta(name)
+	}
+	for _, rec := range b.Records {
+		var key []byte
+		var t int64
+		var err error
+		if kt != nil {
+			from := len(arena)
+			if arena, t, err = kt.KeyTime(rec, arena); err == nil {
+				key = take(from)
+			}
+		} else if key, err = rp.keyer.Key(rec); err == nil {
+			t, err = proc.EventTime(rec)
+		}
 		if err != nil {
 			failed = append(failed, failure{rec: rec, err: err})
 			continue
 		}
 		m := state.Message{Key: key, Partition: -1}
-		m.Headers = carriedHeaders(rec.Value, m.Headers)
-		mark, _ := window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(nil)
-		m.Headers = append(m.Headers, state.Header{Key: markHeaderKey, Value: mark})
-		if rec.Offset >= 0 {
-			m.Headers = append(m.Headers, state.Header{Key: offsetHeaderKey, Value: strconv.AppendInt(nil, rec.Offset, 10)})
-		}
-		if ts := gjson.GetBytes(rec.Value, record.TimestampField); ts.Type == gjson.Number {
-			m.Timestamp = ts.Int()
-		}
-		if v, ok := record.AppendWithout(nil, rec.Value, func(name string, _ []byte) bool { return isKafkaMeta(name) }); ok {
+		headers, ts = nil, nil
+		v, stripped := record.AppendWithout(nil, rec.Value, meta)
+		if stripped {
 			m.Value = v
-		} else {
+		} else { // no metadata member, or not an object: read as before
 			m.Value = rec.Value
+			headers, ts = rawMember(rec.Value, record.HeadersField), rawMember(rec.Value, record.TimestampField)
+		}
+		m.Headers = carriedHeaders(headers, m.Headers)
+		from := len(arena)
+		arena, _ = window.Mark{Input: b.Partition, Max: w.max}.AppendBinary(arena)
+		m.Headers = append(m.Headers, state.Header{Key: markHeaderKey, Value: take(from)})
+		if rec.Offset >= 0 {
+			from = len(arena)
+			arena = strconv.AppendInt(arena, rec.Offset, 10)
+			m.Headers = append(m.Headers, state.Header{Key: offsetHeaderKey, Value: take(from)})
+		}
+		if ts != nil {
+			m.Timestamp = timestampOf(ts)
 		}
 		msgs = append(msgs, m)
 		if !above {
@@ -270,13 +297,12 @@ const srcHeader = "conveyor-src"
 // hs, but the mark and offset of an earlier repartition: its source mark
 // goes on as srcHeader (the mark itself when it went through one
 // repartition only).
-func carriedHeaders(rec []byte, hs []state.Header) []state.Header {
-	raw := gjson.GetBytes(rec, record.HeadersField)
-	if !raw.IsObject() {
+func carriedHeaders(raw []byte, hs []state.Header) []state.Header {
+	if i := jsonscan.SkipSpace(raw, 0); i >= len(raw) || raw[i] != '{' {
 		return hs
 	}
 	var mark, src []byte
-	_ = record.EachHeader([]byte(raw.Raw), func(k, v []byte) {
+	_ = record.EachHeader(raw, func(k, v []byte) {
 		switch string(k) {
 		case window.MarkHeader:
 			mark = v
@@ -299,6 +325,43 @@ func carriedHeaders(rec []byte, hs []state.Header) []state.Header {
 // isKafkaMeta reports whether a top-level member is one the kafka source
 // adds (but _kafka_payload, which holds a value that was not JSON): the
 // repartition topic's reader adds its own.
+// rawMember is the value of rec's top-level member name as written (nil
+// when there is none), read as gjson reads it.
+func rawMember(rec []byte, name string) []byte {
+	r := gjson.GetBytes(rec, name)
+	if !r.Exists() {
+		return nil
+	}
+	return []byte(r.Raw)
+}
+
+// timestampOf is a _kafka_timestamp's value as written: the Kafka
+// timestamp in ms when it is a number, else 0 (none).
+func timestampOf(raw []byte) int64 {
+	if n, ok := smallInt(raw); ok {
+		return n
+	}
+	if r := gjson.ParseBytes(raw); r.Type == gjson.Number {
+		return r.Int()
+	}
+	return 0
+}
+
+// smallInt reads an integer of 1 to 18 digits.
+func smallInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 func isKafkaMeta(name string) bool {
 	switch name {
 	case record.KeyField, record.KeyBase64Field, record.PartitionField, record.OffsetField, record.TimestampField, record.HeadersField:
