@@ -193,6 +193,7 @@ func waitCommitted(t *testing.T, env kafkatest.Env, group, topic string, timeout
 func TestIntegrationAtLeastOnceAcrossKills(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)

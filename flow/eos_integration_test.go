@@ -124,6 +124,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 // aborts what its killed predecessor left open.
 func TestFaultExactlyOnceCrashLoop(t *testing.T) {
 	env := faultBroker(t, "broker")
+	parallelOnRealBroker(t, env)
 	records, kills := envInt("EOS_RECORDS", 200000), envInt("EOS_KILLS", 10)
 	// fed over 4 s a kill: a restart, its first commit and up to 0.7 s
 	// take about 3 s, and a run that drains the backlog before the last
@@ -250,6 +251,7 @@ func TestFaultExactlyOnceBrokerRestart(t *testing.T) {
 // of 2 s over a backlog make sure A is frozen with one open.
 func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	env := faultBroker(t, "broker")
+	parallelOnRealBroker(t, env)
 	r := newEOSRun(t, env, 120000, 4*time.Second, "${CONVEYOR_MEMBER}")
 	slow := strings.Replace(readFile(t, r.path), "guarantee = \"exactly-once\"\n", "guarantee = \"exactly-once\"\ntransaction_ms = 2000\ntransaction_records = 1000000\n", 1)
 	r.path = writePipeline(t, t.TempDir(), slow)

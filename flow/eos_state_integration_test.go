@@ -33,9 +33,9 @@ func eosWindows(env kafkatest.Env, w windowRun, instance, extra string) string {
 
 // unrepartitioned makes windowPipeline's stage count each input partition's
 // windows where they are (repartition = "never"; checkWindows adds them up):
-// these tests are about state across crashes, and exactly-once cannot
-// repartition yet. The streaming run's end is the source's commits, which a
-// repartition would leave ahead of the windows.
+// these tests are about state across crashes (the repartitioned run is
+// TestFaultExactlyOnceRepartitionKill9). The streaming run's end is the
+// source's commits, which a repartition would leave ahead of the windows.
 func unrepartitioned(pipeline string) string {
 	return strings.Replace(pipeline, "group_by = [\"country\"]\n", "group_by = [\"country\"]\nrepartition = \"never\"\n", 1)
 }
@@ -169,6 +169,7 @@ func finish(t *testing.T, env kafkatest.Env, group, in string, fed <-chan struct
 func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	kills := envInt("STATE_KILLS", 5)
 	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 21, time.Second)
 	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "solo", "batch_size = 25"))
@@ -185,6 +186,7 @@ func TestFaultExactlyOnceWindowsKill9(t *testing.T) {
 func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	kills := envInt("STATE_KILLS", 5)
 	// at-least-once runs about twice as fast: twice the orders, so that
 	// every kill lands in a backlog
@@ -203,6 +205,7 @@ func TestFaultAtLeastOnceWindowsKill9(t *testing.T) {
 func TestFaultExactlyOnceWindowsScale(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	w := newWindowRun(t, env, envInt("STATE_RECORDS", 30000), 22, 25*time.Second)
 	path := writePipeline(t, t.TempDir(), eosWindows(env, w, "${CONVEYOR_MEMBER}", "batch_size = 50"))
 	a, b, c := startProc(t, "a", path), startProc(t, "b", path), startProc(t, "c", path)
@@ -247,6 +250,7 @@ func changelogHolds(t *testing.T, env kafkatest.Env, group, stage string) {
 func TestFaultExactlyOnceDedupeKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("orders"), kafkatest.Name("distinct"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)
@@ -278,7 +282,7 @@ inputs = ["orders"]
 key = "order_id"
 time_field = "ts"
 ttl_ms = 86400000
-repartition = "never" # a copy is fed to its original's partition; exactly-once cannot repartition yet
+repartition = "never" # a copy is fed to its original's partition (TestIntegrationExactlyOnceDedupeRepartitions repartitions)
 
 [[stages]]
 id = "produce"

@@ -378,12 +378,14 @@ func leaderOfMost(t *testing.T, env kafkatest.Env, topic string) (int32, int) {
 // duplicates stay within kills × partitions × batch_size; with the default
 // window of 4, within window times that.
 func TestFaultCrashLoop(t *testing.T) {
+	env := faultBroker(t, "broker")
+	parallelOnRealBroker(t, env)
 	for _, tc := range []struct {
 		name          string
 		window, batch int
 	}{{"window=1", 1, 1000}, {"defaults", 4, 1000}} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := faultBroker(t, "broker")
+			parallelOnRealBroker(t, env)
 			crashLoop(t, env, 200000, 5, tc.window, tc.batch)
 		})
 	}
@@ -421,6 +423,7 @@ func crashLoop(t *testing.T, env kafkatest.Env, records, kills, window, batch in
 func TestIntegrationScaleOutIn(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 6)
 	env.CreateTopic(t, out, 6)

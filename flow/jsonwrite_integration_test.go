@@ -35,6 +35,7 @@ func TestIntegrationJSONWriteSurvivesCrash(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := kafkatest.Start(t)
+			parallelOnRealBroker(t, env)
 			in, group := kafkatest.Name("in"), kafkatest.Name("g")
 			env.CreateTopic(t, in, 3)
 			msgs, _ := events(30000)

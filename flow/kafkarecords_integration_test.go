@@ -69,6 +69,7 @@ func testKafkaRecords(t *testing.T, delivery string) {
 		t.Fatalf("the test's murmur2 is not Java's: %d", got)
 	}
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, group := kafkatest.Name("orders-in"), kafkatest.Name("g")
 	prefix := kafkatest.Name("orders") + "-" // the topics are prefix + country
 	countries := []string{"FR", "DE", "IT"}

@@ -64,6 +64,7 @@ func TestIntegrationPerMessageRefusesFileSink(t *testing.T) {
 func TestIntegrationPerMessageAtLeastOnceAcrossKill(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 3)
 	env.CreateTopic(t, out, 3)
@@ -468,6 +469,7 @@ inputs = ["consume"]
 // with in=0 and exit 0.
 func TestIntegrationBoundedRunWithoutPartitionsSaysWhy(t *testing.T) {
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	in, out, group := kafkatest.Name("in"), kafkatest.Name("out"), kafkatest.Name("g")
 	env.CreateTopic(t, in, 1)
 	env.CreateTopic(t, out, 1)

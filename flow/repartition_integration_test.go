@@ -81,6 +81,7 @@ func checkLate(t *testing.T, env kafkatest.Env, dlq string, exp ordergen.Expecte
 // dead-letter exactly the late orders.
 func TestIntegrationRepartitionBacklogMatchesLive(t *testing.T) {
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	cfg := ordergen.Config{Records: raceScaled(20000), Partitions: 6, Seed: 21, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
@@ -358,6 +359,7 @@ func waitMembers(t *testing.T, env kafkatest.Env, group string, n int) {
 // of both instances: each window comes out once, exact.
 func TestIntegrationRepartitionTwoInstances(t *testing.T) {
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	cfg := ordergen.Config{Records: raceScaled(12000), Partitions: 6, Seed: 41, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)

@@ -99,6 +99,7 @@ func tableJoinRun(t *testing.T, scope string) {
 	scale := map[bool]int{false: 1, true: 10}[raceEnabled]
 	rows, orders, changed, deleted := 100_000/scale, 10_000/scale, 10_000/scale, 11_000/scale
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	stream, table, out, group := kafkatest.Name("orders"), kafkatest.Name("users"), kafkatest.Name("joined"), kafkatest.Name("g")
 	env.CreateTopic(t, table, parts, "cleanup.policy", "compact")
 	env.CreateTopic(t, stream, parts)

@@ -44,7 +44,14 @@ func newGrouping(fields []string, key string) (*grouping, error) {
 // key returns rec's group. A field that is missing counts as null; an
 // expression that gives no value is an error.
 func (g *grouping) key(rec []byte) ([]byte, error) {
-	out := append(make([]byte, 0, 32), '[')
+	return g.appendKey(make([]byte, 0, 32), rec, nil)
+}
+
+// appendKey appends rec's group (see key) to dst. vals, when not nil,
+// are the group_by fields' values read already (as record.Path.Peek gives
+// them), in order.
+func (g *grouping) appendKey(dst, rec []byte, vals []gjson.Result) ([]byte, error) {
+	out := append(dst, '[')
 	if g.prog != nil {
 		v, _, err := g.prog.Eval(rec)
 		if err == nil && v.Kind() == expr.KindMissing {
@@ -61,8 +68,14 @@ func (g *grouping) key(rec []byte) ([]byte, error) {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		if raw, ok := p.Raw(rec); ok {
-			out = append(out, raw...)
+		var r gjson.Result
+		if vals != nil {
+			r = vals[i]
+		} else {
+			r = p.Peek(rec)
+		}
+		if r.Exists() {
+			out = append(out, r.Raw...)
 		} else {
 			out = append(out, "null"...)
 		}

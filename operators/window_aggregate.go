@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/conveyor-etl/conveyor/config"
+	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/window"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -120,6 +124,22 @@ type WindowAggregate struct {
 	tf     window.TimeField
 	group  *grouping
 	update bool
+	// cols are the fields a record is read for, in one pass: the time
+	// field, the group_by fields, then the aggregates' (see
+	// window.Set.Fields); times, the time field alone.
+	cols, times *record.Fields
+	// scratch holds *aggScratch: Process is called for several
+	// partitions at once, each call takes one.
+	scratch sync.Pool
+}
+
+// aggScratch is what one Process call works in, reused from record to
+// record.
+type aggScratch struct {
+	vals []gjson.Result // the cols' values
+	key  []byte         // the state key: 'w', the group, the window
+	enc  []byte         // the window's state, encoded
+	acc  *window.State
 }
 
 // NewWindowAggregate prepares window.aggregate.
@@ -129,7 +149,13 @@ func NewWindowAggregate(c *WindowAggregateConfig) (*WindowAggregate, error) {
 	}
 	set, _ := window.ParseSet(c.Aggregates)
 	g, _ := newGrouping(c.GroupBy, c.Key)
-	return &WindowAggregate{spec: c.spec(), set: set, tf: window.NewTimeField(c.TimeField), group: g, update: c.Emit == "update"}, nil
+	w := &WindowAggregate{spec: c.spec(), set: set, tf: window.NewTimeField(c.TimeField), group: g, update: c.Emit == "update"}
+	cols := append(append([]string{w.tf.Name()}, c.GroupBy...), set.Fields()...)
+	w.cols, w.times = record.CompileFields(cols...), record.CompileFields(w.tf.Name())
+	w.scratch.New = func() any {
+		return &aggScratch{vals: make([]gjson.Result, w.cols.Len()), acc: set.New()}
+	}
+	return w, nil
 }
 
 // Key implements plugin.Keyer: the group.
@@ -143,7 +169,9 @@ func (w *WindowAggregate) Key(r plugin.Record) ([]byte, error) {
 
 // EventTime implements plugin.Processor.
 func (w *WindowAggregate) EventTime(r plugin.Record) (int64, error) {
-	t, err := w.tf.Of(r.Value)
+	var v [1]gjson.Result
+	w.times.Peek(r.Value, v[:])
+	t, err := w.tf.At(v[0])
 	if err != nil {
 		return 0, plugin.Permanent(err)
 	}
@@ -151,34 +179,67 @@ func (w *WindowAggregate) EventTime(r plugin.Record) (int64, error) {
 }
 
 // Process adds r to the windows of its group that take it.
+//
+// It reads the record once for every field it needs (see cols), and
+// works in a scratch (see aggScratch): a record of a window that is open
+// already allocates nothing.
 func (w *WindowAggregate) Process(st plugin.State, r plugin.Record) error {
-	t, _ := w.tf.Of(r.Value)
+	sc := w.scratch.Get().(*aggScratch)
+	defer w.scratch.Put(sc)
+	w.cols.Peek(r.Value, sc.vals)
+	t, _ := w.tf.At(sc.vals[0])
+	return w.process(st, r, sc, t)
+}
+
+// ProcessTimed implements state.OnePass: EventTime and Process in one
+// read of the record.
+func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record) (int64, bool, error) {
+	sc := w.scratch.Get().(*aggScratch)
+	defer w.scratch.Put(sc)
+	w.cols.Peek(r.Value, sc.vals)
+	t, err := w.tf.At(sc.vals[0])
+	if err != nil {
+		return 0, false, plugin.Permanent(err)
+	}
+	return t, true, w.process(st, r, sc, t)
+}
+
+// process is Process for the record's values read into sc, at event time
+// t.
+func (w *WindowAggregate) process(st plugin.State, r plugin.Record, sc *aggScratch, t int64) error {
 	wm := st.Watermark()
 	var buf [4]window.Window
 	wins, late := w.spec.Place(buf[:0], t, wm, wm)
 	if late != window.OnTime {
 		return fmt.Errorf("%w: event time %d: %s", plugin.ErrLate, t, late)
 	}
-	group, err := w.group.key(r.Value)
+	ng := len(w.group.paths)
+	k, err := w.group.appendKey(append(sc.key[:0], 'w'), r.Value, sc.vals[1:1+ng])
 	if err != nil {
 		return plugin.Permanent(err)
 	}
+	sc.key = k
+	group := k[1:]
 	if w.spec.Kind == window.Session {
 		return w.session(st, group, wins[0], r.Value, t)
 	}
 	for _, win := range wins {
-		k := stateKey(group, win)
-		acc, isNew, err := w.load(st, k)
-		if err != nil {
-			return err
+		k := appendWindow(sc.key[:1+len(group)], win)
+		sc.key = k
+		v, ok := st.Get(k)
+		if !ok {
+			w.set.Reset(sc.acc)
+		} else if err := w.set.DecodeInto(sc.acc, v); err != nil {
+			return fmt.Errorf("window state %q: %w", k, err)
 		}
-		w.set.Add(acc, r.Value, t)
-		st.Put(k, w.set.AppendBinary(nil, acc))
-		if isNew {
+		w.set.AddValues(sc.acc, sc.vals[1+ng:], t)
+		sc.enc = w.set.AppendBinary(sc.enc[:0], sc.acc)
+		st.Put(k, sc.enc)
+		if !ok {
 			st.SetTimer(w.spec.CloseAt(win), k)
 		}
 		if w.update {
-			st.Emit(w.result(group, win, acc))
+			st.Emit(w.result(group, win, sc.acc))
 		}
 	}
 	return nil
@@ -274,7 +335,11 @@ func (w *WindowAggregate) result(group []byte, win window.Window, acc *window.St
 // stateKey is "w", the group, then the window's start and end.
 func stateKey(group []byte, win window.Window) []byte {
 	k := make([]byte, 0, 1+len(group)+16)
-	k = append(append(k, 'w'), group...)
+	return appendWindow(append(append(k, 'w'), group...), win)
+}
+
+// appendWindow appends the window's part of a state key.
+func appendWindow(k []byte, win window.Window) []byte {
 	k = binary.BigEndian.AppendUint64(k, uint64(win.Start)^(1<<63))
 	return binary.BigEndian.AppendUint64(k, uint64(win.End)^(1<<63))
 }

@@ -11,7 +11,9 @@ import (
 // offsets that changed it are committed.
 //
 // Keys and values are bytes the store copies: the caller may reuse its
-// slices after Put returns, and must not change a value Get returned. A
+// slices after Put returns, and must not change a value Get returned,
+// which is valid until the next Put or Delete of its key (the store may
+// write the new value over it). A
 // Store is used by one goroutine at a time (the runtime calls a Processor
 // for one batch of a partition at a time, in the partition's order).
 type Store interface {

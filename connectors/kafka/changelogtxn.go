@@ -30,26 +30,16 @@ func (c *changelog) Transactional() bool { return c.txn != nil }
 // made them is inside (its ack is what lets the transaction close), and
 // returns once the broker has acked each of them.
 func (c *changelog) writeTxn(ctx context.Context, p int32, changes []state.Change) (int64, error) {
-	in, err := c.txn.openInput()
-	if err != nil {
-		return 0, err
-	}
 	pd := &pending{msgs: make([]sarama.ProducerMessage, len(changes)), done: make(chan struct{}), explicit: true}
-	pd.left.Store(int64(len(changes)))
 	hdrs := writeHeaders(len(changes))
 	for i, ch := range changes {
 		m := &pd.msgs[i]
-		m.Topic, m.Partition, m.Key, m.Headers, m.Metadata = c.topic, p, sarama.ByteEncoder(ch.Key), hdrs, pd
+		m.Topic, m.Partition, m.Key, m.Headers = c.topic, p, sarama.ByteEncoder(ch.Key), hdrs
 		if ch.Value != nil {
 			m.Value = sarama.ByteEncoder(ch.Value)
 		}
-		select {
-		case in <- m:
-		case <-ctx.Done(): // the batch is given up: the transaction aborts
-			return 0, ctx.Err()
-		}
 	}
-	if err := pd.Wait(ctx); err != nil {
+	if err := c.txn.send(ctx, pd); err != nil {
 		return 0, err
 	}
 	next := int64(0)
@@ -57,6 +47,30 @@ func (c *changelog) writeTxn(ctx context.Context, p int32, changes []state.Chang
 		next = max(next, pd.msgs[i].Offset+1)
 	}
 	return next, nil
+}
+
+// send writes pd's messages (each to its own Partition: pd.explicit) into
+// the open transaction and returns once the broker has acked each of them.
+// The caller's batch is inside the transaction (its ack is what lets the
+// transaction close), so what send wrote commits or aborts with the
+// batch's input offsets. A failed write spoils the transaction (readErrors)
+// and is returned as a cut-off: the batch is read again, not failed.
+func (t *txn) send(ctx context.Context, pd *pending) error {
+	in, err := t.openInput()
+	if err != nil {
+		return err
+	}
+	pd.left.Store(int64(len(pd.msgs)))
+	for i := range pd.msgs {
+		m := &pd.msgs[i]
+		m.Metadata = pd
+		select {
+		case in <- m:
+		case <-ctx.Done(): // the batch is given up: the transaction aborts
+			return ctx.Err()
+		}
+	}
+	return pd.Wait(ctx)
 }
 
 // openInput is the open transaction's input, or an error once the run's
@@ -112,7 +126,7 @@ func (c *changelog) readCommitted(ctx context.Context, p int32, from int64, tota
 // read_committed consumer may read (no transaction open below it).
 func (c *changelog) stableOffset(ctx context.Context, p int32) (int64, error) {
 	for attempt := 1; ; attempt++ {
-		o, err := c.lso(p)
+		o, err := lastStable(c.client, c.topic, p)
 		if err == nil || attempt == 20 || !retriable(err) {
 			return o, err
 		}
@@ -123,19 +137,21 @@ func (c *changelog) stableOffset(ctx context.Context, p int32) (int64, error) {
 	}
 }
 
-func (c *changelog) lso(p int32) (int64, error) {
-	broker, err := c.client.Leader(c.topic, p)
+// lastStable asks topic's partition p's leader for its last stable offset
+// (ListOffsets, read_committed), once.
+func lastStable(client sarama.Client, topic string, p int32) (int64, error) {
+	broker, err := client.Leader(topic, p)
 	if err != nil {
 		return 0, err
 	}
-	req := sarama.NewOffsetRequest(c.client.Config().Version)
+	req := sarama.NewOffsetRequest(client.Config().Version)
 	req.IsolationLevel = sarama.ReadCommitted
-	req.AddBlock(c.topic, p, sarama.OffsetNewest, 1)
+	req.AddBlock(topic, p, sarama.OffsetNewest, 1)
 	resp, err := broker.GetAvailableOffsets(req)
 	if err != nil {
 		return 0, err
 	}
-	b := resp.GetBlock(c.topic, p)
+	b := resp.GetBlock(topic, p)
 	switch {
 	case b == nil:
 		return 0, sarama.ErrIncompleteResponse

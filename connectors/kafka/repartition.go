@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/conveyor-etl/conveyor/internal/kafkautil"
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/plugin"
 )
@@ -39,10 +40,12 @@ func (s *Source) Repartition(_ context.Context, stage string) (state.Repartition
 		client.Close()
 		return nil, err
 	}
-	prod, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("repartition topic %q: producer: %w", topic, err)
+	var prod sarama.SyncProducer
+	if s.txn == nil { // under exactly-once the run's transactional producer writes (Write)
+		if prod, err = sarama.NewSyncProducerFromClient(client); err != nil {
+			client.Close()
+			return nil, fmt.Errorf("repartition topic %q: producer: %w", topic, err)
+		}
 	}
 	return &repartition{src: s, stage: stage, topic: topic, n: n, client: client, prod: prod, hash: sarama.NewMurmur2Partitioner(topic)}, nil
 }
@@ -74,8 +77,8 @@ type repartition struct {
 	topic  string
 	n      int32
 	client sarama.Client
-	prod   sarama.SyncProducer
-	hash   sarama.Partitioner // Java's murmur2
+	prod   sarama.SyncProducer // nil under exactly-once
+	hash   sarama.Partitioner  // Java's murmur2
 }
 
 func (r *repartition) Topic() string     { return r.topic }
@@ -87,14 +90,18 @@ func (r *repartition) partition(key []byte) (int32, error) {
 	return r.hash.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(key)}, r.n)
 }
 
-// Write implements state.Repartition.
+// Write implements state.Repartition. Under exactly-once the messages go
+// through the run's transactional producer (txn.send): they are in the
+// topic, for a read_committed reader, only once the transaction that
+// commits the input offsets of their records does.
 func (r *repartition) Write(ctx context.Context, msgs []state.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	pms := make([]*sarama.ProducerMessage, len(msgs))
+	pd := &pending{msgs: make([]sarama.ProducerMessage, len(msgs)), done: make(chan struct{}), explicit: true}
 	for i, m := range msgs {
-		pm := &sarama.ProducerMessage{Topic: r.topic, Partition: m.Partition}
+		pm := &pd.msgs[i]
+		pm.Topic, pm.Partition = r.topic, m.Partition
 		if m.Key != nil {
 			pm.Key = sarama.ByteEncoder(m.Key)
 			p, err := r.partition(m.Key)
@@ -109,10 +116,20 @@ func (r *repartition) Write(ctx context.Context, msgs []state.Message) error {
 		if m.Timestamp != 0 {
 			pm.Timestamp = time.UnixMilli(m.Timestamp)
 		}
-		for _, h := range m.Headers {
-			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: h.Key, Value: h.Value})
+		pm.Headers = make([]sarama.RecordHeader, len(m.Headers))
+		for j, h := range m.Headers {
+			pm.Headers[j] = sarama.RecordHeader{Key: h.Key, Value: h.Value}
 		}
-		pms[i] = pm
+	}
+	if r.src.txn != nil {
+		if err := r.src.txn.send(ctx, pd); err != nil {
+			return fmt.Errorf("repartition topic %q: %w", r.topic, err)
+		}
+		return nil
+	}
+	pms := make([]*sarama.ProducerMessage, len(pd.msgs))
+	for i := range pd.msgs {
+		pms[i] = &pd.msgs[i]
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.prod.SendMessages(pms) }()
@@ -152,20 +169,58 @@ func (r *repartition) Reader(env plugin.Env) (plugin.Source, error) {
 // the reader's group has not committed up to it. A partition whose
 // committed offset is at its end (a run that read it all before, or was
 // killed after committing) has nothing left to read, and waiting for the
-// reader to read up to it there would wait for ever.
+// reader to read up to it there would wait for ever. Under exactly-once
+// the end is the last stable offset, and a partition counts as committed
+// up to it when only transaction markers or aborted records lie between
+// (see Drained).
 func (r *repartition) Ends() (map[int32]int64, error) {
 	committed := r.committed()
 	ends := make(map[int32]int64, r.n)
 	for p := range r.n {
-		end, err := r.client.GetOffset(r.topic, p, sarama.OffsetNewest)
+		end, err := r.end(p)
 		if err != nil {
 			return nil, fmt.Errorf("repartition topic %q: end offset of partition %d: %w", r.topic, p, err)
 		}
-		if c, ok := committed[p]; !ok || c < end {
+		c, ok := committed[p]
+		if ok && c < end && r.src.txn != nil {
+			if drained, err := r.Drained(p, c, end); err == nil && drained {
+				c = end
+			}
+		}
+		if !ok || c < end {
 			ends[p] = end
 		}
 	}
 	return ends, nil
+}
+
+// end is partition p's end offset: under exactly-once its last stable
+// offset, what a read_committed reader may read up to.
+func (r *repartition) end(p int32) (int64, error) {
+	if r.src.txn != nil {
+		return lastStable(r.client, r.topic, p)
+	}
+	return r.client.GetOffset(r.topic, p, sarama.OffsetNewest)
+}
+
+// Drained implements state.Repartition: at least once, a reader at from
+// has read up to end when from >= end; under exactly-once (a
+// read_committed reader) also when what lies between holds only
+// transaction markers or aborted records, which it is never handed
+// (kafkautil.Deliverable: the last offsets of a committed topic are its
+// commit markers).
+func (r *repartition) Drained(p int32, from, end int64) (bool, error) {
+	if from >= end {
+		return true, nil
+	}
+	if r.src.txn == nil {
+		return false, nil
+	}
+	span, err := kafkautil.Deliverable(r.client, r.topic, p, from, end, sarama.ReadCommitted, true)
+	if err != nil {
+		return false, fmt.Errorf("repartition topic %q partition %d: %w", r.topic, p, err)
+	}
+	return span.Records == 0 && span.Complete, nil
 }
 
 // committed returns the reader group's committed offsets of the topic,
@@ -194,5 +249,9 @@ func (r *repartition) committed() map[int32]int64 {
 
 // Close implements state.Repartition.
 func (r *repartition) Close() error {
-	return errors.Join(r.prod.Close(), r.client.Close())
+	var err error
+	if r.prod != nil {
+		err = r.prod.Close()
+	}
+	return errors.Join(err, r.client.Close())
 }

@@ -47,8 +47,9 @@ func TestExactlyOnceRefusals(t *testing.T) {
 	if _, err := Compile(pipeline(t, ok), reg); err != nil {
 		t.Fatalf("a kafka to kafka pipeline on one cluster: %v", err)
 	}
-	// Stateful stages join the transaction with their changelog (on input
-	// already partitioned by their key: a repartition cannot join it yet).
+	// Stateful stages join the transaction with their changelog (here on
+	// input already partitioned by their key; a repartition joins it too:
+	// TestIntegrationExactlyOnceRepartitionWindows).
 	for id, stage := range map[string]string{
 		"d": "function = \"dedupe.apply\"\ninputs = [\"in\"]\n[stages.config]\nkey = \"id\"\nrepartition = \"never\"\n",
 		"w": "function = \"window.aggregate\"\ninputs = [\"in\"]\n[stages.config]\nsize_ms = 60000\nrepartition = \"never\"\naggregates = { n = \"count()\" }\n",

@@ -92,7 +92,6 @@ func Compile(p *config.Pipeline, reg *plugin.Registry) (*Plan, error) {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkStateful(plan, broken)...)
-	errs = append(errs, checkRepartition(plan, broken)...)
 	errs = append(errs, checkGuarantee(plan, broken)...)
 	if len(p.Stages) > 0 && len(plan.sources) == 0 && len(plan.nodes) == len(p.Stages) {
 		errs = append(errs, &config.Error{Pos: config.Pos{File: p.File}, Stage: -1, Kind: config.Graph, Msg: "the pipeline has no source (a stage with inputs = [])"})

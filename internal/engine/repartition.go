@@ -9,7 +9,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/tidwall/gjson"
 
-	"github.com/conveyor-etl/conveyor/config"
 	"github.com/conveyor-etl/conveyor/internal/record"
 	"github.com/conveyor-etl/conveyor/internal/state"
 	"github.com/conveyor-etl/conveyor/internal/window"
@@ -29,7 +28,9 @@ import (
 // input partition's progress rose (its largest event time; below another
 // stateful stage, that stage's watermark: see messages). The batch is
 // acked once its writes are durable, so the source commits only what is
-// in the topic.
+// in the topic. Under exactly-once they are written through the run's
+// transactional producer, inside the transaction that commits the input
+// offsets of their records.
 //
 // Its reader, a source of the repartition topic in a consumer group of
 // its own named as the topic (a node of its own, below which the stage and
@@ -40,6 +41,17 @@ import (
 // their largest event times (idle ones excepted after idle_timeout_ms),
 // and a record is late only by its own input partition's largest event
 // time before it, so a backlog gives the windows of a live run.
+//
+// Under exactly-once the reader is one more source of the run's
+// transaction: it reads read_committed (only what the writers' committed
+// transactions wrote), and its group's offsets (with its own group
+// metadata, KIP-447) commit in the same transaction as the writes of the
+// stage's batches (changelog, output) and the offsets of the input that
+// the writers covered. So one transaction per instance covers both sides;
+// a record written in a transaction is read in a later one. An abort
+// rewinds both sources to their committed offsets, the stage's state is
+// restored from the committed changelog (the clocks with it), and the
+// writes of the aborted transaction are never handed to the reader.
 
 // repartitionTopic returns the repartition topic of stateful stage n, or
 // "" when n does not repartition: its Spec.State says Repartition "auto"
@@ -85,23 +97,6 @@ func (p *Plan) Repartitions() []Repartition {
 		}
 	}
 	return out
-}
-
-// checkRepartition refuses a repartition under exactly-once: the reader's
-// offsets and the writes to the topic do not join the run's transaction.
-func checkRepartition(plan *Plan, broken map[*config.Stage]bool) []error {
-	if !plan.Pipeline.Pipeline.Delivery.ExactlyOnce() {
-		return nil
-	}
-	var errs []error
-	for _, n := range plan.nodes {
-		if !broken[n.st] && plan.repartitionTopic(n) != "" {
-			errs = append(errs, keyErr(n, "repartition", fmt.Sprintf(
-				"guarantee = %q cannot repartition yet (the repartition topic's writes and reads do not join the transaction): partition the input by the stage's key and set repartition = \"never\"",
-				plan.Pipeline.Pipeline.Delivery.Guarantee)))
-		}
-	}
-	return errs
 }
 
 // repartitioned is the repartition of one stateful stage at run time.

@@ -39,16 +39,40 @@ func (rp *repartitioned) noteRead(msg *message.Message) {
 }
 
 // caughtUp reports whether the reader has taken every partition up to
-// ends.
-func (rp *repartitioned) caughtUp(ends map[int32]int64) bool {
+// ends. A partition it has read from but not up to its end, where it read
+// nothing since the last call (seen), is asked whether what is left is
+// only what a read_committed reader is never handed (Drained: the commit
+// markers that end an exactly-once topic).
+func (rp *repartitioned) caughtUp(ends, seen map[int32]int64) (bool, error) {
 	rp.mu.Lock()
-	defer rp.mu.Unlock()
+	read := make(map[int32]int64, len(ends))
+	for p := range ends {
+		read[p] = rp.read[p]
+	}
+	rp.mu.Unlock()
+	up := true
 	for p, end := range ends {
-		if end > 0 && rp.read[p] < end {
-			return false
+		at := read[p]
+		if end <= 0 || at >= end {
+			continue
+		}
+		last, ok := seen[p]
+		seen[p] = at
+		if at == 0 || !ok || last != at {
+			up = false
+			continue
+		}
+		drained, err := rp.rp.Drained(p, at, end)
+		if err != nil {
+			return false, err
+		}
+		if drained {
+			ends[p] = at
+		} else {
+			up = false
 		}
 	}
-	return true
+	return up, nil
 }
 
 // readerPoll is how often a reader whose upstream has ended checks that
@@ -81,7 +105,16 @@ func (r *run) endReaders() (stop func()) {
 			}
 			t := time.NewTicker(readerPoll)
 			defer t.Stop()
-			for !s.rep.caughtUp(ends) {
+			seen := map[int32]int64{}
+			for {
+				up, err := s.rep.caughtUp(ends, seen)
+				if err != nil {
+					r.fatal(fmt.Errorf("stage %q: %w", s.n.st.ID, err))
+					return
+				}
+				if up {
+					break
+				}
 				select {
 				case <-t.C:
 				case <-r.sources[rn].Done():

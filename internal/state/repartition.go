@@ -38,6 +38,12 @@ type Repartition interface {
 	// Ends returns the topic's end offsets, per partition, leaving out a
 	// partition the reader's group has already committed up to its end.
 	Ends() (map[int32]int64, error)
+	// Drained reports whether a reader that has read partition p up to
+	// from (the offset after the last record it was handed) has nothing
+	// more to be handed before end: from >= end, or (a read_committed
+	// reader, under exactly-once) only transaction markers and aborted
+	// records lie between.
+	Drained(p int32, from, end int64) (bool, error)
 	Close() error
 }
 

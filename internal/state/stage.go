@@ -94,6 +94,16 @@ const (
 // Clock newClock makes for it, instead of its own maximum.
 func (s *Stage) WithClock(newClock func(partition int32) Clock) { s.clock = newClock }
 
+// OnePass is a Processor that reads a record once for both its event time
+// and Process (window.aggregate): where no Clock needs the time before
+// Process, Apply calls ProcessTimed instead of EventTime then Process.
+type OnePass interface {
+	// ProcessTimed is EventTime then, when it succeeds (timed), Process,
+	// with Process's error; when EventTime fails, its error and timed
+	// false.
+	ProcessTimed(st plugin.State, r plugin.Record) (t int64, timed bool, err error)
+}
+
 // Result is what a batch gave.
 type Result struct {
 	// Out are the records the batch emitted, in order.
@@ -155,16 +165,25 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 				continue
 			}
 		}
-		t, err := s.proc.EventTime(r)
-		if err != nil {
-			fail(i, err)
-			continue
+		var t int64
+		if one, ok := s.proc.(OnePass); ok && p.clock == nil {
+			p.offset = r.Offset
+			var timed bool
+			if t, timed, err = one.ProcessTimed(p, r); !timed {
+				fail(i, err)
+				continue
+			}
+		} else {
+			if t, err = s.proc.EventTime(r); err != nil {
+				fail(i, err)
+				continue
+			}
+			p.offset = r.Offset
+			if p.clock != nil {
+				p.view = max(p.wm, p.clock.Observe(r, t, wall))
+			}
+			err = s.proc.Process(p, r)
 		}
-		p.offset = r.Offset
-		if p.clock != nil {
-			p.view = max(p.wm, p.clock.Observe(r, t, wall))
-		}
-		err = s.proc.Process(p, r)
 		if p.clock == nil {
 			p.wm = max(p.wm, t)
 			p.view = p.wm

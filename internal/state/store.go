@@ -57,7 +57,17 @@ func (s *memStore) get(key []byte) ([]byte, bool) {
 	return v, ok
 }
 
+// put copies value over the key's old value when it has the same length
+// (a count or a sum that changed), so that the usual update allocates
+// nothing; capture copies the values it hands out for that reason.
 func (s *memStore) put(key, value []byte) {
+	if old, ok := s.m[string(key)]; ok && len(old) == len(value) {
+		copy(old, value)
+		if _, ok := s.dirty[string(key)]; !ok {
+			s.dirty[string(key)] = struct{}{}
+		}
+		return
+	}
 	k := string(key)
 	s.m[k] = bytes.Clone(value)
 	s.dirty[k] = struct{}{}
@@ -106,7 +116,7 @@ func (s *memStore) capture() []Change {
 	}
 	out := make([]Change, 0, len(s.dirty))
 	for k := range s.dirty {
-		out = append(out, Change{Key: []byte(k), Value: s.m[k]})
+		out = append(out, Change{Key: []byte(k), Value: bytes.Clone(s.m[k])}) // put writes over values
 	}
 	clear(s.dirty)
 	return out

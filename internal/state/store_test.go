@@ -199,3 +199,30 @@ func TestDiskStoreKeepsWhatWasWrittenWithItsCheckpoint(t *testing.T) {
 		t.Errorf("a second open of a store in use: %v", err)
 	}
 }
+
+// A change captured keeps its value while the batch after it changes the
+// key again (the memory store writes a value of the same length over the
+// old one), and putting a key it holds with a value of the same length
+// allocates nothing in the memory store.
+func TestStoreCapturedValueOutlivesNextPut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		s.put([]byte("k"), []byte("v1"))
+		first := s.capture()
+		s.put([]byte("k"), []byte("v2"))
+		if len(first) != 1 || string(first[0].Value) != "v1" {
+			t.Fatalf("captured %q after the next put, want k=v1", first)
+		}
+		if v, _ := s.get([]byte("k")); string(v) != "v2" {
+			t.Fatalf("get after put: %q", v)
+		}
+		if second := s.capture(); len(second) != 1 || string(second[0].Value) != "v2" {
+			t.Fatalf("second capture %q, want k=v2", second)
+		}
+	})
+	s := newMemStore()
+	key, v := []byte("window"), []byte("12345678")
+	s.put(key, v)
+	if n := testing.AllocsPerRun(100, func() { s.put(key, v) }); n != 0 {
+		t.Fatalf("put of a held key: %v allocations", n)
+	}
+}

@@ -77,11 +77,21 @@ var errState = errors.New("window state: corrupt or written by another aggregate
 // DecodeState decodes a State written by AppendBinary with the same Set
 // (the same aggregates table).
 func (s *Set) DecodeState(b []byte) (*State, error) {
+	st := s.New()
+	if err := s.DecodeInto(st, b); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// DecodeInto is DecodeState into st, a State of the Set, which it resets
+// first (see Reset).
+func (s *Set) DecodeInto(st *State, b []byte) error {
+	s.Reset(st)
 	d := decoder{b: b}
 	if d.byte() != stateVersion || d.uvarint() != uint64(len(s.aggs)) || d.err {
-		return nil, fmt.Errorf("%w (header)", errState)
+		return fmt.Errorf("%w (header)", errState)
 	}
-	st := s.New()
 	for i := range s.aggs {
 		c := &st.accs[i]
 		switch f := s.aggs[i].Func; f {
@@ -106,16 +116,18 @@ func (s *Set) DecodeState(b []byte) (*State, error) {
 				d.err = true
 				break
 			}
-			c.set = make(map[string]struct{}, n)
+			if c.set == nil {
+				c.set = make(map[string]struct{}, n)
+			}
 			for range n {
 				c.set[string(d.bytes())] = struct{}{}
 			}
 		}
 	}
 	if d.err || len(d.b) != 0 {
-		return nil, errState
+		return errState
 	}
-	return st, nil
+	return nil
 }
 
 type decoder struct {

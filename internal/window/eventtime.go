@@ -53,8 +53,10 @@ func (e *TimeError) Error() string {
 // down); a string is an RFC 3339 time ("2026-12-07T18:47:00.250Z", any
 // offset, sub-millisecond digits dropped) or a string of epoch
 // milliseconds ("1733597220250"). Anything else is a *TimeError.
-func (f TimeField) Of(rec []byte) (int64, error) {
-	r := f.path.Peek(rec)
+func (f TimeField) Of(rec []byte) (int64, error) { return f.At(f.path.Peek(rec)) }
+
+// At is Of for the field's value read already (as Path.Peek gives it).
+func (f TimeField) At(r gjson.Result) (int64, error) {
 	switch r.Type {
 	case gjson.Number:
 		if ms, ok := epochMillis(r.Raw); ok {

@@ -33,20 +33,56 @@ func (s *Set) New() *State { return &State{accs: make([]acc, len(s.aggs))} }
 // was present (a type mismatch, for conveyor_type_mismatch_total).
 func (s *Set) Add(st *State, rec []byte, t int64) (skipped int) {
 	for i := range s.aggs {
-		a, c := &s.aggs[i], &st.accs[i]
-		if a.Func == Count && a.Field == "" {
-			c.n++
-			continue
-		}
-		v := a.path.Peek(rec)
-		if v.Type == gjson.Null {
-			continue
-		}
-		if !c.add(a.Func, v, t) {
+		if !s.addValue(st, i, s.aggs[i].path.Peek(rec), t) {
 			skipped++
 		}
 	}
 	return skipped
+}
+
+// Fields are the aggregates' fields, one per aggregate in output order
+// ("" for count()): AddValues takes their values in this order.
+func (s *Set) Fields() []string {
+	out := make([]string, len(s.aggs))
+	for i, a := range s.aggs {
+		out[i] = a.Field
+	}
+	return out
+}
+
+// AddValues is Add for the values of the set's Fields read already from
+// the record (as record.Path.Peek gives them), vals[i] for aggregate i.
+func (s *Set) AddValues(st *State, vals []gjson.Result, t int64) (skipped int) {
+	for i := range s.aggs {
+		if !s.addValue(st, i, vals[i], t) {
+			skipped++
+		}
+	}
+	return skipped
+}
+
+// addValue adds v, aggregate i's value in a record at event time t; false
+// when the function cannot take it.
+func (s *Set) addValue(st *State, i int, v gjson.Result, t int64) bool {
+	a, c := &s.aggs[i], &st.accs[i]
+	if a.Func == Count && a.Field == "" {
+		c.n++
+		return true
+	}
+	if v.Type == gjson.Null {
+		return true
+	}
+	return c.add(a.Func, v, t)
+}
+
+// Reset makes st the state of no record again, keeping what it allocated
+// (for a State used for one window after another).
+func (s *Set) Reset(st *State) {
+	for i := range st.accs {
+		set := st.accs[i].set
+		clear(set)
+		st.accs[i] = acc{set: set}
+	}
 }
 
 func (c *acc) add(f Func, v gjson.Result, t int64) bool {

@@ -64,10 +64,6 @@ func TestWindowTOMLValidates(t *testing.T) {
 				t.Fatalf("%s: %v\n%s", name, err, text)
 			}
 			err = flow.Validate(p)
-			if err != nil && name == "windoweos" && (strings.Contains(err.Error(), "cannot cover window.aggregate's state") ||
-				byKey == 0 && strings.Contains(err.Error(), "cannot repartition yet")) {
-				continue // refused in this build: exactly-once state, or a repartition under it, is not in yet
-			}
 			if err != nil {
 				t.Errorf("%s by_key=%d: %v\n%s", name, byKey, err, text)
 			}
