@@ -171,7 +171,7 @@ func TestIntegrationDedupeStopWhileSinkBlocked(t *testing.T) {
 			}
 
 			first, second := received(t, pub1, env, in), received(t, pub2, env, in)
-			kept := map[string]int{} // the first run's outputs below its commits
+			kept := map[string]int{} // the first run's outputs below its commits, then the second's
 			for id, at := range first {
 				for _, a := range at {
 					if a[1] < committed[int32(a[0])] {
@@ -179,25 +179,131 @@ func TestIntegrationDedupeStopWhileSinkBlocked(t *testing.T) {
 					}
 				}
 			}
-			var lost, twice []string
-			for i := range distinct {
-				id := fmt.Sprintf("o-%04d", i)
-				switch n := kept[id] + len(second[id]); {
-				case n == 0:
-					lost = append(lost, id)
-				case n > 1:
-					twice = append(twice, fmt.Sprintf("%s (first run, committed: %d; second run: %d)", id, kept[id], len(second[id])))
-				}
-			}
 			t.Logf("first run: %d distinct orders out below its commits %v; second run: %d", len(kept), committed, len(second))
-			if len(lost) > 0 || len(twice) > 0 {
-				t.Errorf("%d order(s) lost %v; %d out more than once %v", len(lost), first10(lost), len(twice), first10(twice))
+			outs := kept
+			for id, at := range second {
+				outs[id] += len(at)
 			}
-			if len(kept) == 0 || len(second) == 0 {
-				t.Errorf("the runs split the orders %d / %d: the test did not stop the first run halfway", len(kept), len(second))
+			checkDedupeOut(t, distinct, outs)
+			if len(second) == 0 || len(second) == distinct {
+				t.Errorf("the second run put out %d of %d orders: the test did not stop the first run halfway", len(second), distinct)
 			}
 		})
 	}
 }
 
+// checkDedupeOut fails the test unless each of the distinct orders came
+// out exactly once (outs: times out, by order id).
+func checkDedupeOut(t *testing.T, distinct int, outs map[string]int) {
+	t.Helper()
+	var lost, twice []string
+	for i := range distinct {
+		id := fmt.Sprintf("o-%04d", i)
+		switch n := outs[id]; {
+		case n == 0:
+			lost = append(lost, id)
+		case n > 1:
+			twice = append(twice, fmt.Sprintf("%s (%d times)", id, n))
+		}
+	}
+	if len(lost) > 0 || len(twice) > 0 {
+		t.Errorf("%d order(s) lost %v; %d out more than once %v", len(lost), first10(lost), len(twice), first10(twice))
+	}
+}
+
 func first10(s []string) []string { return s[:min(len(s), 10)] }
+
+// TestIntegrationDedupeRebalanceWhileSinkBlocked: while a dedupe.apply's
+// sink is blocked, another member joins the group, so the run's claims
+// end and their blocked writes are cut off at drain_timeout_ms; the sink
+// is released, and the member leaves, so the run gets every partition
+// back and reads on. Under continue and under retry with a dead-letter
+// file, each distinct order comes out once: the partitions whose claims
+// ended are restored from the changelog, which holds only what was
+// committed, so the cut-off batches are processed again, and what was
+// committed is not.
+func TestIntegrationDedupeRebalanceWhileSinkBlocked(t *testing.T) {
+	env := kafkatest.Start(t)
+	for name := range cutOffStrategies("") {
+		t.Run(name, func(t *testing.T) {
+			const distinct = 300
+			dlq := filepath.Join(t.TempDir(), "dead.jsonl")
+			eh := cutOffStrategies(dlq)[name]
+			in, group := kafkatest.Name("in"), kafkatest.Name("g")
+			env.CreateTopic(t, in, 4)
+			env.Produce(t, in, edgeOrders(distinct))
+			p, err := config.Parse("edge.toml", []byte(dedupeEdgePipeline(env, in, group, eh)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := newBlockingPublisher(100)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			var sum flow.Summary
+			go func() {
+				var err error
+				sum, err = flow.Execute(ctx, p, flow.WithRegistry(registerBlocking(t, pub)))
+				done <- err
+			}()
+			select {
+			case <-pub.blocked:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the sink never blocked")
+			}
+			idle, leave := startIdleMemberStop(t, env, group, in, "sarama")
+			select {
+			case <-idle.assigned:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the second member was never assigned partitions")
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				pub.mu.Lock()
+				cut := pub.cut
+				pub.mu.Unlock()
+				if cut > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no blocked write was cut off by the rebalance")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			close(pub.release)
+			leave()
+			ends := env.EndOffsets(t, in)
+			deadline = time.Now().Add(90 * time.Second)
+			for {
+				c := env.Committed(t, group, in)
+				caught := true
+				for part, end := range ends {
+					caught = caught && c[part] >= end
+				}
+				if caught {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the run committed %v of %v in 90 s", c, ends)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil && !strings.Contains(err.Error(), "context canceled") {
+				t.Errorf("run: %v", err)
+			}
+			t.Logf("run: %v", sum)
+			if sum.Failed != 0 || sum.DeadLettered != 0 {
+				t.Errorf("counted failed=%d dead_lettered=%d", sum.Failed, sum.DeadLettered)
+			}
+			if b, err := os.ReadFile(dlq); err == nil && len(b) > 0 {
+				t.Errorf("dead letters: %s", b)
+			}
+			outs := map[string]int{}
+			for id, at := range received(t, pub, env, in) {
+				outs[id] = len(at)
+			}
+			checkDedupeOut(t, distinct, outs)
+		})
+	}
+}
