@@ -140,7 +140,9 @@ func (r *run) buildRepartition(s *statefulStage, src *node, topic string) error 
 	n := s.n
 	rs, ok := r.sources[src].(state.Repartitioner)
 	if !ok {
-		return buildErr(n, fmt.Errorf("repartition = \"auto\": the source above cannot repartition"))
+		// Only conveyor test's fixtures run a kafka source's config
+		// without its topics.
+		return buildErr(n, fmt.Errorf("repartition = \"auto\" needs topic %q, but source %q has no Kafka topics to repartition through (conveyor test's fixtures: run the case with --broker embedded, or set repartition = \"never\" when the input's Kafka key is already the stage's key)", topic, src.st.ID))
 	}
 	keyer, ok := s.op.Processor.(plugin.Keyer)
 	if !ok {
