@@ -24,7 +24,7 @@ func TestIntegrationStatefulTimeFieldsMustMatch(t *testing.T) {
 	in := kafkatest.Name("orders")
 	env.CreateTopic(t, in, 3)
 	countries := []string{"DE", "FR", "IT"}
-	base := time.Now().Add(-24*time.Hour).Truncate(10*time.Second).UnixMilli()
+	base := time.Now().Add(-24 * time.Hour).Truncate(10 * time.Second).UnixMilli()
 	type wkey struct {
 		country string
 		start   int64
