@@ -46,7 +46,7 @@ func (c *WindowAggregateConfig) spec() window.Spec {
 
 // stateOptions are the stage's options for the state runtime.
 func (c *WindowAggregateConfig) stateOptions() plugin.StateOptions {
-	return c.Repartition.options(c.Late)
+	return c.Repartition.options(c.Late, c.TimeField)
 }
 
 // Validate checks what the tags cannot: the window's sizes for its kind,
