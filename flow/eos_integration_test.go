@@ -262,7 +262,9 @@ func TestFaultExactlyOnceBrokerRestart(t *testing.T) {
 func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	env := faultBroker(t, "broker")
 	parallelOnRealBroker(t, env)
-	r := newEOSRun(t, env, 120000, 4*time.Second, "${CONVEYOR_MEMBER}")
+	// fed over 30 s, so that transactions are open through C's join and
+	// leave: fed over 4 s, the whole input was committed before C came
+	r := newEOSRun(t, env, 120000, 30*time.Second, "${CONVEYOR_MEMBER}")
 	slow := strings.Replace(readFile(t, r.path), "guarantee = \"exactly-once\"\n", "guarantee = \"exactly-once\"\ntransaction_ms = 2000\ntransaction_records = 1000000\n", 1)
 	r.path = writePipeline(t, t.TempDir(), slow)
 	a := startProc(t, "A", r.path)
@@ -270,9 +272,13 @@ func TestFaultExactlyOnceZombieAndRebalance(t *testing.T) {
 	time.Sleep(time.Second) // A's next transaction is open, with records in it
 	freeze(t, a)
 	t.Log("A frozen (SIGSTOP)")
+	frozen := env.Committed(t, r.group, r.in)
 	b := startProc(t, "B", r.path)
 	time.Sleep(12 * time.Second) // A's session times out; B takes every partition
-	r.progress(t, env, "by B")
+	// B commits past what A had (it may have done so within the sleep)
+	if !waitProgress(t, env, r.group, r.in, frozen, 60*time.Second) {
+		t.Fatalf("no progress by B: committed %v, as when A was frozen", frozen)
+	}
 	thaw(t, a)
 	t.Log("A resumed (SIGCONT)")
 	time.Sleep(4 * time.Second)
