@@ -348,13 +348,13 @@ func (a *app) stateKey(p *config.Pipeline, stages []statefulStage, id, key strin
 			found = append(found, keyState{Partition: k.part, Value: v})
 		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(map[string]any{"stage": id, "key": key, "changelog": topic, "state": found})
-	if len(found) == 0 {
+	if len(found) == 0 { // the error alone: nothing on stdout a script would take for state
 		fmt.Fprintf(stderr, "conveyor state: changelog %q holds no state for key %q\n", topic, key)
 		return 1
 	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(map[string]any{"stage": id, "key": key, "changelog": topic, "state": found})
 	return 0
 }
 

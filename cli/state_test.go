@@ -163,7 +163,8 @@ TOTAL %[14]d 4 4
 
 // `conveyor state --stage --key` prints a key's state decoded: the open
 // window of a country as the record it would emit, an order id's first
-// time; a key without state exits 1 saying so. (The state is read from
+// time; a key without state exits 1 saying so on stderr, with nothing on
+// stdout. (The state is read from
 // the changelog, whatever the store.)
 func TestStatePrintsOneKey(t *testing.T) {
 	env := kafkatest.Start(t)
@@ -198,9 +199,9 @@ func TestStatePrintsOneKey(t *testing.T) {
 			t.Errorf("%s %s: %s in %s\nwant %s", tc.stage, tc.key, compact.String(), doc.Changelog, tc.want)
 		}
 	}
-	code, _, stderr := cli(t, "state", path, "--stage", "count", "--key", "XX")
-	if code != 1 || !strings.Contains(stderr, `holds no state for key "XX"`) {
-		t.Errorf("a key without state: exit %d, %s", code, stderr)
+	code, stdout, stderr := cli(t, "state", path, "--stage", "count", "--key", "XX")
+	if code != 1 || !strings.Contains(stderr, `holds no state for key "XX"`) || stdout != "" {
+		t.Errorf("a key without state: exit %d, stdout %q (want none), stderr %s", code, stdout, stderr)
 	}
 }
 

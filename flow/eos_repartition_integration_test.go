@@ -74,6 +74,7 @@ func writtenInTransactions(t *testing.T, env kafkatest.Env, topic string) {
 // bounded run ends, Drained).
 func TestIntegrationExactlyOnceRepartitionWindows(t *testing.T) {
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	cfg := ordergen.Config{Records: raceScaled(20000), Partitions: 6, Seed: 21, Size: 10000, Grace: 5000}
 	evs := ordergen.Generate(cfg)
 	exp := ordergen.Reference(evs, cfg.Size, cfg.Grace)
@@ -206,6 +207,7 @@ func distinctOut(t *testing.T, env kafkatest.Env, out string) (map[string]int, i
 func TestFaultExactlyOnceRepartitionKill9(t *testing.T) {
 	noRaceChaos(t)
 	env := kafkatest.Start(t)
+	parallelOnRealBroker(t, env)
 	kills := envInt("REPART_KILLS", 4)
 	w := windowRun{in: kafkatest.Name("orders"), out: kafkatest.Name("windows"), dlq: kafkatest.Name("dlq"), group: kafkatest.Name("g"), orders: envInt("REPART_RECORDS", 12000)}
 	env.CreateTopic(t, w.in, 6)

@@ -81,6 +81,17 @@ var conveyorBin = struct {
 // binary, built once per test run.
 func startConveyor(t *testing.T, name, path string) *proc {
 	t.Helper()
+	cmd := exec.Command(buildConveyor(t), "run", "--log-level", "info", path)
+	cmd.Env = os.Environ()
+	childLogs(t, cmd, name)
+	return start(t, name, cmd)
+}
+
+// buildConveyor returns the conveyor binary, built on the first call of the
+// test run (which can take minutes on a loaded machine: a test that times
+// its input against its runs builds it before it starts the input).
+func buildConveyor(t *testing.T) string {
+	t.Helper()
 	conveyorBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "conveyor-bin-")
 		if err != nil {
@@ -96,10 +107,7 @@ func startConveyor(t *testing.T, name, path string) *proc {
 	if conveyorBin.err != nil {
 		t.Fatal(conveyorBin.err)
 	}
-	cmd := exec.Command(conveyorBin.path, "run", "--log-level", "info", path)
-	cmd.Env = os.Environ()
-	childLogs(t, cmd, name)
-	return start(t, name, cmd)
+	return conveyorBin.path
 }
 
 func start(t *testing.T, name string, cmd *exec.Cmd) *proc {

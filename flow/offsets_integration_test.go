@@ -357,6 +357,14 @@ type idleMember struct{ assigned chan []int32 }
 // until the test ends, rejoining after each rebalance as a member does.
 func startIdleMember(t *testing.T, env kafkatest.Env, group, topic, clientID string) idleMember {
 	t.Helper()
+	idle, _ := startIdleMemberStop(t, env, group, topic, clientID)
+	return idle
+}
+
+// startIdleMemberStop is startIdleMember that also returns a func that
+// makes the member leave the group (also called at the test's end).
+func startIdleMemberStop(t *testing.T, env kafkatest.Env, group, topic, clientID string) (idleMember, func()) {
+	t.Helper()
 	sc := sarama.NewConfig()
 	sc.Version = sarama.V3_0_0_0
 	sc.ClientID = clientID
@@ -374,8 +382,10 @@ func startIdleMember(t *testing.T, env kafkatest.Env, group, topic, clientID str
 			_ = member.Consume(ctx, []string{topic}, idle)
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-stopped; member.Close() })
-	return idle
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-stopped; member.Close() }) }
+	t.Cleanup(stop)
+	return idle, stop
 }
 
 func (m idleMember) Setup(sess sarama.ConsumerGroupSession) error {

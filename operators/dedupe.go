@@ -23,6 +23,11 @@ func (c *DedupeConfig) Validate() error {
 	return err
 }
 
+// stateOptions are the stage's options for the state runtime.
+func (c *DedupeConfig) stateOptions() plugin.StateOptions {
+	return c.Repartition.options("", c.TimeField)
+}
+
 // DedupeSpec is the "dedupe.apply" function.
 func DedupeSpec() *plugin.Spec {
 	return &plugin.Spec{
@@ -40,9 +45,9 @@ func DedupeSpec() *plugin.Spec {
 				if err != nil {
 					return nil, err
 				}
-				return plugin.Stateful(d, c.Repartition.options("")), nil
+				return plugin.Stateful(d, c.stateOptions()), nil
 			}),
-		State: func(cfg any) plugin.StateOptions { return cfg.(*DedupeConfig).Repartition.options("") },
+		State: func(cfg any) plugin.StateOptions { return cfg.(*DedupeConfig).stateOptions() },
 	}
 }
 

@@ -3,6 +3,8 @@ package operators
 import (
 	"time"
 
+	"github.com/conveyor-etl/conveyor/internal/window"
+
 	"github.com/conveyor-etl/conveyor/plugin"
 )
 
@@ -17,7 +19,9 @@ type Repartition struct {
 
 func defaultRepartition() Repartition { return Repartition{Mode: plugin.RepartitionAuto} }
 
-// options are the state runtime's options of a stage with these keys.
-func (r Repartition) options(late string) plugin.StateOptions {
-	return plugin.StateOptions{Late: late, Repartition: r.Mode, IdleTimeout: r.IdleTimeout.Milliseconds()}
+// options are the state runtime's options of a stage with these keys,
+// its late key and its time_field key.
+func (r Repartition) options(late, timeField string) plugin.StateOptions {
+	return plugin.StateOptions{Late: late, Repartition: r.Mode, IdleTimeout: r.IdleTimeout.Milliseconds(),
+		TimeField: window.NewTimeField(timeField).Name()}
 }

@@ -46,7 +46,7 @@ func (c *WindowAggregateConfig) spec() window.Spec {
 
 // stateOptions are the stage's options for the state runtime.
 func (c *WindowAggregateConfig) stateOptions() plugin.StateOptions {
-	return c.Repartition.options(c.Late)
+	return c.Repartition.options(c.Late, c.TimeField)
 }
 
 // Validate checks what the tags cannot: the window's sizes for its kind,
@@ -128,6 +128,7 @@ type WindowAggregate struct {
 	// field, the group_by fields, then the aggregates' (see
 	// window.Set.Fields); times, the time field alone.
 	cols, times *record.Fields
+	keyCols     *record.Fields // the time and group_by fields (KeyTime)
 	// scratch holds *aggScratch: Process is called for several
 	// partitions at once, each call takes one.
 	scratch sync.Pool
@@ -152,6 +153,7 @@ func NewWindowAggregate(c *WindowAggregateConfig) (*WindowAggregate, error) {
 	w := &WindowAggregate{spec: c.spec(), set: set, tf: window.NewTimeField(c.TimeField), group: g, update: c.Emit == "update"}
 	cols := append(append([]string{w.tf.Name()}, c.GroupBy...), set.Fields()...)
 	w.cols, w.times = record.CompileFields(cols...), record.CompileFields(w.tf.Name())
+	w.keyCols = record.CompileFields(cols[:1+len(c.GroupBy)]...)
 	w.scratch.New = func() any {
 		return &aggScratch{vals: make([]gjson.Result, w.cols.Len()), acc: set.New()}
 	}
@@ -165,6 +167,24 @@ func (w *WindowAggregate) Key(r plugin.Record) ([]byte, error) {
 		return nil, plugin.Permanent(err)
 	}
 	return k, nil
+}
+
+// KeyTime implements state.KeyTimer: Key and EventTime in one read of
+// the record.
+func (w *WindowAggregate) KeyTime(r plugin.Record, dst []byte) ([]byte, int64, error) {
+	sc := w.scratch.Get().(*aggScratch)
+	defer w.scratch.Put(sc)
+	vals := sc.vals[:w.keyCols.Len()]
+	w.keyCols.Peek(r.Value, vals)
+	out, err := w.group.appendKey(dst, r.Value, vals[1:])
+	if err != nil {
+		return dst, 0, plugin.Permanent(err)
+	}
+	t, err := w.tf.At(vals[0])
+	if err != nil {
+		return dst, 0, plugin.Permanent(err)
+	}
+	return out, t, nil
 }
 
 // EventTime implements plugin.Processor.
@@ -193,13 +213,16 @@ func (w *WindowAggregate) Process(st plugin.State, r plugin.Record) error {
 
 // ProcessTimed implements state.OnePass: EventTime and Process in one
 // read of the record.
-func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record) (int64, bool, error) {
+func (w *WindowAggregate) ProcessTimed(st plugin.State, r plugin.Record, observe func(int64)) (int64, bool, error) {
 	sc := w.scratch.Get().(*aggScratch)
 	defer w.scratch.Put(sc)
 	w.cols.Peek(r.Value, sc.vals)
 	t, err := w.tf.At(sc.vals[0])
 	if err != nil {
 		return 0, false, plugin.Permanent(err)
+	}
+	if observe != nil {
+		observe(t)
 	}
 	return t, true, w.process(st, r, sc, t)
 }

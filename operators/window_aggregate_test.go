@@ -3,6 +3,7 @@ package operators
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -17,9 +18,12 @@ type twoPass struct{ plugin.Processor }
 
 // windowRun is what a run of window.aggregate over records gave: the
 // emitted records, then the failed and late records, in order.
-func windowRun(t *testing.T, proc plugin.Processor, values []string) []string {
+func windowRun(t *testing.T, proc plugin.Processor, values []string, clocked bool) []string {
 	t.Helper()
 	st := state.New("w", proc, nil)
+	if clocked {
+		st.WithClock(func(int32) state.Clock { return &lagClock{wm: math.MinInt64} })
+	}
 	var out []string
 	for i := 0; i < len(values); i += 7 {
 		var b plugin.Batch
@@ -51,6 +55,23 @@ func windowRun(t *testing.T, proc plugin.Processor, values []string) []string {
 	}
 	return out
 }
+
+// lagClock is a Clock whose watermark trails the largest event time seen
+// by 20 s, and what Process sees by 10 s: a stand-in for the repartition
+// topic's.
+type lagClock struct{ max, wm int64 }
+
+func (c *lagClock) Take(plugin.Record, int64) state.Taken { return state.TakeRecord }
+func (c *lagClock) Observe(_ plugin.Record, t, _ int64) int64 {
+	c.max = max(c.max, t)
+	return c.max - 10_000
+}
+func (c *lagClock) Advance(int64) int64 {
+	c.wm = max(c.wm, c.max-20_000)
+	return c.wm
+}
+func (c *lagClock) Checkpoint(dst []byte) []byte { return dst }
+func (c *lagClock) Restore([]byte, int64) error  { return nil }
 
 // window.aggregate reads a record once for its event time and its
 // aggregates (ProcessTimed) and gives exactly what EventTime then Process
@@ -106,12 +127,17 @@ func TestWindowAggregateOnePassIsEventTimeThenProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			two, _ := NewWindowAggregate(c)
-			got, want := windowRun(t, one, values), windowRun(t, twoPass{two}, values)
-			if !slices.Equal(got, want) {
-				t.Fatalf("one pass gave %d results, two passes %d:\n%q\n%q", len(got), len(want), got, want)
-			}
-			if !slices.ContainsFunc(got, func(s string) bool { return len(s) > 6 && s[:6] == "failed" }) || len(got) < 20 {
-				t.Fatalf("the run did not meet a failed record or gave few windows: %q", got)
+			for _, clocked := range []bool{false, true} {
+				got, want := windowRun(t, one, values, clocked), windowRun(t, twoPass{two}, values, clocked)
+				if !slices.Equal(got, want) {
+					t.Fatalf("clocked %v: one pass gave %d results, two passes %d:\n%q\n%q", clocked, len(got), len(want), got, want)
+				}
+				if !slices.ContainsFunc(got, func(s string) bool { return len(s) > 6 && s[:6] == "failed" }) || len(got) < 20 {
+					t.Fatalf("clocked %v: the run did not meet a failed record or gave few windows: %q", clocked, got)
+				}
+				if c.Window != "none" && !slices.ContainsFunc(got, func(s string) bool { return len(s) > 4 && s[:4] == "late" }) {
+					t.Fatalf("clocked %v: no record came late: %q", clocked, got)
+				}
 			}
 		})
 	}

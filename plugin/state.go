@@ -138,6 +138,14 @@ type StateOptions struct {
 	// input partition may send nothing before it stops holding windows
 	// back; 0: never (a window then waits for every input partition).
 	IdleTimeout int64
+	// TimeField names the field EventTime reads, as the stage's time_field
+	// key gives it (with its default filled in). Compile refuses two
+	// stateful stages, one downstream of the other through any stateless
+	// stages, whose TimeFields differ: the upstream stage's watermark is
+	// carried downstream as progress, so in another time it makes records
+	// late or closes windows early. "" (the default for a Go operator):
+	// not declared, not checked.
+	TimeField string
 }
 
 // Validate checks o.

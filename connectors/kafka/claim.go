@@ -39,7 +39,12 @@ func (s *Source) consumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 	// its offset is committed (or it failed), so at most window batches of a
 	// partition are uncommitted. Once no commit can come (the session ended,
 	// or the commit loop gave up), a durable batch leaves the lane at once.
-	l.Hold(s.env.DurableOnAck)
+	// Under exactly-once a durable batch leaves at once too: the open
+	// transaction, not the window, bounds what is uncommitted (and what a
+	// crash reads again, which it never writes twice); holding the places
+	// until the commit capped a transaction at window batches a partition,
+	// and left the sources idle for the rest of it.
+	l.Hold(s.env.DurableOnAck && s.txn == nil)
 	claimOver, unheld := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(unheld)

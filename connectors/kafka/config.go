@@ -65,7 +65,7 @@ type SourceConfig struct {
 	StartOffset    string        `key:"start_offset" enum:"earliest,latest" doc:"where a group with no committed offset starts"`
 	BatchSize      int           `key:"batch_size" min:"1" max:"100000" doc:"records per batch (per partition)"`
 	BatchLinger    time.Duration `key:"batch_linger_ms" unit:"ms" doc:"emit a partial batch after this long; lower = less latency, higher = fewer, larger batches"`
-	Window         int           `key:"window" min:"1" max:"64" doc:"batches in flight per partition; a crash replays at most window × batch_size records per partition"`
+	Window         int           `key:"window" min:"1" max:"64" doc:"batches in flight per partition; at-least-once, a crash replays at most window × batch_size records per partition (exactly-once: the open transaction, never written twice)"`
 	CommitInterval time.Duration `key:"commit_interval_ms" unit:"ms" doc:"0 commits acked offsets as soon as they are marked (coalesced, one commit in flight); more: at most once per interval"`
 	DrainTimeout   time.Duration `key:"drain_timeout_ms" unit:"ms" min:"100" doc:"on stop, the longest wait for in-flight batches, the sinks' flush and the final commit together (the last quarter, at most 5 s, is kept for the flush and commit); on rebalance, how long to wait for in-flight batches before giving a partition up"`
 	SessionTimeout time.Duration `key:"session_timeout_ms" unit:"ms" min:"6000" why:"the broker's group.min.session.timeout.ms" doc:"consumer group session timeout"`

@@ -194,12 +194,14 @@ func (r *repartition) Ends() (map[int32]int64, error) {
 	return ends, nil
 }
 
-// end is partition p's end offset: under exactly-once its last stable
-// offset, what a read_committed reader may read up to.
+// end is partition p's end offset, its high watermark, also under
+// exactly-once: the writes of the run's own transaction that is still open
+// when the input ends lie past the last stable offset, and a reader that
+// stopped there would never see them. A read_committed reader gets to
+// the records below the high watermark once their transaction commits;
+// what is left then, commit markers and aborted records, it is never
+// handed, and Drained says so.
 func (r *repartition) end(p int32) (int64, error) {
-	if r.src.txn != nil {
-		return lastStable(r.client, r.topic, p)
-	}
 	return r.client.GetOffset(r.topic, p, sarama.OffsetNewest)
 }
 

@@ -51,7 +51,7 @@ func Spec() *plugin.Spec {
 
 // stateOptions are the stage's options for the state runtime.
 func (c *Config) stateOptions() plugin.StateOptions {
-	return plugin.StateOptions{Late: c.Late, Repartition: plugin.RepartitionAuto}
+	return plugin.StateOptions{Late: c.Late, Repartition: plugin.RepartitionAuto, TimeField: c.TimeField}
 }
 
 const minute = int64(time.Minute / time.Millisecond)

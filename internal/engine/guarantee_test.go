@@ -61,7 +61,7 @@ func TestExactlyOnceRefusals(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, text, at, want string }{
 		{"no instance identity", eosPipeline("", "brokers = \"b1:9092,b2:9092\"\n", ""), `[pipeline]`, // at the stage's header, 3 lines below
-			`stages[0] "in": group_instance_id: guarantee = "exactly-once" needs a stable instance identity: set group_instance_id`},
+			`stages[0] "in" config.group_instance_id: guarantee = "exactly-once" needs a stable instance identity: set group_instance_id`},
 		{"per-message source", eosPipeline(inst+"delivery = \"per-message\"\n", "brokers = \"b1:9092\"\n", ""), `delivery = "per-message"`,
 			`stages[0] "in" config.delivery: guarantee = "exactly-once" needs delivery = "batch"`},
 		{"per-message sink", eosPipeline(inst, "brokers = \"b1:9092,b2:9092\"\ndelivery = \"per-message\"\n", ""), `delivery = "per-message"`,

@@ -168,13 +168,16 @@ func quoteList(ids []string) string {
 }
 
 // checkErr reports the error of a Spec.Check at the stage, or at the key
-// when it is a *config.FieldError naming one of the stage's keys.
+// when it is a *config.FieldError (at the stage, still naming the key, when
+// the key was not written).
 func checkErr(st *config.Stage, err error) *config.Error {
 	var fe *config.FieldError
 	if errors.As(err, &fe) {
+		pos := st.Pos
 		if v, ok := st.Config[fe.Key]; ok {
-			return stageErr(config.BadValue, st, v.Pos, "config."+fe.Key, fe.Msg)
+			pos = v.Pos
 		}
+		return stageErr(config.BadValue, st, pos, "config."+fe.Key, fe.Msg)
 	}
 	return stageErr(config.BadValue, st, st.Pos, "", err.Error())
 }

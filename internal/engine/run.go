@@ -280,7 +280,9 @@ func (r *run) execute(ctx context.Context) error {
 	stopWatching := r.watchStages(ctx)
 	stopReaders := r.endReaders()
 	defer stopReaders()
+	stopIdle := r.watchIdle()
 	deadline := r.wait(ctx, routerDone)
+	stopIdle()
 	if r.inputEnded && r.fatalError() == nil {
 		if err := r.endState(d); err != nil {
 			r.fatal(err)

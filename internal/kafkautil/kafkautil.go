@@ -164,7 +164,9 @@ func (m manualOrHash) Partition(msg *sarama.ProducerMessage, n int32) (int32, er
 func (m manualOrHash) RequiresConsistency() bool { return true }
 
 // ReadAll reads every partition of topic from its start to its end offset
-// at the time of the call, ordered by partition then offset.
+// at the time of the call, ordered by partition then offset. It reads
+// uncommitted (aborted transactions' records included); a partition
+// ending with transaction markers is read once nothing but them is left.
 func ReadAll(brokers []string, topic string) ([]Msg, error) {
 	client, consumer, parts, err := openTopic(brokers, Config(), topic)
 	if err != nil {
@@ -207,6 +209,10 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 	}
 	defer pc.Close()
 	var out []Msg
+	next, asked := start, int64(-1) // the offset after the last record handed; where the log was last asked
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case m, ok := <-pc.Messages():
@@ -215,18 +221,31 @@ func readPartition(client sarama.Client, consumer sarama.Consumer, topic string,
 				for e := range pc.Errors() {
 					err = e
 				}
-				return nil, fmt.Errorf("reading %s/%d at offset %d of %d: %w", topic, p, start+int64(len(out)), end, err)
+				return nil, fmt.Errorf("reading %s/%d at offset %d of %d: %w", topic, p, next, end, err)
 			}
 			msg := Msg{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
 			for _, h := range m.Headers {
 				msg.Headers = append(msg.Headers, *h)
 			}
 			out = append(out, msg)
-			if m.Offset+1 >= end {
+			next = m.Offset + 1
+			if next >= end {
 				return out, nil
 			}
-		case <-time.After(30 * time.Second):
-			return nil, fmt.Errorf("reading %s/%d: timed out at offset %d of %d", topic, p, start+int64(len(out)), end)
+		case <-tick.C:
+			// A partition whose last offsets are transaction markers
+			// (a transactional producer wrote it) is never handed
+			// them: it is read once the log up to end holds nothing
+			// else. Asked once per offset the reading stopped at.
+			if next == asked {
+				continue
+			}
+			asked = next
+			if s, err := Deliverable(client, topic, p, next, end, sarama.ReadUncommitted, true); err == nil && s.Complete && s.Records == 0 {
+				return out, nil
+			}
+		case <-deadline:
+			return nil, fmt.Errorf("reading %s/%d: timed out at offset %d of %d", topic, p, next, end)
 		}
 	}
 }

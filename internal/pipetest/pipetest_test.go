@@ -239,3 +239,14 @@ func TestTableJoinRowMistakes(t *testing.T) {
 		}
 	}
 }
+
+// A stage that repartitions cannot run on fixtures: the case's failure
+// names the topic, the source and what to do instead, not "the source
+// above cannot repartition".
+func TestRepartitionOnFixtures(t *testing.T) {
+	out, ok := run(t, Options{}, "testdata/repartition_test.toml")
+	want := `    testdata/repartition_test.toml:5:1: the run failed: stage "count" (window.aggregate): repartition = "auto" needs topic "g-count-repartition", but source "orders" has no Kafka topics to repartition through (conveyor test's fixtures: run the case with --broker embedded, or set repartition = "never" when the input's Kafka key is already the stage's key)` + "\n"
+	if ok || !strings.Contains(out, want) {
+		t.Fatalf("ok %v, output:\n%s\nwant a line:\n%s", ok, out, want)
+	}
+}

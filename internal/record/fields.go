@@ -17,6 +17,10 @@ type Fields struct {
 	// names are the top-level names ("" for an empty column, which
 	// matches nothing); nil when a column is nested.
 	names []string
+	// first marks the first bytes of names, and longest is the longest:
+	// most members are passed over on these alone.
+	first   [256]bool
+	longest int
 }
 
 // CompileFields compiles columns (see CompilePath) to be read together.
@@ -29,6 +33,10 @@ func CompileFields(columns ...string) *Fields {
 		}
 		if f.names != nil {
 			f.names[i] = c
+		}
+		if c != "" {
+			f.first[c[0]] = true
+			f.longest = max(f.longest, len(c))
 		}
 	}
 	return f
@@ -66,6 +74,9 @@ func (f *Fields) peekTop(rec []byte, dst []gjson.Result) bool {
 	}
 	odd := false
 	ok := PeekMembers(rec, func(name string, value []byte) bool {
+		if len(name) == 0 || len(name) > f.longest || !f.first[name[0]] {
+			return true
+		}
 		for i, n := range f.names {
 			if n == name && n != "" && dst[i].Type == gjson.Null && dst[i].Raw == "" {
 				if len(value) == 0 || !startsValue[value[0]] {

@@ -95,13 +95,22 @@ const (
 func (s *Stage) WithClock(newClock func(partition int32) Clock) { s.clock = newClock }
 
 // OnePass is a Processor that reads a record once for both its event time
-// and Process (window.aggregate): where no Clock needs the time before
-// Process, Apply calls ProcessTimed instead of EventTime then Process.
+// and Process (window.aggregate): Apply calls ProcessTimed instead of
+// EventTime then Process.
 type OnePass interface {
-	// ProcessTimed is EventTime then, when it succeeds (timed), Process,
-	// with Process's error; when EventTime fails, its error and timed
-	// false.
-	ProcessTimed(st plugin.State, r plugin.Record) (t int64, timed bool, err error)
+	// ProcessTimed is EventTime then, when it succeeds (timed), observe
+	// (when not nil) with the time, then Process, with Process's error;
+	// when EventTime fails, its error and timed false. observe sets the
+	// Watermark that Process sees (a Clock's, behind a repartition topic).
+	ProcessTimed(st plugin.State, r plugin.Record, observe func(t int64)) (t int64, timed bool, err error)
+}
+
+// KeyTimer is a Processor that reads a record once for its key
+// (plugin.Keyer) and its event time, for the repartition topic's writer.
+type KeyTimer interface {
+	// KeyTime appends r's key to dst and returns it with r's event time:
+	// Key's error when Key fails, else EventTime's.
+	KeyTime(r plugin.Record, dst []byte) (withKey []byte, t int64, err error)
 }
 
 // Result is what a batch gave.
@@ -149,6 +158,12 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 	next := p.next[b.Origin]
 	last := int64(-1)
 	wall := time.Now().UnixMilli()
+	one, _ := s.proc.(OnePass)
+	var cur plugin.Record // the record ProcessTimed works on
+	var observe func(int64)
+	if p.clock != nil {
+		observe = func(t int64) { p.view = max(p.wm, p.clock.Observe(cur, t, wall)) }
+	}
 	for i, r := range b.Records {
 		if r.Offset >= 0 && r.Offset < next {
 			res.Skipped++
@@ -166,10 +181,10 @@ func (s *Stage) Apply(ctx context.Context, b plugin.Batch, fail func(int, error)
 			}
 		}
 		var t int64
-		if one, ok := s.proc.(OnePass); ok && p.clock == nil {
-			p.offset = r.Offset
+		if one != nil {
+			p.offset, cur = r.Offset, r
 			var timed bool
-			if t, timed, err = one.ProcessTimed(p, r); !timed {
+			if t, timed, err = one.ProcessTimed(p, r, observe); !timed {
 				fail(i, err)
 				continue
 			}
