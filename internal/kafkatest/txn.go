@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -154,4 +155,68 @@ func (e Env) TransactionLast(t testing.TB, topic, plain, txn string, commit bool
 		x.Abort()
 	}
 	e.WaitEnd(t, topic, 6)
+}
+
+// WaitStable waits, up to within, until no transaction is open on any
+// partition of topic (its last stable offset is its end offset), so that
+// a read_committed read sees everything written to it; it returns how
+// long it waited. A transaction of an instance that was killed and never
+// comes back stays open until the broker aborts it at the producer's
+// transaction timeout (sarama: 1 minute), holding back what others
+// committed after it. It does not fail the test: what the test then reads
+// says what was missing.
+func (e Env) WaitStable(t testing.TB, topic string, within time.Duration) time.Duration {
+	t.Helper()
+	client, err := sarama.NewClient(e.Brokers, kafkautil.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	start := time.Now()
+	for {
+		open, err := openPartitions(client, topic)
+		if err == nil && len(open) == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Logf("topic %s: transactions still open after %s on partitions %v (%v)", topic, within, open, err)
+			return time.Since(start)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// openPartitions returns topic's partitions whose last stable offset is
+// below their end offset.
+func openPartitions(client sarama.Client, topic string) ([]int32, error) {
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	var open []int32
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return nil, err
+		}
+		broker, err := client.Leader(topic, p)
+		if err != nil {
+			return nil, err
+		}
+		req := sarama.NewOffsetRequest(client.Config().Version)
+		req.IsolationLevel = sarama.ReadCommitted
+		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+		resp, err := broker.GetAvailableOffsets(req)
+		if err != nil {
+			return nil, err
+		}
+		b := resp.GetBlock(topic, p)
+		if b == nil || b.Err != sarama.ErrNoError || len(b.Offsets) != 1 {
+			return nil, fmt.Errorf("partition %d: no last stable offset", p)
+		}
+		if b.Offsets[0] < end {
+			open = append(open, p)
+		}
+	}
+	return open, nil
 }
