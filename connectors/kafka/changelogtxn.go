@@ -126,7 +126,7 @@ func (c *changelog) readCommitted(ctx context.Context, p int32, from int64, tota
 // read_committed consumer may read (no transaction open below it).
 func (c *changelog) stableOffset(ctx context.Context, p int32) (int64, error) {
 	for attempt := 1; ; attempt++ {
-		o, err := lastStable(c.client, c.topic, p)
+		o, err := kafkautil.LastStable(c.client, c.topic, p)
 		if err == nil || attempt == 20 || !retriable(err) {
 			return o, err
 		}
@@ -135,32 +135,6 @@ func (c *changelog) stableOffset(ctx context.Context, p int32) (int64, error) {
 			return 0, err
 		}
 	}
-}
-
-// lastStable asks topic's partition p's leader for its last stable offset
-// (ListOffsets, read_committed), once.
-func lastStable(client sarama.Client, topic string, p int32) (int64, error) {
-	broker, err := client.Leader(topic, p)
-	if err != nil {
-		return 0, err
-	}
-	req := sarama.NewOffsetRequest(client.Config().Version)
-	req.IsolationLevel = sarama.ReadCommitted
-	req.AddBlock(topic, p, sarama.OffsetNewest, 1)
-	resp, err := broker.GetAvailableOffsets(req)
-	if err != nil {
-		return 0, err
-	}
-	b := resp.GetBlock(topic, p)
-	switch {
-	case b == nil:
-		return 0, sarama.ErrIncompleteResponse
-	case !errors.Is(b.Err, sarama.ErrNoError):
-		return 0, b.Err
-	case len(b.Offsets) == 1:
-		return b.Offsets[0], nil
-	}
-	return 0, sarama.ErrOffsetOutOfRange
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

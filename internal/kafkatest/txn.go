@@ -199,22 +199,11 @@ func openPartitions(client sarama.Client, topic string) ([]int32, error) {
 		if err != nil {
 			return nil, err
 		}
-		broker, err := client.Leader(topic, p)
+		stable, err := kafkautil.LastStable(client, topic, p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("partition %d: %w", p, err)
 		}
-		req := sarama.NewOffsetRequest(client.Config().Version)
-		req.IsolationLevel = sarama.ReadCommitted
-		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
-		resp, err := broker.GetAvailableOffsets(req)
-		if err != nil {
-			return nil, err
-		}
-		b := resp.GetBlock(topic, p)
-		if b == nil || b.Err != sarama.ErrNoError || len(b.Offsets) != 1 {
-			return nil, fmt.Errorf("partition %d: no last stable offset", p)
-		}
-		if b.Offsets[0] < end {
+		if stable < end {
 			open = append(open, p)
 		}
 	}
